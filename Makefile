@@ -1,0 +1,85 @@
+# tend: one plain Makefile. `make` builds build/tend (+ daeml link), `make check` runs every
+# test on the normal and the sanitizer build, `make bench` runs the benchmarks, `make demo`
+# runs the supervisor on examples/.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' $(WARN) -Isrc -MMD -MP
+CFLAGS  ?= -O2 -g
+SANFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+SRC      := $(sort $(wildcard src/*.c src/util/*.c))
+LIBSRC   := $(filter-out src/main.c,$(SRC))
+UNITSRC  := $(sort $(wildcard tests/unit/test_*.c))
+HELPSRC  := $(sort $(wildcard tests/helpers/*.c))
+BENCHSRC := $(sort $(wildcard bench/*.c))
+
+# Objects for one build directory ($1) with flags ($2).
+define build_rules
+$1/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASEFLAGS) $2 -c $$< -o $$@
+$1/tend: $$(SRC:%.c=$1/obj/%.o)
+	$$(CC) $2 $$^ -o $$@
+$1/daeml: $1/tend
+	ln -sf tend $$@
+$1/tests/%: $1/obj/tests/unit/%.o $$(LIBSRC:%.c=$1/obj/%.o)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $2 $$^ -o $$@
+$1/helpers/%: $1/obj/tests/helpers/%.o
+	@mkdir -p $$(dir $$@)
+	$$(CC) $2 $$^ -o $$@
+$1/bench/%: $1/obj/bench/%.o
+	@mkdir -p $$(dir $$@)
+	$$(CC) $2 $$^ -o $$@
+$1-all: $1/tend $1/daeml $$(UNITSRC:tests/unit/%.c=$1/tests/%) $$(HELPSRC:tests/helpers/%.c=$1/helpers/%)
+endef
+
+$(eval $(call build_rules,build,$(CFLAGS)))
+$(eval $(call build_rules,build/asan,$(SANFLAGS)))
+
+.PHONY: all asan check check-fast bench demo deps install lint clean build-all build/asan-all
+all: build-all
+asan: build/asan-all
+
+deps:
+	@sh scripts/deps.sh
+
+# The README's test command: installs what it needs, builds both flavours, runs everything.
+check: deps
+	@$(MAKE) --no-print-directory build-all build/asan-all
+	@bash tests/run.sh build build/asan
+
+# Normal build only, for a quick loop while developing.
+check-fast: build-all
+	@bash tests/run.sh build
+
+bench: deps build-all $(BENCHSRC:bench/%.c=build/bench/%)
+	@bash bench/run.sh build
+
+demo: deps build-all
+	@bash examples/demo.sh build
+
+lint: build-all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	    --suppress=missingIncludeSystem -Isrc src tests/helpers
+	clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
+
+install: build/tend
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 build/tend $(DESTDIR)$(PREFIX)/bin/tend
+	ln -sf tend $(DESTDIR)$(PREFIX)/bin/daeml
+	for m in man/*.[158]; do \
+	    [ -f "$$m" ] || continue; \
+	    install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; \
+	done
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and benchmarking tend need, and only
+# those that are missing, so a second run costs one dpkg query. Needs root to install.
+set -eu
+pkgs="gcc make libc6-dev util-linux procps coreutils"
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing Debian packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+echo "deps: installing$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing

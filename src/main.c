@@ -1,0 +1,44 @@
+/* main: one binary. Called as "daeml" it is the daemon launcher; as "tend" it dispatches
+ * on its first argument to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "daeml.h"
+#include "exitcode.h"
+
+static const char tend_usage[] =
+    "Usage: tend COMMAND [ARGS...]\n"
+    "  daemon [-c FILE] [-n]     run the supervisor (-n: stay in the foreground)\n"
+    "  check [-c FILE]           validate a config: every problem as FILE:LINE: message\n"
+    "  --help, --version\n"
+    "tend also answers as daeml (see daeml --help) when called by that name or as\n"
+    "'tend daeml ...'.\n";
+
+int main(int argc, char **argv)
+{
+    const char *self = argc > 0 ? argv[0] : "tend";
+    const char *base = strrchr(self, '/');
+
+    base = base ? base + 1 : self;
+    if (strcmp(base, "daeml") == 0)
+        return daeml_main(argc, argv);
+    if (argc < 2) {
+        fputs(tend_usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(tend_usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("tend %s\n", TEND_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "daeml") == 0)
+        return daeml_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__syslog-relay") == 0 && argc == 3)
+        return daeml_syslog_relay(argv[2]);
+    fprintf(stderr, "tend: unknown command '%s' (see tend --help)\n", cmd);
+    return EXIT_USAGE;
+}

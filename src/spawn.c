@@ -1,0 +1,466 @@
+/* spawn: child set-up between fork and exec, and the report pipe that tells the parent how
+ * the exec went. See spawn.h for the order of the stages and why it is that order.
+ *
+ * Invariant: after fork, the child (and daeml's intermediate child) only calls
+ * async-signal-safe functions and writes at most one fixed-size record to the report pipe,
+ * which is atomic because it is smaller than PIPE_BUF. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "util/fd.h"
+
+enum report_kind { REPORT_PID = 1, REPORT_FAIL = 2 };
+
+struct report {
+    int kind;
+    int stage;
+    int err;
+    pid_t pid;
+};
+
+static const char *const stage_names[] = {
+    [STAGE_NONE] = "start",
+    [STAGE_FORK] = "fork",
+    [STAGE_SETSID] = "create a session",
+    [STAGE_SETPGID] = "create a process group",
+    [STAGE_SIGNALS] = "reset signal dispositions",
+    [STAGE_RLIMIT] = "set the file descriptor limit",
+    [STAGE_UMASK] = "set the umask",
+    [STAGE_CHDIR] = "change directory",
+    [STAGE_STDIO] = "set up stdin/stdout/stderr",
+    [STAGE_SETGROUPS] = "set supplementary groups",
+    [STAGE_SETGID] = "set group id",
+    [STAGE_SETUID] = "set user id",
+    [STAGE_VERIFY_IDS] = "verify dropped privileges",
+    [STAGE_CLOSE_FDS] = "close inherited descriptors",
+    [STAGE_SIGMASK] = "reset the signal mask",
+    [STAGE_EXEC] = "execute",
+};
+
+const char *spawn_stage_name(enum spawn_stage stage)
+{
+    if ((size_t)stage < sizeof(stage_names) / sizeof(stage_names[0]) && stage_names[stage])
+        return stage_names[stage];
+    return "start";
+}
+
+static int fail(struct spawn_error *err, enum spawn_stage stage)
+{
+    err->stage = stage;
+    err->err = errno;
+    return -1;
+}
+
+/* Puts the three stdio descriptors in place. A source that is itself 0, 1 or 2 is first
+ * copied above 2, so that moving one onto its slot cannot clobber another still needed. */
+static int setup_stdio(const struct spawn_spec *spec)
+{
+    int src[3];
+    int null_fd = -1;
+
+    for (int i = 0; i < 3; i++) {
+        src[i] = spec->stdio_fd[i];
+        if (src[i] == -1) {
+            if (null_fd == -1) {
+                null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null_fd == -1)
+                    return -1;
+                if (null_fd < 3) {
+                    int moved = fcntl(null_fd, F_DUPFD_CLOEXEC, 3);
+                    if (moved == -1)
+                        return -1;
+                    (void)close(null_fd); /* the copy above 2 replaces it */
+                    null_fd = moved;
+                }
+            }
+            src[i] = null_fd;
+        } else if (src[i] < 3) {
+            int moved = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+            if (moved == -1)
+                return -1;
+            src[i] = moved;
+        }
+    }
+    /* Every source is now >= 3, so dup2 always makes a fresh, inheritable copy. */
+    for (int i = 0; i < 3; i++) {
+        if (dup2(src[i], i) == -1)
+            return -1;
+    }
+    /* The sources above 2 are close-on-exec and fall to fd_close_from later anyway. */
+    return 0;
+}
+
+/* A process that is not root after the drop must not be able to become root again. */
+static int verify_ids(const struct spawn_spec *spec)
+{
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+
+    if (getresuid(&ruid, &euid, &suid) == -1 || getresgid(&rgid, &egid, &sgid) == -1)
+        return -1;
+    if (ruid != spec->uid || euid != spec->uid || suid != spec->uid || rgid != spec->gid ||
+        egid != spec->gid || sgid != spec->gid) {
+        errno = EPERM;
+        return -1;
+    }
+    if (spec->uid != 0 && setuid(0) != -1) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *err)
+{
+    struct sigaction dfl;
+    sigset_t none;
+
+    if (spec->detach == SPAWN_DETACH_SESSION && setsid() == -1)
+        return fail(err, STAGE_SETSID);
+    if (spec->detach == SPAWN_DETACH_PGRP && setpgid(0, 0) == -1)
+        return fail(err, STAGE_SETPGID);
+
+    /* Dispositions first: an ignored SIGPIPE or SIGHUP of the caller (nohup) survives exec
+     * and would silently change the program's behaviour. Handlers do not survive exec, but
+     * resetting everything keeps the rule simple. EINVAL for KILL, STOP and the two
+     * signals glibc reserves is expected and harmless. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigaction(sig, &dfl, NULL) == -1 && errno != EINVAL)
+            return fail(err, STAGE_SIGNALS);
+    }
+
+    if (spec->nofile > 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+            return fail(err, STAGE_RLIMIT);
+        if (rl.rlim_cur < spec->nofile) {
+            rl.rlim_cur = spec->nofile;
+            if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < spec->nofile)
+                rl.rlim_max = spec->nofile;
+            if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+                return fail(err, STAGE_RLIMIT);
+        }
+    }
+    if (spec->umask >= 0)
+        (void)umask((mode_t)spec->umask); /* umask(2) cannot fail */
+    if (spec->dir != NULL && chdir(spec->dir) == -1)
+        return fail(err, STAGE_CHDIR);
+
+    /* stdio before the privilege drop: the files were opened by the caller with its rights,
+     * and /dev/null must be opened while we still may. */
+    if (!spec->keep_stdio && setup_stdio(spec) == -1)
+        return fail(err, STAGE_STDIO);
+
+    /* Groups before gid before uid: once the uid is dropped we may no longer change them. */
+    if (spec->set_ids) {
+        if (setgroups(spec->ngroups, spec->groups) == -1)
+            return fail(err, STAGE_SETGROUPS);
+        if (setresgid(spec->gid, spec->gid, spec->gid) == -1)
+            return fail(err, STAGE_SETGID);
+        if (setresuid(spec->uid, spec->uid, spec->uid) == -1)
+            return fail(err, STAGE_SETUID);
+        if (verify_ids(spec) == -1)
+            return fail(err, STAGE_VERIFY_IDS);
+    }
+
+    /* Second line of defence: every fd of ours is close-on-exec, but the caller of daeml
+     * may have left anything open at any number. The report pipe (keep_fd) is close-on-exec:
+     * it stays open to report an exec failure and closes exactly when the exec succeeds. */
+    if (fd_close_from(3, keep_fd) == -1)
+        return fail(err, STAGE_CLOSE_FDS);
+
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+        return fail(err, STAGE_SIGMASK);
+    execve(spec->path, spec->argv, spec->envp);
+    return fail(err, STAGE_EXEC);
+}
+
+/* The child side of spawn_start and spawn_daemon: report a failure, then die with 127 (the
+ * shell's "could not run" code) without running any atexit handler of the parent. */
+static void __attribute__((noreturn)) child_fail(int report_fd, const struct spawn_error *e)
+{
+    struct report r = {.kind = REPORT_FAIL, .stage = (int)e->stage, .err = e->err};
+
+    (void)fd_write_all(report_fd, &r, sizeof(r)); /* nothing more to do if the parent left */
+    _exit(127);
+}
+
+static void __attribute__((noreturn)) child_run(const struct spawn_spec *spec, int report_fd)
+{
+    struct spawn_error e;
+
+    (void)spawn_exec(spec, report_fd, &e); /* returns only on failure */
+    child_fail(report_fd, &e);
+}
+
+static int block_all(sigset_t *old)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    return sigprocmask(SIG_SETMASK, &all, old);
+}
+
+int spawn_start(const struct spawn_spec *spec, pid_t *pid, int *report_fd)
+{
+    int p[2];
+    sigset_t old;
+    pid_t child;
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        return -1;
+    if (block_all(&old) == -1) {
+        fd_close_quiet(p[0]);
+        fd_close_quiet(p[1]);
+        return -1;
+    }
+    child = fork();
+    if (child == 0) {
+        (void)close(p[0]); /* the child only writes */
+        child_run(spec, p[1]);
+    }
+    int saved = errno;
+    (void)sigprocmask(SIG_SETMASK, &old, NULL); /* restoring a valid old mask cannot fail */
+    (void)close(p[1]); /* keep only the read end: EOF then means exec or death */
+    if (child == -1) {
+        fd_close_quiet(p[0]);
+        errno = saved;
+        return -1;
+    }
+    *pid = child;
+    *report_fd = p[0];
+    return 0;
+}
+
+int spawn_read_report(int report_fd, struct spawn_error *err)
+{
+    struct report r;
+    ssize_t n;
+
+    for (;;) {
+        n = fd_read(report_fd, &r, sizeof(r));
+        if (n == -1)
+            return -1;
+        if (n == 0)
+            return 0;
+        if ((size_t)n != sizeof(r)) {
+            /* Records are written whole and atomically; a short one means a broken child. */
+            err->stage = STAGE_NONE;
+            err->err = EPROTO;
+            return 1;
+        }
+        if (r.kind == REPORT_FAIL) {
+            err->stage = (enum spawn_stage)r.stage;
+            err->err = r.err;
+            return 1;
+        }
+        /* A REPORT_PID record is only sent by spawn_daemon's grandchild; skip it here. */
+    }
+}
+
+int spawn_daemon(const struct spawn_spec *spec, pid_t *daemon_pid, struct spawn_error *err)
+{
+    int p[2];
+    sigset_t old;
+    pid_t mid;
+    int status;
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        return fail(err, STAGE_FORK);
+    if (block_all(&old) == -1) {
+        fd_close_quiet(p[0]);
+        fd_close_quiet(p[1]);
+        return fail(err, STAGE_SIGNALS);
+    }
+    mid = fork();
+    if (mid == 0) {
+        struct spawn_error e = {STAGE_NONE, 0};
+        struct spawn_spec grand = *spec;
+        pid_t g;
+
+        (void)close(p[0]);
+        /* The first child is not a process-group leader, so setsid succeeds and drops the
+         * controlling terminal. Its child will not lead the new session, so it can never
+         * acquire a terminal again by opening one. */
+        if (setsid() == -1) {
+            e.stage = STAGE_SETSID;
+            e.err = errno;
+            child_fail(p[1], &e);
+        }
+        g = fork();
+        if (g == -1) {
+            e.stage = STAGE_FORK;
+            e.err = errno;
+            child_fail(p[1], &e);
+        }
+        if (g > 0)
+            _exit(0); /* the daemon is reparented to init or the nearest subreaper */
+        struct report r = {.kind = REPORT_PID, .pid = getpid()};
+        if (fd_write_all(p[1], &r, sizeof(r)) == -1)
+            _exit(127); /* the launcher is gone: nobody would learn this daemon's pid */
+        grand.detach = SPAWN_DETACH_NONE;
+        child_run(&grand, p[1]);
+    }
+    int saved = errno;
+    (void)sigprocmask(SIG_SETMASK, &old, NULL); /* restoring a valid mask cannot fail */
+    (void)close(p[1]);
+    if (mid == -1) {
+        fd_close_quiet(p[0]);
+        errno = saved;
+        return fail(err, STAGE_FORK);
+    }
+    /* Reap the intermediate child first: it exits right after its fork, and leaving it
+     * would make a zombie of the caller's. */
+    while (waitpid(mid, &status, 0) == -1 && errno == EINTR)
+        ;
+
+    *daemon_pid = 0;
+    for (;;) {
+        struct report r;
+        ssize_t n = fd_read(p[0], &r, sizeof(r));
+        if (n == 0)
+            break;
+        if (n != (ssize_t)sizeof(r)) {
+            int e = n == -1 ? errno : EPROTO;
+            fd_close_quiet(p[0]);
+            errno = e;
+            return fail(err, STAGE_NONE);
+        }
+        if (r.kind == REPORT_PID) {
+            *daemon_pid = r.pid;
+        } else {
+            (void)close(p[0]);
+            err->stage = (enum spawn_stage)r.stage;
+            err->err = r.err;
+            /* The failed grandchild has exited; it is reaped by whoever adopted it. */
+            return -1;
+        }
+    }
+    (void)close(p[0]);
+    if (*daemon_pid == 0) {
+        /* EOF with no pid: the intermediate child died before forking (killed?). */
+        errno = WIFSIGNALED(status) ? EINTR : ECHILD;
+        return fail(err, STAGE_FORK);
+    }
+    return 0;
+}
+
+int spawn_find_program(const char *name, const char *search_path, char *out, size_t out_len)
+{
+    const char *p;
+    bool seen_eacces = false;
+
+    if (strchr(name, '/') != NULL) {
+        if (strlen(name) >= out_len) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        strcpy(out, name);
+        return 0;
+    }
+    if (*name == '\0') {
+        errno = ENOENT;
+        return -1;
+    }
+    if (search_path == NULL)
+        search_path = "/usr/local/bin:/usr/bin:/bin";
+    for (p = search_path;; p++) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+        struct stat st;
+        /* An empty element means the current directory, as execvp treats it. */
+        int n = dlen ? snprintf(out, out_len, "%.*s/%s", (int)dlen, p, name)
+                     : snprintf(out, out_len, "%s", name);
+        if (n >= 0 && (size_t)n < out_len && stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(out, X_OK) == 0)
+                return 0;
+            seen_eacces = true;
+        }
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    errno = seen_eacces ? EACCES : ENOENT;
+    return -1;
+}
+
+static int parse_id(const char *s, unsigned long *out)
+{
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *out = strtoul(s, &end, 10);
+    return (errno != 0 || *end != '\0' || *out > UINT32_MAX - 1) ? -1 : 0;
+}
+
+int spawn_resolve_user(const char *user_group, uid_t *uid, gid_t *gid, gid_t **groups,
+                       size_t *ngroups, char *msg, size_t msg_len)
+{
+    char user[256];
+    const char *colon = strchr(user_group, ':');
+    size_t ulen = colon ? (size_t)(colon - user_group) : strlen(user_group);
+    struct passwd *pw;
+    unsigned long num;
+    int n = 0;
+    gid_t *list;
+
+    if (ulen == 0 || ulen >= sizeof(user)) {
+        snprintf(msg, msg_len, "invalid user '%s'", user_group);
+        return -1;
+    }
+    memcpy(user, user_group, ulen);
+    user[ulen] = '\0';
+    errno = 0;
+    pw = getpwnam(user);
+    if (pw == NULL && parse_id(user, &num) == 0)
+        pw = getpwuid((uid_t)num);
+    if (pw == NULL) {
+        snprintf(msg, msg_len, "unknown user '%s'", user);
+        return -1;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (colon != NULL) {
+        struct group *gr = getgrnam(colon + 1);
+        if (gr == NULL && parse_id(colon + 1, &num) == 0)
+            gr = getgrgid((gid_t)num);
+        if (gr == NULL) {
+            snprintf(msg, msg_len, "unknown group '%s'", colon + 1);
+            return -1;
+        }
+        *gid = gr->gr_gid;
+    }
+    /* The user's supplementary groups, as login would set them, plus the chosen gid. */
+    (void)getgrouplist(pw->pw_name, *gid, NULL, &n); /* sizes the list; -1 is expected */
+    list = malloc(sizeof(gid_t) * (size_t)(n + 1));
+    if (list == NULL) {
+        snprintf(msg, msg_len, "out of memory");
+        return -1;
+    }
+    if (getgrouplist(pw->pw_name, *gid, list, &n) == -1) {
+        free(list);
+        snprintf(msg, msg_len, "cannot list the groups of '%s'", user);
+        return -1;
+    }
+    *groups = list;
+    *ngroups = (size_t)n;
+    return 0;
+}

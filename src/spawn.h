@@ -1,0 +1,101 @@
+/* spawn: start a program with a precisely prepared child state, and learn whether its exec
+ * succeeded. Shared by daeml (with a double fork, spawn_daemon) and the supervisor (one
+ * fork per service, spawn_start). Everything the child needs is prepared by the caller in a
+ * struct spawn_spec; between fork and exec the child calls only async-signal-safe functions.
+ *
+ * Child order: new session or process group -> every signal disposition to default ->
+ * rlimits, umask, chdir -> stdio -> supplementary groups -> gid -> uid -> verify the ids ->
+ * close every other fd -> empty the signal mask -> execve. Before each step the child notes
+ * its stage; on failure it reports {stage, errno} over a close-on-exec pipe and exits 127.
+ * End of file on that pipe without a record means the exec happened. */
+#ifndef TEND_SPAWN_H
+#define TEND_SPAWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+enum spawn_stage {
+    STAGE_NONE,
+    STAGE_FORK,
+    STAGE_SETSID,
+    STAGE_SETPGID,
+    STAGE_SIGNALS,
+    STAGE_RLIMIT,
+    STAGE_UMASK,
+    STAGE_CHDIR,
+    STAGE_STDIO,
+    STAGE_SETGROUPS,
+    STAGE_SETGID,
+    STAGE_SETUID,
+    STAGE_VERIFY_IDS,
+    STAGE_CLOSE_FDS,
+    STAGE_SIGMASK,
+    STAGE_EXEC,
+};
+
+enum spawn_detach {
+    SPAWN_DETACH_NONE,    /* stay in the caller's session and process group */
+    SPAWN_DETACH_PGRP,    /* own process group (a supervised service: killasgroup works) */
+    SPAWN_DETACH_SESSION, /* own session, hence no controlling terminal */
+};
+
+struct spawn_spec {
+    const char *path;        /* executable, already resolved (see spawn_find_program) */
+    char *const *argv;       /* passed as is; argv[0] need not equal path */
+    char *const *envp;
+    const char *dir;         /* chdir target, NULL to stay */
+    int umask;               /* -1 to inherit */
+    int stdio_fd[3];         /* descriptor for 0/1/2; -1 means /dev/null */
+    bool keep_stdio;         /* leave 0/1/2 exactly as inherited (daeml --no-close) */
+    enum spawn_detach detach;
+    bool set_ids;            /* drop to uid/gid/groups (needs root) */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t ngroups;
+    rlim_t nofile;           /* raise RLIMIT_NOFILE soft limit to at least this; 0 = keep */
+};
+
+struct spawn_error {
+    enum spawn_stage stage;
+    int err; /* errno */
+};
+
+/* Human words for a stage, e.g. "chdir", "execute", "set supplementary groups". */
+const char *spawn_stage_name(enum spawn_stage stage);
+
+/* Child side, usable directly for daeml --foreground: performs every stage and execs.
+ * Every descriptor >= 3 except keep_fd (-1: none) is closed before the exec.
+ * Returns only on failure, with *err filled. */
+int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *err);
+
+/* Forks one child that runs spawn_exec. On success *pid is the child and *report_fd the
+ * read end (close-on-exec) of its report pipe: read it with spawn_read_report. -1/errno if
+ * the fork or pipe failed. Signals are blocked across the fork so that no handler of the
+ * caller can run in the child. */
+int spawn_start(const struct spawn_spec *spec, pid_t *pid, int *report_fd);
+
+/* Reads one report from a report pipe. Returns 1 with *err filled when the child reported a
+ * failure, 0 at end of file (the exec succeeded), -1/errno on a read error (EAGAIN on a
+ * non-blocking pipe that has nothing yet). */
+int spawn_read_report(int report_fd, struct spawn_error *err);
+
+/* daeml's launch: fork, setsid, fork again so the daemon is not a session leader, then
+ * spawn_exec in the grandchild. Waits until the exec succeeded or failed and reaps the
+ * intermediate child, so the caller never gets a zombie and the daemon is reparented to
+ * init or the nearest subreaper. Returns 0 with *daemon_pid set, or -1 with *err filled. */
+int spawn_daemon(const struct spawn_spec *spec, pid_t *daemon_pid, struct spawn_error *err);
+
+/* Looks NAME up like execvp: a name with a slash is taken as is, otherwise each directory of
+ * search_path (NULL: the default path) is tried. Writes the path into out. Returns 0, or -1
+ * with errno ENOENT (nowhere), EACCES (found but not executable), ENAMETOOLONG. */
+int spawn_find_program(const char *name, const char *search_path, char *out, size_t out_len);
+
+/* Resolves "USER[:GROUP]" (names or numbers) into ids and the user's supplementary groups
+ * (malloc'd into *groups). Returns 0, or -1 with a message in msg. */
+int spawn_resolve_user(const char *user_group, uid_t *uid, gid_t *gid, gid_t **groups,
+                       size_t *ngroups, char *msg, size_t msg_len);
+
+#endif

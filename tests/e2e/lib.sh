@@ -1,0 +1,59 @@
+# Shared by the end-to-end scripts. A script defines functions named t_NAME and ends with
+# `run_tests`; each case runs in its own subshell with `set -eu`, in a fresh temporary
+# directory ($T), and prints "ok SCRIPT/NAME" or "FAIL SCRIPT/NAME" followed by its output.
+# The whole script runs under tests/helpers/subreaper, so daemons that a case detaches are
+# reparented to (and reaped by) the test, never left to PID 1, and killed when it ends.
+#
+# Synchronisation is on events: `waitfor` blocks on inotify until a line appears in a file,
+# with a deadline that only turns a hang into a failure.
+
+: "${TEND:?run through tests/run.sh (TEND unset)}"
+: "${TEND_HELPERS:?run through tests/run.sh}"
+H=$TEND_HELPERS
+
+if [ "${TEND_UNDER_SUBREAPER:-}" != 1 ]; then
+    export TEND_UNDER_SUBREAPER=1
+    exec "$H/subreaper" bash "$0" "$@"
+fi
+
+fail() { echo "assertion failed: $*" >&2; exit 1; }
+expect_eq() {   # ACTUAL EXPECTED WHAT
+    [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+expect_match() {   # STRING ERE WHAT
+    printf '%s' "$1" | grep -Eq -- "$2" || fail "$3: '$1' does not match /$2/"
+}
+expect_file_match() {  # FILE ERE
+    grep -Eq -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "$1 has no line matching /$2/"; }
+}
+# waitfor FILE ERE [SECONDS]: block until FILE has a line matching ERE.
+waitfor() { "$H/waitfor" -t "${3:-10}" "$1" "$2"; }
+# Field N (1-based, as proc(5) numbers them) of /proc/PID/stat, robust to spaces in comm.
+stat_field() {
+    local rest
+    rest=$(sed 's/^.*) //' "/proc/$1/stat") || return 1
+    set -- $rest
+    shift $(( $2 - 3 ))
+    echo "$1"
+}
+proc_status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }   # PID KEY
+alive() { [ -e "/proc/$1" ] && [ "$(stat_field "$1" 3)" != Z ]; }
+
+run_tests() {
+    local script name rc
+    script=$(basename "$0" .sh)
+    for name in $(declare -F | awk '{print $3}' | grep '^t_'); do
+        T=$(mktemp -d "/tmp/tend-e2e.XXXXXX")
+        # Output goes to a file, not a pipe: a daemon that keeps a copy of the case's
+        # stdout must not hold the runner up.
+        (set -eu; cd "$T"; "$name") >"$T.out" 2>&1 </dev/null; rc=$?
+        if [ $rc -eq 0 ]; then
+            echo "ok ${script}/${name#t_}"
+        else
+            echo "FAIL ${script}/${name#t_}"
+            sed 's/^/    /' "$T.out"
+        fi
+        rm -f "$T.out"
+        rm -rf "$T"
+    done
+}
