@@ -5,6 +5,7 @@
 
 #include "daeml.h"
 #include "exitcode.h"
+#include "supervisor.h"
 
 static const char tend_usage[] =
     "Usage: tend COMMAND [ARGS...]\n"
@@ -35,6 +36,10 @@ int main(int argc, char **argv)
         printf("tend %s\n", TEND_VERSION);
         return EXIT_OK;
     }
+    if (strcmp(cmd, "daemon") == 0)
+        return supervisor_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "daeml") == 0)
         return daeml_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__syslog-relay") == 0 && argc == 3)

@@ -464,3 +464,65 @@ int spawn_resolve_user(const char *user_group, uid_t *uid, gid_t *gid, gid_t **g
     *ngroups = (size_t)n;
     return 0;
 }
+
+int spawn_detach_self(int *notify_fd)
+{
+    int p[2];
+    pid_t mid;
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        return -1;
+    mid = fork();
+    if (mid == -1) {
+        fd_close_quiet(p[0]);
+        fd_close_quiet(p[1]);
+        return -1;
+    }
+    if (mid > 0) {
+        /* The caller: wait for the daemon's verdict on the pipe. */
+        char buf[1024];
+        size_t len = 0;
+        ssize_t n;
+        int status;
+        (void)close(p[1]);
+        while ((n = fd_read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
+            len += (size_t)n;
+            if (len == sizeof(buf) - 1)
+                break;
+        }
+        while (waitpid(mid, &status, 0) == -1 && errno == EINTR)
+            ;
+        if (len > 0 && buf[0] == '\0')
+            _exit(0);
+        buf[len] = '\0';
+        if (len == 0)
+            fputs("tend: the supervisor exited during start-up\n", stderr);
+        else
+            fputs(buf, stderr);
+        _exit(1);
+    }
+    (void)close(p[0]);
+    if (setsid() == -1)
+        _exit(1); /* cannot happen: a fresh child is never a group leader */
+    mid = fork();
+    if (mid == -1) {
+        spawn_detach_fail(p[1], "tend: cannot fork the daemon\n");
+        _exit(1);
+    }
+    if (mid > 0)
+        _exit(0);
+    *notify_fd = p[1];
+    return 0;
+}
+
+void spawn_detach_ready(int notify_fd)
+{
+    (void)fd_write_all(notify_fd, "", 1); /* if the caller is gone, nobody needs to know */
+    fd_close_quiet(notify_fd);
+}
+
+void spawn_detach_fail(int notify_fd, const char *msg)
+{
+    (void)fd_write_all(notify_fd, msg, strlen(msg)); /* as above */
+    fd_close_quiet(notify_fd);
+}

@@ -99,3 +99,12 @@ int spawn_resolve_user(const char *user_group, uid_t *uid, gid_t *gid, gid_t **g
                        size_t *ngroups, char *msg, size_t msg_len);
 
 #endif
+
+/* Turns the calling process into a daemon that keeps running this code: fork, setsid, fork.
+ * The original process waits for the daemon's verdict and exits: 0 when the daemon writes a
+ * NUL byte to *notify_fd (spawn_detach_ready), 1 after printing whatever text it wrote
+ * instead (spawn_detach_fail), or 1 if the daemon dies first. Returns 0 in the daemon, -1
+ * with errno in the caller if the first fork failed. */
+int spawn_detach_self(int *notify_fd);
+void spawn_detach_ready(int notify_fd);
+void spawn_detach_fail(int notify_fd, const char *msg);

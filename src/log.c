@@ -1,0 +1,139 @@
+/* log: tend's own log. One write(2) per line so concurrent writers (a second tend, a
+ * logrotate copy) never interleave within a line; a failing write is dropped, never fatal:
+ * the supervisor must not die because its log's disk is full. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util/fd.h"
+
+enum dest { DEST_STDERR, DEST_FILE, DEST_SYSLOG };
+
+static struct {
+    enum dest dest;
+    int fd;
+    char path[PATH_MAX];
+    enum log_level level;
+} lg = {DEST_STDERR, -1, "", LOG_LVL_INFO};
+
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+int log_open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+    if (fd == -1)
+        return -1;
+    if (strlen(path) >= sizeof(lg.path)) {
+        fd_close_quiet(fd);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd_close_quiet(lg.fd);
+    lg.fd = fd;
+    strcpy(lg.path, path);
+    lg.dest = DEST_FILE;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    char path[PATH_MAX];
+
+    if (lg.dest != DEST_FILE)
+        return 0;
+    strcpy(path, lg.path);
+    return log_open_file(path);
+}
+
+void log_use_syslog(const char *ident)
+{
+    log_close();
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    lg.dest = DEST_SYSLOG;
+}
+
+void log_use_stderr(void)
+{
+    log_close();
+}
+
+void log_close(void)
+{
+    if (lg.dest == DEST_SYSLOG)
+        closelog();
+    fd_close_quiet(lg.fd);
+    lg.fd = -1;
+    lg.dest = DEST_STDERR;
+}
+
+void log_set_level(enum log_level level)
+{
+    lg.level = level;
+}
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+    static const struct {
+        const char *name;
+        enum log_level level;
+    } map[] = {
+        {"critical", LOG_LVL_ERROR}, {"error", LOG_LVL_ERROR}, {"warn", LOG_LVL_WARN},
+        {"warning", LOG_LVL_WARN},   {"info", LOG_LVL_INFO},   {"debug", LOG_LVL_DEBUG},
+        {"trace", LOG_LVL_DEBUG},    {"blather", LOG_LVL_DEBUG},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcasecmp(name, map[i].name) == 0) {
+            *out = map[i].level;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    char line[2048];
+    size_t n = 0;
+    va_list ap;
+    int saved = errno;
+
+    if (level > lg.level)
+        return;
+    va_start(ap, fmt);
+    if (lg.dest == DEST_SYSLOG) {
+        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+        vsnprintf(line, sizeof(line), fmt, ap);
+        syslog(prio[level], "%s", line);
+    } else {
+        struct timeval tv;
+        struct tm tm;
+        int w;
+        gettimeofday(&tv, NULL);
+        localtime_r(&tv.tv_sec, &tm);
+        n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+        w = snprintf(line + n, sizeof(line) - n, ".%03d %s ", (int)(tv.tv_usec / 1000),
+                     level_names[level]);
+        n += (size_t)w;
+        w = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+        n = (w < 0) ? n : n + (size_t)w;
+        if (n > sizeof(line) - 2)
+            n = sizeof(line) - 2; /* truncated: keep the line whole and terminated */
+        line[n++] = '\n';
+        /* Dropped on failure (full disk, closed stderr): logging must never stop tend. */
+        (void)fd_write_all(lg.dest == DEST_FILE ? lg.fd : STDERR_FILENO, line, n);
+    }
+    va_end(ap);
+    errno = saved;
+}

@@ -1,0 +1,181 @@
+/* loop: epoll + one timerfd for the deadline heap. Nothing wakes when nothing happens: the
+ * timerfd is armed only while a timer is, for exactly the earliest deadline. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "util/fd.h"
+
+#define LOOP_BATCH 64
+
+static void on_timerfd(struct watcher *w, uint32_t events);
+
+int loop_init(struct loop *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->timer_fd = -1;
+    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epoll_fd == -1)
+        return -1;
+    l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (l->timer_fd == -1 || loop_add(l, &l->timer_w, l->timer_fd, EPOLLIN, on_timerfd, l)) {
+        fd_close_quiet(l->timer_fd);
+        fd_close_quiet(l->epoll_fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void run_deferred(struct loop *l)
+{
+    /* A deferred free may defer another; loop until the list stays empty. */
+    while (l->ndeferred > 0) {
+        struct loop_deferred d = l->deferred[--l->ndeferred];
+        d.fn(d.ptr);
+    }
+}
+
+void loop_free(struct loop *l)
+{
+    run_deferred(l);
+    free(l->deferred);
+    timer_heap_free(&l->timers);
+    fd_close_quiet(l->timer_fd);
+    fd_close_quiet(l->epoll_fd);
+    l->timer_fd = l->epoll_fd = -1;
+}
+
+int loop_add(struct loop *l, struct watcher *w, int fd, uint32_t events, watcher_fn *fn,
+             void *ctx)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+
+    w->fd = fd;
+    w->fn = fn;
+    w->ctx = ctx;
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+        w->fd = -1;
+        w->fn = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int loop_mod(struct loop *l, struct watcher *w, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+
+    return epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+void loop_del(struct loop *l, struct watcher *w)
+{
+    if (w->fd >= 0) {
+        /* Fails only if the fd was already closed, which removed it from epoll anyway. */
+        (void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+    }
+    w->fd = -1;
+    w->fn = NULL;
+}
+
+void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr)
+{
+    if (l->ndeferred == l->cap_deferred) {
+        size_t cap = l->cap_deferred ? l->cap_deferred * 2 : 16;
+        struct loop_deferred *d = realloc(l->deferred, cap * sizeof(*d));
+        if (d == NULL) {
+            /* Cannot queue: leak rather than free memory an event may still point at. */
+            log_msg(LOG_LVL_ERROR, "out of memory deferring a free; leaking one object");
+            return;
+        }
+        l->deferred = d;
+        l->cap_deferred = cap;
+    }
+    l->deferred[l->ndeferred].fn = fn;
+    l->deferred[l->ndeferred].ptr = ptr;
+    l->ndeferred++;
+}
+
+static void program_timerfd(struct loop *l)
+{
+    struct timer *t = timer_peek(&l->timers);
+    uint64_t want = t ? t->deadline_ns : 0;
+    struct itimerspec its;
+
+    if (want == l->programmed_ns)
+        return;
+    memset(&its, 0, sizeof(its));
+    if (want != 0) {
+        /* Absolute time; a deadline already past fires at once (0 would disarm). */
+        its.it_value.tv_sec = (time_t)(want / 1000000000ULL);
+        its.it_value.tv_nsec = (long)(want % 1000000000ULL);
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+            its.it_value.tv_nsec = 1;
+    }
+    if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == -1) {
+        /* Only EINVAL is possible for valid fds, and our values are valid. */
+        log_msg(LOG_LVL_ERROR, "cannot arm the timer: %s", strerror(errno));
+        return;
+    }
+    l->programmed_ns = want;
+}
+
+int loop_timer_arm(struct loop *l, struct timer *t, uint64_t deadline_ns)
+{
+    return timer_arm(&l->timers, t, deadline_ns);
+}
+
+void loop_timer_cancel(struct loop *l, struct timer *t)
+{
+    timer_cancel(&l->timers, t);
+}
+
+static void on_timerfd(struct watcher *w, uint32_t events)
+{
+    struct loop *l = w->ctx;
+    uint64_t expirations;
+    uint64_t now;
+    struct timer *t;
+
+    (void)events;
+    /* Drain the expiration count; EAGAIN just means another path already did. */
+    (void)fd_read(l->timer_fd, &expirations, sizeof(expirations));
+    l->programmed_ns = 0; /* fired: an absolute one-shot timer is now disarmed */
+    now = timer_now_ns();
+    while ((t = timer_pop_due(&l->timers, now)) != NULL)
+        t->fn(t, t->ctx);
+}
+
+int loop_run(struct loop *l)
+{
+    struct epoll_event evs[LOOP_BATCH];
+
+    while (!l->stopping) {
+        program_timerfd(l);
+        run_deferred(l);
+        int n = epoll_wait(l->epoll_fd, evs, LOOP_BATCH, -1);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        l->wakeups++;
+        for (int i = 0; i < n; i++) {
+            struct watcher *w = evs[i].data.ptr;
+            if (w->fn != NULL)
+                w->fn(w, evs[i].events);
+        }
+        run_deferred(l);
+    }
+    return 0;
+}
+
+void loop_stop(struct loop *l)
+{
+    l->stopping = true;
+}

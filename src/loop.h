@@ -1,0 +1,62 @@
+/* loop: the one epoll event loop. Watchers are embedded in their owners and epoll's
+ * data.ptr points at them. Timers share one timerfd programmed for the earliest deadline of
+ * the heap, so the loop sleeps until a kernel event or that deadline and never otherwise.
+ *
+ * Hazard handled here: a callback may remove (and want to free) another watcher that has an
+ * event later in the same epoll batch. loop_del makes the watcher inert at once, and
+ * loop_defer_free releases memory only after the batch. */
+#ifndef TEND_LOOP_H
+#define TEND_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include "timer.h"
+
+struct watcher;
+typedef void watcher_fn(struct watcher *w, uint32_t events);
+
+struct watcher {
+    int fd;           /* -1 when not registered */
+    watcher_fn *fn;   /* NULL once deleted: pending events are then skipped */
+    void *ctx;
+};
+
+struct loop_deferred {
+    void (*fn)(void *);
+    void *ptr;
+};
+
+struct loop {
+    int epoll_fd;
+    int timer_fd;
+    struct watcher timer_w;
+    struct timer_heap timers;
+    uint64_t programmed_ns;    /* deadline the timerfd is set to; 0 = disarmed */
+    bool stopping;
+    struct loop_deferred *deferred;
+    size_t ndeferred, cap_deferred;
+    uint64_t wakeups;          /* epoll_wait returns, for tests and benchmarks */
+};
+
+int loop_init(struct loop *l);
+void loop_free(struct loop *l);
+
+/* Registers fd for events (EPOLLIN...) with callback fn. 0 or -1/errno. */
+int loop_add(struct loop *l, struct watcher *w, int fd, uint32_t events, watcher_fn *fn,
+             void *ctx);
+int loop_mod(struct loop *l, struct watcher *w, uint32_t events);
+/* Unregisters w (the caller still owns and closes the fd). Safe inside a callback. */
+void loop_del(struct loop *l, struct watcher *w);
+/* Calls fn(ptr) after the current batch of events (at once if called outside one). */
+void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr);
+
+int loop_timer_arm(struct loop *l, struct timer *t, uint64_t deadline_ns);
+void loop_timer_cancel(struct loop *l, struct timer *t);
+
+/* Runs until loop_stop. Returns 0, or -1/errno when epoll itself fails. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif

@@ -1,0 +1,321 @@
+/* proc: the process state machine (see proc.h). One switch per event; every state is
+ * listed in each, including the ones where the event changes nothing. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "proc.h"
+
+#define NS_PER_SEC 1000000000ULL
+
+static const char *const state_names[] = {
+    [PROC_STOPPED] = "STOPPED",   [PROC_STARTING] = "STARTING", [PROC_RUNNING] = "RUNNING",
+    [PROC_BACKOFF] = "BACKOFF",   [PROC_STOPPING] = "STOPPING", [PROC_EXITED] = "EXITED",
+    [PROC_FATAL] = "FATAL",       [PROC_UNKNOWN] = "UNKNOWN",
+};
+
+const char *proc_state_name(enum proc_state s)
+{
+    return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+bool proc_has_process(const struct proc *p)
+{
+    return p->pid > 0;
+}
+
+const char *proc_describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status)) {
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        const char *name = sigabbrev_np(WTERMSIG(status));
+        snprintf(buf, len, "signal %d (SIG%s)%s", WTERMSIG(status), name ? name : "?",
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(buf, len, "status 0x%x", (unsigned)status);
+    }
+    return buf;
+}
+
+void proc_init(struct proc *p, struct proc_conf *conf)
+{
+    memset(p, 0, sizeof(*p));
+    p->conf = conf;
+    p->state = PROC_STOPPED;
+    p->last_status = -1;
+}
+
+static void __attribute__((format(printf, 2, 3))) say(struct proc_effects *fx, const char *fmt,
+                                                      ...)
+{
+    size_t n = strlen(fx->msg);
+    va_list ap;
+
+    if (n > 0 && n + 2 < sizeof(fx->msg)) {
+        memcpy(fx->msg + n, "; ", 3);
+        n += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(fx->msg + n, sizeof(fx->msg) - n, fmt, ap);
+    va_end(ap);
+}
+
+static void spawn(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    fx->spawn = true;
+    p->state = PROC_STARTING;
+    p->start_ns = now;
+    p->exec_ok = false;
+    p->start_elapsed = p->conf->startsecs == 0;
+    p->deadline_ns = p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC
+                                            : 0;
+}
+
+static void become_running(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    p->state = PROC_RUNNING;
+    p->backoff = 0;
+    p->deadline_ns = 0;
+    p->reason[0] = '\0';
+    say(fx, "up for %.1fs", (double)(now - p->start_ns) / 1e9);
+}
+
+/* A start attempt failed (died during startsecs, or fork failed): back off or give up. */
+static void start_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    p->backoff++;
+    if (p->backoff > p->conf->startretries) {
+        p->state = PROC_FATAL;
+        p->deadline_ns = 0;
+        snprintf(p->reason, sizeof(p->reason), "could not stay up for startsecs=%d in %d tries",
+                 p->conf->startsecs, p->backoff);
+        say(fx, "giving up: %s", p->reason);
+        return;
+    }
+    /* supervisord's growing delay: 1 s, 2 s, 3 s ... */
+    p->state = PROC_BACKOFF;
+    p->deadline_ns = now + (uint64_t)p->backoff * NS_PER_SEC;
+    say(fx, "retry %d of %d in %ds", p->backoff, p->conf->startretries, p->backoff);
+}
+
+static void begin_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    p->state = PROC_STOPPING;
+    fx->signal = p->conf->stopsignal;
+    fx->signal_group = p->conf->stopasgroup;
+    p->deadline_ns = now + (uint64_t)p->conf->stopwaitsecs * NS_PER_SEC;
+    say(fx, "stopping with SIG%s%s", sigabbrev_np(p->conf->stopsignal) ?: "?",
+        p->conf->stopasgroup ? " to its process group" : "");
+}
+
+static void on_start(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STOPPED:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_BACKOFF:
+        p->backoff = 0;
+        p->reason[0] = '\0';
+        spawn(p, now, fx);
+        break;
+    case PROC_STOPPING:
+        p->pending_start = true;
+        break;
+    case PROC_STARTING:
+    case PROC_RUNNING:
+    case PROC_UNKNOWN:
+        break; /* already started */
+    }
+}
+
+static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+    case PROC_RUNNING:
+    case PROC_UNKNOWN:
+        p->pending_start = false;
+        begin_stop(p, now, fx);
+        break;
+    case PROC_BACKOFF:
+        p->state = PROC_STOPPED;
+        p->deadline_ns = 0;
+        break;
+    case PROC_STOPPING:
+        p->pending_start = false; /* a stop cancels a restart in progress */
+        break;
+    case PROC_STOPPED:
+    case PROC_EXITED:
+    case PROC_FATAL:
+        break;
+    }
+}
+
+static void on_exec_ok(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    p->exec_ok = true;
+    switch (p->state) {
+    case PROC_STARTING:
+        if (p->start_elapsed)
+            become_running(p, now, fx);
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
+    case PROC_STOPPING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
+static void on_exec_failed(struct proc *p, const struct proc_event *ev, struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+    case PROC_STOPPING:
+        /* Retrying cannot help a missing binary, a bad user or directory: FATAL now, with
+         * the reason, instead of a crash loop. */
+        p->state = PROC_FATAL;
+        p->deadline_ns = 0;
+        p->pending_start = false;
+        snprintf(p->reason, sizeof(p->reason), "cannot %s: %s", ev->what ? ev->what : "start",
+                 strerrordesc_np(ev->err) ?: "unknown error");
+        say(fx, "%s", p->reason);
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
+static void on_fork_failed(struct proc *p, const struct proc_event *ev, uint64_t now,
+                           struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+        p->pid = 0;
+        say(fx, "cannot fork: %s", strerrordesc_np(ev->err) ?: "unknown error");
+        start_failed(p, now, fx);
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
+    case PROC_STOPPING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
+static bool exit_expected(const struct proc *p, int status)
+{
+    return WIFEXITED(status) && p->conf->exitcodes[WEXITSTATUS(status)];
+}
+
+static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
+                      struct proc_effects *fx)
+{
+    char desc[64];
+    double ran = (double)(now - p->start_ns) / 1e9;
+
+    p->pid = 0;
+    p->last_status = ev->status;
+    proc_describe_status(ev->status, desc, sizeof(desc));
+    switch (p->state) {
+    case PROC_STARTING:
+        say(fx, "exited during startsecs: %s after %.3fs", desc, ran);
+        start_failed(p, now, fx);
+        break;
+    case PROC_RUNNING: {
+        bool expected = exit_expected(p, ev->status);
+        bool restart = p->conf->autorestart == AUTORESTART_TRUE ||
+                       (p->conf->autorestart == AUTORESTART_UNEXPECTED && !expected);
+        p->state = PROC_EXITED;
+        p->deadline_ns = 0;
+        fx->unexpected_exit = !expected;
+        say(fx, "exited: %s after %.3fs (%s)", desc, ran, expected ? "expected" : "unexpected");
+        if (restart) {
+            p->restarts++;
+            say(fx, "restarting (restart #%u)", p->restarts);
+            spawn(p, now, fx);
+        }
+        break;
+    }
+    case PROC_STOPPING:
+        p->state = PROC_STOPPED;
+        p->deadline_ns = 0;
+        say(fx, "stopped: %s after %.3fs", desc, ran);
+        if (p->pending_start) {
+            p->pending_start = false;
+            p->backoff = 0;
+            spawn(p, now, fx);
+        }
+        break;
+    case PROC_FATAL:
+        /* The exit of a child whose exec failed: already accounted for. */
+        break;
+    case PROC_STOPPED:
+    case PROC_BACKOFF:
+    case PROC_EXITED:
+    case PROC_UNKNOWN:
+        say(fx, "exited: %s", desc);
+        break;
+    }
+}
+
+static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    p->deadline_ns = 0;
+    switch (p->state) {
+    case PROC_STARTING:
+        p->start_elapsed = true;
+        if (p->exec_ok)
+            become_running(p, now, fx);
+        break;
+    case PROC_BACKOFF:
+        p->restarts++;
+        spawn(p, now, fx);
+        break;
+    case PROC_STOPPING:
+        fx->signal = SIGKILL;
+        fx->signal_group = p->conf->killasgroup;
+        say(fx, "still alive %ds after SIG%s: sending SIGKILL%s", p->conf->stopwaitsecs,
+            sigabbrev_np(p->conf->stopsignal) ?: "?",
+            p->conf->killasgroup ? " to its process group" : "");
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
+void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
+                 struct proc_effects *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    fx->from = p->state;
+    switch (ev->kind) {
+    case EV_START: on_start(p, now_ns, fx); break;
+    case EV_STOP: on_stop(p, now_ns, fx); break;
+    case EV_EXEC_OK: on_exec_ok(p, now_ns, fx); break;
+    case EV_EXEC_FAILED: on_exec_failed(p, ev, fx); break;
+    case EV_FORK_FAILED: on_fork_failed(p, ev, now_ns, fx); break;
+    case EV_EXITED: on_exited(p, ev, now_ns, fx); break;
+    case EV_TIMER: on_timer(p, now_ns, fx); break;
+    }
+    fx->to = p->state;
+}

@@ -1,0 +1,85 @@
+/* proc: the per-process state machine, as supervisord documents it. Pure policy: it takes
+ * an event (start/stop request, exec succeeded, exec failed at a stage, fork failed, exited
+ * with a wait status, deadline reached) and the monotonic time, updates the process record
+ * and says what to do (spawn, send a signal, the new deadline, a line to log). It makes no
+ * system call, which is what lets unit tests drive it with synthetic events and a fake clock.
+ *
+ *   STOPPED/EXITED/FATAL --start--> STARTING --startsecs, exec ok--> RUNNING
+ *   STARTING --exit--> BACKOFF --delay--> STARTING ... after startretries: FATAL
+ *   STARTING --exec failed--> FATAL (the reason names the failing stage and errno)
+ *   RUNNING --exit--> EXITED, then STARTING at once per autorestart/exitcodes
+ *   STARTING/RUNNING --stop--> STOPPING --exit--> STOPPED; --stopwaitsecs--> SIGKILL */
+#ifndef TEND_PROC_H
+#define TEND_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+enum proc_state {
+    PROC_STOPPED,
+    PROC_STARTING,
+    PROC_RUNNING,
+    PROC_BACKOFF,
+    PROC_STOPPING,
+    PROC_EXITED,
+    PROC_FATAL,
+    PROC_UNKNOWN,
+};
+
+enum proc_event_kind {
+    EV_START,        /* autostart or a user's start */
+    EV_STOP,         /* a user's stop, reload removal, shutdown */
+    EV_EXEC_OK,      /* the report pipe closed without a record */
+    EV_EXEC_FAILED,  /* the child reported {stage, err}: permanent until the config changes */
+    EV_FORK_FAILED,  /* fork/pipe failed in tend (err): transient, retried with backoff */
+    EV_EXITED,       /* the process was reaped with wait status `status` */
+    EV_TIMER,        /* the process's deadline was reached */
+};
+
+struct proc_event {
+    enum proc_event_kind kind;
+    int status;       /* EV_EXITED: wait status */
+    int stage;        /* EV_EXEC_FAILED: enum spawn_stage */
+    int err;          /* EV_EXEC_FAILED, EV_FORK_FAILED: errno */
+    const char *what; /* EV_EXEC_FAILED: human words for the stage */
+};
+
+/* What the supervisor must do after an event, in this order: signal, then spawn. */
+struct proc_effects {
+    bool spawn;
+    int signal;          /* 0: none */
+    bool signal_group;   /* to the process group rather than the process */
+    enum proc_state from, to;
+    bool unexpected_exit; /* a RUNNING process exited with a status not in exitcodes */
+    char msg[256];       /* one line for tend's log, "" when nothing worth saying */
+};
+
+struct proc {
+    struct proc_conf *conf;   /* owned; replaced on reload */
+    enum proc_state state;
+    pid_t pid;                /* 0 when none */
+    uint64_t start_ns;        /* monotonic time of the last spawn */
+    uint64_t deadline_ns;     /* 0: no deadline; the supervisor mirrors it into a timer */
+    int backoff;              /* failed starts in a row */
+    unsigned restarts;        /* automatic restarts since tend started it */
+    bool exec_ok;             /* the current instance's exec succeeded */
+    bool start_elapsed;       /* startsecs have passed for the current instance */
+    bool pending_start;       /* start again once STOPPING ends (restart) */
+    int last_status;          /* wait status of the last exit; -1: none yet */
+    char reason[200];         /* why FATAL / last failure, "" if none */
+};
+
+void proc_init(struct proc *p, struct proc_conf *conf);
+void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
+                 struct proc_effects *fx);
+
+const char *proc_state_name(enum proc_state s);
+/* "exit 3" or "signal 9 (SIGKILL)"; writes into buf and returns it. */
+const char *proc_describe_status(int status, char *buf, size_t len);
+/* Whether a process in this state counts as alive for `tend status`, stop waits etc. */
+bool proc_has_process(const struct proc *p);
+
+#endif

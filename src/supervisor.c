@@ -1,0 +1,1012 @@
+/* supervisor: `tend daemon` and `tend check`. One thread, one epoll loop: SIGCHLD, SIGTERM,
+ * SIGINT and SIGHUP arrive through a signalfd, exec results through each child's report pipe,
+ * deadlines through the loop's timer heap. Every event is fed to the service's state machine
+ * (proc.c) and the effects it returns are carried out here, in one place (apply).
+ *
+ * Invariants: a service's p.pid is our unreaped child or 0, so signalling it by number is
+ * safe (a pid, and the process group it leads, cannot be reused before we reap it); every
+ * descriptor is close-on-exec; nothing wakes the loop unless a kernel event or a deadline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "pidfile.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "util/env.h"
+#include "util/fd.h"
+
+#define NS_PER_SEC 1000000000ULL
+
+extern char **environ;
+
+static void apply(struct service *svc, const struct proc_event *ev);
+static void check_shutdown_progress(struct supervisor *sup);
+
+/* ---- the service table ---- */
+
+static void on_timer(struct timer *t, void *ctx);
+
+static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
+{
+    struct service *svc = calloc(1, sizeof(*svc));
+
+    if (svc == NULL)
+        return NULL;
+    proc_init(&svc->p, conf);
+    svc->sup = sup;
+    svc->report_fd = -1;
+    svc->report_w.fd = -1;
+    timer_init(&svc->timer, on_timer, svc);
+    if (strcmp(conf->group, conf->name) == 0)
+        snprintf(svc->display, sizeof(svc->display), "%s", conf->name);
+    else
+        snprintf(svc->display, sizeof(svc->display), "%s:%s", conf->group, conf->name);
+    return svc;
+}
+
+static void svc_close_report(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->report_w);
+    fd_close_quiet(svc->report_fd);
+    svc->report_fd = -1;
+}
+
+static void svc_free(void *ptr)
+{
+    struct service *svc = ptr;
+
+    proc_conf_free(svc->p.conf);
+    if (svc->next_conf != NULL)
+        proc_conf_free(svc->next_conf);
+    free(svc);
+}
+
+/* Removes svc from the table and frees it after the current batch of events. */
+static void svc_remove(struct supervisor *sup, struct service *svc)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        if (sup->svcs[i] == svc) {
+            memmove(&sup->svcs[i], &sup->svcs[i + 1], (sup->nsvcs - i - 1) * sizeof(svc));
+            sup->nsvcs--;
+            break;
+        }
+    }
+    svc_close_report(svc);
+    loop_timer_cancel(&sup->loop, &svc->timer);
+    loop_defer_free(&sup->loop, svc_free, svc);
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+    const struct service *x = *(struct service *const *)a, *y = *(struct service *const *)b;
+
+    if (x->p.conf->priority != y->p.conf->priority)
+        return x->p.conf->priority < y->p.conf->priority ? -1 : 1;
+    return strcmp(x->p.conf->name, y->p.conf->name);
+}
+
+static void sort_services(struct supervisor *sup)
+{
+    qsort(sup->svcs, sup->nsvcs, sizeof(sup->svcs[0]), svc_cmp);
+}
+
+struct service *sup_find(struct supervisor *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        struct service *svc = sup->svcs[i];
+        if (strcmp(svc->p.conf->name, name) == 0 || strcmp(svc->display, name) == 0)
+            return svc;
+    }
+    return NULL;
+}
+
+static struct service *find_by_pid(struct supervisor *sup, pid_t pid)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        if (sup->svcs[i]->p.pid == pid)
+            return sup->svcs[i];
+    }
+    return NULL;
+}
+
+/* ---- spawning ---- */
+
+/* The environment of a child: tend's own, then [tend] environment=, then the program's
+ * environment=, then supervisord's SUPERVISOR_* variables. Strings live in `arena`. */
+static char **child_env(const struct supervisor *sup, const struct proc_conf *c, char *arena,
+                        size_t arena_len)
+{
+    char *over[512];
+    int n = 0;
+    int w;
+
+    for (char **e = sup->config->tend.env; e != NULL && *e != NULL && n < 500; e++)
+        over[n++] = *e;
+    for (char **e = c->env; e != NULL && *e != NULL && n < 500; e++)
+        over[n++] = *e;
+    w = snprintf(arena, arena_len, "SUPERVISOR_ENABLED=1%cSUPERVISOR_PROCESS_NAME=%s%c"
+                 "SUPERVISOR_GROUP_NAME=%s", 0, c->name, 0, c->group);
+    if (w > 0 && (size_t)w < arena_len) {
+        over[n++] = arena;
+        over[n++] = arena + strlen(arena) + 1;
+        over[n] = over[n - 1] + strlen(over[n - 1]) + 1;
+        n++;
+    }
+    return env_build(environ, over, n);
+}
+
+/* Opens where the child's stdout/stderr go. Log capture with rotation is logcap's job (issue
+ * 5); until then a path is appended to directly and AUTO/NONE/syslog discard. */
+static int open_output(enum log_target kind, const char *path)
+{
+    if (kind != LOG_TARGET_PATH || path == NULL)
+        return -1;
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+/* Feeds a failure that happened in tend before the child could even be forked. */
+static void spawn_refused(struct service *svc, const char *what, int err)
+{
+    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = err, .what = what};
+
+    apply(svc, &ev);
+}
+
+static void on_report(struct watcher *w, uint32_t events);
+
+static void do_spawn(struct service *svc)
+{
+    struct supervisor *sup = svc->sup;
+    const struct proc_conf *c = svc->p.conf;
+    char path[PATH_MAX], what[PATH_MAX + 64], arena[1024];
+    char **envp = NULL;
+    const char *search = NULL;
+    gid_t *groups = NULL;
+    size_t ngroups = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int out_fd = -1, err_fd = -1, report_fd;
+    pid_t pid;
+
+    if (sup->shutting_down) {
+        /* An autorestart during shutdown would undo it: the process stays down. */
+        svc->p.state = PROC_STOPPED;
+        svc->p.deadline_ns = 0;
+        log_msg(LOG_LVL_INFO, "%s: not restarted: tend is shutting down", svc->display);
+        return;
+    }
+    envp = child_env(sup, c, arena, sizeof(arena));
+    if (envp == NULL) {
+        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
+        apply(svc, &ev);
+        return;
+    }
+    for (char **e = envp; *e != NULL; e++) {
+        if (env_key_matches(*e, "PATH", 4))
+            search = *e + 5;
+    }
+    if (spawn_find_program(c->argv[0], search, path, sizeof(path)) == -1) {
+        snprintf(what, sizeof(what), "execute %s", c->argv[0]);
+        spawn_refused(svc, what, errno);
+        goto out;
+    }
+    if (c->user != NULL) {
+        char msg[256];
+        if (spawn_resolve_user(c->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg))) {
+            snprintf(what, sizeof(what), "run as user '%s' (%s)", c->user, msg);
+            spawn_refused(svc, what, EINVAL);
+            goto out;
+        }
+        if (geteuid() != 0 && uid != geteuid()) {
+            snprintf(what, sizeof(what), "run as user '%s' (tend is not root)", c->user);
+            spawn_refused(svc, what, EPERM);
+            goto out;
+        }
+    }
+    out_fd = open_output(c->stdout_logfile_kind, c->stdout_logfile);
+    if (c->redirect_stderr)
+        err_fd = out_fd == -1 ? -1 : fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
+    else
+        err_fd = open_output(c->stderr_logfile_kind, c->stderr_logfile);
+
+    struct spawn_spec spec = {
+        .path = path,
+        .argv = c->argv,
+        .envp = envp,
+        .dir = c->directory,
+        .umask = c->umask,
+        .stdio_fd = {-1, out_fd, err_fd},
+        .detach = SPAWN_DETACH_PGRP,
+        .set_ids = c->user != NULL && geteuid() == 0,
+        .uid = uid,
+        .gid = gid,
+        .groups = groups,
+        .ngroups = ngroups,
+    };
+    if (spawn_start(&spec, &pid, &report_fd) == -1) {
+        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
+        log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
+        apply(svc, &ev);
+        goto out;
+    }
+    svc->p.pid = pid;
+    svc->report_fd = report_fd;
+    if (fd_set_nonblock(report_fd) == -1 ||
+        loop_add(&sup->loop, &svc->report_w, report_fd, EPOLLIN, on_report, svc) == -1) {
+        /* Cannot watch the pipe: learn the outcome now, blocking until the exec. */
+        struct spawn_error e;
+        int r = spawn_read_report(report_fd, &e);
+        svc_close_report(svc);
+        struct proc_event ev = {.kind = r == 1 ? EV_EXEC_FAILED : EV_EXEC_OK,
+                                .stage = (int)e.stage, .err = e.err,
+                                .what = spawn_stage_name(e.stage)};
+        log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
+        apply(svc, &ev);
+        goto out;
+    }
+    log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
+out:
+    fd_close_quiet(out_fd);
+    fd_close_quiet(err_fd);
+    free(groups);
+    free(envp);
+}
+
+/* Reads the report pipe: EOF = exec happened, a record = exec failed at a stage. */
+static void read_report(struct service *svc)
+{
+    struct spawn_error e = {STAGE_NONE, 0};
+    char what[PATH_MAX + 64];
+    int r = spawn_read_report(svc->report_fd, &e);
+
+    if (r == -1 && errno == EAGAIN)
+        return;
+    svc_close_report(svc);
+    if (r == 1) {
+        const struct proc_conf *c = svc->p.conf;
+        if (e.stage == STAGE_CHDIR)
+            snprintf(what, sizeof(what), "change directory to %s", c->directory);
+        else if (e.stage == STAGE_EXEC)
+            snprintf(what, sizeof(what), "execute %s", c->argv[0]);
+        else
+            snprintf(what, sizeof(what), "%s", spawn_stage_name(e.stage));
+        struct proc_event ev = {.kind = EV_EXEC_FAILED, .stage = (int)e.stage, .err = e.err,
+                                .what = what};
+        apply(svc, &ev);
+    } else {
+        /* r == 0, or a read error we cannot learn more from: the child did not report a
+         * failure, so treat the exec as done; its exit, if any, comes through SIGCHLD. */
+        struct proc_event ev = {.kind = EV_EXEC_OK};
+        apply(svc, &ev);
+    }
+}
+
+static void on_report(struct watcher *w, uint32_t events)
+{
+    (void)events;
+    read_report(w->ctx);
+}
+
+/* ---- effects ---- */
+
+static void do_signal(struct service *svc, int sig, bool group)
+{
+    pid_t pid = svc->p.pid;
+
+    if (pid <= 0)
+        return;
+    /* The pid is our unreaped child and leads its own process group, so neither the pid
+     * nor the group id can have been reused. */
+    if (kill(group ? -pid : pid, sig) == -1 && errno != ESRCH)
+        log_msg(LOG_LVL_WARN, "%s: cannot send signal %d to %s %d: %s", svc->display, sig,
+                group ? "process group" : "pid", (int)pid, strerror(errno));
+}
+
+static void sync_timer(struct service *svc)
+{
+    if (svc->p.deadline_ns == 0) {
+        loop_timer_cancel(&svc->sup->loop, &svc->timer);
+    } else if (loop_timer_arm(&svc->sup->loop, &svc->timer, svc->p.deadline_ns) == -1) {
+        /* Without the timer the process would wait forever; retry very soon instead. */
+        log_msg(LOG_LVL_ERROR, "%s: cannot arm a timer: %s", svc->display, strerror(errno));
+    }
+}
+
+/* A stopped service that a reload removed or changed: drop it or start the new version. */
+static void after_stop(struct service *svc)
+{
+    struct supervisor *sup = svc->sup;
+
+    if (svc->p.pid != 0 || svc->p.state == PROC_STOPPING || svc->p.state == PROC_STARTING ||
+        svc->p.state == PROC_RUNNING || svc->p.state == PROC_BACKOFF)
+        return;
+    if (svc->removing) {
+        log_msg(LOG_LVL_INFO, "%s: removed", svc->display);
+        svc_remove(sup, svc);
+        return;
+    }
+    if (svc->next_conf != NULL) {
+        proc_conf_free(svc->p.conf);
+        svc->p.conf = svc->next_conf;
+        svc->next_conf = NULL;
+        svc->p.state = PROC_STOPPED;
+        if (svc->p.conf->autostart && !sup->shutting_down) {
+            struct proc_event ev = {.kind = EV_START};
+            apply(svc, &ev);
+        }
+    }
+}
+
+static void apply(struct service *svc, const struct proc_event *ev)
+{
+    struct supervisor *sup = svc->sup;
+    struct proc_effects fx;
+    pid_t pid = svc->p.pid;
+
+    proc_handle(&svc->p, ev, timer_now_ns(), &fx);
+    if (fx.msg[0] != '\0' || fx.from != fx.to) {
+        char pidbuf[32] = "";
+        if (pid > 0)
+            snprintf(pidbuf, sizeof(pidbuf), " (pid %d)", (int)pid);
+        if (fx.from != fx.to)
+            log_msg(fx.to == PROC_FATAL ? LOG_LVL_ERROR : LOG_LVL_INFO, "%s%s: %s -> %s%s%s",
+                    svc->display, pidbuf, proc_state_name(fx.from), proc_state_name(fx.to),
+                    fx.msg[0] ? ": " : "", fx.msg);
+        else
+            log_msg(LOG_LVL_INFO, "%s%s: %s", svc->display, pidbuf, fx.msg);
+    }
+    if (fx.signal != 0)
+        do_signal(svc, fx.signal, fx.signal_group);
+    sync_timer(svc);
+    if (sup->listener != NULL && fx.from != fx.to)
+        sup->listener(svc, fx.from, fx.to, sup->listener_ctx);
+    if (fx.spawn) {
+        do_spawn(svc); /* may apply() again for an immediate failure */
+        sync_timer(svc);
+    }
+    if (svc->removing || svc->next_conf != NULL)
+        after_stop(svc);
+    if (sup->shutting_down)
+        check_shutdown_progress(sup);
+}
+
+static void on_timer(struct timer *t, void *ctx)
+{
+    struct service *svc = ctx;
+    struct proc_event ev = {.kind = EV_TIMER};
+
+    (void)t;
+    apply(svc, &ev);
+}
+
+/* ---- requests ---- */
+
+void sup_start(struct service *svc)
+{
+    struct proc_event ev = {.kind = EV_START};
+
+    if (!svc->sup->shutting_down && !svc->removing)
+        apply(svc, &ev);
+}
+
+void sup_stop(struct service *svc)
+{
+    struct proc_event ev = {.kind = EV_STOP};
+
+    apply(svc, &ev);
+}
+
+void sup_restart(struct service *svc)
+{
+    sup_stop(svc);
+    sup_start(svc);
+}
+
+int sup_signal(struct service *svc, int sig)
+{
+    if (svc->p.pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    /* See do_signal for why the number is safe to use. */
+    return kill(svc->p.pid, sig);
+}
+
+/* ---- shutdown: stop by descending priority, one level at a time ---- */
+
+static bool svc_busy(const struct service *svc)
+{
+    return svc->p.pid != 0;
+}
+
+static void check_shutdown_progress(struct supervisor *sup)
+{
+    int level = INT_MIN;
+
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        const struct service *svc = sup->svcs[i];
+        if (svc_busy(svc) && svc->p.conf->priority >= sup->shutdown_priority)
+            return; /* this level is still stopping */
+    }
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        const struct service *svc = sup->svcs[i];
+        if (svc_busy(svc) && svc->p.conf->priority > level)
+            level = svc->p.conf->priority;
+    }
+    if (level == INT_MIN) {
+        log_msg(LOG_LVL_INFO, "every program is stopped");
+        loop_stop(&sup->loop);
+        return;
+    }
+    sup->shutdown_priority = level;
+    for (size_t i = sup->nsvcs; i-- > 0;) {
+        struct service *svc = sup->svcs[i];
+        if (svc->p.conf->priority == level && svc_busy(svc) &&
+            svc->p.state != PROC_STOPPING)
+            sup_stop(svc);
+    }
+}
+
+void sup_shutdown(struct supervisor *sup)
+{
+    if (sup->shutting_down)
+        return;
+    log_msg(LOG_LVL_INFO, "shutting down: stopping every program by descending priority");
+    sup->shutting_down = true;
+    sup->shutdown_priority = INT_MAX;
+    /* Nothing in BACKOFF may start again; processes are stopped level by level. */
+    for (size_t i = sup->nsvcs; i-- > 0;) {
+        struct service *svc = sup->svcs[i];
+        if (svc->p.state == PROC_BACKOFF)
+            sup_stop(svc);
+    }
+    check_shutdown_progress(sup);
+}
+
+/* ---- reload ---- */
+
+static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
+                        const char *name)
+{
+    char line[400];
+
+    snprintf(line, sizeof(line), "%s %s", verb, name);
+    log_msg(LOG_LVL_INFO, "reload: %s", line);
+    if (report != NULL)
+        report(line, ctx);
+}
+
+static bool svc_has_process(const struct service *svc)
+{
+    return svc->p.pid != 0 || svc->p.state == PROC_BACKOFF;
+}
+
+int sup_reload(struct supervisor *sup, struct config_diags *diags,
+               void (*report)(const char *line, void *ctx), void *ctx)
+{
+    struct config *cfg = NULL;
+    struct service **added = NULL;
+    size_t nadded = 0;
+
+    if (config_load(sup->config_path, &cfg, diags) == -1) {
+        log_msg(LOG_LVL_ERROR, "reload: %s has errors; nothing changed", sup->config_path);
+        for (size_t i = 0; i < diags->count; i++) {
+            char buf[1024];
+            config_diag_format(&diags->items[i], buf, sizeof(buf));
+            log_msg(LOG_LVL_ERROR, "%s", buf);
+        }
+        return -1;
+    }
+    added = calloc(cfg->nprocs + 1, sizeof(*added));
+    if (added == NULL) {
+        config_free(cfg);
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Removed: in the table but not in the new config. */
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        struct service *svc = sup->svcs[i];
+        if (!svc->removing && config_find_proc(cfg, svc->p.conf->name) == NULL) {
+            svc->removing = true;
+            report_line(report, ctx, "removed", svc->display);
+        }
+    }
+    /* Added and changed. */
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const struct proc_conf *nc = cfg->procs[i];
+        struct service *svc = NULL;
+        for (size_t j = 0; j < sup->nsvcs; j++) {
+            if (!sup->svcs[j]->removing && strcmp(sup->svcs[j]->p.conf->name, nc->name) == 0)
+                svc = sup->svcs[j];
+        }
+        struct proc_conf *copy = proc_conf_dup(nc);
+        if (svc == NULL) {
+            struct service *fresh = copy ? svc_new(sup, copy) : NULL;
+            if (fresh == NULL) {
+                if (copy)
+                    proc_conf_free(copy);
+                log_msg(LOG_LVL_ERROR, "reload: out of memory adding %s", nc->name);
+                continue;
+            }
+            added[nadded++] = fresh;
+            report_line(report, ctx, "added", fresh->display);
+        } else if (copy == NULL) {
+            log_msg(LOG_LVL_ERROR, "reload: out of memory updating %s", nc->name);
+        } else if (proc_conf_equal(svc->p.conf, copy)) {
+            /* Only policy changed (or nothing): the process keeps running untouched. */
+            proc_conf_free(svc->p.conf);
+            svc->p.conf = copy;
+        } else {
+            report_line(report, ctx, "changed", svc->display);
+            if (svc->next_conf != NULL)
+                proc_conf_free(svc->next_conf);
+            svc->next_conf = copy;
+        }
+    }
+    /* Grow the table for the new services. */
+    if (nadded > 0) {
+        struct service **t = realloc(sup->svcs, (sup->nsvcs + nadded) * sizeof(*t));
+        if (t == NULL) {
+            for (size_t i = 0; i < nadded; i++)
+                svc_free(added[i]);
+            nadded = 0;
+            log_msg(LOG_LVL_ERROR, "reload: out of memory; new programs not added");
+        } else {
+            sup->svcs = t;
+            memcpy(sup->svcs + sup->nsvcs, added, nadded * sizeof(*t));
+            sup->nsvcs += nadded;
+        }
+    }
+    config_free(sup->config);
+    sup->config = cfg;
+    sort_services(sup);
+    log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
+
+    /* Act, in priority order: stop the removed and changed, start the added. */
+    for (size_t i = sup->nsvcs; i-- > 0;) {
+        struct service *svc = sup->svcs[i];
+        if (svc->removing || svc->next_conf != NULL) {
+            if (svc_has_process(svc))
+                sup_stop(svc);
+            else
+                after_stop(svc);
+        }
+    }
+    for (size_t i = 0; i < nadded; i++) {
+        if (added[i]->p.conf->autostart)
+            sup_start(added[i]);
+    }
+    free(added);
+    return 0;
+}
+
+/* ---- signals and reaping ---- */
+
+static void reap_children(struct supervisor *sup)
+{
+    int status;
+    pid_t pid;
+
+    /* One SIGCHLD may stand for many exits: drain until nothing is left. */
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct service *svc = find_by_pid(sup, pid);
+        if (svc == NULL) {
+            /* A descendant that double-forked and was reparented to us (subreaper). */
+            sup->orphans_reaped++;
+            log_msg(LOG_LVL_DEBUG, "reaped orphan pid %d", (int)pid);
+            continue;
+        }
+        /* The child is gone, so its report pipe holds its whole story: read it first so
+         * that an exec failure is not mistaken for a quick exit. */
+        if (svc->report_fd != -1) {
+            (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
+            read_report(svc);
+        }
+        if (svc->p.pid == pid) {
+            struct proc_event ev = {.kind = EV_EXITED, .status = status};
+            apply(svc, &ev);
+        }
+        if (svc->p.pid == pid)
+            svc->p.pid = 0; /* FATAL after an exec failure: nothing more to do */
+    }
+    if (pid == -1 && errno != ECHILD && errno != EINTR)
+        log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
+}
+
+static void reload_from_signal(struct supervisor *sup)
+{
+    struct config_diags diags = {0};
+
+    log_msg(LOG_LVL_INFO, "SIGHUP: rereading %s", sup->config_path);
+    (void)sup_reload(sup, &diags, NULL, NULL); /* errors are logged; nothing changed */
+    config_diags_free(&diags);
+}
+
+static void on_signal(struct watcher *w, uint32_t events)
+{
+    struct supervisor *sup = w->ctx;
+    struct signalfd_siginfo si;
+    bool child = false;
+
+    (void)events;
+    while (fd_read(sup->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            child = true;
+            break;
+        case SIGTERM:
+        case SIGINT:
+            log_msg(LOG_LVL_INFO, "received SIG%s", sigabbrev_np((int)si.ssi_signo));
+            sup_shutdown(sup);
+            break;
+        case SIGHUP:
+            reload_from_signal(sup);
+            break;
+        default:
+            break;
+        }
+    }
+    if (child)
+        reap_children(sup);
+}
+
+/* ---- start-up ---- */
+
+static void print_diags(const struct config_diags *diags)
+{
+    for (size_t i = 0; i < diags->count; i++) {
+        char buf[1024];
+        config_diag_format(&diags->items[i], buf, sizeof(buf));
+        fprintf(stderr, "%s\n", buf);
+    }
+}
+
+/* Loads the config named by -c or found by the default search. Prints every diagnostic.
+ * Returns the config or NULL. */
+static struct config *load_config(const char *path)
+{
+    struct config_diags diags = {0};
+    struct config *cfg = NULL;
+
+    if (path == NULL) {
+        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend.conf, "
+                        "/etc/supervisor/supervisord.conf exists (use -c FILE)\n");
+        return NULL;
+    }
+    (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    print_diags(&diags);
+    config_diags_free(&diags);
+    return cfg;
+}
+
+static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"nodaemon", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, fg ? "+c:nh" : "+c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *path = optarg;
+            break;
+        case 'n':
+            if (fg == NULL)
+                goto bad;
+            *fg = true;
+            break;
+        case 'h':
+            printf("Usage: tend %s [-c FILE]%s\n", cmd, fg ? " [-n]" : "");
+            return 1;
+        default:
+            goto bad;
+        }
+    }
+    if (optind == argc)
+        return 0;
+bad:
+    fprintf(stderr, "tend %s: unknown or incomplete argument '%s' (usage: tend %s [-c FILE]%s)\n",
+            cmd, argv[optind < argc ? optind : argc - 1], cmd, fg ? " [-n]" : "");
+    return -1;
+}
+
+int check_main(int argc, char **argv)
+{
+    const char *path = NULL;
+    struct config *cfg;
+    int r = parse_c_n(argc, argv, "check", &path, NULL);
+
+    if (r != 0)
+        return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (path == NULL)
+        path = config_default_path();
+    cfg = load_config(path);
+    if (cfg == NULL)
+        return EXIT_FAIL;
+    printf("%s: ok (%zu process%s)\n", path, cfg->nprocs, cfg->nprocs == 1 ? "" : "es");
+    config_free(cfg);
+    return EXIT_OK;
+}
+
+/* tend's own environment: rlimits, umask, directory, user, from [tend]. Before any child. */
+static int apply_tend_settings(const struct tend_conf *t, char *err, size_t errlen)
+{
+    struct rlimit rl;
+
+    if (t->minfds > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)t->minfds) {
+        rl.rlim_cur = (rlim_t)t->minfds;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            rl.rlim_max = rl.rlim_cur; /* raising the hard limit needs root */
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            log_msg(LOG_LVL_WARN, "cannot raise the descriptor limit to minfds=%d: %s",
+                    t->minfds, strerror(errno));
+    }
+    if (t->minprocs > 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)t->minprocs) {
+        rl.rlim_cur = (rlim_t)t->minprocs;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_NPROC, &rl) == -1)
+            log_msg(LOG_LVL_WARN, "cannot raise the process limit to minprocs=%d: %s",
+                    t->minprocs, strerror(errno));
+    }
+    if (t->umask >= 0)
+        (void)umask((mode_t)t->umask); /* cannot fail */
+    if (t->directory != NULL && chdir(t->directory) == -1) {
+        snprintf(err, errlen, "tend: cannot change directory to %s: %s\n", t->directory,
+                 strerror(errno));
+        return -1;
+    }
+    if (t->user != NULL) {
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups = NULL;
+        size_t ngroups = 0;
+        char msg[256];
+        if (spawn_resolve_user(t->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg))) {
+            snprintf(err, errlen, "tend: [tend] user=%s: %s\n", t->user, msg);
+            return -1;
+        }
+        if (geteuid() == 0) {
+            int rc = setgroups(ngroups, groups) == -1 || setresgid(gid, gid, gid) == -1 ||
+                     setresuid(uid, uid, uid) == -1;
+            free(groups);
+            if (rc) {
+                snprintf(err, errlen, "tend: cannot drop privileges to %s: %s\n", t->user,
+                         strerror(errno));
+                return -1;
+            }
+        } else {
+            free(groups);
+            if (uid != geteuid()) {
+                snprintf(err, errlen, "tend: [tend] user=%s needs root\n", t->user);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int open_own_log(const struct tend_conf *t, bool foreground, const char *config_path,
+                        char *err, size_t errlen)
+{
+    enum log_level lvl = LOG_LVL_INFO;
+    char path[PATH_MAX];
+    const char *file = NULL;
+
+    static const enum log_level map[] = {
+        [CONFIG_LOG_CRITICAL] = LOG_LVL_ERROR, [CONFIG_LOG_ERROR] = LOG_LVL_ERROR,
+        [CONFIG_LOG_WARN] = LOG_LVL_WARN,      [CONFIG_LOG_INFO] = LOG_LVL_INFO,
+        [CONFIG_LOG_DEBUG] = LOG_LVL_DEBUG,    [CONFIG_LOG_TRACE] = LOG_LVL_DEBUG,
+        [CONFIG_LOG_BLATHER] = LOG_LVL_DEBUG,
+    };
+    if ((unsigned)t->loglevel < sizeof(map) / sizeof(map[0]))
+        lvl = map[t->loglevel];
+    log_set_level(lvl);
+    switch (t->logfile_kind) {
+    case LOG_TARGET_SYSLOG:
+        log_use_syslog("tend");
+        return 0;
+    case LOG_TARGET_NONE:
+        if (!foreground)
+            file = "/dev/null";
+        break;
+    case LOG_TARGET_PATH:
+        file = t->logfile;
+        break;
+    case LOG_TARGET_AUTO:
+        if (foreground)
+            return 0; /* stderr */
+        if (geteuid() == 0) {
+            file = "/var/log/tend.log";
+        } else {
+            /* Beside the config file, where its owner can surely write. */
+            const char *slash = strrchr(config_path, '/');
+            int dlen = slash ? (int)(slash - config_path) : 1;
+            snprintf(path, sizeof(path), "%.*s/tend.log", dlen, slash ? config_path : ".");
+            file = path;
+        }
+        break;
+    }
+    if (file != NULL && log_open_file(file) == -1) {
+        snprintf(err, errlen, "tend: cannot open log file %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void free_supervisor(struct supervisor *sup)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        svc_close_report(sup->svcs[i]);
+        svc_free(sup->svcs[i]);
+    }
+    free(sup->svcs);
+    loop_free(&sup->loop);
+    fd_close_quiet(sup->sig_fd);
+    config_free(sup->config);
+    free(sup->config_path);
+}
+
+int supervisor_main(int argc, char **argv)
+{
+    struct supervisor sup = {.sig_fd = -1};
+    const char *path = NULL;
+    bool foreground = false;
+    char err[PATH_MAX + 256] = "";
+    int notify_fd = -1, pid_fd = -1;
+    sigset_t mask;
+    int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
+
+    if (r != 0)
+        return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (path == NULL)
+        path = config_default_path();
+    sup.config = load_config(path);
+    if (sup.config == NULL)
+        return EXIT_FAIL;
+    /* Keep an absolute path: reload must find the file after a chdir. */
+    sup.config_path = realpath(path, NULL);
+    if (sup.config_path == NULL) {
+        fprintf(stderr, "tend: %s: %s\n", path, strerror(errno));
+        config_free(sup.config);
+        return EXIT_FAIL;
+    }
+    if (sup.config->tend.nodaemon)
+        foreground = true;
+    const struct tend_conf *t = &sup.config->tend;
+
+    if (t->pidfile != NULL) {
+        pid_t owner;
+        if (pidfile_owner(t->pidfile, &owner) == 1) {
+            fprintf(stderr, "tend: already running as pid %d (pidfile %s)\n", (int)owner,
+                    t->pidfile);
+            free_supervisor(&sup);
+            return EXIT_FAIL;
+        }
+        pid_fd = pidfile_begin(t->pidfile);
+        if (pid_fd == -1) {
+            fprintf(stderr, "tend: cannot write pidfile %s: %s\n", t->pidfile, strerror(errno));
+            free_supervisor(&sup);
+            return EXIT_FAIL;
+        }
+    }
+    if (!foreground) {
+        if (spawn_detach_self(&notify_fd) == -1) {
+            fprintf(stderr, "tend: cannot fork: %s\n", strerror(errno));
+            goto fail_early;
+        }
+        if (chdir("/") == -1) {
+            /* "/" always exists; a failure here means a broken mount namespace. */
+            snprintf(err, sizeof(err), "tend: cannot change directory to /: %s\n",
+                     strerror(errno));
+            goto fail;
+        }
+    }
+    if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
+        apply_tend_settings(t, err, sizeof(err)) == -1)
+        goto fail;
+    if (pid_fd != -1) {
+        r = pidfile_commit(pid_fd, t->pidfile, getpid());
+        pid_fd = -1;
+        if (r == -1) {
+            snprintf(err, sizeof(err), "tend: cannot write pidfile %s: %s\n", t->pidfile,
+                     strerror(errno));
+            goto fail;
+        }
+    }
+
+    /* Descendants that double-fork stay ours: their exits are reaped here, never lost. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        log_msg(LOG_LVL_WARN, "cannot become a child subreaper: %s", strerror(errno));
+    /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
+    (void)signal(SIGPIPE, SIG_IGN); /* cannot fail for a valid signal */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
+        (sup.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+        loop_init(&sup.loop) == -1 ||
+        loop_add(&sup.loop, &sup.sig_w, sup.sig_fd, EPOLLIN, on_signal, &sup) == -1) {
+        snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));
+        goto fail;
+    }
+
+    sup.svcs = calloc(sup.config->nprocs + 1, sizeof(*sup.svcs));
+    if (sup.svcs == NULL) {
+        snprintf(err, sizeof(err), "tend: out of memory\n");
+        goto fail;
+    }
+    for (size_t i = 0; i < sup.config->nprocs; i++) {
+        struct proc_conf *c = proc_conf_dup(sup.config->procs[i]);
+        struct service *svc = c ? svc_new(&sup, c) : NULL;
+        if (svc == NULL) {
+            if (c)
+                proc_conf_free(c);
+            snprintf(err, sizeof(err), "tend: out of memory\n");
+            goto fail;
+        }
+        sup.svcs[sup.nsvcs++] = svc;
+    }
+    sort_services(&sup);
+    log_msg(LOG_LVL_INFO, "tend %s started as pid %d with %s (%zu process%s)", TEND_VERSION,
+            (int)getpid(), sup.config_path, sup.nsvcs, sup.nsvcs == 1 ? "" : "es");
+    if (notify_fd != -1) {
+        spawn_detach_ready(notify_fd);
+        notify_fd = -1;
+    }
+    /* Start in ascending priority; each spawn is confirmed asynchronously. */
+    for (size_t i = 0; i < sup.nsvcs; i++) {
+        if (sup.svcs[i]->p.conf->autostart)
+            sup_start(sup.svcs[i]);
+    }
+    if (loop_run(&sup.loop) == -1) {
+        log_msg(LOG_LVL_ERROR, "event loop failed: %s", strerror(errno));
+        r = EXIT_FAIL;
+    } else {
+        r = EXIT_OK;
+    }
+    log_msg(LOG_LVL_INFO, "tend exiting");
+    if (t->pidfile != NULL)
+        (void)unlink(t->pidfile); /* best effort: a stale pidfile is detected by identity */
+    free_supervisor(&sup);
+    log_close();
+    return r;
+
+fail:
+    if (notify_fd != -1)
+        spawn_detach_fail(notify_fd, err);
+    else
+        fputs(err, stderr);
+    log_msg(LOG_LVL_ERROR, "%.*s", (int)strcspn(err, "\n"), err);
+fail_early:
+    if (pid_fd != -1)
+        pidfile_abort(pid_fd, t->pidfile);
+    free_supervisor(&sup);
+    log_close();
+    return EXIT_FAIL;
+}

@@ -1,0 +1,69 @@
+/* supervisor: `tend daemon`. Owns the event loop, the service table and every descriptor
+ * that must outlive a child (report pipes now; log pipes and pidfds later). Drives each
+ * service's state machine (proc.c) from kernel events: SIGCHLD through a signalfd, report
+ * pipes, the deadline timer, and requests from the control socket. */
+#ifndef TEND_SUPERVISOR_H
+#define TEND_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "loop.h"
+#include "proc.h"
+#include "timer.h"
+
+struct supervisor;
+
+/* One supervised process instance. */
+struct service {
+    struct proc p;             /* policy state; p.conf is owned */
+    struct supervisor *sup;
+    struct timer timer;        /* mirrors p.deadline_ns */
+    struct watcher report_w;   /* the spawn report pipe while the exec is unconfirmed */
+    int report_fd;
+    unsigned long long start_ticks; /* identity of p.pid: start time from /proc */
+    struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
+    bool removing;             /* reload removed it: drop once it has no process */
+    char display[300];         /* "group:name" or "name" */
+};
+
+/* Called after every state change of a service (for waiting clients, alerts). */
+typedef void sup_listener_fn(struct service *svc, enum proc_state from, enum proc_state to,
+                             void *ctx);
+
+struct supervisor {
+    struct loop loop;
+    char *config_path;
+    struct config *config;     /* the [tend] settings in force */
+    struct service **svcs;     /* sorted by priority, then name */
+    size_t nsvcs;
+    int sig_fd;
+    struct watcher sig_w;
+    bool shutting_down;
+    int shutdown_priority;     /* the priority level being stopped now */
+    unsigned long orphans_reaped;
+    sup_listener_fn *listener;
+    void *listener_ctx;
+};
+
+/* Entry point of `tend daemon`. */
+int supervisor_main(int argc, char **argv);
+/* Entry point of `tend check`. */
+int check_main(int argc, char **argv);
+
+/* Lookups and requests, for the control socket. */
+struct service *sup_find(struct supervisor *sup, const char *name);
+void sup_start(struct service *svc);
+void sup_stop(struct service *svc);
+void sup_restart(struct service *svc);
+/* 0 or -1/errno; never signals a pid whose identity no longer matches. */
+int sup_signal(struct service *svc, int sig);
+/* Rereads the config and applies the difference. 0, or -1 with the config's diagnostics
+ * in diags (nothing changed). `report` receives one line per change, e.g. "added web". */
+int sup_reload(struct supervisor *sup, struct config_diags *diags,
+               void (*report)(const char *line, void *ctx), void *ctx);
+void sup_shutdown(struct supervisor *sup);
+
+#endif
