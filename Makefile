@@ -17,6 +17,7 @@ LIBSRC   := $(filter-out src/main.c,$(SRC))
 UNITSRC  := $(sort $(wildcard tests/unit/test_*.c))
 HELPSRC  := $(sort $(wildcard tests/helpers/*.c))
 BENCHSRC := $(sort $(wildcard bench/*.c))
+EXSRC    := $(sort $(wildcard examples/*.c))
 
 # Objects for one build directory ($1) with flags ($2).
 define build_rules
@@ -36,12 +37,17 @@ $1/helpers/%: $1/obj/tests/helpers/%.o
 $1/bench/%: $1/obj/bench/%.o
 	@mkdir -p $$(dir $$@)
 	$$(CC) $2 $$^ -o $$@
-$1-all: $1/tend $1/daeml $$(UNITSRC:tests/unit/%.c=$1/tests/%) $$(HELPSRC:tests/helpers/%.c=$1/helpers/%)
+$1/examples/%: $1/obj/examples/%.o
+	@mkdir -p $$(dir $$@)
+	$$(CC) $2 $$^ -o $$@
+$1-all: $1/tend $1/daeml $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
+        $$(HELPSRC:tests/helpers/%.c=$1/helpers/%) $$(EXSRC:examples/%.c=$1/examples/%)
 endef
 
 $(eval $(call build_rules,build,$(CFLAGS)))
 $(eval $(call build_rules,build/asan,$(SANFLAGS)))
 
+.SECONDARY:
 .PHONY: all asan check check-fast bench demo deps install lint clean build-all build/asan-all
 all: build-all
 asan: build/asan-all
