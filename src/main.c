@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
 #include "daeml.h"
 #include "exitcode.h"
 #include "supervisor.h"
@@ -11,6 +12,15 @@ static const char tend_usage[] =
     "Usage: tend COMMAND [ARGS...]\n"
     "  daemon [-c FILE] [-n]     run the supervisor (-n: stay in the foreground)\n"
     "  check [-c FILE]           validate a config: every problem as FILE:LINE: message\n"
+    "  status [--json] [NAME|GROUP:*...]   one line per process (exit 3 if not all RUNNING)\n"
+    "  start|stop|restart [--no-wait] NAME...|GROUP:*|all\n"
+    "  signal SIG NAME...        send a signal to processes\n"
+    "  reload                    reread the config and apply only what changed\n"
+    "  shutdown                  stop every process, then the supervisor\n"
+    "  pid [NAME]                the supervisor's pid, or a process's\n"
+    "  logrotate                 reopen log files (after logrotate(8) moved them)\n"
+    "Client commands take -c FILE (find the socket from a config) or -s SOCKET.\n"
+    "Exit status: 0 ok; 1 failure; 2 usage; 3 not all RUNNING (status); 4 no supervisor.\n"
     "  --help, --version\n"
     "tend also answers as daeml (see daeml --help) when called by that name or as\n"
     "'tend daeml ...'.\n";
@@ -36,6 +46,8 @@ int main(int argc, char **argv)
         printf("tend %s\n", TEND_VERSION);
         return EXIT_OK;
     }
+    if (client_is_verb(cmd) || strcmp(cmd, "-c") == 0 || strcmp(cmd, "-s") == 0)
+        return client_main(argc - 1, argv + 1);
     if (strcmp(cmd, "daemon") == 0)
         return supervisor_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)

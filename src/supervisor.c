@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "exitcode.h"
 #include "log.h"
 #include "pidfile.h"
@@ -374,8 +375,10 @@ static void apply(struct service *svc, const struct proc_event *ev)
     if (fx.signal != 0)
         do_signal(svc, fx.signal, fx.signal_group);
     sync_timer(svc);
-    if (sup->listener != NULL && fx.from != fx.to)
-        sup->listener(svc, fx.from, fx.to, sup->listener_ctx);
+    if (fx.from != fx.to) {
+        for (size_t i = 0; i < sup->nlisteners; i++)
+            sup->listeners[i].fn(svc, fx.from, fx.to, sup->listeners[i].ctx);
+    }
     if (fx.spawn) {
         do_spawn(svc); /* may apply() again for an immediate failure */
         sync_timer(svc);
@@ -396,6 +399,16 @@ static void on_timer(struct timer *t, void *ctx)
 }
 
 /* ---- requests ---- */
+
+int sup_listen(struct supervisor *sup, sup_listener_fn *fn, void *ctx)
+{
+    if (sup->nlisteners == sizeof(sup->listeners) / sizeof(sup->listeners[0]))
+        return -1;
+    sup->listeners[sup->nlisteners].fn = fn;
+    sup->listeners[sup->nlisteners].ctx = ctx;
+    sup->nlisteners++;
+    return 0;
+}
 
 void sup_start(struct service *svc)
 {
@@ -859,6 +872,8 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
 
 static void free_supervisor(struct supervisor *sup)
 {
+    control_close(sup->control);
+    sup->control = NULL;
     for (size_t i = 0; i < sup->nsvcs; i++) {
         svc_close_report(sup->svcs[i]);
         svc_free(sup->svcs[i]);
@@ -955,6 +970,13 @@ int supervisor_main(int argc, char **argv)
         snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));
         goto fail;
     }
+
+    sup.control = control_open(&sup, err, sizeof(err) - 1);
+    if (sup.control == NULL) {
+        strcat(err, "\n");
+        goto fail;
+    }
+    sup.started_ns = timer_now_ns();
 
     sup.svcs = calloc(sup.config->nprocs + 1, sizeof(*sup.svcs));
     if (sup.svcs == NULL) {

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -44,9 +45,17 @@ struct supervisor {
     bool shutting_down;
     int shutdown_priority;     /* the priority level being stopped now */
     unsigned long orphans_reaped;
-    sup_listener_fn *listener;
-    void *listener_ctx;
+    struct {
+        sup_listener_fn *fn;
+        void *ctx;
+    } listeners[4];
+    size_t nlisteners;
+    struct control *control;   /* the control socket server, NULL if none */
+    uint64_t started_ns;
 };
+
+/* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */
+int sup_listen(struct supervisor *sup, sup_listener_fn *fn, void *ctx);
 
 /* Entry point of `tend daemon`. */
 int supervisor_main(int argc, char **argv);

@@ -1,0 +1,833 @@
+/* control: the control socket server (see control.h). One request per connection. Every
+ * connection is non-blocking, bounded (PROTO_MAX_REQUEST in, the reply out) and has a
+ * deadline, so no client can stall, crash or slow the supervisor. A connection's memory is
+ * released after the current batch of events (loop_defer_free), because a callback may close
+ * a connection that still has an event pending in the same batch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "control.h"
+#include "log.h"
+#include "proto.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "util/fd.h"
+#include "util/str.h"
+
+#define NS_PER_SEC 1000000000ULL
+
+struct target {
+    char *name;          /* display name; looked up again each time (reload may remove it) */
+    bool done;
+    bool was_running;    /* start: it was already RUNNING when asked */
+};
+
+struct conn {
+    struct control *ctl;
+    struct watcher w;
+    int fd;
+    uid_t uid;
+    struct proto_splitter in;
+    struct proto_buf out;
+    struct timer timer;
+    bool got_request;
+    bool final_queued;   /* the reply is complete: close once it is written */
+    bool read_closed;    /* the peer shut down its sending side */
+    bool closed;
+    /* A start/stop/restart that waits for its processes. */
+    enum proto_verb verb;
+    uint64_t req_ns;
+    struct target *targets;
+    size_t ntargets;
+    bool any_failed;
+    bool issuing;        /* requests are being applied: states are not final yet */
+    struct conn *prev, *next;
+};
+
+struct control {
+    struct supervisor *sup;
+    int fd;
+    struct watcher w;
+    struct timer retry_timer;  /* re-enables accept after EMFILE */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    bool has_gid;
+    gid_t gid;                 /* members may connect too */
+    struct conn *conns;
+    size_t nconns;
+};
+
+static void conn_close(struct conn *k);
+static void check_waiter(struct conn *k);
+
+/* ---- output ---- */
+
+static void conn_events(struct conn *k)
+{
+    uint32_t ev = 0;
+
+    /* After a half-close, EPOLLRDHUP would be reported forever: stop asking for it. */
+    if (!k->read_closed)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (k->out.len > 0)
+        ev |= EPOLLOUT;
+    /* Fails only on a closed fd, which conn_close handles; nothing to do otherwise. */
+    (void)loop_mod(&k->ctl->sup->loop, &k->w, ev);
+}
+
+static void conn_flush(struct conn *k)
+{
+    while (k->out.len > 0) {
+        ssize_t n = send(k->fd, k->out.data, k->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                /* The peer reads slowly: wait for room, but not forever. */
+                (void)loop_timer_arm(&k->ctl->sup->loop, &k->timer,
+                                     timer_now_ns() + CONTROL_WRITE_TIMEOUT_S * NS_PER_SEC);
+                conn_events(k);
+                return;
+            }
+            conn_close(k); /* EPIPE, ECONNRESET: the client is gone */
+            return;
+        }
+        proto_buf_consume(&k->out, (size_t)n);
+    }
+    if (k->final_queued) {
+        conn_close(k);
+        return;
+    }
+    conn_events(k);
+}
+
+static void reply_err(struct conn *k, enum proto_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_err(struct conn *k, enum proto_err code, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    proto_buf_append_err(&k->out, code, text);
+    k->final_queued = true;
+    conn_flush(k);
+}
+
+static void reply_ok(struct conn *k)
+{
+    proto_buf_append_ok(&k->out);
+    k->final_queued = true;
+    conn_flush(k);
+}
+
+/* ---- connections ---- */
+
+static void conn_free(void *ptr)
+{
+    struct conn *k = ptr;
+
+    proto_splitter_free(&k->in);
+    proto_buf_free(&k->out);
+    for (size_t i = 0; i < k->ntargets; i++)
+        free(k->targets[i].name);
+    free(k->targets);
+    free(k);
+}
+
+static void conn_close(struct conn *k)
+{
+    struct control *c = k->ctl;
+
+    if (k->closed)
+        return;
+    k->closed = true;
+    loop_del(&c->sup->loop, &k->w);
+    loop_timer_cancel(&c->sup->loop, &k->timer);
+    fd_close_quiet(k->fd);
+    k->fd = -1;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    c->nconns--;
+    loop_defer_free(&c->sup->loop, conn_free, k);
+}
+
+static void on_conn_timer(struct timer *t, void *ctx)
+{
+    struct conn *k = ctx;
+
+    (void)t;
+    if (!k->got_request) {
+        log_msg(LOG_LVL_WARN, "control: client uid %d sent no request within %ds; closed",
+                (int)k->uid, CONTROL_REQUEST_TIMEOUT_S);
+        /* A best-effort error line; the socket is non-blocking, so this cannot hang. */
+        proto_buf_append_err(&k->out, PROTO_ERR_SYNTAX, "no request received in time");
+        (void)send(k->fd, k->out.data, k->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        log_msg(LOG_LVL_WARN, "control: client uid %d does not read its reply; closed",
+                (int)k->uid);
+    }
+    conn_close(k);
+}
+
+/* ---- process selection ---- */
+
+static bool is_group(struct supervisor *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        if (strcmp(sup->svcs[i]->p.conf->group, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The closest existing name, for "did you mean". */
+static const char *nearest_name(struct supervisor *sup, const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        size_t d = str_levenshtein(name, sup->svcs[i]->display);
+        size_t d2 = str_levenshtein(name, sup->svcs[i]->p.conf->name);
+        if (d2 < d)
+            d = d2;
+        if (d < best_d) {
+            best_d = d;
+            best = sup->svcs[i]->display;
+        }
+    }
+    return best_d <= 3 || (best != NULL && best_d <= strlen(name) / 2) ? best : NULL;
+}
+
+/* Resolves NAME, GROUP:*, GROUP and all into services (appended to *out, no duplicates).
+ * Returns 0, or -1 after replying no-such-process. */
+static int select_services(struct conn *k, char **names, size_t nnames, struct service ***out,
+                           size_t *nout)
+{
+    struct supervisor *sup = k->ctl->sup;
+    struct service **sel = xcalloc(sup->nsvcs + 1, sizeof(*sel));
+    size_t n = 0;
+
+    for (size_t i = 0; i < nnames; i++) {
+        const char *name = names[i];
+        size_t len = strlen(name);
+        bool whole_group = len > 2 && strcmp(name + len - 2, ":*") == 0;
+        char group[512];
+        snprintf(group, sizeof(group), "%.*s", whole_group ? (int)(len - 2) : (int)len, name);
+        bool matched = false;
+        for (size_t j = 0; j < sup->nsvcs; j++) {
+            struct service *svc = sup->svcs[j];
+            bool hit = strcmp(name, "all") == 0 ||
+                       ((whole_group || !sup_find(sup, name)) &&
+                        strcmp(svc->p.conf->group, group) == 0 &&
+                        (whole_group || is_group(sup, name))) ||
+                       (!whole_group && svc == sup_find(sup, name));
+            if (!hit)
+                continue;
+            matched = true;
+            bool dup = false;
+            for (size_t m = 0; m < n && !dup; m++)
+                dup = sel[m] == svc;
+            if (!dup)
+                sel[n++] = svc;
+        }
+        if (!matched && strcmp(name, "all") != 0) {
+            const char *near = nearest_name(sup, name);
+            free(sel);
+            if (near != NULL)
+                reply_err(k, PROTO_ERR_NO_SUCH_PROCESS, "no such process '%s'; did you mean '%s'?",
+                          name, near);
+            else
+                reply_err(k, PROTO_ERR_NO_SUCH_PROCESS, "no such process '%s'", name);
+            return -1;
+        }
+    }
+    *out = sel;
+    *nout = n;
+    return 0;
+}
+
+/* ---- verbs ---- */
+
+static void append_status(struct conn *k, struct service *svc, uint64_t now)
+{
+    char exitbuf[64] = "";
+    const struct proc *p = &svc->p;
+    struct proto_proc r = {
+        .name = svc->display,
+        .group = p->conf->group,
+        .state = proc_state_name(p->state),
+        .pid = p->pid,
+        .restarts = p->restarts,
+        .reason = p->reason,
+        .health = "",
+    };
+
+    if (p->pid > 0 && now > p->start_ns)
+        r.uptime_s = (now - p->start_ns) / NS_PER_SEC;
+    if (p->last_status != -1)
+        proc_describe_status(p->last_status, exitbuf, sizeof(exitbuf));
+    r.exit = exitbuf;
+    proto_buf_append_proc(&k->out, &r);
+}
+
+static void do_status(struct conn *k, struct proto_request *req)
+{
+    struct supervisor *sup = k->ctl->sup;
+    uint64_t now = timer_now_ns();
+
+    if (req->nnames == 0) {
+        for (size_t i = 0; i < sup->nsvcs; i++)
+            append_status(k, sup->svcs[i], now);
+    } else {
+        struct service **sel;
+        size_t n;
+        if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+            return;
+        for (size_t i = 0; i < n; i++)
+            append_status(k, sel[i], now);
+        free(sel);
+    }
+    reply_ok(k);
+}
+
+static void do_change(struct conn *k, struct proto_request *req)
+{
+    struct supervisor *sup = k->ctl->sup;
+    struct service **sel;
+    size_t n;
+
+    if (sup->shutting_down && req->verb != PROTO_VERB_STOP) {
+        reply_err(k, PROTO_ERR_BUSY, "tend is shutting down");
+        return;
+    }
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    k->verb = req->verb;
+    k->req_ns = timer_now_ns();
+    k->targets = xcalloc(n + 1, sizeof(*k->targets));
+    k->ntargets = n;
+    for (size_t i = 0; i < n; i++) {
+        k->targets[i].name = xstrdup(sel[i]->display);
+        k->targets[i].was_running = sel[i]->p.state == PROC_RUNNING;
+    }
+    /* Applying one request changes states and calls check_waiter through the listener;
+     * the others are not applied yet, so judging now would be wrong. */
+    k->issuing = true;
+    for (size_t i = 0; i < n; i++) {
+        switch (req->verb) {
+        case PROTO_VERB_START: sup_start(sel[i]); break;
+        case PROTO_VERB_STOP: sup_stop(sel[i]); break;
+        default: sup_restart(sel[i]); break;
+        }
+    }
+    k->issuing = false;
+    free(sel);
+    if (req->no_wait) {
+        for (size_t i = 0; i < k->ntargets; i++)
+            proto_buf_append_msgf(&k->out, "%s: %s requested", k->targets[i].name,
+                                  proto_verb_name(req->verb));
+        reply_ok(k);
+        return;
+    }
+    check_waiter(k);
+}
+
+static void do_signal(struct conn *k, struct proto_request *req)
+{
+    struct service **sel;
+    size_t n;
+    bool failed = false;
+
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (sup_signal(sel[i], req->signo) == -1) {
+            failed = true;
+            proto_buf_append_msgf(&k->out, "%s: cannot signal: %s", sel[i]->display,
+                                  errno == ESRCH ? "not running" : strerror(errno));
+        } else {
+            proto_buf_append_msgf(&k->out, "%s: sent SIG%s to pid %d", sel[i]->display,
+                                  sigabbrev_np(req->signo) ?: "?", (int)sel[i]->p.pid);
+        }
+    }
+    free(sel);
+    if (failed)
+        reply_err(k, PROTO_ERR_FAILED, "some processes could not be signalled");
+    else
+        reply_ok(k);
+}
+
+static void reload_line(const char *line, void *ctx)
+{
+    struct conn *k = ctx;
+
+    proto_buf_append_msg(&k->out, line);
+}
+
+static void do_reload(struct conn *k)
+{
+    struct config_diags diags = {0};
+    int r = sup_reload(k->ctl->sup, &diags, reload_line, k);
+
+    for (size_t i = 0; i < diags.count; i++) {
+        char buf[2048];
+        config_diag_format(&diags.items[i], buf, sizeof(buf));
+        proto_buf_append_msg(&k->out, buf);
+    }
+    config_diags_free(&diags);
+    if (r == 0 && k->out.len == 0)
+        proto_buf_append_msg(&k->out, "no changes");
+    if (r == -1)
+        reply_err(k, PROTO_ERR_FAILED, "the config has errors; nothing changed");
+    else
+        reply_ok(k);
+}
+
+static void do_pid(struct conn *k, struct proto_request *req)
+{
+    struct service **sel;
+    size_t n;
+
+    if (req->nnames == 0) {
+        proto_buf_append_msgf(&k->out, "%d", (int)getpid());
+        reply_ok(k);
+        return;
+    }
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    for (size_t i = 0; i < n; i++)
+        proto_buf_append_msgf(&k->out, "%d", (int)sel[i]->p.pid);
+    free(sel);
+    reply_ok(k);
+}
+
+static void handle_request(struct conn *k, const char *line, size_t len)
+{
+    struct proto_request req;
+    char why[512];
+    enum proto_err e = proto_parse_request(line, len, &req, why, sizeof(why));
+
+    k->got_request = true;
+    loop_timer_cancel(&k->ctl->sup->loop, &k->timer);
+    if (e != PROTO_OK) {
+        reply_err(k, e, "%s", why);
+        proto_request_free(&req);
+        return;
+    }
+    switch (req.verb) {
+    case PROTO_VERB_STATUS: do_status(k, &req); break;
+    case PROTO_VERB_START:
+    case PROTO_VERB_STOP:
+    case PROTO_VERB_RESTART: do_change(k, &req); break;
+    case PROTO_VERB_SIGNAL: do_signal(k, &req); break;
+    case PROTO_VERB_RELOAD: do_reload(k); break;
+    case PROTO_VERB_SHUTDOWN:
+        log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %d", (int)k->uid);
+        proto_buf_append_msg(&k->out, "shutting down");
+        reply_ok(k);
+        sup_shutdown(k->ctl->sup);
+        break;
+    case PROTO_VERB_PID: do_pid(k, &req); break;
+    case PROTO_VERB_LOGROTATE:
+        if (log_reopen() == -1)
+            reply_err(k, PROTO_ERR_FAILED, "cannot reopen tend's log: %s", strerror(errno));
+        else
+            reply_ok(k);
+        break;
+    case PROTO_VERB_LOGS:
+    default:
+        reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
+                  proto_verb_name(req.verb) ?: "?");
+        break;
+    }
+    proto_request_free(&req);
+}
+
+static void on_conn(struct watcher *w, uint32_t events)
+{
+    struct conn *k = w->ctx;
+
+    if (events & (EPOLLHUP | EPOLLERR)) {
+        conn_close(k); /* the client is gone: nothing can reach it any more */
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP)) && !k->got_request) {
+        ssize_t n = proto_splitter_read(&k->in, k->fd);
+        const char *line;
+        size_t len;
+        int r = proto_splitter_next(&k->in, &line, &len);
+        if (r == 1) {
+            handle_request(k, line, len);
+            return;
+        }
+        if (r == -1) {
+            reply_err(k, PROTO_ERR_TOOLONG, "request longer than %d bytes", PROTO_MAX_REQUEST);
+            return;
+        }
+        if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+            conn_close(k); /* left without a complete request */
+            return;
+        }
+    } else if (events & (EPOLLIN | EPOLLRDHUP)) {
+        /* After the request only end of file is expected; extra bytes are ignored. */
+        char scratch[512];
+        ssize_t n = read(k->fd, scratch, sizeof(scratch));
+        if (n == 0) {
+            k->read_closed = true; /* a half-close: the answer can still be sent */
+            conn_events(k);
+        } else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+            conn_close(k);
+            return;
+        }
+    }
+    if (events & EPOLLOUT)
+        conn_flush(k);
+}
+
+/* Members of the configured group may connect: read the peer's groups from /proc, which
+ * cannot block the way a user database lookup can. */
+static bool peer_in_group(pid_t pid, gid_t gid)
+{
+    char path[64], line[4096];
+    bool found = false;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Groups:", 7) != 0)
+            continue;
+        for (char *p = line + 7; *p != '\0' && !found;) {
+            char *end;
+            unsigned long g = strtoul(p, &end, 10);
+            if (end == p)
+                break;
+            found = (gid_t)g == gid;
+            p = end;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static void accept_one(struct control *c, int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    struct conn *k = xcalloc(1, sizeof(*k));
+
+    k->ctl = c;
+    k->fd = fd;
+    proto_splitter_init(&k->in, PROTO_MAX_REQUEST);
+    proto_buf_init(&k->out);
+    timer_init(&k->timer, on_conn_timer, k);
+    k->next = c->conns;
+    if (c->conns)
+        c->conns->prev = k;
+    c->conns = k;
+    c->nconns++;
+    if (loop_add(&c->sup->loop, &k->w, fd, EPOLLIN | EPOLLRDHUP, on_conn, k) == -1) {
+        log_msg(LOG_LVL_WARN, "control: cannot watch a connection: %s", strerror(errno));
+        conn_close(k);
+        return;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+        log_msg(LOG_LVL_WARN, "control: cannot identify a peer: %s", strerror(errno));
+        conn_close(k);
+        return;
+    }
+    k->uid = cred.uid;
+    if (cred.uid != 0 && cred.uid != geteuid() && !(c->has_gid && (cred.gid == c->gid ||
+                                                                  peer_in_group(cred.pid, c->gid)))) {
+        log_msg(LOG_LVL_WARN, "control: refused uid %d (pid %d): not allowed", (int)cred.uid,
+                (int)cred.pid);
+        reply_err(k, PROTO_ERR_DENIED, "permission denied: uid %d may not control this supervisor",
+                  (int)cred.uid);
+        return;
+    }
+    if (c->nconns > CONTROL_MAX_CONNS) {
+        reply_err(k, PROTO_ERR_BUSY, "too many connections (%d)", CONTROL_MAX_CONNS);
+        return;
+    }
+    (void)loop_timer_arm(&c->sup->loop, &k->timer,
+                         timer_now_ns() + CONTROL_REQUEST_TIMEOUT_S * NS_PER_SEC);
+}
+
+static void on_retry_accept(struct timer *t, void *ctx)
+{
+    struct control *c = ctx;
+
+    (void)t;
+    (void)loop_mod(&c->sup->loop, &c->w, EPOLLIN); /* the listening fd is valid */
+}
+
+static void on_listen(struct watcher *w, uint32_t events)
+{
+    struct control *c = w->ctx;
+
+    (void)events;
+    for (;;) {
+        int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            accept_one(c, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The pending connection stays readable: pause accepting for a second rather
+             * than spin on it. */
+            log_msg(LOG_LVL_WARN, "control: cannot accept: %s; retrying in 1s", strerror(errno));
+            (void)loop_mod(&c->sup->loop, &c->w, 0);
+            (void)loop_timer_arm(&c->sup->loop, &c->retry_timer, timer_now_ns() + NS_PER_SEC);
+        }
+        return; /* EAGAIN: all taken */
+    }
+}
+
+/* ---- waiting for start/stop/restart ---- */
+
+static void check_waiter(struct conn *k)
+{
+    struct supervisor *sup = k->ctl->sup;
+    size_t pending = 0;
+
+    if (k->targets == NULL || k->final_queued || k->closed || k->issuing)
+        return;
+    for (size_t i = 0; i < k->ntargets; i++) {
+        struct target *t = &k->targets[i];
+        if (t->done)
+            continue;
+        struct service *svc = sup_find(sup, t->name);
+        const char *ok = NULL, *fail = NULL;
+        if (svc == NULL) {
+            fail = "removed by a reload";
+        } else {
+            const struct proc *p = &svc->p;
+            bool fresh = p->start_ns >= k->req_ns;
+            bool down = p->pid == 0 && (p->state == PROC_STOPPED || p->state == PROC_EXITED ||
+                                        p->state == PROC_FATAL);
+            switch (k->verb) {
+            case PROTO_VERB_START:
+                if (p->state == PROC_RUNNING)
+                    ok = t->was_running ? "already running" : "started";
+                else if (down)
+                    fail = p->state == PROC_FATAL ? "FATAL" : "did not start";
+                break;
+            case PROTO_VERB_STOP:
+                if (down)
+                    ok = "stopped";
+                break;
+            default:
+                if (p->state == PROC_RUNNING && fresh)
+                    ok = "restarted";
+                else if (down && !p->pending_start)
+                    fail = p->state == PROC_FATAL ? "FATAL" : "did not start";
+                break;
+            }
+            if (fail != NULL && p->reason[0] != '\0') {
+                proto_buf_append_msgf(&k->out, "%s: %s: %s", t->name, fail, p->reason);
+                fail = "";
+            }
+        }
+        if (ok != NULL) {
+            proto_buf_append_msgf(&k->out, "%s: %s", t->name, ok);
+            t->done = true;
+        } else if (fail != NULL) {
+            if (*fail != '\0')
+                proto_buf_append_msgf(&k->out, "%s: %s", t->name, fail);
+            t->done = true;
+            k->any_failed = true;
+        } else {
+            pending++;
+        }
+    }
+    if (pending > 0) {
+        conn_flush(k); /* progress lines go out as they happen */
+        return;
+    }
+    if (k->any_failed)
+        reply_err(k, PROTO_ERR_FAILED, "not every process reached its state");
+    else
+        reply_ok(k);
+}
+
+static void on_state_change(struct service *svc, enum proc_state from, enum proc_state to,
+                            void *ctx)
+{
+    struct control *c = ctx;
+    struct conn *next;
+
+    (void)svc;
+    (void)from;
+    (void)to;
+    for (struct conn *k = c->conns; k != NULL; k = next) {
+        next = k->next; /* check_waiter may close k */
+        check_waiter(k);
+    }
+}
+
+/* ---- the socket ---- */
+
+static int make_parent_dir(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL || slash == path)
+        return 0;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    /* A directory we create is for the socket alone: only its owner may enter. */
+    if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int bind_socket(int fd, const struct sockaddr_un *addr, int mode)
+{
+    mode_t old = umask((mode_t)(~mode & 0777));
+    int r = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
+    int saved = errno;
+
+    (void)umask(old);
+    errno = saved;
+    return r;
+}
+
+struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
+{
+    const struct tend_conf *t = &sup->config->tend;
+    struct control *c = xcalloc(1, sizeof(*c));
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    char def[sizeof(addr.sun_path)];
+    const char *path = t->socket;
+    int mode = t->socket_mode > 0 ? t->socket_mode : 0600;
+
+    c->sup = sup;
+    c->fd = -1;
+    timer_init(&c->retry_timer, on_retry_accept, c);
+    if (path == NULL && (path = client_default_socket(def, sizeof(def))) == NULL) {
+        snprintf(err, err_len, "tend: the default socket path is too long");
+        goto fail;
+    }
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        snprintf(err, err_len, "tend: socket path %s is longer than %zu bytes", path,
+                 sizeof(addr.sun_path) - 1);
+        goto fail;
+    }
+    strcpy(addr.sun_path, path);
+    strcpy(c->path, path);
+    if (t->socket_group != NULL) {
+        struct group *g = getgrnam(t->socket_group);
+        if (g == NULL) {
+            snprintf(err, err_len, "tend: socket_group: unknown group '%s'", t->socket_group);
+            goto fail;
+        }
+        c->has_gid = true;
+        c->gid = g->gr_gid;
+    }
+    if (make_parent_dir(path) == -1) {
+        snprintf(err, err_len, "tend: cannot create the directory of socket %s: %s", path,
+                 strerror(errno));
+        goto fail;
+    }
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd == -1) {
+        snprintf(err, err_len, "tend: cannot create a socket: %s", strerror(errno));
+        goto fail;
+    }
+    if (bind_socket(c->fd, &addr, mode) == -1) {
+        int probe;
+        if (errno != EADDRINUSE) {
+            snprintf(err, err_len, "tend: cannot bind %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        /* Something is there. Only a socket nobody listens on may be replaced. */
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe == -1 || connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+            errno != ECONNREFUSED) {
+            int e = errno;
+            fd_close_quiet(probe);
+            snprintf(err, err_len, "tend: %s is in use (another tend running?)%s%s", path,
+                     e == ECONNREFUSED ? "" : ": ", e == ECONNREFUSED ? "" : strerror(e));
+            goto fail;
+        }
+        fd_close_quiet(probe);
+        if (unlink(path) == -1 || bind_socket(c->fd, &addr, mode) == -1) {
+            snprintf(err, err_len, "tend: cannot replace stale socket %s: %s", path,
+                     strerror(errno));
+            goto fail;
+        }
+        log_msg(LOG_LVL_INFO, "control: replaced a stale socket at %s", path);
+    }
+    if (t->socket_owner != NULL) {
+        uid_t uid;
+        gid_t gid, *groups = NULL;
+        size_t ngroups;
+        char msg[256];
+        if (spawn_resolve_user(t->socket_owner, &uid, &gid, &groups, &ngroups, msg,
+                               sizeof(msg)) == -1) {
+            snprintf(err, err_len, "tend: socket_owner: %s", msg);
+            (void)unlink(path);
+            goto fail;
+        }
+        free(groups);
+        if (chown(path, uid, strchr(t->socket_owner, ':') ? gid : (gid_t)-1) == -1) {
+            snprintf(err, err_len, "tend: cannot chown %s: %s", path, strerror(errno));
+            (void)unlink(path);
+            goto fail;
+        }
+    }
+    if (listen(c->fd, 128) == -1 ||
+        loop_add(&sup->loop, &c->w, c->fd, EPOLLIN, on_listen, c) == -1 ||
+        sup_listen(sup, on_state_change, c) == -1) {
+        snprintf(err, err_len, "tend: cannot listen on %s: %s", path, strerror(errno));
+        (void)unlink(path);
+        goto fail;
+    }
+    log_msg(LOG_LVL_INFO, "control: listening on %s", path);
+    return c;
+fail:
+    fd_close_quiet(c->fd);
+    free(c);
+    return NULL;
+}
+
+void control_close(struct control *c)
+{
+    if (c == NULL)
+        return;
+    while (c->conns != NULL)
+        conn_close(c->conns);
+    loop_del(&c->sup->loop, &c->w);
+    loop_timer_cancel(&c->sup->loop, &c->retry_timer);
+    fd_close_quiet(c->fd);
+    (void)unlink(c->path); /* best effort: a leftover socket is detected as stale next time */
+    free(c);
+}
+
+const char *control_path(const struct control *c)
+{
+    return c->path;
+}
