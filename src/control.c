@@ -673,15 +673,13 @@ static void check_waiter(struct conn *k)
         reply_ok(k);
 }
 
-static void on_state_change(struct service *svc, enum proc_state from, enum proc_state to,
-                            void *ctx)
+static void on_state_change(struct service *svc, const struct proc_effects *fx, void *ctx)
 {
     struct control *c = ctx;
     struct conn *next;
 
     (void)svc;
-    (void)from;
-    (void)to;
+    (void)fx;
     for (struct conn *k = c->conns; k != NULL; k = next) {
         next = k->next; /* check_waiter may close k */
         check_waiter(k);

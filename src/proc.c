@@ -78,9 +78,38 @@ static void become_running(struct proc *p, uint64_t now, struct proc_effects *fx
 {
     p->state = PROC_RUNNING;
     p->backoff = 0;
-    p->deadline_ns = 0;
     p->reason[0] = '\0';
+    /* In a crash loop, staying up long enough is what ends it: wake up then to say so. */
+    p->deadline_ns = p->crashes > 0 ? p->start_ns + PROC_CRASH_RUN_S * NS_PER_SEC : 0;
     say(fx, "up for %.1fs", (double)(now - p->start_ns) / 1e9);
+}
+
+/* A RUNNING process exited and autorestart wants it back: at once, unless it is crashing
+ * over and over, in which case the restart backs off exponentially. */
+static void restart_after_exit(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    if (now - p->start_ns < PROC_CRASH_RUN_S * NS_PER_SEC)
+        p->crashes++;
+    else
+        p->crashes = 0;
+    p->restarts++;
+    if (p->crashes < PROC_CRASH_LOOP_AFTER) {
+        say(fx, "restarting (restart #%u)", p->restarts);
+        spawn(p, now, fx);
+        return;
+    }
+    if (!p->crash_loop) {
+        p->crash_loop = true;
+        fx->crash_loop_entered = true;
+    }
+    int step = p->crashes - PROC_CRASH_LOOP_AFTER;
+    uint64_t delay_s = step >= 6 ? PROC_CRASH_BACKOFF_MAX_S : 1ULL << step;
+    if (delay_s > PROC_CRASH_BACKOFF_MAX_S)
+        delay_s = PROC_CRASH_BACKOFF_MAX_S;
+    p->state = PROC_BACKOFF;
+    p->deadline_ns = now + delay_s * NS_PER_SEC;
+    say(fx, "crash loop (%d short runs in a row): restart #%u in %llus", p->crashes, p->restarts,
+        (unsigned long long)delay_s);
 }
 
 /* A start attempt failed (died during startsecs, or fork failed): back off or give up. */
@@ -119,6 +148,8 @@ static void on_start(struct proc *p, uint64_t now, struct proc_effects *fx)
     case PROC_FATAL:
     case PROC_BACKOFF:
         p->backoff = 0;
+        p->crashes = 0;
+        p->crash_loop = false;
         p->reason[0] = '\0';
         spawn(p, now, fx);
         break;
@@ -243,13 +274,11 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
                        (p->conf->autorestart == AUTORESTART_UNEXPECTED && !expected);
         p->state = PROC_EXITED;
         p->deadline_ns = 0;
+        fx->exited = true;
         fx->unexpected_exit = !expected;
         say(fx, "exited: %s after %.3fs (%s)", desc, ran, expected ? "expected" : "unexpected");
-        if (restart) {
-            p->restarts++;
-            say(fx, "restarting (restart #%u)", p->restarts);
-            spawn(p, now, fx);
-        }
+        if (restart)
+            restart_after_exit(p, now, fx);
         break;
     }
     case PROC_STOPPING:
@@ -284,8 +313,20 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
             become_running(p, now, fx);
         break;
     case PROC_BACKOFF:
-        p->restarts++;
+        if (!p->crash_loop)
+            p->restarts++; /* a crash-loop restart was counted when it was scheduled */
         spawn(p, now, fx);
+        break;
+    case PROC_RUNNING:
+        if (p->crashes > 0) {
+            /* Up for PROC_CRASH_RUN_S: whatever made it crash has passed. */
+            p->crashes = 0;
+            if (p->crash_loop) {
+                p->crash_loop = false;
+                fx->crash_loop_exited = true;
+                say(fx, "up for %ds: crash loop over", PROC_CRASH_RUN_S);
+            }
+        }
         break;
     case PROC_STOPPING:
         fx->signal = SIGKILL;
@@ -295,7 +336,6 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
             p->conf->killasgroup ? " to its process group" : "");
         break;
     case PROC_STOPPED:
-    case PROC_RUNNING:
     case PROC_EXITED:
     case PROC_FATAL:
     case PROC_UNKNOWN:

@@ -53,9 +53,19 @@ struct proc_effects {
     int signal;          /* 0: none */
     bool signal_group;   /* to the process group rather than the process */
     enum proc_state from, to;
-    bool unexpected_exit; /* a RUNNING process exited with a status not in exitcodes */
+    bool exited;          /* a RUNNING process exited (it passed through EXITED) */
+    bool unexpected_exit; /* ... with a status not in exitcodes */
+    bool crash_loop_entered;
+    bool crash_loop_exited;
     char msg[256];       /* one line for tend's log, "" when nothing worth saying */
 };
+
+/* Crash loops: a RUNNING process that dies within PROC_CRASH_RUN_S of its start counts as a
+ * crash. From the PROC_CRASH_LOOP_AFTER-th crash in a row on, restarts wait in BACKOFF for
+ * 1 s, 2 s, 4 s ... up to PROC_CRASH_BACKOFF_MAX_S. Staying up PROC_CRASH_RUN_S ends it. */
+#define PROC_CRASH_RUN_S 10
+#define PROC_CRASH_LOOP_AFTER 3
+#define PROC_CRASH_BACKOFF_MAX_S 60
 
 struct proc {
     struct proc_conf *conf;   /* owned; replaced on reload */
@@ -68,6 +78,8 @@ struct proc {
     bool exec_ok;             /* the current instance's exec succeeded */
     bool start_elapsed;       /* startsecs have passed for the current instance */
     bool pending_start;       /* start again once STOPPING ends (restart) */
+    int crashes;              /* RUNNING runs in a row shorter than PROC_CRASH_RUN_S */
+    bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
     int last_status;          /* wait status of the last exit; -1: none yet */
     char reason[200];         /* why FATAL / last failure, "" if none */
 };

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "control.h"
 #include "exitcode.h"
 #include "log.h"
@@ -375,9 +376,9 @@ static void apply(struct service *svc, const struct proc_event *ev)
     if (fx.signal != 0)
         do_signal(svc, fx.signal, fx.signal_group);
     sync_timer(svc);
-    if (fx.from != fx.to) {
+    if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited) {
         for (size_t i = 0; i < sup->nlisteners; i++)
-            sup->listeners[i].fn(svc, fx.from, fx.to, sup->listeners[i].ctx);
+            sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
     }
     if (fx.spawn) {
         do_spawn(svc); /* may apply() again for an immediate failure */
@@ -590,6 +591,13 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     sup->config = cfg;
     sort_services(sup);
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
+    if (sup->alerts != NULL) {
+        struct alert_event ae = {.event = CONFIG_EV_CONFIG_RELOADED, .program = "tend",
+                                 .group = "tend", .process = "tend", .pid = getpid(),
+                                 .wait_status = -1, .reason = sup->config_path};
+        alerts_configure(sup->alerts, cfg);
+        alerts_fire(sup->alerts, &ae);
+    }
 
     /* Act, in priority order: stop the removed and changed, start the added. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
@@ -609,6 +617,51 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     return 0;
 }
 
+/* ---- alerts ---- */
+
+static void fire(struct service *svc, enum config_event event, int wait_status)
+{
+    const struct proc *p = &svc->p;
+    uint64_t now = timer_now_ns();
+    struct alert_event ae = {
+        .event = event,
+        .program = p->conf->program,
+        .group = p->conf->group,
+        .process = svc->display,
+        .on_event = p->conf->on_event,
+        .pid = p->pid,
+        .wait_status = wait_status,
+        .restarts = p->restarts,
+        .uptime_s = p->start_ns && now > p->start_ns ? (now - p->start_ns) / NS_PER_SEC : 0,
+        .reason = p->reason,
+    };
+    alerts_fire(svc->sup->alerts, &ae);
+}
+
+/* Turns one state-machine step into the alert events it stands for. */
+static void on_alert_event(struct service *svc, const struct proc_effects *fx, void *ctx)
+{
+    static const enum config_event by_state[] = {
+        [PROC_STOPPED] = CONFIG_EV_STOPPED,   [PROC_STARTING] = CONFIG_EV_STARTING,
+        [PROC_RUNNING] = CONFIG_EV_RUNNING,   [PROC_BACKOFF] = CONFIG_EV_BACKOFF,
+        [PROC_STOPPING] = CONFIG_EV_STOPPING, [PROC_EXITED] = CONFIG_EV_EXITED,
+        [PROC_FATAL] = CONFIG_EV_FATAL,
+    };
+
+    (void)ctx;
+    if (fx->exited) {
+        fire(svc, CONFIG_EV_EXITED, svc->p.last_status);
+        if (fx->unexpected_exit)
+            fire(svc, CONFIG_EV_PROCESS_UNEXPECTED_EXIT, svc->p.last_status);
+    }
+    if (fx->crash_loop_entered)
+        fire(svc, CONFIG_EV_CRASH_LOOP_ENTERED, svc->p.last_status);
+    if (fx->from != fx->to && fx->to != PROC_UNKNOWN && !(fx->exited && fx->to == PROC_EXITED))
+        fire(svc, by_state[fx->to], fx->to == PROC_FATAL ? svc->p.last_status : -1);
+    if (fx->crash_loop_exited)
+        fire(svc, CONFIG_EV_CRASH_LOOP_EXITED, -1);
+}
+
 /* ---- signals and reaping ---- */
 
 static void reap_children(struct supervisor *sup)
@@ -619,6 +672,8 @@ static void reap_children(struct supervisor *sup)
     /* One SIGCHLD may stand for many exits: drain until nothing is left. */
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         struct service *svc = find_by_pid(sup, pid);
+        if (svc == NULL && sup->alerts != NULL && alerts_reaped(sup->alerts, pid, status))
+            continue;
         if (svc == NULL) {
             /* A descendant that double-forked and was reparented to us (subreaper). */
             sup->orphans_reaped++;
@@ -874,6 +929,8 @@ static void free_supervisor(struct supervisor *sup)
 {
     control_close(sup->control);
     sup->control = NULL;
+    alerts_free(sup->alerts);
+    sup->alerts = NULL;
     for (size_t i = 0; i < sup->nsvcs; i++) {
         svc_close_report(sup->svcs[i]);
         svc_free(sup->svcs[i]);
@@ -971,6 +1028,9 @@ int supervisor_main(int argc, char **argv)
         goto fail;
     }
 
+    sup.alerts = alerts_new(&sup.loop);
+    alerts_configure(sup.alerts, sup.config);
+    (void)sup_listen(&sup, on_alert_event, NULL); /* the first listener: cannot be full */
     sup.control = control_open(&sup, err, sizeof(err) - 1);
     if (sup.control == NULL) {
         strcat(err, "\n");

@@ -30,9 +30,9 @@ struct service {
     char display[300];         /* "group:name" or "name" */
 };
 
-/* Called after every state change of a service (for waiting clients, alerts). */
-typedef void sup_listener_fn(struct service *svc, enum proc_state from, enum proc_state to,
-                             void *ctx);
+/* Called after every event that changed a service's state, ended a run or entered or left a
+ * crash loop (for waiting clients, alerts). */
+typedef void sup_listener_fn(struct service *svc, const struct proc_effects *fx, void *ctx);
 
 struct supervisor {
     struct loop loop;
@@ -51,6 +51,7 @@ struct supervisor {
     } listeners[4];
     size_t nlisteners;
     struct control *control;   /* the control socket server, NULL if none */
+    struct alerts *alerts;
     uint64_t started_ns;
 };
 
