@@ -85,6 +85,10 @@ void loop_del(struct loop *l, struct watcher *w)
 
 void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr)
 {
+    if (!l->in_batch) {
+        fn(ptr); /* no event can still point at it */
+        return;
+    }
     if (l->ndeferred == l->cap_deferred) {
         size_t cap = l->cap_deferred ? l->cap_deferred * 2 : 16;
         struct loop_deferred *d = realloc(l->deferred, cap * sizeof(*d));
@@ -104,7 +108,9 @@ void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr)
 static void program_timerfd(struct loop *l)
 {
     struct timer *t = timer_peek(&l->timers);
-    uint64_t want = t ? t->deadline_ns : 0;
+    /* 0 means "disarmed" here and to timerfd_settime: a timer due at 0 (as past as any
+     * past deadline) is programmed for 1 ns instead, which fires at once. */
+    uint64_t want = t == NULL ? 0 : t->deadline_ns > 0 ? t->deadline_ns : 1;
     struct itimerspec its;
 
     if (want == l->programmed_ns)
@@ -114,8 +120,6 @@ static void program_timerfd(struct loop *l)
         /* Absolute time; a deadline already past fires at once (0 would disarm). */
         its.it_value.tv_sec = (time_t)(want / 1000000000ULL);
         its.it_value.tv_nsec = (long)(want % 1000000000ULL);
-        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-            its.it_value.tv_nsec = 1;
     }
     if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == -1) {
         /* Only EINVAL is possible for valid fds, and our values are valid. */
@@ -165,11 +169,13 @@ int loop_run(struct loop *l)
             return -1;
         }
         l->wakeups++;
+        l->in_batch = true;
         for (int i = 0; i < n; i++) {
             struct watcher *w = evs[i].data.ptr;
             if (w->fn != NULL)
                 w->fn(w, evs[i].events);
         }
+        l->in_batch = false;
         run_deferred(l);
     }
     return 0;

@@ -35,6 +35,7 @@ struct loop {
     struct timer_heap timers;
     uint64_t programmed_ns;    /* deadline the timerfd is set to; 0 = disarmed */
     bool stopping;
+    bool in_batch;             /* dispatching an epoll batch: loop_defer_free must wait */
     struct loop_deferred *deferred;
     size_t ndeferred, cap_deferred;
     uint64_t wakeups;          /* epoll_wait returns, for tests and benchmarks */

@@ -140,17 +140,22 @@ static void begin_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
         p->conf->stopasgroup ? " to its process group" : "");
 }
 
+/* A user's start (or restart) forgets past failures: backoff, crash history, reason. */
+static void fresh_start(struct proc *p)
+{
+    p->backoff = 0;
+    p->crashes = 0;
+    p->crash_loop = false;
+    p->reason[0] = '\0';
+}
+
 static void on_start(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     switch (p->state) {
     case PROC_STOPPED:
     case PROC_EXITED:
     case PROC_FATAL:
-    case PROC_BACKOFF:
-        p->backoff = 0;
-        p->crashes = 0;
-        p->crash_loop = false;
-        p->reason[0] = '\0';
+        fresh_start(p);
         spawn(p, now, fx);
         break;
     case PROC_STOPPING:
@@ -158,6 +163,7 @@ static void on_start(struct proc *p, uint64_t now, struct proc_effects *fx)
         break;
     case PROC_STARTING:
     case PROC_RUNNING:
+    case PROC_BACKOFF: /* supervisord: ALREADY_STARTED; the retry schedule goes on */
     case PROC_UNKNOWN:
         break; /* already started */
     }
@@ -254,6 +260,22 @@ static bool exit_expected(const struct proc *p, int status)
     return WIFEXITED(status) && p->conf->exitcodes[WEXITSTATUS(status)];
 }
 
+static void running_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
+                           struct proc_effects *fx, const char *desc, double ran)
+{
+    bool expected = exit_expected(p, ev->status);
+    bool restart = p->conf->autorestart == AUTORESTART_TRUE ||
+                   (p->conf->autorestart == AUTORESTART_UNEXPECTED && !expected);
+
+    p->state = PROC_EXITED;
+    p->deadline_ns = 0;
+    fx->exited = true;
+    fx->unexpected_exit = !expected;
+    say(fx, "exited: %s after %.3fs (%s)", desc, ran, expected ? "expected" : "unexpected");
+    if (restart)
+        restart_after_exit(p, now, fx);
+}
+
 static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
                       struct proc_effects *fx)
 {
@@ -265,29 +287,26 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
     proc_describe_status(ev->status, desc, sizeof(desc));
     switch (p->state) {
     case PROC_STARTING:
+        /* It ran for startsecs, but the deadline event is not processed yet (the timer
+         * and SIGCHLD came in one batch): as in supervisord, that is a RUNNING exit. */
+        if (p->exec_ok && now - p->start_ns >= (uint64_t)p->conf->startsecs * NS_PER_SEC) {
+            become_running(p, now, fx);
+            running_exited(p, ev, now, fx, desc, ran);
+            break;
+        }
         say(fx, "exited during startsecs: %s after %.3fs", desc, ran);
         start_failed(p, now, fx);
         break;
-    case PROC_RUNNING: {
-        bool expected = exit_expected(p, ev->status);
-        bool restart = p->conf->autorestart == AUTORESTART_TRUE ||
-                       (p->conf->autorestart == AUTORESTART_UNEXPECTED && !expected);
-        p->state = PROC_EXITED;
-        p->deadline_ns = 0;
-        fx->exited = true;
-        fx->unexpected_exit = !expected;
-        say(fx, "exited: %s after %.3fs (%s)", desc, ran, expected ? "expected" : "unexpected");
-        if (restart)
-            restart_after_exit(p, now, fx);
+    case PROC_RUNNING:
+        running_exited(p, ev, now, fx, desc, ran);
         break;
-    }
     case PROC_STOPPING:
         p->state = PROC_STOPPED;
         p->deadline_ns = 0;
         say(fx, "stopped: %s after %.3fs", desc, ran);
         if (p->pending_start) {
             p->pending_start = false;
-            p->backoff = 0;
+            fresh_start(p);
             spawn(p, now, fx);
         }
         break;
