@@ -24,8 +24,7 @@ static int tmp_path(const char *path, char *out, size_t len)
     return 0;
 }
 
-/* Parses and returns the pid; fills st with the file's metadata. */
-static int read_pid_stat(const char *path, pid_t *pid, struct stat *st)
+int pidfile_read_stat(const char *path, pid_t *pid, struct stat *st)
 {
     char buf[32];
     char *end;
@@ -49,6 +48,10 @@ static int read_pid_stat(const char *path, pid_t *pid, struct stat *st)
     if (n == -1)
         return -1;
     buf[n] = '\0';
+    if (n == 0) {
+        errno = ENODATA;
+        return -1;
+    }
     errno = 0;
     v = strtol(buf, &end, 10);
     while (*end == '\n' || *end == ' ' || *end == '\t')
@@ -65,7 +68,7 @@ int pidfile_read(const char *path, pid_t *pid)
 {
     struct stat st;
 
-    return read_pid_stat(path, pid, &st);
+    return pidfile_read_stat(path, pid, &st);
 }
 
 int pidfile_owner(const char *path, pid_t *pid)
@@ -75,8 +78,8 @@ int pidfile_owner(const char *path, pid_t *pid)
     struct timespec started;
     char state;
 
-    if (read_pid_stat(path, pid, &st) == -1)
-        return (errno == ENOENT || errno == EINVAL) ? 0 : -1;
+    if (pidfile_read_stat(path, pid, &st) == -1)
+        return (errno == ENOENT || errno == EINVAL || errno == ENODATA) ? 0 : -1;
     if (ident_read(*pid, &id, &state) == -1 || state == 'Z' || state == 'X')
         return 0;
     /* The owner existed when the file was written. A process that started after the

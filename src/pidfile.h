@@ -5,11 +5,14 @@
 #ifndef TEND_PIDFILE_H
 #define TEND_PIDFILE_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Reads the pid in path. 0; -1 with errno ENOENT (no file), EINVAL (not a pid), ELOOP
  * (a symlink: never followed), or the open/read error. */
 int pidfile_read(const char *path, pid_t *pid);
+/* The same, also filling st with the file's metadata (owner, mtime); ENODATA: empty. */
+int pidfile_read_stat(const char *path, pid_t *pid, struct stat *st);
 
 /* 1 when path names a live owner (its pid in *pid), 0 when there is no file or it is stale,
  * -1/errno when it cannot be read. */

@@ -28,7 +28,9 @@ bool proc_has_process(const struct proc *p)
 
 const char *proc_describe_status(int status, char *buf, size_t len)
 {
-    if (WIFEXITED(status)) {
+    if (status == PROC_STATUS_UNKNOWN) {
+        snprintf(buf, len, "exit status unknown (not tend's descendant)");
+    } else if (WIFEXITED(status)) {
         snprintf(buf, len, "exit %d", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
         const char *name = sigabbrev_np(WTERMSIG(status));
@@ -173,6 +175,17 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     switch (p->state) {
     case PROC_STARTING:
+        if (p->pid == 0) {
+            /* A pidfile program between its launcher's exit and its pidfile: there is
+             * nothing to signal. */
+            p->state = PROC_STOPPED;
+            p->deadline_ns = 0;
+            p->pending_start = false;
+            break;
+        }
+        p->pending_start = false;
+        begin_stop(p, now, fx);
+        break;
     case PROC_RUNNING:
     case PROC_UNKNOWN:
         p->pending_start = false;
@@ -221,8 +234,11 @@ static void on_exec_failed(struct proc *p, const struct proc_event *ev, struct p
         p->state = PROC_FATAL;
         p->deadline_ns = 0;
         p->pending_start = false;
-        snprintf(p->reason, sizeof(p->reason), "cannot %s: %s", ev->what ? ev->what : "start",
-                 strerrordesc_np(ev->err) ?: "unknown error");
+        if (ev->err == 0 && ev->what != NULL) /* the caller's words say it all */
+            snprintf(p->reason, sizeof(p->reason), "%s", ev->what);
+        else
+            snprintf(p->reason, sizeof(p->reason), "cannot %s: %s",
+                     ev->what ? ev->what : "start", strerrordesc_np(ev->err) ?: "unknown error");
         say(fx, "%s", p->reason);
         break;
     case PROC_STOPPED:
@@ -257,7 +273,8 @@ static void on_fork_failed(struct proc *p, const struct proc_event *ev, uint64_t
 
 static bool exit_expected(const struct proc *p, int status)
 {
-    return WIFEXITED(status) && p->conf->exitcodes[WEXITSTATUS(status)];
+    return status != PROC_STATUS_UNKNOWN && WIFEXITED(status) &&
+           p->conf->exitcodes[WEXITSTATUS(status)];
 }
 
 static void running_exited(struct proc *p, const struct proc_event *ev, uint64_t now,

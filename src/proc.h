@@ -39,12 +39,17 @@ enum proc_event_kind {
     EV_TIMER,        /* the process's deadline was reached */
 };
 
+/* The wait status of a process watched through a pidfd only: its real status went to its
+ * own parent. Never a valid wait status (those fit in 16 bits). */
+#define PROC_STATUS_UNKNOWN (-2)
+
 struct proc_event {
     enum proc_event_kind kind;
-    int status;       /* EV_EXITED: wait status */
+    int status;       /* EV_EXITED: wait status, or PROC_STATUS_UNKNOWN */
     int stage;        /* EV_EXEC_FAILED: enum spawn_stage */
     int err;          /* EV_EXEC_FAILED, EV_FORK_FAILED: errno */
-    const char *what; /* EV_EXEC_FAILED: human words for the stage */
+    const char *what; /* EV_EXEC_FAILED: human words for the stage; with err 0, the whole
+                       * reason (e.g. a pidfile that never appeared) */
 };
 
 /* What the supervisor must do after an event, in this order: signal, then spawn. */

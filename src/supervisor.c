@@ -16,16 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "alert.h"
 #include "control.h"
 #include "exitcode.h"
+#include "ident.h"
 #include "log.h"
 #include "pidfile.h"
 #include "spawn.h"
@@ -34,6 +37,8 @@
 #include "util/fd.h"
 
 #define NS_PER_SEC 1000000000ULL
+/* A pidfile program's pidfile must be valid within max(startsecs, this) seconds. */
+#define PIDFILE_WAIT_MIN_S 5
 
 extern char **environ;
 
@@ -43,6 +48,12 @@ static void check_shutdown_progress(struct supervisor *sup);
 /* ---- the service table ---- */
 
 static void on_timer(struct timer *t, void *ctx);
+static void on_pidfile_timeout(struct timer *t, void *ctx);
+static void pidfile_wait_end(struct service *svc);
+static void pidfile_wait_begin(struct service *svc);
+static void pidfd_end(struct service *svc);
+static bool pidfile_mode(const struct service *svc);
+static void try_pidfile(struct service *svc);
 
 static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
 {
@@ -54,7 +65,12 @@ static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     svc->sup = sup;
     svc->report_fd = -1;
     svc->report_w.fd = -1;
+    svc->ino_fd = -1;
+    svc->ino_w.fd = -1;
+    svc->pidfd = -1;
+    svc->pidfd_w.fd = -1;
     timer_init(&svc->timer, on_timer, svc);
+    timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
     if (strcmp(conf->group, conf->name) == 0)
         snprintf(svc->display, sizeof(svc->display), "%s", conf->name);
     else
@@ -67,6 +83,15 @@ static void svc_close_report(struct service *svc)
     loop_del(&svc->sup->loop, &svc->report_w);
     fd_close_quiet(svc->report_fd);
     svc->report_fd = -1;
+}
+
+/* Every descriptor and timer a service holds besides its state machine's deadline. */
+static void svc_release(struct service *svc)
+{
+    svc_close_report(svc);
+    pidfile_wait_end(svc);
+    pidfd_end(svc);
+    loop_timer_cancel(&svc->sup->loop, &svc->timer);
 }
 
 static void svc_free(void *ptr)
@@ -89,8 +114,7 @@ static void svc_remove(struct supervisor *sup, struct service *svc)
             break;
         }
     }
-    svc_close_report(svc);
-    loop_timer_cancel(&sup->loop, &svc->timer);
+    svc_release(svc);
     loop_defer_free(&sup->loop, svc_free, svc);
 }
 
@@ -121,7 +145,7 @@ struct service *sup_find(struct supervisor *sup, const char *name)
 static struct service *find_by_pid(struct supervisor *sup, pid_t pid)
 {
     for (size_t i = 0; i < sup->nsvcs; i++) {
-        if (sup->svcs[i]->p.pid == pid)
+        if (sup->svcs[i]->p.pid == pid || sup->svcs[i]->launcher_pid == pid)
             return sup->svcs[i];
     }
     return NULL;
@@ -249,6 +273,15 @@ static void do_spawn(struct service *svc)
     }
     svc->p.pid = pid;
     svc->report_fd = report_fd;
+    svc->run_uid = spec.set_ids ? uid : geteuid();
+    if (pidfile_mode(svc)) {
+        struct ident id;
+        /* Our unreaped child: its identity cannot change under us. */
+        svc->launcher_ticks = ident_read(pid, &id, NULL) == 0 ? id.start_ticks : 0;
+        svc->launcher_pid = pid;
+        svc->adopted = false;
+        pidfile_wait_begin(svc);
+    }
     if (fd_set_nonblock(report_fd) == -1 ||
         loop_add(&sup->loop, &svc->report_w, report_fd, EPOLLIN, on_report, svc) == -1) {
         /* Cannot watch the pipe: learn the outcome now, blocking until the exec. */
@@ -291,6 +324,8 @@ static void read_report(struct service *svc)
         struct proc_event ev = {.kind = EV_EXEC_FAILED, .stage = (int)e.stage, .err = e.err,
                                 .what = what};
         apply(svc, &ev);
+    } else if (pidfile_mode(svc) && !svc->adopted) {
+        /* The launcher runs; the program counts as started once its pidfile is adopted. */
     } else {
         /* r == 0, or a read error we cannot learn more from: the child did not report a
          * failure, so treat the exec as done; its exit, if any, comes through SIGCHLD. */
@@ -305,19 +340,216 @@ static void on_report(struct watcher *w, uint32_t events)
     read_report(w->ctx);
 }
 
+/* ---- pidfile programs ---- */
+
+static bool pidfile_mode(const struct service *svc)
+{
+    return svc->p.conf->pidfile != NULL;
+}
+
+static void pidfile_wait_end(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->ino_w);
+    fd_close_quiet(svc->ino_fd);
+    svc->ino_fd = -1;
+    loop_timer_cancel(&svc->sup->loop, &svc->pidfile_timer);
+}
+
+static void pidfd_end(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->pidfd_w);
+    fd_close_quiet(svc->pidfd);
+    svc->pidfd = -1;
+}
+
+/* Whether pid descends from tend: then its exit reaches us through SIGCHLD (we are a
+ * subreaper), with its real status. */
+static bool is_descendant(pid_t pid)
+{
+    pid_t self = getpid(), ppid, pgid, sid;
+
+    for (int depth = 0; depth < 64 && pid > 1; depth++) {
+        if (ident_parents(pid, &ppid, &pgid, &sid) == -1)
+            return false;
+        if (ppid == self)
+            return true;
+        pid = ppid;
+    }
+    return false;
+}
+
+/* The adopted process is not ours: its pidfd became readable, so it has exited. */
+static void on_pidfd(struct watcher *w, uint32_t events)
+{
+    struct service *svc = w->ctx;
+    struct proc_event ev = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
+
+    (void)events;
+    pidfd_end(svc);
+    apply(svc, &ev);
+}
+
+static void adopt(struct service *svc, pid_t pid)
+{
+    struct proc_event ok = {.kind = EV_EXEC_OK};
+    bool descendant = is_descendant(pid);
+
+    pidfile_wait_end(svc);
+    svc->p.pid = pid;
+    svc->adopted = true;
+    if (!descendant && pid != svc->launcher_pid) {
+        svc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (svc->pidfd == -1 ||
+            loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc) == -1) {
+            /* ESRCH: it died between the check and now. Either way we cannot watch it. */
+            struct proc_event gone = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
+            log_msg(LOG_LVL_WARN, "%s: cannot watch pid %d: %s", svc->display, (int)pid,
+                    strerror(errno));
+            pidfd_end(svc);
+            apply(svc, &gone);
+            return;
+        }
+    }
+    log_msg(LOG_LVL_INFO, "%s: adopted pid %d from %s (%s)", svc->display, (int)pid,
+            svc->p.conf->pidfile, descendant ? "a descendant: exit seen through SIGCHLD"
+                                             : "not a descendant: watched through a pidfd");
+    apply(svc, &ok);
+}
+
+/* Reads the pidfile once. A valid one is adopted; otherwise the reason is kept for the
+ * FATAL message should the wait run out (a stale file may still be replaced in time). */
+static void try_pidfile(struct service *svc)
+{
+    const char *path = svc->p.conf->pidfile;
+    struct stat st;
+    struct ident id;
+    char state;
+    pid_t pid;
+
+    if (pidfile_read_stat(path, &pid, &st) == -1) {
+        const char *why = errno == ENOENT    ? "did not appear"
+                          : errno == ELOOP   ? "is a symbolic link: refused"
+                          : errno == ENODATA ? "is empty"
+                          : errno == EINVAL  ? "does not hold a pid"
+                                             : strerror(errno);
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem), "pidfile %s %s", path, why);
+        return;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != svc->run_uid) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s is owned by uid %d, neither root nor the program's user: refused",
+                 path, (int)st.st_uid);
+        return;
+    }
+    if (ident_read(pid, &id, &state) == -1 || state == 'Z' || state == 'X') {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which is not running", path, (int)pid);
+        return;
+    }
+    /* The daemon was forked by what we launched, so it cannot be older than the launcher: an
+     * older process is a leftover pidfile's pid, reused by a stranger. */
+    if (id.start_ticks < svc->launcher_ticks) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which started before the program was launched "
+                 "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
+        return;
+    }
+    adopt(svc, pid);
+}
+
+static void on_pidfile_event(struct watcher *w, uint32_t events)
+{
+    struct service *svc = w->ctx;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    (void)events;
+    /* Drain; which entry changed matters little: one read of the pidfile decides. */
+    while (fd_read(svc->ino_fd, buf, sizeof(buf)) > 0)
+        ;
+    try_pidfile(svc);
+}
+
+static void on_pidfile_timeout(struct timer *t, void *ctx)
+{
+    struct service *svc = ctx;
+    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = 0, .what = svc->pidfile_problem};
+
+    (void)t;
+    pidfile_wait_end(svc);
+    if (svc->adopted)
+        return;
+    if (svc->launcher_pid != 0) {
+        /* The command neither wrote a usable pidfile nor exited: it must not linger. */
+        log_msg(LOG_LVL_WARN, "%s: killing launcher pid %d: %s", svc->display,
+                (int)svc->launcher_pid, svc->pidfile_problem);
+        if (kill(-svc->launcher_pid, SIGKILL) == -1 && errno != ESRCH)
+            (void)kill(svc->launcher_pid, SIGKILL); /* its group is gone: the pid alone */
+    }
+    apply(svc, &ev);
+}
+
+/* After launching a pidfile program: watch its pidfile's directory until a valid pidfile
+ * names the daemon, for at most max(startsecs, PIDFILE_WAIT_MIN_S) seconds. */
+static void pidfile_wait_begin(struct service *svc)
+{
+    const struct proc_conf *c = svc->p.conf;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(c->pidfile, '/');
+    int wait_s = c->startsecs > PIDFILE_WAIT_MIN_S ? c->startsecs : PIDFILE_WAIT_MIN_S;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->pidfile) : 1,
+             slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");
+    snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+             "pidfile %s did not appear within %ds", c->pidfile, wait_s);
+    svc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (svc->ino_fd == -1 ||
+        inotify_add_watch(svc->ino_fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
+        loop_add(&svc->sup->loop, &svc->ino_w, svc->ino_fd, EPOLLIN, on_pidfile_event, svc)) {
+        /* Without inotify the deadline still decides; the pidfile is read then. */
+        log_msg(LOG_LVL_WARN, "%s: cannot watch %s: %s", svc->display, dir, strerror(errno));
+        loop_del(&svc->sup->loop, &svc->ino_w);
+        fd_close_quiet(svc->ino_fd);
+        svc->ino_fd = -1;
+    }
+    (void)loop_timer_arm(&svc->sup->loop, &svc->pidfile_timer,
+                         timer_now_ns() + (uint64_t)wait_s * NS_PER_SEC);
+}
+
 /* ---- effects ---- */
+
+/* Sends sig to the service's process (or its process group). A process that is not our
+ * descendant is only ever signalled through its pidfd. Our own descendants are unreaped
+ * until we reap them, so their pid (and a group they lead or belong to) cannot have been
+ * reused. */
+static int signal_process(struct service *svc, int sig, bool group)
+{
+    pid_t pid = svc->p.pid, pgid;
+
+    if (pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (svc->pidfd != -1)
+        return (int)syscall(SYS_pidfd_send_signal, svc->pidfd, sig, NULL, 0);
+    if (group) {
+        /* Our children lead their group; a daemon adopted from a pidfile usually does not
+         * (it forked after setsid), so use the group it is in, never tend's own. */
+        pgid = getpgid(pid);
+        if (pgid > 0 && pgid != getpgrp())
+            return kill(-pgid, sig);
+    }
+    return kill(pid, sig);
+}
 
 static void do_signal(struct service *svc, int sig, bool group)
 {
-    pid_t pid = svc->p.pid;
-
-    if (pid <= 0)
-        return;
-    /* The pid is our unreaped child and leads its own process group, so neither the pid
-     * nor the group id can have been reused. */
-    if (kill(group ? -pid : pid, sig) == -1 && errno != ESRCH)
+    /* A pidfile program's launcher that is still around after the adoption goes too. It is
+     * our unreaped child, so its pid is safe to use. */
+    if (svc->launcher_pid > 0 && svc->launcher_pid != svc->p.pid)
+        (void)kill(svc->launcher_pid, sig); /* ESRCH only: it is exiting by itself */
+    if (signal_process(svc, sig, group) == -1 && errno != ESRCH)
         log_msg(LOG_LVL_WARN, "%s: cannot send signal %d to %s %d: %s", svc->display, sig,
-                group ? "process group" : "pid", (int)pid, strerror(errno));
+                group ? "the process group of" : "pid", (int)svc->p.pid, strerror(errno));
 }
 
 static void sync_timer(struct service *svc)
@@ -373,6 +605,10 @@ static void apply(struct service *svc, const struct proc_event *ev)
         else
             log_msg(LOG_LVL_INFO, "%s%s: %s", svc->display, pidbuf, fx.msg);
     }
+    if (svc->p.state != PROC_STARTING && timer_armed(&svc->pidfile_timer))
+        pidfile_wait_end(svc);
+    if (svc->p.pid == 0 && svc->pidfd != -1)
+        pidfd_end(svc);
     if (fx.signal != 0)
         do_signal(svc, fx.signal, fx.signal_group);
     sync_timer(svc);
@@ -434,19 +670,14 @@ void sup_restart(struct service *svc)
 
 int sup_signal(struct service *svc, int sig)
 {
-    if (svc->p.pid <= 0) {
-        errno = ESRCH;
-        return -1;
-    }
-    /* See do_signal for why the number is safe to use. */
-    return kill(svc->p.pid, sig);
+    return signal_process(svc, sig, false);
 }
 
 /* ---- shutdown: stop by descending priority, one level at a time ---- */
 
 static bool svc_busy(const struct service *svc)
 {
-    return svc->p.pid != 0;
+    return svc->p.pid != 0 || svc->launcher_pid != 0;
 }
 
 static void check_shutdown_progress(struct supervisor *sup)
@@ -682,9 +913,23 @@ static void reap_children(struct supervisor *sup)
         }
         /* The child is gone, so its report pipe holds its whole story: read it first so
          * that an exec failure is not mistaken for a quick exit. */
-        if (svc->report_fd != -1) {
+        if (svc->report_fd != -1 && (svc->p.pid == pid || svc->launcher_pid == pid)) {
             (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
             read_report(svc);
+        }
+        if (svc->launcher_pid == pid) {
+            svc->launcher_pid = 0;
+            if (svc->p.pid != pid)
+                continue; /* the daemon it started is adopted: its status is what counts */
+            if (svc->p.state == PROC_STARTING && WIFEXITED(status) &&
+                WEXITSTATUS(status) == 0) {
+                /* It forked into the background and exited, as a daemonizing program
+                 * does. The daemon is found through the pidfile. */
+                svc->p.pid = 0;
+                if (svc->ino_fd != -1 || timer_armed(&svc->pidfile_timer))
+                    try_pidfile(svc);
+                continue;
+            }
         }
         if (svc->p.pid == pid) {
             struct proc_event ev = {.kind = EV_EXITED, .status = status};
@@ -932,7 +1177,7 @@ static void free_supervisor(struct supervisor *sup)
     alerts_free(sup->alerts);
     sup->alerts = NULL;
     for (size_t i = 0; i < sup->nsvcs; i++) {
-        svc_close_report(sup->svcs[i]);
+        svc_release(sup->svcs[i]);
         svc_free(sup->svcs[i]);
     }
     free(sup->svcs);

@@ -24,7 +24,17 @@ struct service {
     struct timer timer;        /* mirrors p.deadline_ns */
     struct watcher report_w;   /* the spawn report pipe while the exec is unconfirmed */
     int report_fd;
-    unsigned long long start_ticks; /* identity of p.pid: start time from /proc */
+    /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
+    pid_t launcher_pid;        /* the command we spawned, until it exits */
+    unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
+    bool adopted;              /* p.pid came from the pidfile */
+    uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
+    int ino_fd;                /* inotify on the pidfile's directory while waiting */
+    struct watcher ino_w;
+    struct timer pidfile_timer; /* how long we wait for a valid pidfile */
+    char pidfile_problem[200]; /* why the pidfile was not adopted yet */
+    int pidfd;                 /* adopted process that is not our descendant */
+    struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     bool removing;             /* reload removed it: drop once it has no process */
     char display[300];         /* "group:name" or "name" */

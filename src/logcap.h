@@ -1,0 +1,105 @@
+/* logcap: capture of one service's stdout and stderr. Each captured stream is a pipe whose
+ * read end is non-blocking and read in the event loop; whole lines are appended to a file
+ * (rotated at a size, with N numbered backups) and/or sent to syslog. The program's end of
+ * the pipe stays blocking, so it can only ever wait for a full pipe, and tend reads promptly.
+ *
+ * Guarantees:
+ * - The pipes outlive the service's processes: one pipe per stream for the life of the
+ *   logcap, read ends never closed while it exists, so nothing a dying instance wrote is lost
+ *   and no instance ever gets SIGPIPE. logcap keeps a write end too: the pipe never reports
+ *   a hang-up between instances (no busy loop, no epoll churn on restart), and each new
+ *   instance gets a write end of the same pipe.
+ * - Never blocks tend, never blocks the program on tend's behalf: when the file cannot be
+ *   written (full disk, EFBIG, EIO, a deleted directory...) the stream is "retrying" with a
+ *   deadline (1 s doubling to 30 s); meanwhile what the program writes is read and dropped,
+ *   counted in lines and bytes. The first successful write afterwards is the line
+ *   "[tend: dropped N lines (M bytes) while the log could not be written: REASON]", and the
+ *   same is logged in tend's own log.
+ * - Lines are whole in the file: a write is cut at line boundaries, a line longer than the
+ *   64 KiB line buffer is written in pieces (never lost), rotation happens only between lines.
+ * - Rotation renames X.(N-1) -> X.N ... X -> X.1 and opens a new X, keeping exactly N backups
+ *   (backups=0: X is truncated in place, as supervisord does). A rename that fails leaves the
+ *   sequence where it stopped; it resumes from that step later, writing on to the current file
+ *   meanwhile. Every file stays within maxbytes unless one line alone is longer.
+ * - Files are opened with tend's rights: O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, mode 0640. A
+ *   path whose last component is a symlink is refused, and so is a directory that is a
+ *   symlink, belongs to another user, or can be written by others without the sticky bit
+ *   (by anyone, or by a group other than root's and tend's). The paths /dev/stdout and
+ *   /dev/stderr are tend's own stdout/stderr (reopened, never rotated).
+ *
+ * Limits: a write(2) to a regular file can still wait for the disk (page-cache throttling);
+ * only pipes, terminals and sockets are truly non-blocking. Two streams naming the same file
+ * each rotate it on their own count. */
+#ifndef TEND_LOGCAP_H
+#define TEND_LOGCAP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "loop.h"
+
+/* Streams, numbered as the descriptors they capture. */
+enum logcap_stream {
+    LOGCAP_STDOUT = 1,
+    LOGCAP_STDERR = 2,
+};
+
+struct logcap;
+
+/* A capture for the process described by conf (only its name, group, redirect_stderr and
+ * stdout_* / stderr_* keys are used; conf is copied, not kept). childlogdir: [tend]
+ * childlogdir, or NULL for logcap_default_childlogdir(); only AUTO streams use it. Nothing
+ * is opened yet. NULL only when out of memory; every function below accepts NULL and then
+ * behaves as if both streams were NONE. */
+struct logcap *logcap_new(struct loop *loop, const struct proc_conf *conf,
+                          const char *childlogdir);
+
+/* The descriptors to install as the child's stdout and stderr (-1: /dev/null). With
+ * redirect_stderr both are the stdout pipe. Call just before spawning each instance: it
+ * also writes out what the previous instance left in the pipes (ending its unterminated last
+ * line) and opens the log files, so that a bad path is reported when the program starts.
+ * The descriptors stay owned by logcap and are valid until logcap_after_spawn. Returns 0, or
+ * -1/errno when a pipe could not be created: that stream then gives -1 (the program runs with
+ * it on /dev/null, which is logged) and the next spawn tries again. */
+int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd);
+
+/* Ends the lending of the descriptors from logcap_child_fds; call after the spawn attempt,
+ * whether or not it succeeded. Never close those descriptors yourself. */
+void logcap_after_spawn(struct logcap *lc);
+
+/* New settings after a reload (path, maxbytes, backups, syslog, timestamps, childlogdir;
+ * redirect_stderr and NONE-ness take effect at the next spawn). What the pipes hold is
+ * written under the old settings first. A stream whose path changed is reopened. */
+void logcap_reconfigure(struct logcap *lc, const struct proc_conf *conf, const char *childlogdir);
+
+/* Reads what the pipes hold right now (bounded) and writes it out. */
+void logcap_flush(struct logcap *lc);
+
+/* `tend logrotate` / SIGUSR2. For each file: if its path no longer names the open file
+ * (logrotate(8) moved or removed it), just reopen the path; otherwise rotate now (rename
+ * chain, new file), even below maxbytes. A stream that is retrying tries again at once.
+ * 0, or -1/errno of the first stream that failed (it keeps retrying on its own). */
+int logcap_rotate(struct logcap *lc);
+
+/* Bytes read from the program and thrown away (file or syslog could not take them), since
+ * logcap_new, both streams together. */
+unsigned long long logcap_dropped(const struct logcap *lc);
+
+/* The file a stream is written to (for `tend logs`), or NULL: NONE, syslog only, or stderr
+ * under redirect_stderr (its lines are in stdout's file). */
+const char *logcap_path(const struct logcap *lc, int stream);
+
+/* Writes out what can still be read and the last unterminated line, logs any output that had
+ * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop
+ * callback (the memory goes after the current batch of events). */
+void logcap_free(struct logcap *lc);
+
+/* The childlogdir used when [tend] has none: /var/log/tend for root, else
+ * $XDG_STATE_HOME/tend, else $HOME/.local/state/tend (home from the password database when
+ * HOME is unset). Writes it to buf; 0, or -1/ENAMETOOLONG or ENOENT (no home). */
+int logcap_default_childlogdir(char *buf, size_t len);
+
+/* Test hook: the datagram socket that syslog lines are sent to (default "/dev/log"). */
+extern const char *logcap_syslog_socket;
+
+#endif
