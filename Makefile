@@ -73,7 +73,7 @@ demo: deps build-all
 lint: build-all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	    --suppress=missingIncludeSystem -Isrc src tests/helpers
-	clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
+	clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
 
 install: build/tend
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

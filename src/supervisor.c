@@ -1176,7 +1176,7 @@ static void free_supervisor(struct supervisor *sup)
     sup->control = NULL;
     alerts_free(sup->alerts);
     sup->alerts = NULL;
-    for (size_t i = 0; i < sup->nsvcs; i++) {
+    for (size_t i = 0; sup->svcs != NULL && i < sup->nsvcs; i++) {
         svc_release(sup->svcs[i]);
         svc_free(sup->svcs[i]);
     }
