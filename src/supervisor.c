@@ -1177,6 +1177,8 @@ static void free_supervisor(struct supervisor *sup)
     alerts_free(sup->alerts);
     sup->alerts = NULL;
     for (size_t i = 0; sup->svcs != NULL && i < sup->nsvcs; i++) {
+        if (sup->svcs[i] == NULL)
+            continue; /* cannot happen (nsvcs counts filled slots); keeps the analyzer sure */
         svc_release(sup->svcs[i]);
         svc_free(sup->svcs[i]);
     }
