@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "control.h"
+#include "health.h"
 #include "log.h"
 #include "proto.h"
 #include "spawn.h"
@@ -278,7 +279,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .pid = p->pid,
         .restarts = p->restarts,
         .reason = p->reason,
-        .health = "",
+        .health = svc->health ? health_state(svc->health) : "",
     };
 
     if (p->pid > 0 && now > p->start_ns)
@@ -626,8 +627,9 @@ static void check_waiter(struct conn *k)
         } else {
             const struct proc *p = &svc->p;
             bool fresh = p->start_ns >= k->req_ns;
-            bool down = p->pid == 0 && (p->state == PROC_STOPPED || p->state == PROC_EXITED ||
-                                        p->state == PROC_FATAL);
+            /* FATAL is final even while the child of a failed exec awaits reaping. */
+            bool down = p->state == PROC_FATAL ||
+                        (p->pid == 0 && (p->state == PROC_STOPPED || p->state == PROC_EXITED));
             switch (k->verb) {
             case PROTO_VERB_START:
                 if (p->state == PROC_RUNNING)

@@ -28,6 +28,7 @@
 #include "alert.h"
 #include "control.h"
 #include "exitcode.h"
+#include "health.h"
 #include "ident.h"
 #include "log.h"
 #include "pidfile.h"
@@ -35,6 +36,7 @@
 #include "supervisor.h"
 #include "util/env.h"
 #include "util/fd.h"
+#include "util/str.h"
 
 #define NS_PER_SEC 1000000000ULL
 /* A pidfile program's pidfile must be valid within max(startsecs, this) seconds. */
@@ -49,6 +51,9 @@ static void check_shutdown_progress(struct supervisor *sup);
 
 static void on_timer(struct timer *t, void *ctx);
 static void on_pidfile_timeout(struct timer *t, void *ctx);
+static void on_health(void *ctx, bool ok, int failures, const char *reason);
+static void svc_set_health(struct service *svc);
+static void fire(struct service *svc, enum config_event event, int wait_status);
 static void pidfile_wait_end(struct service *svc);
 static void pidfile_wait_begin(struct service *svc);
 static void pidfd_end(struct service *svc);
@@ -71,6 +76,8 @@ static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     svc->pidfd_w.fd = -1;
     timer_init(&svc->timer, on_timer, svc);
     timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
+    if (conf->healthcheck_kind != HEALTH_NONE)
+        svc->health = health_new(&sup->loop, conf, on_health, svc);
     if (strcmp(conf->group, conf->name) == 0)
         snprintf(svc->display, sizeof(svc->display), "%s", conf->name);
     else
@@ -101,6 +108,7 @@ static void svc_free(void *ptr)
     proc_conf_free(svc->p.conf);
     if (svc->next_conf != NULL)
         proc_conf_free(svc->next_conf);
+    health_free(svc->health);
     free(svc);
 }
 
@@ -579,6 +587,7 @@ static void after_stop(struct service *svc)
         proc_conf_free(svc->p.conf);
         svc->p.conf = svc->next_conf;
         svc->next_conf = NULL;
+        svc_set_health(svc);
         svc->p.state = PROC_STOPPED;
         if (svc->p.conf->autostart && !sup->shutting_down) {
             struct proc_event ev = {.kind = EV_START};
@@ -607,10 +616,24 @@ static void apply(struct service *svc, const struct proc_event *ev)
     }
     if (svc->p.state != PROC_STARTING && timer_armed(&svc->pidfile_timer))
         pidfile_wait_end(svc);
+    if (svc->health != NULL) {
+        /* Checks run while the process runs: from its confirmed exec (or adoption) to the
+         * moment it stops or exits. */
+        if (svc->p.pid == 0 || fx.exited || svc->p.state == PROC_STOPPING ||
+            svc->p.state == PROC_STOPPED || svc->p.state == PROC_EXITED ||
+            svc->p.state == PROC_BACKOFF || svc->p.state == PROC_FATAL)
+            health_stop(svc->health);
+        else if (ev->kind == EV_EXEC_OK)
+            health_start(svc->health);
+    }
     if (svc->p.pid == 0 && svc->pidfd != -1)
         pidfd_end(svc);
-    if (fx.signal != 0)
+    if (fx.signal != 0) {
         do_signal(svc, fx.signal, fx.signal_group);
+        /* A stopped (SIGSTOP) process cannot act on its stop signal until continued. */
+        if (fx.signal != SIGKILL && fx.signal != SIGCONT)
+            do_signal(svc, SIGCONT, fx.signal_group);
+    }
     sync_timer(svc);
     if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited) {
         for (size_t i = 0; i < sup->nlisteners; i++)
@@ -671,6 +694,30 @@ void sup_restart(struct service *svc)
 int sup_signal(struct service *svc, int sig)
 {
     return signal_process(svc, sig, false);
+}
+
+/* Checks config has nothing the supervisor itself cannot run (a health check on a host name
+ * would need a blocking lookup). Appends errors to diags; returns -1 if there were any. */
+static int validate_runnable(const struct config *cfg, struct config_diags *diags)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const struct proc_conf *c = cfg->procs[i];
+        char msg[256];
+        if (c->healthcheck_kind == HEALTH_NONE || health_validate(c, msg, sizeof(msg)) == 0)
+            continue;
+        if (diags->count == diags->cap) {
+            diags->cap = diags->cap ? diags->cap * 2 : 8;
+            diags->items = xrealloc(diags->items, diags->cap * sizeof(*diags->items));
+        }
+        diags->items[diags->count++] = (struct config_diag){
+            .file = xstrdup(c->file), .line = c->line, .is_error = true,
+            .msg = xasprintf("[program:%s] healthcheck: %s", c->program, msg)};
+        diags->errors++;
+        rc = -1;
+    }
+    return rc;
 }
 
 /* ---- shutdown: stop by descending priority, one level at a time ---- */
@@ -749,7 +796,9 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     struct service **added = NULL;
     size_t nadded = 0;
 
-    if (config_load(sup->config_path, &cfg, diags) == -1) {
+    if (config_load(sup->config_path, &cfg, diags) == -1 ||
+        validate_runnable(cfg, diags) == -1) {
+        config_free(cfg);
         log_msg(LOG_LVL_ERROR, "reload: %s has errors; nothing changed", sup->config_path);
         for (size_t i = 0; i < diags->count; i++) {
             char buf[1024];
@@ -797,6 +846,7 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
             /* Only policy changed (or nothing): the process keeps running untouched. */
             proc_conf_free(svc->p.conf);
             svc->p.conf = copy;
+            svc_set_health(svc);
         } else {
             report_line(report, ctx, "changed", svc->display);
             if (svc->next_conf != NULL)
@@ -893,6 +943,45 @@ static void on_alert_event(struct service *svc, const struct proc_effects *fx, v
         fire(svc, CONFIG_EV_CRASH_LOOP_EXITED, -1);
 }
 
+/* ---- health checks ---- */
+
+static void on_health(void *ctx, bool ok, int failures, const char *reason)
+{
+    struct service *svc = ctx;
+
+    if (ok) {
+        if (failures == 0 && svc->p.state == PROC_RUNNING)
+            log_msg(LOG_LVL_DEBUG, "%s: health check ok: %s", svc->display, reason);
+        return;
+    }
+    log_msg(LOG_LVL_WARN, "%s: health check failed (%d of %d): %s", svc->display, failures,
+            svc->p.conf->healthcheck_retries, reason);
+    if (health_should_restart(svc->health) && svc->p.state == PROC_RUNNING) {
+        snprintf(svc->p.reason, sizeof(svc->p.reason), "health check failed %d times: %s",
+                 failures, reason);
+        log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, svc->p.reason);
+        fire(svc, CONFIG_EV_HEALTH_FAILED, -1);
+        sup_restart(svc);
+    }
+}
+
+/* Creates, reconfigures or drops the health check after the service's config changed. */
+static void svc_set_health(struct service *svc)
+{
+    const struct proc_conf *c = svc->p.conf;
+
+    if (c->healthcheck_kind == HEALTH_NONE) {
+        health_free(svc->health);
+        svc->health = NULL;
+    } else if (svc->health == NULL) {
+        svc->health = health_new(&svc->sup->loop, c, on_health, svc);
+        if (svc->p.state == PROC_RUNNING)
+            health_start(svc->health);
+    } else {
+        health_reconfigure(svc->health, c);
+    }
+}
+
 /* ---- signals and reaping ---- */
 
 static void reap_children(struct supervisor *sup)
@@ -905,6 +994,13 @@ static void reap_children(struct supervisor *sup)
         struct service *svc = find_by_pid(sup, pid);
         if (svc == NULL && sup->alerts != NULL && alerts_reaped(sup->alerts, pid, status))
             continue;
+        if (svc == NULL) {
+            bool mine = false;
+            for (size_t i = 0; i < sup->nsvcs && !mine; i++)
+                mine = health_reaped(sup->svcs[i]->health, pid, status);
+            if (mine)
+                continue;
+        }
         if (svc == NULL) {
             /* A descendant that double-forked and was reparented to us (subreaper). */
             sup->orphans_reaped++;
@@ -1003,6 +1099,10 @@ static struct config *load_config(const char *path)
         return NULL;
     }
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    if (cfg != NULL && validate_runnable(cfg, &diags) == -1) {
+        config_free(cfg);
+        cfg = NULL;
+    }
     print_diags(&diags);
     config_diags_free(&diags);
     return cfg;

@@ -36,6 +36,7 @@ struct service {
     int pidfd;                 /* adopted process that is not our descendant */
     struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
+    struct health *health;     /* NULL without healthcheck= */
     bool removing;             /* reload removed it: drop once it has no process */
     char display[300];         /* "group:name" or "name" */
 };

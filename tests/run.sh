@@ -36,7 +36,8 @@ for dir in "$@"; do
         name=$(basename "$t" .sh)
         case $t in *.sh) cmd=(bash "$t") ;; *) cmd=("$t") ;; esac
         out=$(timeout -k 5 "$per_file_timeout" "${cmd[@]}" 2>&1); rc=$?
-        if printf '%s\n' "$out" | account "[$flavour] $name/"; then
+        # Process substitution, not a pipe: account must run in this shell to count.
+        if account "[$flavour] $name/" < <(printf '%s\n' "$out"); then
             # No case lines at all: the file itself broke.
             failed=$((failed + 1)); failures+=("[$flavour] $name (exit $rc, no results)")
             echo "FAIL [$flavour] $name (exit $rc, no results)"

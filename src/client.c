@@ -1,0 +1,906 @@
+/* client: the CLI side of the control protocol. Order of work: parse and validate the command
+ * line (usage errors exit 2 before any connection), find the socket, connect with a timeout,
+ * send one request line, read reply lines until the final ok/err, print, map to an exit
+ * code. Messages of the supervisor are printed as they arrive, so a long start shows its
+ * progress. The client keeps its end of the socket open until the final line: the supervisor
+ * may take a hangup as "the client is gone" and stop reporting. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "exitcode.h"
+#include "proto.h"
+#include "util/fd.h"
+#include "util/str.h"
+
+/* Which options a verb takes and how many positional words. */
+struct verb_spec {
+    const char *name;
+    int min_args;        /* positional words, SIG included for signal */
+    int max_args;        /* -1: no limit */
+    bool json;           /* --json */
+    bool no_wait;        /* --no-wait */
+    bool quick;          /* the reply is bounded by CLIENT_REPLY_TIMEOUT_MS */
+    const char *usage;
+};
+
+static const struct verb_spec verbs[] = {
+    {"status", 0, -1, true, false, true,
+     "Usage: tend status [--json] [NAME|GROUP:*]...\n"
+     "Show each process (all of them without NAME): name, state, pid, uptime, restarts,\n"
+     "and the health check result and last exit or failure reason when there is one.\n"
+     "  --json   print a JSON array of objects instead of a table\n"
+     "Exit status: 0 every listed process is RUNNING, 3 one is not, 1 error, 4 no supervisor.\n"},
+    {"start", 1, -1, false, true, false,
+     "Usage: tend start [--no-wait] NAME...|GROUP:*|all\n"
+     "Start processes and wait until each is RUNNING or has failed.\n"
+     "  --no-wait   return once the starts are requested\n"
+     "Exit status: 0 all started, 1 one failed, 4 no supervisor.\n"},
+    {"stop", 1, -1, false, true, false,
+     "Usage: tend stop [--no-wait] NAME...|GROUP:*|all\n"
+     "Stop processes and wait until each is STOPPED.\n"
+     "  --no-wait   return once the stops are requested\n"
+     "Exit status: 0 all stopped, 1 one failed, 4 no supervisor.\n"},
+    {"restart", 1, -1, false, true, false,
+     "Usage: tend restart [--no-wait] NAME...|GROUP:*|all\n"
+     "Stop, then start processes, and wait until each is RUNNING or has failed.\n"
+     "  --no-wait   return once the restarts are requested\n"
+     "Exit status: 0 all restarted, 1 one failed, 4 no supervisor.\n"},
+    {"signal", 2, -1, false, false, true,
+     "Usage: tend signal SIGNAL NAME...|GROUP:*|all\n"
+     "Send SIGNAL (a name as in kill -l, with or without SIG, or a number) to processes.\n"
+     "Exit status: 0 sent, 1 failed, 2 bad signal, 4 no supervisor.\n"},
+    {"reload", 0, 0, false, false, false,
+     "Usage: tend reload\n"
+     "Reread the configuration and apply only what changed; prints what was added, changed\n"
+     "and removed. A broken configuration is rejected with its errors and nothing changes.\n"
+     "Exit status: 0 applied, 1 rejected, 4 no supervisor.\n"},
+    {"shutdown", 0, 0, false, false, false,
+     "Usage: tend shutdown\n"
+     "Stop every process, then the supervisor.\n"
+     "Exit status: 0 done, 1 failed, 4 no supervisor.\n"},
+    {"pid", 0, 1, false, false, true,
+     "Usage: tend pid [NAME]\n"
+     "Print the pid of process NAME, or of the supervisor itself without NAME.\n"
+     "Exit status: 0 printed, 1 error, 4 no supervisor.\n"},
+    {"logrotate", 0, 0, false, false, true,
+     "Usage: tend logrotate\n"
+     "Rotate every log file now (the supervisor's and the processes').\n"
+     "Exit status: 0 done, 1 failed, 4 no supervisor.\n"},
+};
+
+static const char general_usage[] =
+    "Usage: tend [-c FILE] [-s PATH] COMMAND [ARGS...]\n"
+    "Commands talking to the running supervisor: status start stop restart signal reload\n"
+    "shutdown pid logrotate (tend COMMAND --help for each).\n";
+
+static const char global_help[] =
+    "Global options (before or after the command):\n"
+    "  -c, --config FILE   find the control socket through FILE\n"
+    "  -s, --socket PATH   control socket (default: $TEND_SOCKET, the config's, or\n"
+    "                      /run/tend/tend.sock for root, $XDG_RUNTIME_DIR/tend/tend.sock)\n"
+    "  -h, --help          this help\n";
+
+struct client_opts {
+    const struct verb_spec *verb;
+    const char *config;
+    const char *socket;
+    bool help;
+    bool json;
+    bool no_wait;
+    char **args; /* positional words after the verb */
+    size_t nargs;
+};
+
+/* ---- Small helpers ------------------------------------------------------------------------- */
+
+static const struct verb_spec *find_verb(const char *word)
+{
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(word, verbs[i].name) == 0)
+            return &verbs[i];
+    }
+    return NULL;
+}
+
+static int __attribute__((format(printf, 2, 3))) usage_error(FILE *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("tend: ", err);
+    va_start(ap, fmt);
+    vfprintf(err, fmt, ap);
+    va_end(ap);
+    fputs(" (see tend --help)\n", err);
+    return EXIT_USAGE;
+}
+
+static unsigned long long now_ms(void)
+{
+    struct timespec ts;
+
+    /* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+/* Copies s into buf with control bytes shown as '?', cut to fit: for echoing untrusted text
+ * (a malformed reply) in one terminal line. */
+static const char *shown(const char *s, size_t len, char *buf, size_t buf_len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && n + 1 < buf_len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- Socket path --------------------------------------------------------------------------- */
+
+const char *client_default_socket(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    int n;
+
+    if (geteuid() == 0)
+        n = snprintf(buf, len, "/run/tend/tend.sock");
+    else if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(buf, len, "%s/tend/tend.sock", xdg);
+    else
+        n = snprintf(buf, len, "/tmp/tend-%lu/tend.sock", (unsigned long)geteuid());
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    return buf;
+}
+
+/* Expands %(here)s, %(ENV_X)s and %% in a config value, as supervisord does for these
+ * keys; any other %(...)s is left as written. */
+static char *expand_value(const char *value, const char *config_file)
+{
+    struct str out = {0};
+
+    for (const char *p = value; *p != '\0'; p++) {
+        if (p[0] == '%' && p[1] == '%') {
+            str_append_char(&out, '%');
+            p++;
+            continue;
+        }
+        const char *end = p[0] == '%' && p[1] == '(' ? strstr(p, ")s") : NULL;
+        if (end == NULL) {
+            str_append_char(&out, *p);
+            continue;
+        }
+        const char *name = p + 2;
+        size_t name_len = (size_t)(end - name);
+        if (name_len == 4 && memcmp(name, "here", 4) == 0) {
+            /* supervisord's %(here)s is the config file's directory, made absolute. */
+            char *abs = realpath(config_file, NULL);
+            const char *file = abs != NULL ? abs : config_file;
+            const char *slash = strrchr(file, '/');
+            if (slash == NULL)
+                str_append(&out, ".");
+            else
+                str_append_len(&out, file, slash == file ? 1 : (size_t)(slash - file));
+            free(abs);
+        } else if (name_len > 4 && memcmp(name, "ENV_", 4) == 0) {
+            char *var = xstrndup(name + 4, name_len - 4);
+            const char *v = getenv(var);
+            free(var);
+            str_append(&out, v != NULL ? v : "");
+        } else {
+            str_append_len(&out, p, (size_t)(end + 2 - p));
+        }
+        p = end + 1;
+    }
+    return str_release(&out);
+}
+
+/* The tiny stand-in for the config module: scans an INI file for the socket keys only.
+ * Returns the expanded value (malloc'd) or NULL when the file names none; -1 on a read
+ * error. TODO(config): replace with the real config loader once it is wired. */
+static int scan_config_socket(const char *config_file, char **out)
+{
+    /* Priority of the places a socket may be named, best first. */
+    static const struct {
+        const char *section, *key;
+    } places[] = {
+        {"tend", "socket"}, {"supervisord", "socket"}, {"unix_http_server", "file"},
+    };
+    char *found[3] = {NULL, NULL, NULL};
+    char *line = NULL;
+    size_t cap = 0;
+    char section[128] = "";
+    FILE *f = fopen(config_file, "re");
+
+    *out = NULL;
+    if (f == NULL)
+        return -1;
+    while (getline(&line, &cap, f) != -1) {
+        if (line[0] == ' ' || line[0] == '\t')
+            continue; /* a continuation line of a multi-line value: not ours */
+        char *s = str_trim(line);
+        if (s[0] == '\0' || s[0] == ';' || s[0] == '#')
+            continue;
+        if (s[0] == '[') {
+            char *close = strchr(s, ']');
+            size_t n = close != NULL ? (size_t)(close - s - 1) : 0;
+            if (n >= sizeof section)
+                n = 0;
+            memcpy(section, s + 1, n);
+            section[n] = '\0';
+            continue;
+        }
+        size_t klen = strcspn(s, "=:");
+        if (s[klen] == '\0')
+            continue;
+        char *value = s + klen + 1;
+        s[klen] = '\0';
+        char *key = str_trim(s);
+        /* An inline comment needs whitespace before its ';', as in supervisord. */
+        for (char *c = value; *c != '\0'; c++) {
+            if (*c == ';' && c > value && (c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
+        }
+        value = str_trim(value);
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(section, places[i].section) == 0 && str_ieq(key, places[i].key)) {
+                free(found[i]);
+                found[i] = value[0] != '\0' ? expand_value(value, config_file) : NULL;
+            }
+        }
+    }
+    int read_errno = ferror(f) ? EIO : 0;
+    free(line);
+    (void)fclose(f); /* read-only stream: nothing to lose on close */
+    for (size_t i = 0; i < 3; i++) {
+        if (*out == NULL)
+            *out = found[i];
+        else
+            free(found[i]);
+    }
+    if (read_errno != 0) {
+        free(*out);
+        *out = NULL;
+        errno = read_errno;
+        return -1;
+    }
+    return 0;
+}
+
+const char *client_socket_path(const char *socket_opt, const char *config_file, char *buf,
+                               size_t len, char *why, size_t why_len)
+{
+    const char *env = getenv("TEND_SOCKET");
+    const char *path = NULL;
+    char *from_config = NULL;
+
+    if (socket_opt != NULL) {
+        path = socket_opt;
+    } else if (env != NULL && env[0] != '\0') {
+        path = env;
+    } else if (config_file != NULL) {
+        if (scan_config_socket(config_file, &from_config) == -1) {
+            snprintf(why, why_len, "cannot read %s: %s", config_file, strerror(errno));
+            return NULL;
+        }
+        path = from_config;
+    }
+    if (path == NULL) {
+        if (client_default_socket(buf, len) == NULL) {
+            snprintf(why, why_len, "default socket path too long");
+            return NULL;
+        }
+        return buf;
+    }
+    if (strlen(path) >= len) {
+        snprintf(why, why_len, "socket path too long: %s", path);
+        free(from_config);
+        return NULL;
+    }
+    strcpy(buf, path);
+    free(from_config);
+    return buf;
+}
+
+/* ---- Formatting ---------------------------------------------------------------------------- */
+
+const char *client_format_uptime(unsigned long long seconds, char *buf, size_t len)
+{
+    unsigned long long days = seconds / 86400;
+    unsigned rest = (unsigned)(seconds % 86400);
+
+    if (days > 0)
+        snprintf(buf, len, "%llud %u:%02u:%02u", days, rest / 3600, rest / 60 % 60, rest % 60);
+    else
+        snprintf(buf, len, "%u:%02u:%02u", rest / 3600, rest / 60 % 60, rest % 60);
+    return buf;
+}
+
+/* Length of a valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF), or 0 if the bytes there are not one. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+static void json_put_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    fputc('"', out);
+    while (*p != '\0') {
+        unsigned char c = *p;
+        switch (c) {
+        case '"': fputs("\\\"", out); p++; continue;
+        case '\\': fputs("\\\\", out); p++; continue;
+        case '\b': fputs("\\b", out); p++; continue;
+        case '\f': fputs("\\f", out); p++; continue;
+        case '\n': fputs("\\n", out); p++; continue;
+        case '\r': fputs("\\r", out); p++; continue;
+        case '\t': fputs("\\t", out); p++; continue;
+        default: break;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+            p++;
+            continue;
+        }
+        /* utf8_seq_len stops at the string's NUL: a NUL is never a continuation byte. */
+        size_t n = utf8_seq_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", out);
+            p++;
+            continue;
+        }
+        fwrite(p, 1, n, out);
+        p += n;
+    }
+    fputc('"', out);
+}
+
+static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
+{
+    if (n == 0) {
+        fputs("[]\n", out);
+        return;
+    }
+    fputs("[\n", out);
+    for (size_t i = 0; i < n; i++) {
+        const struct proto_proc *p = &procs[i];
+        fputs("  {\"name\": ", out);
+        json_put_string(out, p->name ? p->name : "");
+        fputs(", \"group\": ", out);
+        json_put_string(out, p->group ? p->group : "");
+        fputs(", \"state\": ", out);
+        json_put_string(out, p->state ? p->state : "");
+        fprintf(out, ", \"pid\": %ld, \"uptime\": %llu, \"restarts\": %llu, \"exit\": ",
+                (long)p->pid, p->uptime_s, p->restarts);
+        json_put_string(out, p->exit ? p->exit : "");
+        fputs(", \"reason\": ", out);
+        json_put_string(out, p->reason ? p->reason : "");
+        fputs(", \"health\": ", out);
+        json_put_string(out, p->health ? p->health : "");
+        fprintf(out, ", \"dropped\": %llu}%s\n", p->dropped_bytes, i + 1 < n ? "," : "");
+    }
+    fputs("]\n", out);
+}
+
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_HEALTH, COL_EXIT, NCOLS };
+
+static const char *const col_titles[NCOLS] = {
+    "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "EXIT/REASON",
+};
+
+/* Terminal columns a cell takes: code points, which is right for everything but wide
+ * (East Asian) and combining characters. */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+
+    for (; *s != '\0'; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* The cells of one row, each malloc'd, control bytes replaced by '?'. */
+static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
+{
+    char up[48];
+    const char *exit = p->exit ? p->exit : "";
+    const char *reason = p->reason ? p->reason : "";
+
+    cells[COL_NAME] = xstrdup(p->name ? p->name : "");
+    cells[COL_STATE] = xstrdup(p->state ? p->state : "");
+    cells[COL_PID] = p->pid > 0 ? xasprintf("%ld", (long)p->pid) : xstrdup("-");
+    cells[COL_UPTIME] = xstrdup(p->pid > 0 ? client_format_uptime(p->uptime_s, up, sizeof up)
+                                           : "-");
+    cells[COL_RESTARTS] = xasprintf("%llu", p->restarts);
+    cells[COL_HEALTH] = xstrdup(p->health ? p->health : "");
+    if (reason[0] != '\0' && exit[0] != '\0')
+        cells[COL_EXIT] = xasprintf("%s (%s)", reason, exit);
+    else
+        cells[COL_EXIT] = xstrdup(reason[0] != '\0' ? reason : exit);
+    for (int c = 0; c < NCOLS; c++) {
+        for (char *s = cells[c]; *s != '\0'; s++) {
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                *s = '?';
+        }
+    }
+}
+
+static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
+{
+    size_t width[NCOLS];
+    bool shown_col[NCOLS] = {true, true, true, true, true, false, false};
+    char *(*rows)[NCOLS] = xcalloc(n, sizeof *rows);
+
+    for (int c = 0; c < NCOLS; c++)
+        width[c] = strlen(col_titles[c]);
+    for (size_t i = 0; i < n; i++) {
+        table_cells(&procs[i], rows[i]);
+        for (int c = 0; c < NCOLS; c++) {
+            size_t w = display_width(rows[i][c]);
+            if (w > width[c])
+                width[c] = w;
+            if (c >= COL_HEALTH && rows[i][c][0] != '\0')
+                shown_col[c] = true;
+        }
+    }
+    int last = NCOLS - 1;
+    while (!shown_col[last])
+        last--;
+    /* Row -1 is the header. A cell is padded only when a non-empty one follows it, so that
+     * no line ends in blanks. */
+    for (long i = -1; i < (long)n; i++) {
+        int row_last = last;
+        while (i >= 0 && row_last > 0 && (!shown_col[row_last] || rows[i][row_last][0] == '\0'))
+            row_last--;
+        for (int c = 0; c <= row_last; c++) {
+            if (!shown_col[c])
+                continue;
+            const char *cell = i < 0 ? col_titles[c] : rows[i][c];
+            fputs(cell, out);
+            if (c < row_last)
+                fprintf(out, "%*s", (int)(width[c] - display_width(cell) + 2), "");
+        }
+        fputc('\n', out);
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int c = 0; c < NCOLS; c++)
+            free(rows[i][c]);
+    }
+    free(rows);
+}
+
+void client_format_status(FILE *out, const struct proto_proc *procs, size_t n, bool json)
+{
+    if (json)
+        format_json(out, procs, n);
+    else if (n > 0)
+        format_table(out, procs, n);
+}
+
+/* ---- Connection ---------------------------------------------------------------------------- */
+
+/* Connects to the socket at path. Returns the fd, or -1 with errno (EAGAIN: the supervisor
+ * did not accept within CLIENT_CONNECT_TIMEOUT_MS). */
+static int connect_socket(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct timeval tv = {.tv_sec = CLIENT_CONNECT_TIMEOUT_MS / 1000,
+                         .tv_usec = CLIENT_CONNECT_TIMEOUT_MS % 1000 * 1000};
+
+    if (strlen(path) >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    /* A unix-socket connect completes at once unless the listener's backlog is full. In
+     * that case a non-blocking connect fails with EAGAIN and cannot be waited for with poll,
+     * while a blocking one waits for room for at most SO_SNDTIMEO and then fails with EAGAIN:
+     * that is the connect timeout. The same bound then applies to sending the request. */
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+        fd_close_quiet(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        /* MSG_NOSIGNAL: a supervisor that went away must give EPIPE, not kill the CLI. */
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* What came back, collected for printing once the final line is in. */
+struct reply_state {
+    struct proto_reply *procs; /* the proc lines, each owning its storage */
+    size_t nprocs, cap;
+    bool final;
+    int exit_code;
+};
+
+/* Handles one reply line. Returns -1 on a malformed line (reported). */
+static int handle_line(const struct client_opts *o, struct reply_state *st, const char *line,
+                       size_t len, FILE *out, FILE *err)
+{
+    struct proto_reply r;
+    char show[120];
+
+    if (proto_parse_reply(line, len, &r) == -1) {
+        fprintf(err, "tend: malformed reply from the supervisor: '%s'\n",
+                shown(line, len, show, sizeof show));
+        return -1;
+    }
+    switch (r.kind) {
+    case PROTO_REPLY_PROC:
+        if (st->nprocs == st->cap) {
+            st->cap = st->cap ? 2 * st->cap : 16;
+            st->procs = xrealloc(st->procs, st->cap * sizeof *st->procs);
+        }
+        st->procs[st->nprocs++] = r; /* takes over r's storage */
+        return 0;
+    case PROTO_REPLY_MSG:
+        /* With --json, stdout must stay one JSON document. */
+        fprintf(o->json ? err : out, "%s\n", r.text);
+        fflush(o->json ? err : out);
+        break;
+    case PROTO_REPLY_DATA:
+        fprintf(out, "%s\n", r.text);
+        break;
+    case PROTO_REPLY_OK:
+        st->final = true;
+        st->exit_code = EXIT_OK;
+        break;
+    case PROTO_REPLY_ERR:
+        st->final = true;
+        st->exit_code = EXIT_FAIL;
+        fprintf(err, "tend: %s\n", r.text[0] != '\0' ? r.text : r.code);
+        break;
+    case PROTO_REPLY_OTHER:
+        break; /* a newer supervisor's line kind: not for this client */
+    }
+    proto_reply_free(&r);
+    return 0;
+}
+
+/* Sends the request and reads the reply. Returns the exit code. */
+static int converse(const struct client_opts *o, int fd, const struct proto_buf *req,
+                    struct reply_state *st, FILE *out, FILE *err)
+{
+    struct proto_splitter sp;
+    unsigned long long deadline = o->verb->quick ? now_ms() + CLIENT_REPLY_TIMEOUT_MS : 0;
+    int rc = EXIT_FAIL;
+
+    /* A supervisor that refuses the connection (denied, busy) answers at once and closes
+     * without reading: the send then fails with EPIPE or ECONNRESET, but its err line is
+     * waiting to be read, and it says more than the send error would. */
+    if (send_all(fd, req->data, req->len) == -1 && errno != EPIPE && errno != ECONNRESET) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            fprintf(err, "tend: the supervisor does not read its socket (gave up after %d s)\n",
+                    CLIENT_CONNECT_TIMEOUT_MS / 1000);
+        else
+            fprintf(err, "tend: cannot send the request: %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
+    proto_splitter_init(&sp, PROTO_MAX_LINE);
+    for (;;) {
+        const char *line;
+        size_t len;
+        int got;
+        while ((got = proto_splitter_next(&sp, &line, &len)) == 1) {
+            if (handle_line(o, st, line, len, out, err) == -1)
+                goto out;
+            if (st->final) {
+                rc = st->exit_code;
+                goto out;
+            }
+        }
+        if (got == -1) {
+            fprintf(err, "tend: reply line from the supervisor longer than %d bytes\n",
+                    PROTO_MAX_LINE);
+            goto out;
+        }
+        int timeout = -1;
+        if (deadline != 0) {
+            unsigned long long now = now_ms();
+            timeout = now >= deadline ? 0 : (int)(deadline - now);
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, timeout);
+        if (ready == -1 && errno == EINTR)
+            continue;
+        if (ready == -1) {
+            fprintf(err, "tend: cannot wait for the reply: %s\n", strerror(errno));
+            goto out;
+        }
+        if (ready == 0) {
+            fprintf(err, "tend: no reply from the supervisor within %d s\n",
+                    CLIENT_REPLY_TIMEOUT_MS / 1000);
+            goto out;
+        }
+        ssize_t n = proto_splitter_read(&sp, fd);
+        if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+            fprintf(err, "tend: the supervisor closed the connection before the reply ended\n");
+            goto out;
+        }
+        if (n == -1) {
+            fprintf(err, "tend: cannot read the reply: %s\n", strerror(errno));
+            goto out;
+        }
+    }
+out:
+    proto_splitter_free(&sp);
+    return rc;
+}
+
+/* ---- Command line -------------------------------------------------------------------------- */
+
+/* Takes the value of -c/-s style options: "-c FILE", "-cFILE", "--config FILE",
+ * "--config=FILE". Returns 1 if argv[*i] was that option (value in *value, *i advanced past
+ * it), 0 if not, -1 if its value is missing. */
+static int take_valued(int argc, char **argv, int *i, const char *shortopt, const char *longopt,
+                       const char **value)
+{
+    const char *a = argv[*i];
+    size_t llen = strlen(longopt);
+
+    if (strcmp(a, shortopt) == 0 || strcmp(a, longopt) == 0) {
+        if (*i + 1 >= argc)
+            return -1;
+        *value = argv[++*i];
+        return 1;
+    }
+    if (strncmp(a, shortopt, 2) == 0 && a[1] != '-' && a[2] != '\0') {
+        *value = a + 2;
+        return 1;
+    }
+    if (strncmp(a, longopt, llen) == 0 && a[llen] == '=') {
+        *value = a + llen + 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE *err)
+{
+    bool options_done = false;
+    const char *verb_word = NULL;
+
+    o->args = xcalloc((size_t)argc + 1, sizeof *o->args);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        /* kill's "-SIGNAL" form, for the signal verb's first word only. */
+        if (!options_done && a[0] == '-' && verb_word != NULL && o->nargs == 0 &&
+            strcmp(verb_word, "signal") == 0 && sig_from_name(a + 1) > 0) {
+            o->args[o->nargs++] = argv[i] + 1;
+            continue;
+        }
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            int r;
+            if (strcmp(a, "--") == 0) {
+                options_done = true;
+                continue;
+            }
+            if ((r = take_valued(argc, argv, &i, "-c", "--config", &o->config)) != 0 ||
+                (r = take_valued(argc, argv, &i, "-s", "--socket", &o->socket)) != 0) {
+                if (r == -1)
+                    return usage_error(err, "option '%s' needs a value", a);
+                continue;
+            }
+            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+                o->help = true;
+            else if (strcmp(a, "--json") == 0)
+                o->json = true;
+            else if (strcmp(a, "--no-wait") == 0)
+                o->no_wait = true;
+            else
+                return usage_error(err, "unknown option '%s'", a);
+            continue;
+        }
+        if (verb_word == NULL)
+            verb_word = a;
+        else
+            o->args[o->nargs++] = argv[i];
+    }
+    if (verb_word == NULL) {
+        if (o->help)
+            return 0; /* general help: o->verb stays NULL */
+        return usage_error(err, "%s", "missing command");
+    }
+    o->verb = find_verb(verb_word);
+    if (o->verb == NULL)
+        return usage_error(err, "unknown command '%s'", verb_word);
+    return 0;
+}
+
+/* Checks everything the supervisor would reject that can be known here. */
+static int validate(struct client_opts *o, FILE *err)
+{
+    const struct verb_spec *v = o->verb;
+
+    if (o->json && !v->json)
+        return usage_error(err, "%s: unknown option '--json'", v->name);
+    if (o->no_wait && !v->no_wait)
+        return usage_error(err, "%s: unknown option '--no-wait'", v->name);
+    if ((int)o->nargs < v->min_args) {
+        if (strcmp(v->name, "signal") == 0)
+            return usage_error(err, "signal needs a %s", o->nargs == 0 ? "SIGNAL and a NAME"
+                                                                          : "NAME");
+        return usage_error(err, "%s needs a NAME, GROUP:* or all", v->name);
+    }
+    if (v->max_args >= 0 && (int)o->nargs > v->max_args) {
+        if (v->max_args == 0)
+            return usage_error(err, "%s takes no argument", v->name);
+        return usage_error(err, "%s takes at most one NAME", v->name);
+    }
+    for (size_t i = 0; i < o->nargs; i++) {
+        if (o->args[i][0] == '\0')
+            return usage_error(err, "%s: empty argument", v->name);
+    }
+    if (strcmp(v->name, "signal") == 0 && sig_from_name(o->args[0]) <= 0) {
+        fprintf(err, "tend: unknown signal '%s' (a name as in kill -l, or a number)\n",
+                o->args[0]);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The request's words after the verb: options, "--" when a positional word starts with '-',
+ * then the positional words (the signal in its canonical name). */
+static int build_request(const struct client_opts *o, struct proto_buf *req, FILE *err)
+{
+    char **words = xcalloc(o->nargs + 3, sizeof *words);
+    char signame[16];
+    size_t n = 0;
+    bool dash = false;
+
+    if (o->no_wait)
+        words[n++] = "--no-wait";
+    for (size_t i = 0; i < o->nargs; i++)
+        dash = dash || o->args[i][0] == '-';
+    if (dash)
+        words[n++] = "--";
+    for (size_t i = 0; i < o->nargs; i++)
+        words[n++] = o->args[i];
+    if (strcmp(o->verb->name, "signal") == 0) {
+        int signo = sig_from_name(o->args[0]);
+        const char *name = sig_name(signo);
+        if (name != NULL)
+            snprintf(signame, sizeof signame, "%s", name);
+        else
+            snprintf(signame, sizeof signame, "%d", signo);
+        words[n - o->nargs] = signame;
+    }
+    int rc = proto_build_request(req, o->verb->name, words, n);
+    free(words);
+    if (rc == -1) {
+        fprintf(err, "tend: request too long (the protocol's limit is %d bytes)\n",
+                PROTO_MAX_REQUEST);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+bool client_is_verb(const char *word)
+{
+    return find_verb(word) != NULL;
+}
+
+int client_run(int argc, char **argv, FILE *out, FILE *err)
+{
+    struct client_opts o = {0};
+    struct proto_buf req = {0};
+    struct reply_state st = {0};
+    char path[PATH_MAX], why[PATH_MAX + 64];
+    int fd = -1;
+    int rc = parse_command_line(argc, argv, &o, err);
+
+    if (rc != 0)
+        goto done;
+    if (o.help || o.verb == NULL) { /* parse_command_line leaves verb NULL only for help */
+        fputs(o.verb != NULL ? o.verb->usage : general_usage, out);
+        fputs(global_help, out);
+        rc = EXIT_OK;
+        goto done;
+    }
+    if ((rc = validate(&o, err)) != 0 || (rc = build_request(&o, &req, err)) != 0)
+        goto done;
+    if (client_socket_path(o.socket, o.config, path, sizeof path, why, sizeof why) == NULL) {
+        fprintf(err, "tend: %s\n", why);
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    fd = connect_socket(path);
+    if (fd == -1) {
+        int e = errno;
+        if (e == ENOENT || e == ECONNREFUSED) {
+            fprintf(err, "tend: no supervisor running (socket %s: %s)\n", path, strerror(e));
+            rc = EXIT_NO_SUPERVISOR;
+        } else if (e == EACCES) {
+            fprintf(err, "tend: permission denied on %s\n", path);
+            rc = EXIT_FAIL;
+        } else if (e == EAGAIN) {
+            fprintf(err, "tend: cannot connect to %s: the supervisor is not accepting "
+                         "connections (gave up after %d s)\n",
+                    path, CLIENT_CONNECT_TIMEOUT_MS / 1000);
+            rc = EXIT_FAIL;
+        } else {
+            fprintf(err, "tend: cannot connect to %s: %s\n", path, strerror(e));
+            rc = EXIT_FAIL;
+        }
+        goto done;
+    }
+    rc = converse(&o, fd, &req, &st, out, err);
+    if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
+        struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);
+        for (size_t i = 0; i < st.nprocs; i++) {
+            procs[i] = st.procs[i].proc;
+            if (strcmp(procs[i].state, "RUNNING") != 0)
+                rc = EXIT_NOT_RUNNING;
+        }
+        client_format_status(out, procs, st.nprocs, o.json);
+        free(procs);
+    }
+done:
+    fd_close_quiet(fd);
+    for (size_t i = 0; i < st.nprocs; i++)
+        proto_reply_free(&st.procs[i]);
+    free(st.procs);
+    proto_buf_free(&req);
+    free(o.args);
+    fflush(out);
+    return rc;
+}
+
+int client_main(int argc, char **argv)
+{
+    return client_run(argc, argv, stdout, stderr);
+}
