@@ -1,61 +1,71 @@
 #!/usr/bin/env bash
 # make demo: tend supervising the origin article's servers (examples/article.conf).
-# A short guided run: start the supervisor as a daemon, kill a server and watch it come
-# back at once, watch a crashing server being restarted, then shut everything down.
-# DEMO_KEEP=1 leaves the supervisor running for you to explore (stop: kill -TERM PID).
+# A short guided run: start the supervisor as a daemon, kill a daemonized server and watch
+# it come back at once, watch a crashing server being restarted, freeze the business
+# server and watch its health check restart it, then shut everything down.
+# DEMO_KEEP=1 leaves the supervisor running for you to explore (stop: tend ... shutdown).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-tend=$build/tend
-waitfor=$build/helpers/waitfor
+tend=$PWD/$build/tend
+waitfor=$PWD/$build/helpers/waitfor
 export TEND_DEMO_DIR=$PWD/$build/demo
 export TEND_DEMO_PORT=${TEND_DEMO_PORT:-18080}
+conf=examples/article.conf
 log=$TEND_DEMO_DIR/tend.log
+ctl() { "$tend" -c "$conf" "$@"; }
 
+if [ -f "$TEND_DEMO_DIR/tend.pid" ] && ctl pid >/dev/null 2>&1; then
+    echo "demo: a demo supervisor is still running; stopping it first"
+    ctl shutdown >/dev/null || true
+    "$waitfor" -t 30 --gone "$(cat "$TEND_DEMO_DIR/tend.pid")" || true
+fi
 rm -rf "$TEND_DEMO_DIR"
 mkdir -p "$TEND_DEMO_DIR"
 say() { printf '\n== %s\n' "$*"; }
-pid_of() { sed -n "s/^.* $1: spawned pid \([0-9]*\).*/\1/p" "$log" | tail -n 1; }
 
-say "tend check -c examples/article.conf"
-"$tend" check -c examples/article.conf
+say "tend check -c $conf"
+"$tend" check -c "$conf"
 
-say "tend daemon -c examples/article.conf   (returns once the supervisor is up)"
-"$tend" daemon -c examples/article.conf
-tend_pid=$(cat "$TEND_DEMO_DIR/tend.pid")
-echo "supervisor running as pid $tend_pid"
-trap '[ "${DEMO_KEEP:-}" = 1 ] || kill -TERM "$tend_pid" 2>/dev/null || true' EXIT
+say "tend daemon -c $conf   (returns once the supervisor is up)"
+"$tend" daemon -c "$conf"
+trap '[ "${DEMO_KEEP:-}" = 1 ] || ctl shutdown >/dev/null 2>&1 || true' EXIT
 
-for s in login_server msg_server route_server http_msg_server business; do
-    "$waitfor" -t 10 "$log" "[ :]$s \(pid [0-9]+\): STARTING -> RUNNING"
-done
-if [ -x "$tend" ] && "$tend" status >/dev/null 2>&1; then "$tend" status || true; fi
-say "all five servers are RUNNING; tend's log so far ($log):"
-cat "$log"
+say "tend start all   (waits until every server is RUNNING)"
+ctl start all
+ctl status
 
-victim=$(pid_of "im:msg_server")
-say "kill -9 msg_server (pid $victim): tend sees the exit at once, no polling"
+victim=$(ctl pid im:msg_server)
+say "kill -9 msg_server's daemon (pid $victim): its exit reaches tend at once, no polling"
 kill -9 "$victim"
 "$waitfor" -t 10 "$log" "im:msg_server \(pid $victim\): .*signal 9"
-"$waitfor" -t 10 "$log" "im:msg_server: spawned pid"
-grep -E "im:msg_server" "$log" | tail -n 3
+"$waitfor" -t 10 "$log" "im:msg_server: adopted pid"
+grep -E "im:msg_server" "$log" | tail -n 4
 
 say "http_msg_server crashes every 3 s by design; tend restarts it each time"
 "$waitfor" -t 15 "$log" "http_msg_server .*restart #1"
-grep -E "http_msg_server .*restart" "$log" | tail -n 2
+grep -E "http_msg_server .*(restart|adopted)" "$log" | tail -n 2
 
-say "business answers on 127.0.0.1:$TEND_DEMO_PORT"
-exec 3<>"/dev/tcp/127.0.0.1/$TEND_DEMO_PORT"
-printf 'GET / HTTP/1.0\r\n\r\n' >&3
-head -n 1 <&3
-exec 3<&-
+biz=$(ctl pid business)
+say "business answers on 127.0.0.1:$TEND_DEMO_PORT; now freeze it (kill -STOP $biz)"
+kill -STOP "$biz"
+"$waitfor" -t 20 "$log" "business: restarting: health check failed"
+"$waitfor" -t 20 "$log" "business: spawned pid"
+grep -E "business" "$log" | tail -n 5
 
+say "alerts sent (examples/alert-file.sh appends them to $TEND_DEMO_DIR/alerts.log)"
+"$waitfor" -t 10 "$TEND_DEMO_DIR/alerts.log" "HEALTH_FAILED"
+grep -v '^    ' "$TEND_DEMO_DIR/alerts.log" | tail -n 5
+
+ctl start business >/dev/null || true
+ctl status || true
 if [ "${DEMO_KEEP:-}" = 1 ]; then
-    say "supervisor left running as pid $tend_pid; log: $log"
+    say "supervisor left running; try: $build/tend -c $conf status | restart all | shutdown"
     exit 0
 fi
-say "kill -TERM $tend_pid: stop every server by descending priority, then exit"
-kill -TERM "$tend_pid"
-"$waitfor" -t 20 --gone "$tend_pid"
-tail -n 8 "$log"
+say "tend shutdown: stop every server by descending priority, then exit"
+tend_pid=$(cat "$TEND_DEMO_DIR/tend.pid")
+ctl shutdown
+"$waitfor" -t 30 --gone "$tend_pid"
+tail -n 6 "$log"
 trap - EXIT

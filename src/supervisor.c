@@ -961,6 +961,7 @@ static void on_health(void *ctx, bool ok, int failures, const char *reason)
                  failures, reason);
         log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, svc->p.reason);
         fire(svc, CONFIG_EV_HEALTH_FAILED, -1);
+        svc->p.restarts++; /* an automatic restart, like one after a crash */
         sup_restart(svc);
     }
 }
