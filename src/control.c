@@ -763,7 +763,14 @@ struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
             snprintf(err, err_len, "tend: cannot bind %s: %s", path, strerror(errno));
             goto fail;
         }
-        /* Something is there. Only a socket nobody listens on may be replaced. */
+        /* Something is there. Only a socket nobody listens on may be replaced: connect()
+         * to a regular file fails with ECONNREFUSED too, so check the type first. */
+        struct stat st;
+        if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            snprintf(err, err_len, "tend: %s exists and is not a socket; not replacing it",
+                     path);
+            goto fail;
+        }
         probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe == -1 || connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
             errno != ECONNREFUSED) {

@@ -77,6 +77,11 @@ void log_close(void)
     lg.dest = DEST_STDERR;
 }
 
+int log_to_stderr(void)
+{
+    return lg.dest == DEST_STDERR;
+}
+
 void log_set_level(enum log_level level)
 {
     lg.level = level;

@@ -22,6 +22,8 @@ void log_set_level(enum log_level level);
 /* Parses supervisord's loglevel names (critical error warn info debug trace blather). */
 int log_parse_level(const char *name, enum log_level *out);
 void log_close(void);
+/* True while lines go to stderr (no file, no syslog). */
+int log_to_stderr(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -140,6 +140,8 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++) {
+        if (spec->reset != NULL && sigismember(spec->reset, sig) != 1)
+            continue; /* the caller knows this one is already at its default */
         if (sigaction(sig, &dfl, NULL) == -1 && errno != EINVAL)
             return fail(err, STAGE_SIGNALS);
     }
@@ -148,7 +150,7 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
             return fail(err, STAGE_RLIMIT);
-        if (rl.rlim_cur < spec->nofile) {
+        if (rl.rlim_cur != spec->nofile) {
             rl.rlim_cur = spec->nofile;
             if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < spec->nofile)
                 rl.rlim_max = spec->nofile;

@@ -12,6 +12,7 @@
 #define TEND_SPAWN_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -55,7 +56,9 @@ struct spawn_spec {
     gid_t gid;
     const gid_t *groups;
     size_t ngroups;
-    rlim_t nofile;           /* raise RLIMIT_NOFILE soft limit to at least this; 0 = keep */
+    rlim_t nofile;           /* set the RLIMIT_NOFILE soft limit to this; 0 = keep */
+    const sigset_t *reset;   /* signals whose disposition may differ from the default (the
+                              * caller ignores or handles them); NULL = reset every one */
 };
 
 struct spawn_error {

@@ -60,6 +60,17 @@ static void pidfd_end(struct service *svc);
 static bool pidfile_mode(const struct service *svc);
 static void try_pidfile(struct service *svc);
 
+static void svc_set_display(struct service *svc)
+{
+    const struct proc_conf *c = svc->p.conf;
+
+    free(svc->display);
+    if (strcmp(c->group, c->name) == 0)
+        svc->display = xstrdup(c->name);
+    else
+        svc->display = xasprintf("%s:%s", c->group, c->name);
+}
+
 static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
 {
     struct service *svc = calloc(1, sizeof(*svc));
@@ -78,10 +89,7 @@ static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
     if (conf->healthcheck_kind != HEALTH_NONE)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
-    if (strcmp(conf->group, conf->name) == 0)
-        snprintf(svc->display, sizeof(svc->display), "%s", conf->name);
-    else
-        snprintf(svc->display, sizeof(svc->display), "%s:%s", conf->group, conf->name);
+    svc_set_display(svc);
     return svc;
 }
 
@@ -109,6 +117,7 @@ static void svc_free(void *ptr)
     if (svc->next_conf != NULL)
         proc_conf_free(svc->next_conf);
     health_free(svc->health);
+    free(svc->display);
     free(svc);
 }
 
@@ -265,8 +274,11 @@ static void do_spawn(struct service *svc)
         .envp = envp,
         .dir = c->directory,
         .umask = c->umask,
-        .stdio_fd = {-1, out_fd, err_fd},
+        .stdio_fd = {sup->null_fd, out_fd != -1 ? out_fd : sup->null_fd,
+                     err_fd != -1 ? err_fd : sup->null_fd},
         .detach = SPAWN_DETACH_PGRP,
+        .nofile = sup->child_nofile,
+        .reset = &sup->child_reset,
         .set_ids = c->user != NULL && geteuid() == 0,
         .uid = uid,
         .gid = gid,
@@ -587,6 +599,7 @@ static void after_stop(struct service *svc)
         proc_conf_free(svc->p.conf);
         svc->p.conf = svc->next_conf;
         svc->next_conf = NULL;
+        svc_set_display(svc);
         svc_set_health(svc);
         svc->p.state = PROC_STOPPED;
         if (svc->p.conf->autostart && !sup->shutting_down) {
@@ -821,37 +834,34 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
             report_line(report, ctx, "removed", svc->display);
         }
     }
-    /* Added and changed. */
+    /* Added and changed. Each new process config is taken over from cfg by a service. */
     for (size_t i = 0; i < cfg->nprocs; i++) {
-        const struct proc_conf *nc = cfg->procs[i];
+        struct proc_conf *nc = cfg->procs[i];
         struct service *svc = NULL;
         for (size_t j = 0; j < sup->nsvcs; j++) {
             if (!sup->svcs[j]->removing && strcmp(sup->svcs[j]->p.conf->name, nc->name) == 0)
                 svc = sup->svcs[j];
         }
-        struct proc_conf *copy = proc_conf_dup(nc);
+        cfg->procs[i] = NULL;
         if (svc == NULL) {
-            struct service *fresh = copy ? svc_new(sup, copy) : NULL;
+            struct service *fresh = svc_new(sup, nc);
             if (fresh == NULL) {
-                if (copy)
-                    proc_conf_free(copy);
                 log_msg(LOG_LVL_ERROR, "reload: out of memory adding %s", nc->name);
+                proc_conf_free(nc);
                 continue;
             }
             added[nadded++] = fresh;
             report_line(report, ctx, "added", fresh->display);
-        } else if (copy == NULL) {
-            log_msg(LOG_LVL_ERROR, "reload: out of memory updating %s", nc->name);
-        } else if (proc_conf_equal(svc->p.conf, copy)) {
+        } else if (proc_conf_equal(svc->p.conf, nc)) {
             /* Only policy changed (or nothing): the process keeps running untouched. */
             proc_conf_free(svc->p.conf);
-            svc->p.conf = copy;
+            svc->p.conf = nc;
             svc_set_health(svc);
         } else {
             report_line(report, ctx, "changed", svc->display);
             if (svc->next_conf != NULL)
                 proc_conf_free(svc->next_conf);
-            svc->next_conf = copy;
+            svc->next_conf = nc;
         }
     }
     /* Grow the table for the new services. */
@@ -1165,7 +1175,8 @@ int check_main(int argc, char **argv)
 }
 
 /* tend's own environment: rlimits, umask, directory, user, from [tend]. Before any child. */
-static int apply_tend_settings(const struct tend_conf *t, char *err, size_t errlen)
+static int apply_tend_settings(struct supervisor *sup, const struct tend_conf *t, char *err,
+                               size_t errlen)
 {
     struct rlimit rl;
 
@@ -1176,6 +1187,18 @@ static int apply_tend_settings(const struct tend_conf *t, char *err, size_t errl
         if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
             log_msg(LOG_LVL_WARN, "cannot raise the descriptor limit to minfds=%d: %s",
                     t->minfds, strerror(errno));
+    }
+    /* Children get minfds (or what tend inherited, if more); tend itself may need a pipe
+     * per spawn in flight and a socket per client, so it takes the hard limit. A soft
+     * limit above 1024 is not handed on: programs using select() break past it. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        sup->child_nofile = rl.rlim_cur;
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+                log_msg(LOG_LVL_WARN, "cannot raise tend's descriptor limit to %llu: %s",
+                        (unsigned long long)rl.rlim_max, strerror(errno));
+        }
     }
     if (t->minprocs > 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur < (rlim_t)t->minprocs) {
@@ -1286,13 +1309,14 @@ static void free_supervisor(struct supervisor *sup)
     free(sup->svcs);
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
+    fd_close_quiet(sup->null_fd);
     config_free(sup->config);
     free(sup->config_path);
 }
 
 int supervisor_main(int argc, char **argv)
 {
-    struct supervisor sup = {.sig_fd = -1};
+    struct supervisor sup = {.sig_fd = -1, .null_fd = -1};
     const char *path = NULL;
     bool foreground = false;
     char err[PATH_MAX + 256] = "";
@@ -1346,7 +1370,7 @@ int supervisor_main(int argc, char **argv)
         }
     }
     if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
-        apply_tend_settings(t, err, sizeof(err)) == -1)
+        apply_tend_settings(&sup, t, err, sizeof(err)) == -1)
         goto fail;
     if (pid_fd != -1) {
         r = pidfile_commit(pid_fd, t->pidfile, getpid());
@@ -1361,8 +1385,27 @@ int supervisor_main(int argc, char **argv)
     /* Descendants that double-fork stay ours: their exits are reaped here, never lost. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
         log_msg(LOG_LVL_WARN, "cannot become a child subreaper: %s", strerror(errno));
+    /* A signal ignored by whoever started us (nohup ignores SIGHUP) would be discarded
+     * before it reached the signalfd: the ones we read must be at their default. */
+    (void)signal(SIGHUP, SIG_DFL); /* cannot fail for these valid signals */
+    (void)signal(SIGINT, SIG_DFL);
+    (void)signal(SIGTERM, SIG_DFL);
+    (void)signal(SIGCHLD, SIG_DFL);
     /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
-    (void)signal(SIGPIPE, SIG_IGN); /* cannot fail for a valid signal */
+    (void)signal(SIGPIPE, SIG_IGN);
+    /* The dispositions children must have reset: whatever is not default in tend now
+     * (SIGPIPE, and anything inherited ignored). Computed once, not per spawn. */
+    sigemptyset(&sup.child_reset);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+            sigaddset(&sup.child_reset, sig);
+    }
+    sup.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (sup.null_fd == -1) {
+        snprintf(err, sizeof(err), "tend: cannot open /dev/null: %s\n", strerror(errno));
+        goto fail;
+    }
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
@@ -1392,14 +1435,14 @@ int supervisor_main(int argc, char **argv)
         goto fail;
     }
     for (size_t i = 0; i < sup.config->nprocs; i++) {
-        struct proc_conf *c = proc_conf_dup(sup.config->procs[i]);
-        struct service *svc = c ? svc_new(&sup, c) : NULL;
+        /* The service takes the config's own copy: one per process, not two. */
+        struct proc_conf *c = sup.config->procs[i];
+        struct service *svc = svc_new(&sup, c);
         if (svc == NULL) {
-            if (c)
-                proc_conf_free(c);
             snprintf(err, sizeof(err), "tend: out of memory\n");
             goto fail;
         }
+        sup.config->procs[i] = NULL;
         sup.svcs[sup.nsvcs++] = svc;
     }
     sort_services(&sup);
@@ -1430,7 +1473,7 @@ int supervisor_main(int argc, char **argv)
 fail:
     if (notify_fd != -1)
         spawn_detach_fail(notify_fd, err);
-    else
+    else if (!log_to_stderr())
         fputs(err, stderr);
     log_msg(LOG_LVL_ERROR, "%.*s", (int)strcspn(err, "\n"), err);
 fail_early:

@@ -7,7 +7,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -38,7 +40,7 @@ struct service {
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     struct health *health;     /* NULL without healthcheck= */
     bool removing;             /* reload removed it: drop once it has no process */
-    char display[300];         /* "group:name" or "name" */
+    char *display;             /* "group:name", or "name" when the group has its name */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
@@ -64,6 +66,9 @@ struct supervisor {
     struct control *control;   /* the control socket server, NULL if none */
     struct alerts *alerts;
     uint64_t started_ns;
+    int null_fd;               /* /dev/null, opened once for every child's unused stdio */
+    rlim_t child_nofile;       /* children's RLIMIT_NOFILE soft limit (tend raises its own) */
+    sigset_t child_reset;      /* signals not at their default in tend: reset in children */
 };
 
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */

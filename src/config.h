@@ -1,0 +1,233 @@
+/* Configuration: reads a supervisord-dialect INI file (and everything it includes) into the
+ * structures the supervisor runs from. Loading either succeeds completely or yields nothing:
+ * every problem found becomes a diagnostic with FILE:LINE, and all of them are reported, not
+ * just the first. A loaded config is immutable and owns all of its memory.
+ * As in supervisord, every value tend reads is %-expanded (%(ENV_X)s, %(here)s, ... and, in
+ * [program:x], %(program_name)s, %(process_num)d ...), so a literal percent sign is "%%". */
+#ifndef TEND_CONFIG_H
+#define TEND_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum autorestart {
+    AUTORESTART_FALSE,
+    AUTORESTART_TRUE,
+    AUTORESTART_UNEXPECTED,
+};
+
+/* Where a stream goes. AUTO is supervisord's default: a file tend names itself under
+ * childlogdir. PATH uses the accompanying path. NONE discards. SYSLOG is what
+ * stdout_logfile=syslog (or [tend] logfile=syslog) asks for. */
+enum log_target {
+    LOG_TARGET_AUTO,
+    LOG_TARGET_NONE,
+    LOG_TARGET_PATH,
+    LOG_TARGET_SYSLOG,
+};
+
+enum health_kind {
+    HEALTH_NONE,
+    HEALTH_TCP,  /* tcp:HOST:PORT */
+    HEALTH_HTTP, /* http://HOST[:PORT][/PATH], port 80 and path "/" when omitted */
+    HEALTH_EXEC, /* exec:COMMAND */
+};
+
+enum config_loglevel {
+    CONFIG_LOG_CRITICAL,
+    CONFIG_LOG_ERROR,
+    CONFIG_LOG_WARN,
+    CONFIG_LOG_INFO,
+    CONFIG_LOG_DEBUG,
+    CONFIG_LOG_TRACE,
+    CONFIG_LOG_BLATHER,
+};
+
+/* Events an [alert] can subscribe to; the mask bit of E is (1u << E). */
+enum config_event {
+    CONFIG_EV_STARTING,
+    CONFIG_EV_RUNNING,
+    CONFIG_EV_BACKOFF,
+    CONFIG_EV_STOPPING,
+    CONFIG_EV_EXITED,
+    CONFIG_EV_FATAL,
+    CONFIG_EV_STOPPED,
+    CONFIG_EV_HEALTH_FAILED,
+    CONFIG_EV_PROCESS_UNEXPECTED_EXIT,
+    CONFIG_EV_CONFIG_RELOADED,
+    CONFIG_EV_CRASH_LOOP_ENTERED,
+    CONFIG_EV_CRASH_LOOP_EXITED,
+    CONFIG_EV_COUNT
+};
+
+#define CONFIG_EV_MASK(ev) (1u << (ev))
+#define CONFIG_EV_ALL ((1u << CONFIG_EV_COUNT) - 1)
+/* events= left out: the ones worth waking someone for. */
+#define CONFIG_EV_DEFAULT                                                                   \
+    (CONFIG_EV_MASK(CONFIG_EV_FATAL) | CONFIG_EV_MASK(CONFIG_EV_PROCESS_UNEXPECTED_EXIT) |  \
+     CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED))
+
+/* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
+ * owned by the struct and already expanded (%(program_name)s and friends). */
+struct proc_conf {
+    char *name;    /* process name: process_name after expansion; unique in a config */
+    char *program; /* the x of [program:x] */
+    char *group;   /* the [group:g] listing the program, else the program name */
+    char *command; /* as written, after expansion */
+    char **argv;   /* command split like a shell; NULL-terminated, at least one word */
+    int numprocs;
+    int process_num;
+    int priority;
+    bool autostart;
+    int startsecs;
+    int startretries;
+    enum autorestart autorestart;
+    bool exitcodes[256]; /* exitcodes[s]: exit status s is "expected" */
+    int stopsignal;
+    int stopwaitsecs;
+    bool stopasgroup;
+    bool killasgroup; /* true whenever stopasgroup is */
+    char *user;       /* NULL: unset */
+    char *directory;  /* NULL: unset */
+    int umask;        /* -1: unset */
+    char **env;       /* "K=V" additions from environment=, NULL-terminated; NULL: none */
+    bool redirect_stderr;
+    enum log_target stdout_logfile_kind;
+    char *stdout_logfile; /* the path when kind is LOG_TARGET_PATH, else NULL */
+    long long stdout_logfile_maxbytes;
+    int stdout_logfile_backups;
+    bool stdout_syslog;
+    enum log_target stderr_logfile_kind;
+    char *stderr_logfile;
+    long long stderr_logfile_maxbytes;
+    int stderr_logfile_backups;
+    bool stderr_syslog;
+    bool stdout_timestamps;
+    char *pidfile; /* NULL: tend's own child; else the program daemonizes and writes this */
+    char *healthcheck; /* the value as written after expansion; NULL: no health check */
+    enum health_kind healthcheck_kind;
+    char *healthcheck_host;     /* TCP, HTTP; IPv6 without brackets */
+    int healthcheck_port;       /* TCP, HTTP */
+    char *healthcheck_path;     /* HTTP: starts with '/' */
+    char *healthcheck_command;  /* EXEC: the command text */
+    char **healthcheck_argv;    /* EXEC: split like command */
+    int healthcheck_interval;   /* seconds */
+    int healthcheck_timeout;    /* seconds */
+    int healthcheck_retries;    /* consecutive failures before a restart */
+    int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
+    char *on_event; /* command run on this process's events; NULL: none */
+    char *file;     /* where its [program:x] header is */
+    int line;
+};
+
+/* [tend] (or [supervisord]) plus the socket settings of [unix_http_server]. */
+struct tend_conf {
+    enum log_target logfile_kind; /* AUTO when unset */
+    char *logfile;                /* path for LOG_TARGET_PATH, else NULL */
+    long long logfile_maxbytes;   /* default 50 MB */
+    int logfile_backups;          /* default 10 */
+    enum config_loglevel loglevel; /* default info */
+    char *pidfile;
+    char *user;
+    int umask; /* -1: unset */
+    char *directory;
+    int minfds;   /* default 1024 */
+    int minprocs; /* default 200 */
+    char **env;   /* "K=V" for every child; NULL: none */
+    bool nodaemon;
+    char *childlogdir;
+    char *socket;       /* control socket path; NULL: tend's default */
+    int socket_mode;    /* default 0600 */
+    char *socket_owner; /* user; NULL: unset */
+    char *socket_group; /* group; NULL: unset */
+    char *file; /* where the [tend]/[supervisord] header is; NULL when absent */
+    int line;
+};
+
+struct group_conf {
+    char *name;
+    int priority; /* default 999 */
+    char **programs; /* NULL-terminated, in the order written */
+    size_t nprograms;
+    char *file;
+    int line;
+};
+
+struct alert_conf {
+    char *name;            /* "alert" or "alert:NAME", as the header reads */
+    char *command;         /* run with the event in its environment */
+    unsigned events;       /* CONFIG_EV_MASK bits; CONFIG_EV_DEFAULT when events= is unset */
+    char **programs;       /* fnmatch patterns on program, group and process names; {"*"} */
+    size_t nprograms;
+    int rate_count;        /* at most rate_count alerts ... */
+    int rate_interval_secs; /* ... per this many seconds; default 10 per 60 */
+    int timeout_secs;      /* default 30 */
+    char *file;
+    int line;
+};
+
+struct config {
+    char *path; /* the main file, as given */
+    struct tend_conf tend;
+    /* Sorted by priority ascending, then name. config_free skips NULL entries, so a caller may
+     * take ownership of one by moving the pointer out and storing NULL in its place. */
+    struct proc_conf **procs;
+    size_t nprocs;
+    struct group_conf *groups; /* explicit [group:x] sections, in file order */
+    size_t ngroups;
+    struct alert_conf *alerts; /* in file order */
+    size_t nalerts;
+};
+
+struct config_diag {
+    char *file;
+    int line; /* 0: about the file as a whole */
+    bool is_error;
+    char *msg;
+};
+
+/* Zero-initialise before the first config_load; loads append to it. */
+struct config_diags {
+    struct config_diag *items;
+    size_t count;
+    size_t cap;
+    size_t errors;
+    size_t warnings;
+};
+
+/* Loads path and its includes. Returns 0 and a config in *out when there is no error (there
+ * may be warnings in diags), else -1 with *out NULL. Diagnostics are appended to diags in
+ * file order (included files after the file including them), by line within a file. */
+int config_load(const char *path, struct config **out, struct config_diags *diags);
+void config_free(struct config *config);
+void config_diags_free(struct config_diags *diags);
+
+/* "FILE:LINE: error: msg" or "FILE:LINE: warning: msg" ("FILE: error: msg" for line 0),
+ * truncated to fit len (always NUL-terminated when len > 0). */
+void config_diag_format(const struct config_diag *diag, char *buf, size_t len);
+
+/* True when nothing that affects the running process differs: identity (name, program, group,
+ * process_num, numprocs), what is executed and how (command, argv, user, directory, umask,
+ * env, pidfile) and where its output goes (redirect_stderr, log targets, paths, sizes,
+ * backups, syslog, timestamps). Policy fields (priority, autostart, startsecs, startretries,
+ * autorestart, exitcodes, stop*, killasgroup, healthcheck*, on_event) and file/line are not
+ * compared: reload can apply them to a running process without restarting it. */
+bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b);
+
+/* Deep copy, and free of a copy (or of a pointer taken out of config->procs). */
+struct proc_conf *proc_conf_dup(const struct proc_conf *p);
+void proc_conf_free(struct proc_conf *p);
+
+/* The process with this name, or NULL. */
+const struct proc_conf *config_find_proc(const struct config *config, const char *name);
+
+/* The first of ./tend.conf, /etc/tend.conf, /etc/supervisor/supervisord.conf that exists, or
+ * NULL. The string is static. */
+const char *config_default_path(void);
+
+/* Event names as written in events= ("FATAL"); config_event_from_name returns -1 when the
+ * name (case-insensitive) is not one. */
+const char *config_event_name(enum config_event ev);
+int config_event_from_name(const char *name);
+
+#endif
