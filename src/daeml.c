@@ -349,9 +349,14 @@ static int launch(struct daeml_opts *o, char **prog_argv)
             pid_fd = -1;
         }
         fflush(NULL);
-        (void)spawn_exec(&spec, -1, &e); /* returns only on failure */
+        /* stdio is moved before the exec: keep a close-on-exec copy of our stderr so that a
+         * failure can still be told to the caller. */
+        int report_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        (void)spawn_exec(&spec, report_fd, &e); /* returns only on failure */
         if (o->pidfile != NULL)
             (void)unlink(o->pidfile); /* best effort: the pidfile names a failed launch */
+        if (report_fd != -1 && dup2(report_fd, STDERR_FILENO) != -1)
+            (void)close(report_fd); /* stderr is the caller's again */
         rc = report_failure(program, &spec, &e);
         goto out;
     }

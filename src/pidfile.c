@@ -86,10 +86,15 @@ int pidfile_owner(const char *path, pid_t *pid)
      * file's mtime holds a reused pid. Start times have clock-tick resolution and are
      * rounded down, so the owner always compares as earlier or equal. */
     started = ident_start_realtime(&id);
-    if (started.tv_sec > st.st_mtim.tv_sec ||
-        (started.tv_sec == st.st_mtim.tv_sec && started.tv_nsec > st.st_mtim.tv_nsec))
-        return 0;
-    return 1;
+    /* The two clocks differ in grain: a start time has clock-tick resolution and goes
+     * through a boot-time to wall-clock shift, while file times come from the kernel's
+     * coarse clock and can read a few milliseconds early. Allow two ticks in favour of
+     * "still running": a stranger would have to reuse the pid within them. */
+    long tck = sysconf(_SC_CLK_TCK);
+    long long margin_ns = 2 * (1000000000LL / (tck > 0 ? tck : 100));
+    long long started_ns = (long long)started.tv_sec * 1000000000LL + started.tv_nsec;
+    long long written_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return started_ns <= written_ns + margin_ns ? 1 : 0;
 }
 
 int pidfile_begin(const char *path)

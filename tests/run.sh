@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || set -- build
 only=${TEST_ONLY:-}          # optional substring filter on test file names
 per_file_timeout=${TEST_TIMEOUT:-300}
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 failures=()
 
 account() {                  # $1 = label prefix; reads a test file's output on stdin
@@ -15,6 +15,7 @@ account() {                  # $1 = label prefix; reads a test file's output on 
     while IFS= read -r line; do
         case $line in
             "ok "*)   passed=$((passed + 1)); saw=1; echo "ok $prefix${line#ok }" ;;
+            "skip "*) skipped=$((skipped + 1)); saw=1; echo "skip $prefix${line#skip }" ;;
             "FAIL "*) failed=$((failed + 1)); saw=1; failures+=("$prefix${line#FAIL }")
                       echo "FAIL $prefix${line#FAIL }" ;;
             *" passed, "*" failed"*) ;;   # the file's own summary; we print ours
@@ -37,7 +38,8 @@ for dir in "$@"; do
         case $t in *.sh) cmd=(bash "$t") ;; *) cmd=("$t") ;; esac
         out=$(timeout -k 5 "$per_file_timeout" "${cmd[@]}" 2>&1); rc=$?
         # Process substitution, not a pipe: account must run in this shell to count.
-        if account "[$flavour] $name/" < <(printf '%s\n' "$out"); then
+        case $t in *.sh) prefix="[$flavour] " ;; *) prefix="[$flavour] $name/" ;; esac
+        if account "$prefix" < <(printf '%s\n' "$out"); then
             # No case lines at all: the file itself broke.
             failed=$((failed + 1)); failures+=("[$flavour] $name (exit $rc, no results)")
             echo "FAIL [$flavour] $name (exit $rc, no results)"
@@ -51,5 +53,5 @@ done
 if [ $failed -gt 0 ]; then
     echo "failures:"; printf '  %s\n' "${failures[@]}"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
