@@ -48,7 +48,7 @@ $(eval $(call build_rules,build,$(CFLAGS)))
 $(eval $(call build_rules,build/asan,$(SANFLAGS)))
 
 .SECONDARY:
-.PHONY: all asan check check-fast bench demo deps install lint clean build-all build/asan-all
+.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all
 all: build-all
 asan: build/asan-all
 
@@ -66,6 +66,11 @@ check-fast: build-all
 
 bench: deps build-all $(BENCHSRC:bench/%.c=build/bench/%)
 	@bash bench/run.sh build
+
+# tend beside supervisord, runit, s6 and daemontools (installs them from Debian, starts each
+# by hand in a temporary directory; no system service is enabled).
+bench-compare: deps build-all $(BENCHSRC:bench/%.c=build/bench/%)
+	@bash bench/compare.sh build
 
 demo: deps build-all
 	@bash examples/demo.sh build
