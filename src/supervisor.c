@@ -6,6 +6,7 @@
  * Invariants: a service's p.pid is our unreaped child or 0, so signalling it by number is
  * safe (a pid, and the process group it leads, cannot be reused before we reap it); every
  * descriptor is close-on-exec; nothing wakes the loop unless a kernel event or a deadline. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -252,13 +253,13 @@ static void do_spawn(struct service *svc)
     if (c->user != NULL) {
         char msg[256];
         if (spawn_resolve_user(c->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg))) {
-            snprintf(what, sizeof(what), "run as user '%s' (%s)", c->user, msg);
-            spawn_refused(svc, what, EINVAL);
+            snprintf(what, sizeof(what), "cannot run as user '%s': %s", c->user, msg);
+            spawn_refused(svc, what, 0); /* the message says it all: no errno applies */
             goto out;
         }
         if (geteuid() != 0 && uid != geteuid()) {
-            snprintf(what, sizeof(what), "run as user '%s' (tend is not root)", c->user);
-            spawn_refused(svc, what, EPERM);
+            snprintf(what, sizeof(what), "cannot run as user '%s': tend is not root", c->user);
+            spawn_refused(svc, what, 0);
             goto out;
         }
     }
@@ -1294,6 +1295,61 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
     return 0;
 }
 
+/* Makes *path absolute against the current directory. 0 or -1/errno. */
+static int absolutize(char **path)
+{
+    char cwd[PATH_MAX];
+
+    if (*path == NULL || (*path)[0] == '/')
+        return 0;
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return -1;
+    char *abs = xasprintf("%s/%s", cwd, *path);
+    free(*path);
+    *path = abs;
+    return 0;
+}
+
+static int absolutize_tend_paths(struct tend_conf *t)
+{
+    if (absolutize(&t->pidfile) == -1 || absolutize(&t->socket) == -1 ||
+        absolutize(&t->childlogdir) == -1 || absolutize(&t->directory) == -1)
+        return -1;
+    return t->logfile_kind == LOG_TARGET_PATH ? absolutize(&t->logfile) : 0;
+}
+
+/* The daemon keeps nothing of its caller: stdio onto /dev/null, every other inherited
+ * descriptor closed, except the two start-up needs (both close-on-exec). */
+static int detach_descriptors(int keep1, int keep2)
+{
+    int null_fd, dfd;
+    DIR *d;
+    struct dirent *e;
+
+    d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        dfd = dirfd(d);
+        while ((e = readdir(d)) != NULL) {
+            int fd = atoi(e->d_name);
+            if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 && fd != dfd &&
+                fd != keep1 && fd != keep2)
+                (void)close(fd); /* inherited and unwanted: nothing to do if it fails */
+        }
+        closedir(d);
+    }
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd == -1)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (dup2(null_fd, i) == -1) {
+            fd_close_quiet(null_fd);
+            return -1;
+        }
+    }
+    (void)close(null_fd); /* the three copies remain */
+    return 0;
+}
+
 static void free_supervisor(struct supervisor *sup)
 {
     control_close(sup->control);
@@ -1321,6 +1377,7 @@ int supervisor_main(int argc, char **argv)
     bool foreground = false;
     char err[PATH_MAX + 256] = "";
     int notify_fd = -1, pid_fd = -1;
+    char *pidfile_path = NULL;
     sigset_t mask;
     int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
 
@@ -1340,27 +1397,41 @@ int supervisor_main(int argc, char **argv)
     }
     if (sup.config->tend.nodaemon)
         foreground = true;
+    /* tend's own paths are relative to where it was started (as supervisord's are), and the
+     * daemon changes directory to / before it uses them. */
+    if (absolutize_tend_paths(&sup.config->tend) == -1) {
+        fprintf(stderr, "tend: cannot resolve relative paths: %s\n", strerror(errno));
+        free_supervisor(&sup);
+        return EXIT_FAIL;
+    }
     const struct tend_conf *t = &sup.config->tend;
+    /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
+    pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
 
     if (t->pidfile != NULL) {
         pid_t owner;
         if (pidfile_owner(t->pidfile, &owner) == 1) {
             fprintf(stderr, "tend: already running as pid %d (pidfile %s)\n", (int)owner,
                     t->pidfile);
-            free_supervisor(&sup);
-            return EXIT_FAIL;
+            goto fail_early;
         }
         pid_fd = pidfile_begin(t->pidfile);
         if (pid_fd == -1) {
             fprintf(stderr, "tend: cannot write pidfile %s: %s\n", t->pidfile, strerror(errno));
-            free_supervisor(&sup);
-            return EXIT_FAIL;
+            goto fail_early;
         }
     }
     if (!foreground) {
         if (spawn_detach_self(&notify_fd) == -1) {
             fprintf(stderr, "tend: cannot fork: %s\n", strerror(errno));
             goto fail_early;
+        }
+        /* The caller's terminal or pipe must not stay open in the daemon (a `tend daemon |
+         * cat` would never end), nor anything else it left us. */
+        if (detach_descriptors(notify_fd, pid_fd) == -1) {
+            snprintf(err, sizeof(err), "tend: cannot detach from the caller's stdio: %s\n",
+                     strerror(errno));
+            goto fail;
         }
         if (chdir("/") == -1) {
             /* "/" always exists; a failure here means a broken mount namespace. */
@@ -1464,22 +1535,25 @@ int supervisor_main(int argc, char **argv)
         r = EXIT_OK;
     }
     log_msg(LOG_LVL_INFO, "tend exiting");
-    if (t->pidfile != NULL)
-        (void)unlink(t->pidfile); /* best effort: a stale pidfile is detected by identity */
+    if (pidfile_path != NULL)
+        (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
+    free(pidfile_path);
     free_supervisor(&sup);
     log_close();
     return r;
 
 fail:
-    if (notify_fd != -1)
-        spawn_detach_fail(notify_fd, err);
-    else if (!log_to_stderr())
-        fputs(err, stderr);
     log_msg(LOG_LVL_ERROR, "%.*s", (int)strcspn(err, "\n"), err);
+    if (notify_fd == -1 && !log_to_stderr())
+        fputs(err, stderr);
 fail_early:
+    /* Clean up first and tell the caller last, so it never sees our leftovers. */
     if (pid_fd != -1)
-        pidfile_abort(pid_fd, t->pidfile);
+        pidfile_abort(pid_fd, pidfile_path);
+    free(pidfile_path);
     free_supervisor(&sup);
     log_close();
+    if (notify_fd != -1)
+        spawn_detach_fail(notify_fd, err);
     return EXIT_FAIL;
 }

@@ -29,7 +29,7 @@ for dir in "$@"; do
     flavour=$(basename "$dir"); [ "$dir" = build ] && flavour=plain
     export TEND_BUILD="$PWD/$dir" TEND="$PWD/$dir/tend" DAEML="$PWD/$dir/daeml"
     export TEND_HELPERS="$PWD/$dir/helpers"
-    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99:log_path=/dev/stderr"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
     for t in "$dir"/tests/test_* tests/e2e/*.sh; do
         [ -e "$t" ] || continue
