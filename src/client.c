@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "config.h"
 #include "exitcode.h"
 #include "proto.h"
 #include "util/fd.h"
@@ -295,11 +296,24 @@ const char *client_socket_path(const char *socket_opt, const char *config_file, 
         path = socket_opt;
     } else if (env != NULL && env[0] != '\0') {
         path = env;
-    } else if (config_file != NULL) {
-        if (scan_config_socket(config_file, &from_config) == -1) {
+    } else {
+        /* The socket the supervisor of this config listens on: read with the supervisor's
+         * own parser (includes, expansions), or, for a config it would reject, with a plain
+         * scan. Without -c, the config the supervisor would find by default. */
+        const char *cf = config_file != NULL ? config_file : config_default_path();
+        struct config *cfg = NULL;
+        struct config_diags diags = {0};
+        if (cf != NULL && config_load(cf, &cfg, &diags) == 0) {
+            if (cfg->tend.socket != NULL)
+                from_config = xstrdup(cfg->tend.socket);
+            config_free(cfg);
+        } else if (config_file != NULL &&
+                   scan_config_socket(config_file, &from_config) == -1) {
             snprintf(why, why_len, "cannot read %s: %s", config_file, strerror(errno));
+            config_diags_free(&diags);
             return NULL;
         }
+        config_diags_free(&diags);
         path = from_config;
     }
     if (path == NULL) {

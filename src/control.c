@@ -65,6 +65,8 @@ struct control {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     bool has_gid;
     gid_t gid;                 /* members may connect too */
+    bool has_owner;
+    uid_t owner_uid;           /* socket_owner= may connect too */
     struct conn *conns;
     size_t nconns;
 };
@@ -559,8 +561,10 @@ static void accept_one(struct control *c, int fd)
         return;
     }
     k->uid = cred.uid;
-    if (cred.uid != 0 && cred.uid != geteuid() && !(c->has_gid && (cred.gid == c->gid ||
-                                                                  peer_in_group(cred.pid, c->gid)))) {
+    bool allowed = cred.uid == 0 || cred.uid == geteuid() ||
+                   (c->has_owner && cred.uid == c->owner_uid) ||
+                   (c->has_gid && (cred.gid == c->gid || peer_in_group(cred.pid, c->gid)));
+    if (!allowed) {
         log_msg(LOG_LVL_WARN, "control: refused uid %d (pid %d): not allowed", (int)cred.uid,
                 (int)cred.pid);
         reply_err(k, PROTO_ERR_DENIED, "permission denied: uid %d may not control this supervisor",
@@ -690,17 +694,43 @@ static void on_state_change(struct service *svc, const struct proc_effects *fx, 
 
 /* ---- the socket ---- */
 
-static int make_parent_dir(const char *path)
+/* Creates the socket's directory if missing: only its owner may enter it, or, with
+ * socket_group, that group may pass through (0710). An existing directory must belong to
+ * us or root and must not let others replace entries in it (unless it is sticky, like
+ * /tmp): otherwise someone could plant the path we bind or connect to. */
+static int make_parent_dir(const struct control *c, const char *path, char *err, size_t len)
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     const char *slash = strrchr(path, '/');
+    struct stat st;
 
-    if (slash == NULL || slash == path)
+    if (slash == NULL)
         return 0;
-    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    /* A directory we create is for the socket alone: only its owner may enter. */
-    if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (mkdir(dir, c->has_gid ? 0710 : 0700) == 0) {
+        if (c->has_gid && chown(dir, (uid_t)-1, c->gid) == -1) {
+            snprintf(err, len, "tend: cannot give %s to group %d: %s", dir, (int)c->gid,
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != EEXIST) {
+        snprintf(err, len, "tend: cannot create the directory of socket %s: %s", path,
+                 strerror(errno));
         return -1;
+    }
+    if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, len, "tend: %s is not a directory", dir);
+        return -1;
+    }
+    if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+        ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+        snprintf(err, len, "tend: refusing socket directory %s: owned by uid %d with mode %03o "
+                 "(it must be ours or root's and not writable by others)", dir, (int)st.st_uid,
+                 (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
     return 0;
 }
 
@@ -747,11 +777,8 @@ struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
         c->has_gid = true;
         c->gid = g->gr_gid;
     }
-    if (make_parent_dir(path) == -1) {
-        snprintf(err, err_len, "tend: cannot create the directory of socket %s: %s", path,
-                 strerror(errno));
+    if (make_parent_dir(c, path, err, err_len) == -1)
         goto fail;
-    }
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd == -1) {
         snprintf(err, err_len, "tend: cannot create a socket: %s", strerror(errno));
@@ -800,6 +827,8 @@ struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
             goto fail;
         }
         free(groups);
+        c->has_owner = true;
+        c->owner_uid = uid;
         if (chown(path, uid, strchr(t->socket_owner, ':') ? gid : (gid_t)-1) == -1) {
             snprintf(err, err_len, "tend: cannot chown %s: %s", path, strerror(errno));
             (void)unlink(path);

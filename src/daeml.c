@@ -276,6 +276,23 @@ static int launch(struct daeml_opts *o, char **prog_argv)
         rc = err == EACCES ? EXIT_CANNOT_EXEC : EXIT_NOT_FOUND;
         goto out;
     }
+    /* "./server" means the caller's directory, but the exec happens after the change to
+     * the daemon's directory: anchor a relative path here and now. */
+    if (path[0] != '/') {
+        char cwd[PATH_MAX], rel[PATH_MAX];
+        int n;
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            fprintf(stderr, "daeml: %s: cannot resolve a relative path: %s\n", program,
+                    strerror(errno));
+            goto out;
+        }
+        memcpy(rel, path, sizeof(rel));
+        n = snprintf(path, sizeof(path), "%s/%s", cwd, rel);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            fprintf(stderr, "daeml: %s: path too long\n", program);
+            goto out;
+        }
+    }
 
     if (o->pidfile != NULL) {
         pid_t owner;

@@ -123,7 +123,8 @@ static uint64_t syslog_retry_ns;
 static bool syslog_failing;
 static unsigned live_logcaps; /* closes syslog_fd when the last logcap goes */
 
-static bool file_put(struct stream *s, const char *buf, size_t len);
+static void file_put(struct stream *s, const char *buf, size_t len);
+static int rotation_step(struct stream *s);
 
 /* ---- small helpers ---- */
 
@@ -568,6 +569,9 @@ static int stream_resume(struct stream *s)
         stream_fail(s, errno, "open");
         return -1;
     }
+    /* EFBIG (RLIMIT_FSIZE, or the filesystem's largest file): only a new file can help. */
+    if (s->retry_err == EFBIG && s->file_regular && s->c.max_bytes > 0 && s->file_size > 0)
+        (void)rotation_step(s); /* a failure is logged, and the note's write tells */
     if (s->drop_bytes == 0) {
         log_msg(LOG_LVL_INFO, "%s: %s can be written again", s->lc->display, s->c.path);
         end_retrying(s);
@@ -597,8 +601,14 @@ static void on_retry_timer(struct timer *t, void *ctx)
     struct stream *s = ctx;
 
     (void)t;
-    if (s->retrying && stream_resume(s) == -1 && s->drop_bytes > 0)
-        (void)loop_timer_arm(s->lc->loop, &s->retry_timer, s->retry_at_ns); /* see drop() */
+    if (!s->retrying)
+        return;
+    /* Output that arrived after the timer was armed may have tried (and failed) already,
+     * moving the deadline: honour the newer one, or the backoff would not grow. */
+    if (timer_now_ns() < s->retry_at_ns || stream_resume(s) == -1) {
+        if (s->drop_bytes > 0)
+            (void)loop_timer_arm(s->lc->loop, &s->retry_timer, s->retry_at_ns); /* drop() */
+    }
 }
 
 /* ---- rotation ---- */
@@ -681,6 +691,8 @@ static int rotation_step(struct stream *s)
         goto fail;
     }
     fd_close_quiet(dfd);
+    if (s->rot_delay_ms != 0)
+        log_msg(LOG_LVL_INFO, "%s: rotated %s at last", s->lc->display, s->c.path);
     /* Until here the old file (now X.1) took every line: nothing was lost or reordered. */
     return adopt_file(s, fd, false);
 
@@ -728,20 +740,20 @@ static size_t next_chunk(const struct stream *s, const char *buf, size_t len, bo
     return cut ? (size_t)(cut - buf) + 1 : len;
 }
 
-/* Appends buf to the file: rotating as needed, dropping while the file cannot be written.
- * Returns false when (some of) it was dropped. */
-static bool file_put(struct stream *s, const char *buf, size_t len)
+/* Appends buf to the file: rotating as needed, dropping (and counting) what the file cannot
+ * take. */
+static void file_put(struct stream *s, const char *buf, size_t len)
 {
     bool stuck = false;
 
     if (s->retrying && (timer_now_ns() < s->retry_at_ns || stream_resume(s) == -1)) {
         drop(s, buf, len);
-        return false;
+        return;
     }
     if (s->file_fd == -1 && stream_open(s) == -1) {
         stream_fail(s, errno, "open");
         drop(s, buf, len);
-        return false;
+        return;
     }
     while (len > 0) {
         bool rotate;
@@ -758,12 +770,11 @@ static bool file_put(struct stream *s, const char *buf, size_t len)
         if (write_file(s, buf, chunk, &done) == -1) {
             stream_fail(s, errno, "write");
             drop(s, buf + done, len - done);
-            return false;
+            return;
         }
         buf += chunk;
         len -= chunk;
     }
-    return true;
 }
 
 /* Timestamped copy of buf (whole lines, or a piece) to the file, built in stamp_buf and
@@ -779,7 +790,7 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
         size_t seg = nl ? (size_t)(nl - buf) + 1 : len;
         size_t need = seg + (at_start ? tslen : 0);
         if (o > 0 && o + need > STAMP_MAX) {
-            (void)file_put(s, stamp_buf, o); /* a drop is counted inside */
+            file_put(s, stamp_buf, o);
             o = 0;
         }
         if (at_start) {
@@ -788,8 +799,8 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
         }
         if (o + seg > STAMP_MAX) {
             /* A line longer than the buffer: stamp, then the line as it is. */
-            (void)file_put(s, stamp_buf, o);
-            (void)file_put(s, buf, seg);
+            file_put(s, stamp_buf, o);
+            file_put(s, buf, seg);
             o = 0;
         } else {
             memcpy(stamp_buf + o, buf, seg);
@@ -800,7 +811,7 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
         len -= seg;
     }
     if (o > 0)
-        (void)file_put(s, stamp_buf, o);
+        file_put(s, stamp_buf, o);
 }
 
 /* ---- reading ---- */
@@ -816,7 +827,7 @@ static void deliver(struct stream *s, const char *buf, size_t len)
         if (s->c.timestamps)
             put_stamped(s, buf, len);
         else
-            (void)file_put(s, buf, len);
+            file_put(s, buf, len);
     }
     s->in_line = buf[len - 1] != '\n';
 }
@@ -934,14 +945,13 @@ static void stream_conf_free(struct stream_conf *c)
     c->path = NULL;
 }
 
-/* Where a stream goes. -1/ENOMEM; an AUTO path without a usable childlogdir is logged and
- * leaves the stream without a file. */
+/* Where a stream goes, into *out (already zeroed). -1/ENOMEM; an AUTO path without a usable
+ * childlogdir is logged and leaves the stream without a file. */
 static int make_stream_conf(struct stream_conf *out, const char *display, const char *name,
                             const char *what, enum log_target kind, const char *path,
                             bool syslog_too, long long max_bytes, int backups, bool timestamps,
                             const char *childlogdir)
 {
-    memset(out, 0, sizeof(*out));
     out->to_syslog = kind == LOG_TARGET_SYSLOG || syslog_too;
     out->max_bytes = max_bytes > 0 ? max_bytes : 0;
     out->backups = backups > 0 ? backups : 0;

@@ -145,6 +145,7 @@ static void begin_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
 /* A user's start (or restart) forgets past failures: backoff, crash history, reason. */
 static void fresh_start(struct proc *p)
 {
+    p->pending_auto_restart = false;
     p->backoff = 0;
     p->crashes = 0;
     p->crash_loop = false;
@@ -197,6 +198,7 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
         break;
     case PROC_STOPPING:
         p->pending_start = false; /* a stop cancels a restart in progress */
+        p->pending_auto_restart = false;
         break;
     case PROC_STOPPED:
     case PROC_EXITED:
@@ -299,8 +301,10 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
     char desc[64];
     double ran = (double)(now - p->start_ns) / 1e9;
 
+    p->last_pid = p->pid;
     p->pid = 0;
     p->last_status = ev->status;
+    p->last_run_ns = now - p->start_ns;
     proc_describe_status(ev->status, desc, sizeof(desc));
     switch (p->state) {
     case PROC_STARTING:
@@ -321,7 +325,11 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
         p->state = PROC_STOPPED;
         p->deadline_ns = 0;
         say(fx, "stopped: %s after %.3fs", desc, ran);
-        if (p->pending_start) {
+        if (p->pending_auto_restart) {
+            p->pending_auto_restart = false;
+            p->state = PROC_EXITED;
+            restart_after_exit(p, now, fx);
+        } else if (p->pending_start) {
             p->pending_start = false;
             fresh_start(p);
             spawn(p, now, fx);
@@ -379,6 +387,24 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
     }
 }
 
+static void on_health_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_RUNNING:
+        p->pending_auto_restart = true;
+        begin_stop(p, now, fx);
+        break;
+    case PROC_STOPPED:
+    case PROC_STARTING:
+    case PROC_BACKOFF:
+    case PROC_STOPPING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break; /* not running, or already on its way down */
+    }
+}
+
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx)
 {
@@ -392,6 +418,7 @@ void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
     case EV_FORK_FAILED: on_fork_failed(p, ev, now_ns, fx); break;
     case EV_EXITED: on_exited(p, ev, now_ns, fx); break;
     case EV_TIMER: on_timer(p, now_ns, fx); break;
+    case EV_HEALTH_FAILED: on_health_failed(p, now_ns, fx); break;
     }
     fx->to = p->state;
 }

@@ -37,6 +37,8 @@ enum proc_event_kind {
     EV_FORK_FAILED,  /* fork/pipe failed in tend (err): transient, retried with backoff */
     EV_EXITED,       /* the process was reaped with wait status `status` */
     EV_TIMER,        /* the process's deadline was reached */
+    EV_HEALTH_FAILED,/* its health check failed healthcheck_retries times: restart it as if
+                      * it had crashed (counted, backed off in a crash loop) */
 };
 
 /* The wait status of a process watched through a pidfd only: its real status went to its
@@ -83,6 +85,9 @@ struct proc {
     bool exec_ok;             /* the current instance's exec succeeded */
     bool start_elapsed;       /* startsecs have passed for the current instance */
     bool pending_start;       /* start again once STOPPING ends (restart) */
+    bool pending_auto_restart;/* ... as an automatic restart (health), not a user's */
+    pid_t last_pid;           /* the pid of the last instance, kept after it exited */
+    uint64_t last_run_ns;     /* how long the last instance ran */
     int crashes;              /* RUNNING runs in a row shorter than PROC_CRASH_RUN_S */
     bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
     int last_status;          /* wait status of the last exit; -1: none yet */

@@ -921,10 +921,12 @@ static void fire(struct service *svc, enum config_event event, int wait_status)
         .group = p->conf->group,
         .process = svc->display,
         .on_event = p->conf->on_event,
-        .pid = p->pid,
+        /* An exit event is about the instance that ended, even if a new one runs already. */
+        .pid = wait_status != -1 || p->pid == 0 ? p->last_pid : p->pid,
         .wait_status = wait_status,
         .restarts = p->restarts,
-        .uptime_s = p->start_ns && now > p->start_ns ? (now - p->start_ns) / NS_PER_SEC : 0,
+        .uptime_s = wait_status != -1 ? p->last_run_ns / NS_PER_SEC
+                    : p->pid && now > p->start_ns ? (now - p->start_ns) / NS_PER_SEC : 0,
         .reason = p->reason,
     };
     alerts_fire(svc->sup->alerts, &ae);
@@ -972,8 +974,8 @@ static void on_health(void *ctx, bool ok, int failures, const char *reason)
                  failures, reason);
         log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, svc->p.reason);
         fire(svc, CONFIG_EV_HEALTH_FAILED, -1);
-        svc->p.restarts++; /* an automatic restart, like one after a crash */
-        sup_restart(svc);
+        struct proc_event ev = {.kind = EV_HEALTH_FAILED};
+        apply(svc, &ev); /* stops it, then restarts it like a crash (and backs off) */
     }
 }
 

@@ -9,9 +9,9 @@
  * the connection. Then writes "ready PID PORT\n" to READYFILE atomically (READYFILE.tmp +
  * rename), so a test may connect, or signal, as soon as the file appears.
  *
- *   -a ACCEPTLOG  append "accepted N\n" to ACCEPTLOG for every connection accepted (N counts
- *                 from 1), and "answered N\n" when it has been answered: a test can wait for
- *                 a health check to be in flight
+ *   -a ACCEPTLOG  append "accepted PID N\n" to ACCEPTLOG for every connection accepted (N
+ *                 counts from 1), and "answered PID N\n" when it has been answered: a test
+ *                 can wait for a health check to be in flight
  *   -s STATUS     answer with this HTTP status (e.g. 500) instead of 200
  *   -m            start mute (as after SIGUSR1)
  *
@@ -61,7 +61,7 @@ static void note(const char *what, unsigned long n)
 
     if (accept_log == NULL)
         return;
-    len = snprintf(line, sizeof line, "%s %lu\n", what, n);
+    len = snprintf(line, sizeof line, "%s %d %lu\n", what, (int)getpid(), n);
     fd = open(accept_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd == -1)
         return;

@@ -348,6 +348,12 @@ static int cmd_hold(int argc, char **argv)
             count += h[j].closed_ms >= 0 && strcmp(h[j].text, h[i].text) == 0;
         printf("%ld %s\n", count, h[i].text);
     }
+    for (long i = 0; i < n; i++) {
+        if (h[i].closed_ms < 0)
+            close(h[i].fd);
+    }
+    free(h);
+    free(p);
     return open == 0 ? 0 : 1;
 }
 
