@@ -177,7 +177,7 @@ static void run_one(struct alerts *a, const char *label_name, const char *comman
     if (e->wait_status >= 0 && WIFEXITED(e->wait_status))
         snprintf(exit_code, sizeof(exit_code), "%d", WEXITSTATUS(e->wait_status));
     if (e->wait_status >= 0 && WIFSIGNALED(e->wait_status))
-        snprintf(sig, sizeof(sig), "SIG%s", sigabbrev_np(WTERMSIG(e->wait_status)) ?: "?");
+        snprintf(sig, sizeof(sig), "SIG%s", sig_name(WTERMSIG(e->wait_status)) ?: "?");
 
 #define SETENV(...) snprintf(env_store[n], sizeof(env_store[n]), __VA_ARGS__), \
                     over[n] = env_store[n], n++

@@ -369,7 +369,7 @@ static void do_signal(struct conn *k, struct proto_request *req)
                                   errno == ESRCH ? "not running" : strerror(errno));
         } else {
             proto_buf_append_msgf(&k->out, "%s: sent SIG%s to pid %d", sel[i]->display,
-                                  sigabbrev_np(req->signo) ?: "?", (int)sel[i]->p.pid);
+                                  sig_name(req->signo) ?: "?", (int)sel[i]->p.pid);
         }
     }
     free(sel);

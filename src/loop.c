@@ -19,12 +19,17 @@ int loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
     l->timer_fd = -1;
+    l->urgent_fd = -1;
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epoll_fd == -1)
         return -1;
+    l->urgent_fd = epoll_create1(EPOLL_CLOEXEC);
     l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (l->timer_fd == -1 || loop_add(l, &l->timer_w, l->timer_fd, EPOLLIN, on_timerfd, l)) {
+    if (l->urgent_fd == -1 || l->timer_fd == -1 ||
+        loop_add(l, &l->timer_w, l->timer_fd, EPOLLIN, on_timerfd, l) ||
+        loop_set_urgent(l, &l->timer_w)) {
         fd_close_quiet(l->timer_fd);
+        fd_close_quiet(l->urgent_fd);
         fd_close_quiet(l->epoll_fd);
         return -1;
     }
@@ -46,8 +51,9 @@ void loop_free(struct loop *l)
     free(l->deferred);
     timer_heap_free(&l->timers);
     fd_close_quiet(l->timer_fd);
+    fd_close_quiet(l->urgent_fd);
     fd_close_quiet(l->epoll_fd);
-    l->timer_fd = l->epoll_fd = -1;
+    l->timer_fd = l->epoll_fd = l->urgent_fd = -1;
 }
 
 int loop_add(struct loop *l, struct watcher *w, int fd, uint32_t events, watcher_fn *fn,
@@ -58,6 +64,7 @@ int loop_add(struct loop *l, struct watcher *w, int fd, uint32_t events, watcher
     w->fd = fd;
     w->fn = fn;
     w->ctx = ctx;
+    w->urgent = false;
     if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
         w->fd = -1;
         w->fn = NULL;
@@ -73,12 +80,25 @@ int loop_mod(struct loop *l, struct watcher *w, uint32_t events)
     return epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
 }
 
+int loop_set_urgent(struct loop *l, struct watcher *w)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+
+    if (epoll_ctl(l->urgent_fd, EPOLL_CTL_ADD, w->fd, &ev) == -1)
+        return -1;
+    w->urgent = true;
+    return 0;
+}
+
 void loop_del(struct loop *l, struct watcher *w)
 {
     if (w->fd >= 0) {
         /* Fails only if the fd was already closed, which removed it from epoll anyway. */
         (void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+        if (w->urgent)
+            (void)epoll_ctl(l->urgent_fd, EPOLL_CTL_DEL, w->fd, NULL);
     }
+    w->urgent = false;
     w->fd = -1;
     w->fn = NULL;
 }
@@ -155,6 +175,19 @@ static void on_timerfd(struct watcher *w, uint32_t events)
         t->fn(t, t->ctx);
 }
 
+/* Serves the urgent watchers that are ready now, without waiting. */
+static void run_urgent(struct loop *l)
+{
+    struct epoll_event evs[8];
+    int n = epoll_wait(l->urgent_fd, evs, 8, 0);
+
+    for (int i = 0; i < n; i++) {
+        struct watcher *w = evs[i].data.ptr;
+        if (w->fn != NULL)
+            w->fn(w, evs[i].events);
+    }
+}
+
 int loop_run(struct loop *l)
 {
     struct epoll_event evs[LOOP_BATCH];
@@ -170,10 +203,19 @@ int loop_run(struct loop *l)
         }
         l->wakeups++;
         l->in_batch = true;
+        /* Urgent watchers first (a child's exit, a deadline), then the rest; and after each
+         * ordinary callback, whatever urgent event arrived meanwhile. */
         for (int i = 0; i < n; i++) {
             struct watcher *w = evs[i].data.ptr;
-            if (w->fn != NULL)
+            if (w->fn != NULL && w->urgent)
                 w->fn(w, evs[i].events);
+        }
+        for (int i = 0; i < n; i++) {
+            struct watcher *w = evs[i].data.ptr;
+            if (w->fn != NULL && !w->urgent) {
+                w->fn(w, evs[i].events);
+                run_urgent(l);
+            }
         }
         l->in_batch = false;
         run_deferred(l);

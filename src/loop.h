@@ -21,6 +21,7 @@ struct watcher {
     int fd;           /* -1 when not registered */
     watcher_fn *fn;   /* NULL once deleted: pending events are then skipped */
     void *ctx;
+    bool urgent;      /* served before, and in between, ordinary events (loop_set_urgent) */
 };
 
 struct loop_deferred {
@@ -30,6 +31,7 @@ struct loop_deferred {
 
 struct loop {
     int epoll_fd;
+    int urgent_fd;             /* a second epoll holding only the urgent watchers */
     int timer_fd;
     struct watcher timer_w;
     struct timer_heap timers;
@@ -48,6 +50,10 @@ void loop_free(struct loop *l);
 int loop_add(struct loop *l, struct watcher *w, int fd, uint32_t events, watcher_fn *fn,
              void *ctx);
 int loop_mod(struct loop *l, struct watcher *w, uint32_t events);
+/* Marks a registered watcher urgent: its events (EPOLLIN) are dispatched first in every
+ * batch and looked for again after each ordinary callback, so a burst of ordinary work
+ * (many clients) cannot delay it by a whole batch. 0 or -1/errno. */
+int loop_set_urgent(struct loop *l, struct watcher *w);
 /* Unregisters w (the caller still owns and closes the fd). Safe inside a callback. */
 void loop_del(struct loop *l, struct watcher *w);
 /* Calls fn(ptr) after the current batch of events (at once if called outside one). */

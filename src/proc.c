@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "proc.h"
+#include "util/str.h"
 
 #define NS_PER_SEC 1000000000ULL
 
@@ -33,7 +34,7 @@ const char *proc_describe_status(int status, char *buf, size_t len)
     } else if (WIFEXITED(status)) {
         snprintf(buf, len, "exit %d", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
-        const char *name = sigabbrev_np(WTERMSIG(status));
+        const char *name = sig_name(WTERMSIG(status));
         snprintf(buf, len, "signal %d (SIG%s)%s", WTERMSIG(status), name ? name : "?",
                  WCOREDUMP(status) ? ", core dumped" : "");
     } else {
@@ -138,7 +139,7 @@ static void begin_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
     fx->signal = p->conf->stopsignal;
     fx->signal_group = p->conf->stopasgroup;
     p->deadline_ns = now + (uint64_t)p->conf->stopwaitsecs * NS_PER_SEC;
-    say(fx, "stopping with SIG%s%s", sigabbrev_np(p->conf->stopsignal) ?: "?",
+    say(fx, "stopping with SIG%s%s", sig_name(p->conf->stopsignal) ?: "?",
         p->conf->stopasgroup ? " to its process group" : "");
 }
 
@@ -376,7 +377,7 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
         fx->signal = SIGKILL;
         fx->signal_group = p->conf->killasgroup;
         say(fx, "still alive %ds after SIG%s: sending SIGKILL%s", p->conf->stopwaitsecs,
-            sigabbrev_np(p->conf->stopsignal) ?: "?",
+            sig_name(p->conf->stopsignal) ?: "?",
             p->conf->killasgroup ? " to its process group" : "");
         break;
     case PROC_STOPPED:

@@ -1075,7 +1075,7 @@ static void on_signal(struct watcher *w, uint32_t events)
             break;
         case SIGTERM:
         case SIGINT:
-            log_msg(LOG_LVL_INFO, "received SIG%s", sigabbrev_np((int)si.ssi_signo));
+            log_msg(LOG_LVL_INFO, "received SIG%s", sig_name((int)si.ssi_signo) ?: "?");
             sup_shutdown(sup);
             break;
         case SIGHUP:
@@ -1487,7 +1487,8 @@ int supervisor_main(int argc, char **argv)
     if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
         (sup.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
         loop_init(&sup.loop) == -1 ||
-        loop_add(&sup.loop, &sup.sig_w, sup.sig_fd, EPOLLIN, on_signal, &sup) == -1) {
+        loop_add(&sup.loop, &sup.sig_w, sup.sig_fd, EPOLLIN, on_signal, &sup) == -1 ||
+        loop_set_urgent(&sup.loop, &sup.sig_w) == -1) {
         snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));
         goto fail;
     }

@@ -423,9 +423,18 @@ int sig_from_name(const char *name)
 
 const char *sig_name(int signo)
 {
+    /* Real-time signals have no names of their own: "RTMIN+N", built once per number. */
+    static char rt_names[64][12];
+
     for (size_t i = 0; i < sizeof sig_table / sizeof sig_table[0]; i++) {
         if (sig_table[i].signo == signo)
             return sig_table[i].name;
+    }
+    if (signo >= SIGRTMIN && signo <= SIGRTMAX && signo - SIGRTMIN < 64) {
+        char *name = rt_names[signo - SIGRTMIN];
+        if (name[0] == '\0')
+            snprintf(name, sizeof(rt_names[0]), "RTMIN+%d", signo - SIGRTMIN);
+        return name;
     }
     return NULL;
 }

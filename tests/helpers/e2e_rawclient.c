@@ -1,6 +1,6 @@
 /* e2e_rawclient: the control-socket abuser and odd jobs of tests/e2e/control.sh.
  *
- *   e2e_rawclient req [-t SECS] [-c|-s] SOCKET
+ *   e2e_rawclient req [-t SECS] [-c|-s] SOCKET [FILE...]
  *       Connects to the unix stream socket SOCKET and sends stdin's bytes as they are (NUL
  *       bytes, no newline, a megabyte: anything). Then, by default, keeps its sending side
  *       open and reads until the server closes the connection, copying every byte received to
@@ -9,6 +9,9 @@
  *       (the server answered early and closed) is noted on stderr and the reply is still read.
  *       Exit 0 when the server closed the connection (or -c), 1 when SECS (default 20) passed
  *       first, 2 on a usage or system error (connect refused included).
+ *       With FILEs, each file's bytes instead, on a connection of its own, one after the
+ *       other; each reply is followed by a line "--- closed" (or "--- timeout", "--- error").
+ *       The exit status is the worst of them.
  *
  *   e2e_rawclient hold [-t SECS] SOCKET N READYFILE
  *       Opens N connections to SOCKET and sends nothing on any of them: half-open clients.
@@ -63,7 +66,7 @@ static long long now_ms(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: e2e_rawclient req [-t SECS] [-c|-s] SOCKET\n"
+    fprintf(stderr, "usage: e2e_rawclient req [-t SECS] [-c|-s] SOCKET [FILE...]\n"
                     "       e2e_rawclient hold [-t SECS] SOCKET N READYFILE\n"
                     "       e2e_rawclient json\n"
                     "       e2e_rawclient sigrec FILE READYFILE\n");
@@ -126,49 +129,52 @@ static double parse_secs(const char *s)
 
 /* ---- req ---- */
 
-static int cmd_req(int argc, char **argv)
+/* Reads all of fd into a malloc'd buffer. Returns it (len in *len), or NULL with errno. */
+static char *slurp(int fd, size_t *len)
 {
-    double secs = 20;
-    bool close_now = false, half_close = false;
     char *data = NULL;
-    size_t len = 0, cap = 0;
-    int opt, fd;
+    size_t cap = 0;
 
-    optind = 1;
-    while ((opt = getopt(argc, argv, "+t:cs")) != -1) {
-        switch (opt) {
-        case 't': secs = parse_secs(optarg); if (secs < 0) return usage(); break;
-        case 'c': close_now = true; break;
-        case 's': half_close = true; break;
-        default: return usage();
-        }
-    }
-    if (optind + 1 != argc)
-        return usage();
+    *len = 0;
     for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 131072;
-            data = realloc(data, cap);
-            if (data == NULL) {
-                perror("e2e_rawclient: realloc");
-                return 2;
+        if (cap - *len < 65536) {
+            char *bigger = realloc(data, cap = cap ? cap * 2 : 131072);
+            if (bigger == NULL) {
+                free(data);
+                return NULL;
             }
+            data = bigger;
         }
-        ssize_t n = read(0, data + len, cap - len);
+        ssize_t n = read(fd, data + *len, cap - *len);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1) {
-            perror("e2e_rawclient: read stdin");
-            return 2;
+            int e = errno;
+            free(data);
+            errno = e;
+            return NULL;
         }
         if (n == 0)
-            break;
-        len += (size_t)n;
+            return data;
+        *len += (size_t)n;
     }
-    fd = connect_to(argv[optind]);
+}
+
+struct req_opts {
+    const char *sock;
+    double secs;
+    bool close_now, half_close;
+};
+
+/* One connection: send data, then (unless close_now) read until the server closes, copying
+ * the reply to stdout. Returns 0 when the server closed (or close_now), 1 on timeout, 2 on
+ * an error. The "closed after" note goes to stderr. */
+static int one_req(const struct req_opts *o, const char *data, size_t len)
+{
+    int fd = connect_to(o->sock);
+
     if (fd == -1) {
-        fprintf(stderr, "e2e_rawclient: connect %s: %s\n", argv[optind], strerror(errno));
-        free(data);
+        fprintf(stderr, "e2e_rawclient: connect %s: %s\n", o->sock, strerror(errno));
         return 2;
     }
     long long t0 = now_ms();
@@ -180,7 +186,7 @@ static int cmd_req(int argc, char **argv)
         if (n == -1) {
             if (errno != EPIPE && errno != ECONNRESET) {
                 perror("e2e_rawclient: send");
-                free(data);
+                close(fd);
                 return 2;
             }
             fprintf(stderr, "e2e_rawclient: send: %s after %zu of %zu bytes\n", strerror(errno),
@@ -189,21 +195,20 @@ static int cmd_req(int argc, char **argv)
         }
         sent += (size_t)n;
     }
-    free(data);
-    if (close_now) {
+    if (o->close_now) {
         close(fd);
         return 0;
     }
-    if (half_close)
+    if (o->half_close)
         (void)shutdown(fd, SHUT_WR); /* fails only if the peer is already gone: fine */
-    long long deadline = t0 + (long long)(secs * 1000);
+    long long deadline = t0 + (long long)(o->secs * 1000);
     for (;;) {
         char buf[65536];
         long long left = deadline - now_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0) {
             fprintf(stderr, "e2e_rawclient: timeout: the server did not close within %g s\n",
-                    secs);
+                    o->secs);
             close(fd);
             return 1;
         }
@@ -212,6 +217,7 @@ static int cmd_req(int argc, char **argv)
             continue;
         if (r == -1) {
             perror("e2e_rawclient: poll");
+            close(fd);
             return 2;
         }
         if (r == 0)
@@ -220,12 +226,15 @@ static int cmd_req(int argc, char **argv)
         if (n == -1 && errno == EINTR)
             continue;
         if (n > 0) {
-            if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+            if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
+                close(fd);
                 return 2;
+            }
             continue;
         }
         if (n == -1 && errno != ECONNRESET) {
             perror("e2e_rawclient: read");
+            close(fd);
             return 2;
         }
         fprintf(stderr, "e2e_rawclient: closed by the server after %lld ms%s\n", now_ms() - t0,
@@ -234,6 +243,53 @@ static int cmd_req(int argc, char **argv)
         fflush(stdout);
         return 0;
     }
+}
+
+static int cmd_req(int argc, char **argv)
+{
+    struct req_opts o = {.secs = 20};
+    char *data;
+    size_t len;
+    int opt, rc = 0;
+
+    optind = 1;
+    while ((opt = getopt(argc, argv, "+t:cs")) != -1) {
+        switch (opt) {
+        case 't': o.secs = parse_secs(optarg); if (o.secs < 0) return usage(); break;
+        case 'c': o.close_now = true; break;
+        case 's': o.half_close = true; break;
+        default: return usage();
+        }
+    }
+    if (optind >= argc)
+        return usage();
+    o.sock = argv[optind++];
+    if (optind == argc) {
+        if ((data = slurp(0, &len)) == NULL) {
+            perror("e2e_rawclient: stdin");
+            return 2;
+        }
+        rc = one_req(&o, data, len);
+        free(data);
+        return rc;
+    }
+    /* FILE...: one connection each, in order; each reply is followed by a line
+     * "--- closed" (the server closed), "--- timeout" or "--- error". */
+    for (; optind < argc; optind++) {
+        int fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
+        if (fd == -1 || (data = slurp(fd, &len)) == NULL) {
+            fprintf(stderr, "e2e_rawclient: %s: %s\n", argv[optind], strerror(errno));
+            return 2;
+        }
+        close(fd);
+        int r = one_req(&o, data, len);
+        free(data);
+        printf("--- %s\n", r == 0 ? "closed" : r == 1 ? "timeout" : "error");
+        fflush(stdout);
+        if (r > rc)
+            rc = r;
+    }
+    return rc;
 }
 
 /* ---- hold ---- */
