@@ -21,6 +21,7 @@
 #include "control.h"
 #include "health.h"
 #include "log.h"
+#include "logcap.h"
 #include "proto.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -282,6 +283,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .restarts = p->restarts,
         .reason = p->reason,
         .health = svc->health ? health_state(svc->health) : "",
+        .dropped_bytes = logcap_dropped(svc->logcap),
     };
 
     if (p->pid > 0 && now > p->start_ns)
@@ -451,8 +453,9 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         break;
     case PROTO_VERB_PID: do_pid(k, &req); break;
     case PROTO_VERB_LOGROTATE:
-        if (log_reopen() == -1)
-            reply_err(k, PROTO_ERR_FAILED, "cannot reopen tend's log: %s", strerror(errno));
+        if (sup_logrotate(k->ctl->sup) == -1)
+            reply_err(k, PROTO_ERR_FAILED, "not every log could be rotated: %s (retrying)",
+                      strerror(errno));
         else
             reply_ok(k);
         break;

@@ -32,6 +32,7 @@
 #include "health.h"
 #include "ident.h"
 #include "log.h"
+#include "logcap.h"
 #include "pidfile.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -90,6 +91,7 @@ static struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
     if (conf->healthcheck_kind != HEALTH_NONE)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
+    svc->logcap = logcap_new(&sup->loop, conf, sup->config->tend.childlogdir);
     svc_set_display(svc);
     return svc;
 }
@@ -118,6 +120,7 @@ static void svc_free(void *ptr)
     if (svc->next_conf != NULL)
         proc_conf_free(svc->next_conf);
     health_free(svc->health);
+    logcap_free(svc->logcap);
     free(svc->display);
     free(svc);
 }
@@ -195,15 +198,6 @@ static char **child_env(const struct supervisor *sup, const struct proc_conf *c,
     return env_build(environ, over, n);
 }
 
-/* Opens where the child's stdout/stderr go. Log capture with rotation is logcap's job (issue
- * 5); until then a path is appended to directly and AUTO/NONE/syslog discard. */
-static int open_output(enum log_target kind, const char *path)
-{
-    if (kind != LOG_TARGET_PATH || path == NULL)
-        return -1;
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-}
-
 /* Feeds a failure that happened in tend before the child could even be forked. */
 static void spawn_refused(struct service *svc, const char *what, int err)
 {
@@ -226,6 +220,7 @@ static void do_spawn(struct service *svc)
     uid_t uid = 0;
     gid_t gid = 0;
     int out_fd = -1, err_fd = -1, report_fd;
+    bool lent = false;
     pid_t pid;
 
     if (sup->shutting_down) {
@@ -263,11 +258,12 @@ static void do_spawn(struct service *svc)
             goto out;
         }
     }
-    out_fd = open_output(c->stdout_logfile_kind, c->stdout_logfile);
-    if (c->redirect_stderr)
-        err_fd = out_fd == -1 ? -1 : fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
-    else
-        err_fd = open_output(c->stderr_logfile_kind, c->stderr_logfile);
+    /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
+     * made leaves that stream on /dev/null this time (logged by logcap). */
+    if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1)
+        log_msg(LOG_LVL_WARN, "%s: output not captured this time: %s", svc->display,
+                strerror(errno));
+    lent = true;
 
     struct spawn_spec spec = {
         .path = path,
@@ -318,8 +314,8 @@ static void do_spawn(struct service *svc)
     }
     log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
 out:
-    fd_close_quiet(out_fd);
-    fd_close_quiet(err_fd);
+    if (lent)
+        logcap_after_spawn(svc->logcap); /* the descriptors are logcap's: never closed here */
     free(groups);
     free(envp);
 }
@@ -602,6 +598,7 @@ static void after_stop(struct service *svc)
         svc->next_conf = NULL;
         svc_set_display(svc);
         svc_set_health(svc);
+        logcap_reconfigure(svc->logcap, svc->p.conf, sup->config->tend.childlogdir);
         svc->p.state = PROC_STOPPED;
         if (svc->p.conf->autostart && !sup->shutting_down) {
             struct proc_event ev = {.kind = EV_START};
@@ -785,6 +782,28 @@ void sup_shutdown(struct supervisor *sup)
     check_shutdown_progress(sup);
 }
 
+/* ---- log rotation ---- */
+
+int sup_logrotate(struct supervisor *sup)
+{
+    int rc = 0, saved = 0;
+
+    if (log_reopen() == -1) {
+        saved = errno;
+        rc = -1;
+    }
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        if (logcap_rotate(sup->svcs[i]->logcap) == -1 && rc == 0) {
+            saved = errno;
+            rc = -1;
+        }
+    }
+    log_msg(LOG_LVL_INFO, "logs reopened or rotated%s%s", rc ? ": " : "",
+            rc ? strerror(saved) : "");
+    errno = saved;
+    return rc;
+}
+
 /* ---- reload ---- */
 
 static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
@@ -858,6 +877,7 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
             proc_conf_free(svc->p.conf);
             svc->p.conf = nc;
             svc_set_health(svc);
+            logcap_reconfigure(svc->logcap, nc, cfg->tend.childlogdir);
         } else {
             report_line(report, ctx, "changed", svc->display);
             if (svc->next_conf != NULL)
@@ -1080,6 +1100,9 @@ static void on_signal(struct watcher *w, uint32_t events)
             break;
         case SIGHUP:
             reload_from_signal(sup);
+            break;
+        case SIGUSR2:
+            (void)sup_logrotate(sup); /* failures are logged and retried by logcap */
             break;
         default:
             break;
@@ -1464,6 +1487,7 @@ int supervisor_main(int argc, char **argv)
     (void)signal(SIGINT, SIG_DFL);
     (void)signal(SIGTERM, SIG_DFL);
     (void)signal(SIGCHLD, SIG_DFL);
+    (void)signal(SIGUSR2, SIG_DFL);
     /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
     (void)signal(SIGPIPE, SIG_IGN);
     /* The dispositions children must have reset: whatever is not default in tend now
@@ -1484,6 +1508,7 @@ int supervisor_main(int argc, char **argv)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR2);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
         (sup.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
         loop_init(&sup.loop) == -1 ||

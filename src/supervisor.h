@@ -39,6 +39,7 @@ struct service {
     struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     struct health *health;     /* NULL without healthcheck= */
+    struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
     bool removing;             /* reload removed it: drop once it has no process */
     char *display;             /* "group:name", or "name" when the group has its name */
 };
@@ -91,5 +92,8 @@ int sup_signal(struct service *svc, int sig);
 int sup_reload(struct supervisor *sup, struct config_diags *diags,
                void (*report)(const char *line, void *ctx), void *ctx);
 void sup_shutdown(struct supervisor *sup);
+/* Reopens tend's log and rotates (or reopens, after logrotate(8)) every program's logs.
+ * 0, or -1/errno of the first failure (each keeps retrying on its own). */
+int sup_logrotate(struct supervisor *sup);
 
 #endif
