@@ -74,6 +74,13 @@ static const struct verb_spec verbs[] = {
      "Usage: tend pid [NAME]\n"
      "Print the pid of process NAME, or of the supervisor itself without NAME.\n"
      "Exit status: 0 printed, 1 error, 4 no supervisor.\n"},
+    {"logs", 1, 1, false, false, false,
+     "Usage: tend logs [-n N] [--stderr] [-f] NAME\n"
+     "Print the last N lines (default 10) of a process's captured stdout (or stderr).\n"
+     "  -n N       how many lines\n"
+     "  --stderr   the stderr log instead of stdout\n"
+     "  -f         keep following, across rotations, until interrupted\n"
+     "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
     {"logrotate", 0, 0, false, false, true,
      "Usage: tend logrotate\n"
      "Rotate every log file now (the supervisor's and the processes').\n"
@@ -99,6 +106,9 @@ struct client_opts {
     bool help;
     bool json;
     bool no_wait;
+    const char *lines;  /* logs -n */
+    bool use_stderr;    /* logs --stderr */
+    bool follow;        /* logs -f */
     char **args; /* positional words after the verb */
     size_t nargs;
 };
@@ -608,6 +618,8 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
         break;
     case PROTO_REPLY_DATA:
         fprintf(out, "%s\n", r.text);
+        if (o->follow)
+            fflush(out); /* followed lines show as they come, like tail -f */
         break;
     case PROTO_REPLY_OK:
         st->final = true;
@@ -744,7 +756,8 @@ static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE
                 continue;
             }
             if ((r = take_valued(argc, argv, &i, "-c", "--config", &o->config)) != 0 ||
-                (r = take_valued(argc, argv, &i, "-s", "--socket", &o->socket)) != 0) {
+                (r = take_valued(argc, argv, &i, "-s", "--socket", &o->socket)) != 0 ||
+                (r = take_valued(argc, argv, &i, "-n", "--lines", &o->lines)) != 0) {
                 if (r == -1)
                     return usage_error(err, "option '%s' needs a value", a);
                 continue;
@@ -755,6 +768,10 @@ static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE
                 o->json = true;
             else if (strcmp(a, "--no-wait") == 0)
                 o->no_wait = true;
+            else if (strcmp(a, "--stderr") == 0)
+                o->use_stderr = true;
+            else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)
+                o->follow = true;
             else
                 return usage_error(err, "unknown option '%s'", a);
             continue;
@@ -784,6 +801,14 @@ static int validate(struct client_opts *o, FILE *err)
         return usage_error(err, "%s: unknown option '--json'", v->name);
     if (o->no_wait && !v->no_wait)
         return usage_error(err, "%s: unknown option '--no-wait'", v->name);
+    if ((o->lines || o->use_stderr || o->follow) && strcmp(v->name, "logs") != 0)
+        return usage_error(err, "%s: -n, --stderr and -f are options of logs", v->name);
+    if (o->lines != NULL) {
+        unsigned long long n;
+        if (parse_uint(o->lines, PROTO_MAX_LOG_LINES, &n) == -1)
+            return usage_error(err, "logs: -n wants a number of lines up to %d, not '%s'",
+                               PROTO_MAX_LOG_LINES, o->lines);
+    }
     if ((int)o->nargs < v->min_args) {
         if (strcmp(v->name, "signal") == 0)
             return usage_error(err, "signal needs a %s", o->nargs == 0 ? "SIGNAL and a NAME"
@@ -811,13 +836,21 @@ static int validate(struct client_opts *o, FILE *err)
  * then the positional words (the signal in its canonical name). */
 static int build_request(const struct client_opts *o, struct proto_buf *req, FILE *err)
 {
-    char **words = xcalloc(o->nargs + 3, sizeof *words);
+    char **words = xcalloc(o->nargs + 8, sizeof *words);
     char signame[16];
     size_t n = 0;
     bool dash = false;
 
     if (o->no_wait)
         words[n++] = "--no-wait";
+    if (o->lines != NULL) {
+        words[n++] = "-n";
+        words[n++] = (char *)o->lines;
+    }
+    if (o->use_stderr)
+        words[n++] = "--stderr";
+    if (o->follow)
+        words[n++] = "-f";
     for (size_t i = 0; i < o->nargs; i++)
         dash = dash || o->args[i][0] == '-';
     if (dash)

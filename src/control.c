@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -55,6 +57,13 @@ struct conn {
     size_t ntargets;
     bool any_failed;
     bool issuing;        /* requests are being applied: states are not final yet */
+    /* logs -f: the followed file, where we are in it, and inotify on its directory. */
+    int follow_fd;
+    off_t follow_pos;
+    char *follow_path;
+    int ino_fd;
+    struct watcher ino_w;
+    struct str partial;  /* an unterminated last line, held until its newline */
     struct conn *prev, *next;
 };
 
@@ -144,6 +153,8 @@ static void conn_free(void *ptr)
 {
     struct conn *k = ptr;
 
+    free(k->follow_path);
+    str_free(&k->partial);
     proto_splitter_free(&k->in);
     proto_buf_free(&k->out);
     for (size_t i = 0; i < k->ntargets; i++)
@@ -161,6 +172,10 @@ static void conn_close(struct conn *k)
     k->closed = true;
     loop_del(&c->sup->loop, &k->w);
     loop_timer_cancel(&c->sup->loop, &k->timer);
+    loop_del(&c->sup->loop, &k->ino_w);
+    fd_close_quiet(k->ino_fd);
+    fd_close_quiet(k->follow_fd);
+    k->ino_fd = k->follow_fd = -1;
     fd_close_quiet(k->fd);
     k->fd = -1;
     if (k->prev)
@@ -425,6 +440,157 @@ static void do_pid(struct conn *k, struct proto_request *req)
     reply_ok(k);
 }
 
+/* Sends the complete lines of buf[0..len) as data lines; keeps an unterminated tail. */
+static void send_lines(struct conn *k, const char *buf, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        str_append_len(&k->partial, buf + start, i - start);
+        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        str_clear(&k->partial);
+        start = i + 1;
+    }
+    str_append_len(&k->partial, buf + start, len - start);
+    if (k->partial.len > PROTO_MAX_TEXT) {
+        /* A line longer than a data line can carry goes out in pieces. */
+        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        str_clear(&k->partial);
+    }
+}
+
+/* Reads the followed file from where we are to its end (bounded per call). */
+static void follow_read(struct conn *k)
+{
+    char buf[65536];
+
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = pread(k->follow_fd, buf, sizeof(buf), k->follow_pos);
+        if (n <= 0)
+            break;
+        k->follow_pos += n;
+        send_lines(k, buf, (size_t)n);
+        if (k->out.len > (4u << 20)) {
+            /* A client that cannot keep up loses lines, not the supervisor its memory. */
+            struct stat st;
+            if (fstat(k->follow_fd, &st) == 0 && st.st_size > k->follow_pos) {
+                proto_buf_append_msgf(&k->out, "[tend: %lld bytes skipped: reading too slowly]",
+                                      (long long)(st.st_size - k->follow_pos));
+                k->follow_pos = st.st_size;
+            }
+            break;
+        }
+    }
+}
+
+/* The followed file's directory changed: read what was appended, and if the path now names
+ * another file (rotation), finish the old one and go on with the new one from its start. */
+static void on_follow_event(struct watcher *w, uint32_t events)
+{
+    struct conn *k = w->ctx;
+    char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct stat now, cur;
+
+    (void)events;
+    while (read(k->ino_fd, evbuf, sizeof(evbuf)) > 0)
+        ; /* drained: what changed is learnt from the file itself */
+    follow_read(k);
+    if (stat(k->follow_path, &now) == 0 && fstat(k->follow_fd, &cur) == 0 &&
+        (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev || now.st_size < k->follow_pos)) {
+        int fd = open(k->follow_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd != -1) {
+            follow_read(k); /* the rest of the old file */
+            (void)close(k->follow_fd);
+            k->follow_fd = fd;
+            k->follow_pos = 0;
+            follow_read(k);
+        }
+    }
+    conn_flush(k);
+}
+
+/* Where the last n lines of fd begin (0 if it has fewer). The byte at size - 1 is left out
+ * of the count: a final newline ends the last line, it does not start another. */
+static off_t tail_start(int fd, off_t size, long n)
+{
+    char buf[8192];
+    off_t pos = size - 1;
+    long found = 0;
+
+    if (n <= 0)
+        return size;
+    while (pos > 0) {
+        size_t chunk = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+        if (pread(fd, buf, chunk, pos - (off_t)chunk) != (ssize_t)chunk)
+            return 0;
+        for (size_t i = chunk; i-- > 0;) {
+            if (buf[i] == '\n' && ++found == n)
+                return pos - (off_t)chunk + (off_t)i + 1;
+        }
+        pos -= (off_t)chunk;
+    }
+    return 0;
+}
+
+static void do_logs(struct conn *k, struct proto_request *req)
+{
+    struct service **sel;
+    size_t n;
+    struct stat st;
+
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    if (n != 1) {
+        free(sel);
+        reply_err(k, PROTO_ERR_BAD_ARGUMENT, "logs wants exactly one process");
+        return;
+    }
+    struct service *svc = sel[0];
+    free(sel);
+    int stream = req->use_stderr ? LOGCAP_STDERR : LOGCAP_STDOUT;
+    const char *path = logcap_path(svc->logcap, stream);
+    if (path == NULL) {
+        reply_err(k, PROTO_ERR_FAILED, "%s: %s is not captured to a file (%s)", svc->display,
+                  req->use_stderr ? "stderr" : "stdout",
+                  req->use_stderr && svc->p.conf->redirect_stderr
+                      ? "redirect_stderr: it is in the stdout log"
+                      : "NONE, syslog, or not started yet");
+        return;
+    }
+    logcap_flush(svc->logcap); /* what the pipe holds belongs in the answer */
+    k->follow_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (k->follow_fd == -1 || fstat(k->follow_fd, &st) == -1) {
+        reply_err(k, PROTO_ERR_FAILED, "%s: cannot read %s: %s", svc->display, path,
+                  strerror(errno));
+        return;
+    }
+    k->follow_pos = tail_start(k->follow_fd, st.st_size, req->lines >= 0 ? req->lines : 10);
+    k->follow_path = xstrdup(path);
+    follow_read(k);
+    if (!req->follow) {
+        if (k->partial.len > 0)
+            proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        reply_ok(k);
+        return;
+    }
+    /* Follow: inotify on the directory sees appends, renames (rotation) and new files. */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1,
+             slash ? path : ".");
+    k->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (k->ino_fd == -1 ||
+        inotify_add_watch(k->ino_fd, dir,
+                          IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) == -1 ||
+        loop_add(&k->ctl->sup->loop, &k->ino_w, k->ino_fd, EPOLLIN, on_follow_event, k) == -1) {
+        reply_err(k, PROTO_ERR_FAILED, "cannot follow %s: %s", path, strerror(errno));
+        return;
+    }
+    conn_flush(k); /* the tail goes out now; the connection stays open */
+}
+
 static void handle_request(struct conn *k, const char *line, size_t len)
 {
     struct proto_request req;
@@ -459,7 +625,7 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         else
             reply_ok(k);
         break;
-    case PROTO_VERB_LOGS:
+    case PROTO_VERB_LOGS: do_logs(k, &req); break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -545,6 +711,10 @@ static void accept_one(struct control *c, int fd)
 
     k->ctl = c;
     k->fd = fd;
+    k->follow_fd = -1;
+    k->ino_fd = -1;
+    k->ino_w.fd = -1;
+    str_init(&k->partial);
     proto_splitter_init(&k->in, PROTO_MAX_REQUEST);
     proto_buf_init(&k->out);
     timer_init(&k->timer, on_conn_timer, k);
