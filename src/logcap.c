@@ -1027,6 +1027,16 @@ static bool capturing(const struct stream_conf *c)
     return c->to_file || c->to_syslog;
 }
 
+/* "group:name", or "name" when the group is the program itself, as tend's log says it. */
+static char *make_display(const struct proc_conf *conf)
+{
+    char *d;
+
+    if (conf->group == NULL || strcmp(conf->group, conf->name) == 0)
+        return strdup(conf->name);
+    return asprintf(&d, "%s:%s", conf->group, conf->name) == -1 ? NULL : d;
+}
+
 /* ---- public ---- */
 
 int logcap_default_childlogdir(char *buf, size_t len)
@@ -1068,12 +1078,7 @@ struct logcap *logcap_new(struct loop *loop, const struct proc_conf *conf,
         return NULL;
     lc->loop = loop;
     lc->name = strdup(conf->name);
-    if (conf->group != NULL && strcmp(conf->group, conf->name) != 0) {
-        if (asprintf(&lc->display, "%s:%s", conf->group, conf->name) == -1)
-            lc->display = NULL;
-    } else {
-        lc->display = strdup(conf->name);
-    }
+    lc->display = make_display(conf);
     lc->redirect_stderr = conf->redirect_stderr;
     for (int i = 0; i < 2; i++) {
         struct stream *s = &lc->s[i];
@@ -1168,6 +1173,11 @@ void logcap_reconfigure(struct logcap *lc, const struct proc_conf *conf, const c
         return;
     }
     lc->redirect_stderr = conf->redirect_stderr;
+    char *display = make_display(conf); /* a reload may have moved it into a group */
+    if (display != NULL) {
+        free(lc->display);
+        lc->display = display;
+    }
     for (int i = 0; i < 2; i++) {
         struct stream *s = &lc->s[i];
         bool moved = s->c.to_file != c[i].to_file || !str_same(s->c.path, c[i].path);

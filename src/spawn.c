@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,8 +143,15 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
     for (int sig = 1; sig < NSIG; sig++) {
         if (spec->reset != NULL && sigismember(spec->reset, sig) != 1)
             continue; /* the caller knows this one is already at its default */
-        if (sigaction(sig, &dfl, NULL) == -1 && errno != EINVAL)
+        if (sigaction(sig, &dfl, NULL) == 0)
+            continue;
+        if (errno != EINVAL)
             return fail(err, STAGE_SIGNALS);
+        /* glibc refuses the two real-time signals it reserves (32, 33), yet a caller can
+         * have them ignored through the raw system call, and that would survive the exec:
+         * reset them the same way. KILL and STOP fail here too, harmlessly. */
+        struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k = {0};
+        (void)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)); /* see above */
     }
 
     if (spec->nofile > 0) {

@@ -901,6 +901,9 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     }
     config_free(sup->config);
     sup->config = cfg;
+    /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
+    for (size_t i = 0; i < nadded; i++)
+        logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
     sort_services(sup);
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
     if (sup->alerts != NULL) {
@@ -1490,6 +1493,9 @@ int supervisor_main(int argc, char **argv)
     (void)signal(SIGUSR2, SIG_DFL);
     /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
     (void)signal(SIGPIPE, SIG_IGN);
+    /* SIGXFSZ: a log file past RLIMIT_FSIZE must be an EFBIG (logcap drops, counts and
+     * retries), not our death. Children get it back (child_reset). */
+    (void)signal(SIGXFSZ, SIG_IGN);
     /* The dispositions children must have reset: whatever is not default in tend now
      * (SIGPIPE, and anything inherited ignored). Computed once, not per spawn. */
     sigemptyset(&sup.child_reset);
@@ -1562,11 +1568,11 @@ int supervisor_main(int argc, char **argv)
     } else {
         r = EXIT_OK;
     }
-    log_msg(LOG_LVL_INFO, "tend exiting");
     if (pidfile_path != NULL)
         (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
     free(pidfile_path);
-    free_supervisor(&sup);
+    free_supervisor(&sup); /* log capture writes out what is left, and may say so */
+    log_msg(LOG_LVL_INFO, "tend exiting");
     log_close();
     return r;
 

@@ -40,6 +40,7 @@ for dir in "$@"; do
     for t in "$dir"/tests/test_* tests/e2e/*.sh; do
         [ -e "$t" ] || continue
         case $t in *"$only"*) ;; *) continue ;; esac
+        case $t in */lib.sh) continue ;; esac   # the e2e scripts' library, not a test
         name=$(basename "$t" .sh)
         case $t in *.sh) cmd=(bash "$t") ;; *) cmd=("$t") ;; esac
         out=$(timeout -k 5 "$per_file_timeout" "${cmd[@]}" 2>&1); rc=$?

@@ -426,6 +426,9 @@ const char *sig_name(int signo)
     /* Real-time signals have no names of their own: "RTMIN+N", built once per number. */
     static char rt_names[64][12];
 
+    /* The C library's name first, so that every message names a signal the same way. */
+    if (signo > 0 && signo < SIGRTMIN && sigabbrev_np(signo) != NULL)
+        return sigabbrev_np(signo);
     for (size_t i = 0; i < sizeof sig_table / sizeof sig_table[0]; i++) {
         if (sig_table[i].signo == signo)
             return sig_table[i].name;

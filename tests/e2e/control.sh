@@ -1163,7 +1163,7 @@ t_malformed_requests_answered() {
     queue_raw_err syntax '.+' 'tend/1 status be\001at\n'
     queue_raw_err syntax '.+' 'tend/1\n'
     queue_raw_err unknown-verb '.+' 'tend/1 frobnicate\n'
-    queue_raw_err unknown-verb '.+' 'tend/1 logs beat\n'
+    queue_raw_err no-such-process '.+' 'tend/1 logs nosuch\n'
     queue_raw_err bad-argument '.+' 'tend/1 start --frob beat\n'
     queue_raw_err bad-argument '.+' 'tend/1 start\n'
     queue_raw_err bad-argument '.+' 'tend/1 status --no-wait\n'
