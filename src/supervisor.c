@@ -707,6 +707,14 @@ int sup_signal(struct service *svc, int sig)
     return signal_process(svc, sig, false);
 }
 
+static int diag_cmp(const void *a, const void *b)
+{
+    const struct config_diag *x = a, *y = b;
+    int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+
+    return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
 /* Checks config has nothing the supervisor itself cannot run (a health check on a host name
  * would need a blocking lookup). Appends errors to diags; returns -1 if there were any. */
 static int validate_runnable(const struct config *cfg, struct config_diags *diags)
@@ -728,6 +736,9 @@ static int validate_runnable(const struct config *cfg, struct config_diags *diag
         diags->errors++;
         rc = -1;
     }
+    /* Keep the config module's order: by file, then line. */
+    if (rc == -1)
+        qsort(diags->items, diags->count, sizeof(*diags->items), diag_cmp);
     return rc;
 }
 
