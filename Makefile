@@ -58,6 +58,8 @@ deps:
 # The README's test command: installs what it needs, builds both flavours, runs everything.
 check: deps
 	@$(MAKE) --no-print-directory build-all build/asan-all
+	@$(MAKE) --no-print-directory lint >/dev/null
+	@echo "lint: cppcheck and clang-tidy clean"
 	@bash tests/run.sh build build/asan
 
 # Normal build only, for a quick loop while developing.
@@ -76,9 +78,9 @@ demo: deps build-all
 	@bash examples/demo.sh build
 
 lint: build-all
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	    --suppress=missingIncludeSystem -Isrc src tests/helpers
-	clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
+	@clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
 
 install: build/tend
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
