@@ -1234,6 +1234,7 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
     pc->healthcheck_host = pc->healthcheck_path = pc->healthcheck_command = NULL;
     pc->healthcheck_argv = NULL;
     pc->healthcheck_kind = HEALTH_NONE;
+    pc->healthcheck_line = e->line;
 
     if (strncasecmp(v, "tcp:", 4) == 0) {
         if (parse_host_port(v + 4, 0, &host, &port)) {

@@ -115,6 +115,7 @@ struct proc_conf {
     int healthcheck_timeout;    /* seconds */
     int healthcheck_retries;    /* consecutive failures before a restart */
     int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
+    int healthcheck_line;       /* the line of healthcheck=, for messages about its value */
     char *on_event; /* command run on this process's events; NULL: none */
     char *file;     /* where its [program:x] header is */
     int line;

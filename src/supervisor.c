@@ -400,22 +400,40 @@ static void on_pidfd(struct watcher *w, uint32_t events)
 {
     struct service *svc = w->ctx;
     struct proc_event ev = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
+    int status;
 
     (void)events;
+    /* Reparented to us just before it died (its launcher exited)? Then its real status is
+     * ours to collect; otherwise its parent has it. */
+    if (waitpid(svc->p.pid, &status, WNOHANG) == svc->p.pid)
+        ev.status = status;
     pidfd_end(svc);
     apply(svc, &ev);
 }
 
-static void adopt(struct service *svc, pid_t pid)
+static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks)
 {
     struct proc_event ok = {.kind = EV_EXEC_OK};
+    pid_t ppid = 0, pgid, sid;
     bool descendant = is_descendant(pid);
+    struct ident again;
 
+    /* Only a process whose parent is tend has its exit reach tend; a descendant whose
+     * parent is still the launcher (prog & echo $! > pidfile; wait) is reaped by the
+     * launcher. Anything but our child is watched, and signalled, through a pidfd. */
+    bool child = ident_parents(pid, &ppid, &pgid, &sid) == 0 && ppid == getpid();
     pidfile_wait_end(svc);
     svc->p.pid = pid;
     svc->adopted = true;
-    if (!descendant && pid != svc->launcher_pid) {
+    if (!child) {
         svc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        /* The pidfd pins the process: check once more that it is the one we validated. */
+        if (svc->pidfd != -1 &&
+            (ident_read(pid, &again, NULL) == -1 || again.start_ticks != start_ticks)) {
+            fd_close_quiet(svc->pidfd);
+            svc->pidfd = -1;
+            errno = ESRCH;
+        }
         if (svc->pidfd == -1 ||
             loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc) == -1) {
             /* ESRCH: it died between the check and now. Either way we cannot watch it. */
@@ -428,8 +446,10 @@ static void adopt(struct service *svc, pid_t pid)
         }
     }
     log_msg(LOG_LVL_INFO, "%s: adopted pid %d from %s (%s)", svc->display, (int)pid,
-            svc->p.conf->pidfile, descendant ? "a descendant: exit seen through SIGCHLD"
-                                             : "not a descendant: watched through a pidfd");
+            svc->p.conf->pidfile,
+            child        ? "a descendant: exit seen through SIGCHLD"
+            : descendant ? "a descendant, still its launcher's child: watched through a pidfd"
+                         : "not a descendant: watched through a pidfd");
     apply(svc, &ok);
 }
 
@@ -471,7 +491,7 @@ static void try_pidfile(struct service *svc)
                  "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
         return;
     }
-    adopt(svc, pid);
+    adopt(svc, pid, id.start_ticks);
 }
 
 static void on_pidfile_event(struct watcher *w, uint32_t events)
@@ -493,8 +513,12 @@ static void on_pidfile_timeout(struct timer *t, void *ctx)
 
     (void)t;
     pidfile_wait_end(svc);
+    /* Without inotify (its directory did not exist yet, or no instance was left), this is
+     * the one look at the pidfile: take it if it is valid now. */
+    try_pidfile(svc);
     if (svc->adopted)
         return;
+    ev.what = svc->pidfile_problem;
     if (svc->launcher_pid != 0) {
         /* The command neither wrote a usable pidfile nor exited: it must not linger. */
         log_msg(LOG_LVL_WARN, "%s: killing launcher pid %d: %s", svc->display,
@@ -731,7 +755,8 @@ static int validate_runnable(const struct config *cfg, struct config_diags *diag
             diags->items = xrealloc(diags->items, diags->cap * sizeof(*diags->items));
         }
         diags->items[diags->count++] = (struct config_diag){
-            .file = xstrdup(c->file), .line = c->line, .is_error = true,
+            .file = xstrdup(c->file),
+            .line = c->healthcheck_line > 0 ? c->healthcheck_line : c->line, .is_error = true,
             .msg = xasprintf("[program:%s] healthcheck: %s", c->program, msg)};
         diags->errors++;
         rc = -1;
@@ -1084,6 +1109,10 @@ static void reap_children(struct supervisor *sup)
     }
     if (pid == -1 && errno != ECHILD && errno != EINTR)
         log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
+    /* A reaped launcher changes no state, yet it may have been the last thing shutdown was
+     * waiting for. */
+    if (sup->shutting_down)
+        check_shutdown_progress(sup);
 }
 
 static void reload_from_signal(struct supervisor *sup)
