@@ -2,7 +2,7 @@
 # Installs the Debian packages that building, testing and benchmarking tend need, and only
 # those that are missing, so a second run costs one dpkg query. Needs root to install.
 set -eu
-pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy"
+pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
