@@ -148,6 +148,7 @@ struct sys {
     unsigned long running, backoff, fatal, problems;
     pid_t *running_pid; /* per program index: the last pid tend logged as RUNNING */
     char first_problem[3][512];
+    ssize_t seen_len; /* how much of its own log report_anomalies has shown */
 };
 
 static struct {
@@ -1134,6 +1135,8 @@ static void sys_launch(struct sys *s, int n)
     s->n = n;
     log_reset(s);
     (void)unlink(s->log);
+    (void)unlink(s->out);
+    s->seen_len = 0;
     fleet_init(&s->f, s->label, s->slot * ID_STRIDE, s->writer_bytes > 0 ? 1 : (size_t)n);
     free(s->running_pid);
     s->running_pid = calloc(s->f.n, sizeof(*s->running_pid));
@@ -1269,7 +1272,11 @@ static void report_anomalies(struct sys *s)
         return;
     }
     len = read_small_file(s->kind == K_SUPERVISORD ? s->log : s->out, buf, sizeof(buf));
-    for (char *line = buf; len > 0 && line != NULL && *line != '\0' && shown < 3;) {
+    if (len < s->seen_len)
+        s->seen_len = 0; /* a new file */
+    char *from = buf + s->seen_len;
+    s->seen_len = len < 0 ? 0 : len;
+    for (char *line = from; len > 0 && line != NULL && *line != '\0' && shown < 3;) {
         char *nl = strchr(line, '\n');
         if (nl != NULL)
             *nl = '\0';
@@ -1374,10 +1381,15 @@ static uint64_t pct(const uint64_t *sorted, size_t n, double p)
     return n == 0 ? 0 : sorted[rank == 0 ? 0 : rank - 1];
 }
 
+/* The median (the mean of the two middle values when n is even), in ms. */
 static double median_ms(uint64_t *v, size_t n)
 {
+    if (n == 0)
+        return 0;
     qsort(v, n, sizeof(*v), cmp_u64);
-    return (double)pct(v, n, 0.5) / 1e6;
+    if (n % 2 == 0)
+        return ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2e6;
+    return (double)v[n / 2] / 1e6;
 }
 
 static void ratio_str(char *buf, size_t len, double a, double b)
@@ -2224,6 +2236,7 @@ static void scenario_logs(void)
     g.cur_fast = true;
     printf("== logs: one program writes %lld MiB of 100-byte lines to stdout; until its last "
            "line is in the log file (MB/s, 1 MB = 10^6 bytes)\n", bytes >> 20);
+    (void)floor_logs(bytes < (128LL << 20) ? bytes : 128LL << 20, g.dir); /* warm-up */
     floor_mbs = floor_logs(bytes, g.dir);
     printf("  floor (the driver reads the pipe, appends to a file): %.0f MB/s\n", floor_mbs);
     for (size_t i = 0; i < ns; i++) {

@@ -141,7 +141,10 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++) {
-        if (spec->reset != NULL && sigismember(spec->reset, sig) != 1)
+        /* glibc's reserved real-time signals (32 up to SIGRTMIN) cannot be read or put in a
+         * sigset_t, so the caller cannot know them: always reset those. */
+        bool reserved = sig >= 32 && sig < SIGRTMIN;
+        if (!reserved && spec->reset != NULL && sigismember(spec->reset, sig) != 1)
             continue; /* the caller knows this one is already at its default */
         if (sigaction(sig, &dfl, NULL) == 0)
             continue;
