@@ -171,10 +171,11 @@ for sys in $BENCH_SYSTEMS; do
     versions+="$sys $(version "$sys"); "
 done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+date0=$(date -u '+%Y-%m-%d %H:%M UTC')
 scen=$(IFS=,; echo "${scenarios[*]}")
 knobs=$(env | grep '^BENCH_' | sort | tr '\n' ' ')
 {
-    echo "tend vs peers: $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n): $(nproc) cores ($cpu)," \
+    echo "tend vs peers: $date0 on $(uname -n): $(nproc) cores ($cpu)," \
         "kernel $(uname -r), load average $load0"
     echo "versions: ${versions%; }"
     echo "command: bash bench/compare.sh $build ${scenarios[*]}"
@@ -191,13 +192,13 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
     echo "# tend vs peers, bench/compare.sh"
-    echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "# date: $date0 (start; it ended $(date -u '+%H:%M UTC'))"
     echo "# machine: $(uname -n), $(nproc) cores, $cpu, kernel $(uname -r)"
     echo "# load average: $load0 at the start, $load1 at the end"
     echo "# versions: ${versions%; }"
     echo "# command: bash bench/compare.sh $build ${scenarios[*]}"
     echo "# knobs: $knobs"
-    awk '/^SETTINGS / { sub(/^SETTINGS /, ""); print "# settings: " $0 }' "$log"
+    awk '/^SETTINGS / { sub(/^SETTINGS /, ""); if (!seen[$0]++) print "# settings: " $0 }' "$log"
     echo "figure,system,config,value,unit,n,floor,vs_floor,vs_tend,target"
     awk '
         /^RESULT / {
