@@ -15,5 +15,5 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 echo "deps: installing$missing"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
