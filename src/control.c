@@ -25,6 +25,7 @@
 #include "log.h"
 #include "logcap.h"
 #include "proto.h"
+#include "reload.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/fd.h"

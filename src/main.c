@@ -6,7 +6,7 @@
 #include "client.h"
 #include "daeml.h"
 #include "exitcode.h"
-#include "supervisor.h"
+#include "daemon.h"
 
 static const char tend_usage[] =
     "Usage: tend COMMAND [ARGS...]\n"

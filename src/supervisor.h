@@ -1,7 +1,8 @@
-/* supervisor: `tend daemon`. Owns the event loop, the service table and every descriptor
- * that must outlive a child (report pipes now; log pipes and pidfds later). Drives each
- * service's state machine (proc.c) from kernel events: SIGCHLD through a signalfd, report
- * pipes, the deadline timer, and requests from the control socket. */
+/* supervisor: the service table and its dispatch. Owns the event loop and every service;
+ * drives each service's state machine (proc.c) from kernel events (SIGCHLD through a
+ * signalfd, report pipes, pidfds, the deadline timer) and from requests of the control
+ * socket. Its neighbours: launch (spawning an instance), adopt (pidfile programs), reload
+ * (applying a new config), daemon (start-up), control (the socket). */
 #ifndef TEND_SUPERVISOR_H
 #define TEND_SUPERVISOR_H
 
@@ -75,11 +76,6 @@ struct supervisor {
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */
 int sup_listen(struct supervisor *sup, sup_listener_fn *fn, void *ctx);
 
-/* Entry point of `tend daemon`. */
-int supervisor_main(int argc, char **argv);
-/* Entry point of `tend check`. */
-int check_main(int argc, char **argv);
-
 /* Lookups and requests, for the control socket. */
 struct service *sup_find(struct supervisor *sup, const char *name);
 void sup_start(struct service *svc);
@@ -87,13 +83,40 @@ void sup_stop(struct service *svc);
 void sup_restart(struct service *svc);
 /* 0 or -1/errno; never signals a pid whose identity no longer matches. */
 int sup_signal(struct service *svc, int sig);
-/* Rereads the config and applies the difference. 0, or -1 with the config's diagnostics
- * in diags (nothing changed). `report` receives one line per change, e.g. "added web". */
-int sup_reload(struct supervisor *sup, struct config_diags *diags,
-               void (*report)(const char *line, void *ctx), void *ctx);
 void sup_shutdown(struct supervisor *sup);
 /* Reopens tend's log and rotates (or reopens, after logrotate(8)) every program's logs.
  * 0, or -1/errno of the first failure (each keeps retrying on its own). */
 int sup_logrotate(struct supervisor *sup);
+
+
+/* ---- life cycle, for daemon.c ---- */
+
+/* Blocks the signals tend reads, opens the signalfd and the loop, sets up alerts.
+ * sup->config must be loaded. 0 or -1/errno. */
+int sup_init(struct supervisor *sup);
+/* Creates a service for every process of sup->config (which gives up its copies). 0 or
+ * -1/ENOMEM. */
+int sup_add_services(struct supervisor *sup);
+/* Frees every service, the loop, the config; closes the descriptors (not the control
+ * socket: its owner closes it first). */
+void sup_destroy(struct supervisor *sup);
+
+/* ---- between the supervisor's modules (launch, adopt, reload) ---- */
+
+/* Feeds one event to the service's state machine and carries out its effects. */
+void sup_apply(struct service *svc, const struct proc_event *ev);
+/* A new service for conf (taken over). NULL when out of memory. */
+struct service *svc_new(struct supervisor *sup, struct proc_conf *conf);
+/* Stops every watcher and timer of the service and closes its descriptors. */
+void svc_release(struct service *svc);
+/* Frees a released service (a loop_defer_free callback). */
+void svc_free(void *svc);
+/* Recomputes the display name and the health check after the config changed. */
+void svc_set_display(struct service *svc);
+void svc_set_health(struct service *svc);
+/* Sorts the table by priority, then name. */
+void sup_sort(struct supervisor *sup);
+/* A stopped service that a reload removed or changed: drop it, or start its new version. */
+void sup_after_stop(struct service *svc);
 
 #endif

@@ -1,0 +1,463 @@
+/* daemon: the start-up of `tend daemon` and `tend check`. Loads and validates the config
+ * (every problem printed as FILE:LINE), takes the pidfile, detaches from the caller (who
+ * learns of success only once start-up is complete, or gets the one line saying why it
+ * failed), applies the [tend] settings (rlimits, umask, directory, user), opens tend's own
+ * log and the control socket, then hands over to the supervisor's loop. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "exitcode.h"
+#include "log.h"
+#include "pidfile.h"
+#include "reload.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "util/fd.h"
+#include "util/str.h"
+
+static void print_diags(const struct config_diags *diags)
+{
+    for (size_t i = 0; i < diags->count; i++) {
+        char buf[1024];
+        config_diag_format(&diags->items[i], buf, sizeof(buf));
+        fprintf(stderr, "%s\n", buf);
+    }
+}
+
+/* Loads the config named by -c or found by the default search. Prints every diagnostic.
+ * Returns the config or NULL. */
+static struct config *load_config(const char *path)
+{
+    struct config_diags diags = {0};
+    struct config *cfg = NULL;
+
+    if (path == NULL) {
+        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend.conf, "
+                        "/etc/supervisor/supervisord.conf exists (use -c FILE)\n");
+        return NULL;
+    }
+    (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    if (cfg != NULL && reload_validate(cfg, &diags) == -1) {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    print_diags(&diags);
+    config_diags_free(&diags);
+    return cfg;
+}
+
+static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"nodaemon", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, fg ? "+c:nh" : "+c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *path = optarg;
+            break;
+        case 'n':
+            if (fg == NULL)
+                goto bad;
+            *fg = true;
+            break;
+        case 'h':
+            printf("Usage: tend %s [-c FILE]%s\n", cmd, fg ? " [-n]" : "");
+            return 1;
+        default:
+            goto bad;
+        }
+    }
+    if (optind == argc)
+        return 0;
+bad:
+    fprintf(stderr, "tend %s: unknown or incomplete argument '%s' (usage: tend %s [-c FILE]%s)\n",
+            cmd, argv[optind < argc ? optind : argc - 1], cmd, fg ? " [-n]" : "");
+    return -1;
+}
+
+int check_main(int argc, char **argv)
+{
+    const char *path = NULL;
+    struct config *cfg;
+    int r = parse_c_n(argc, argv, "check", &path, NULL);
+
+    if (r != 0)
+        return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (path == NULL)
+        path = config_default_path();
+    cfg = load_config(path);
+    if (cfg == NULL)
+        return EXIT_FAIL;
+    printf("%s: ok (%zu process%s)\n", path, cfg->nprocs, cfg->nprocs == 1 ? "" : "es");
+    config_free(cfg);
+    return EXIT_OK;
+}
+
+/* tend's own environment: rlimits, umask, directory, user, from [tend]. Before any child. */
+static int apply_tend_settings(struct supervisor *sup, const struct tend_conf *t, char *err,
+                               size_t errlen)
+{
+    struct rlimit rl;
+
+    if (t->minfds > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)t->minfds) {
+        rl.rlim_cur = (rlim_t)t->minfds;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            rl.rlim_max = rl.rlim_cur; /* raising the hard limit needs root */
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            log_msg(LOG_LVL_WARN, "cannot raise the descriptor limit to minfds=%d: %s",
+                    t->minfds, strerror(errno));
+    }
+    /* Children get minfds (or what tend inherited, if more); tend itself may need a pipe
+     * per spawn in flight and a socket per client, so it takes the hard limit. A soft
+     * limit above 1024 is not handed on: programs using select() break past it. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        sup->child_nofile = rl.rlim_cur;
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+                log_msg(LOG_LVL_WARN, "cannot raise tend's descriptor limit to %llu: %s",
+                        (unsigned long long)rl.rlim_max, strerror(errno));
+        }
+    }
+    if (t->minprocs > 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)t->minprocs) {
+        rl.rlim_cur = (rlim_t)t->minprocs;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_NPROC, &rl) == -1)
+            log_msg(LOG_LVL_WARN, "cannot raise the process limit to minprocs=%d: %s",
+                    t->minprocs, strerror(errno));
+    }
+    if (t->umask >= 0)
+        (void)umask((mode_t)t->umask); /* cannot fail */
+    if (t->directory != NULL && chdir(t->directory) == -1) {
+        snprintf(err, errlen, "tend: cannot change directory to %s: %s\n", t->directory,
+                 strerror(errno));
+        return -1;
+    }
+    if (t->user != NULL) {
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups = NULL;
+        size_t ngroups = 0;
+        char msg[256];
+        if (spawn_resolve_user(t->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg))) {
+            snprintf(err, errlen, "tend: [tend] user=%s: %s\n", t->user, msg);
+            return -1;
+        }
+        if (geteuid() == 0) {
+            int rc = setgroups(ngroups, groups) == -1 || setresgid(gid, gid, gid) == -1 ||
+                     setresuid(uid, uid, uid) == -1;
+            free(groups);
+            if (rc) {
+                snprintf(err, errlen, "tend: cannot drop privileges to %s: %s\n", t->user,
+                         strerror(errno));
+                return -1;
+            }
+        } else {
+            free(groups);
+            if (uid != geteuid()) {
+                snprintf(err, errlen, "tend: [tend] user=%s needs root\n", t->user);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int open_own_log(const struct tend_conf *t, bool foreground, const char *config_path,
+                        char *err, size_t errlen)
+{
+    enum log_level lvl = LOG_LVL_INFO;
+    char path[PATH_MAX];
+    const char *file = NULL;
+
+    static const enum log_level map[] = {
+        [CONFIG_LOG_CRITICAL] = LOG_LVL_ERROR, [CONFIG_LOG_ERROR] = LOG_LVL_ERROR,
+        [CONFIG_LOG_WARN] = LOG_LVL_WARN,      [CONFIG_LOG_INFO] = LOG_LVL_INFO,
+        [CONFIG_LOG_DEBUG] = LOG_LVL_DEBUG,    [CONFIG_LOG_TRACE] = LOG_LVL_DEBUG,
+        [CONFIG_LOG_BLATHER] = LOG_LVL_DEBUG,
+    };
+    if ((unsigned)t->loglevel < sizeof(map) / sizeof(map[0]))
+        lvl = map[t->loglevel];
+    log_set_level(lvl);
+    switch (t->logfile_kind) {
+    case LOG_TARGET_SYSLOG:
+        log_use_syslog("tend");
+        return 0;
+    case LOG_TARGET_NONE:
+        if (!foreground)
+            file = "/dev/null";
+        break;
+    case LOG_TARGET_PATH:
+        file = t->logfile;
+        break;
+    case LOG_TARGET_AUTO:
+        if (foreground)
+            return 0; /* stderr */
+        if (geteuid() == 0) {
+            file = "/var/log/tend.log";
+        } else {
+            /* Beside the config file, where its owner can surely write. */
+            const char *slash = strrchr(config_path, '/');
+            int dlen = slash ? (int)(slash - config_path) : 1;
+            snprintf(path, sizeof(path), "%.*s/tend.log", dlen, slash ? config_path : ".");
+            file = path;
+        }
+        break;
+    }
+    if (file != NULL && log_open_file(file) == -1) {
+        snprintf(err, errlen, "tend: cannot open log file %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes *path absolute against the current directory. 0 or -1/errno. */
+static int absolutize(char **path)
+{
+    char cwd[PATH_MAX];
+
+    if (*path == NULL || (*path)[0] == '/')
+        return 0;
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return -1;
+    char *abs = xasprintf("%s/%s", cwd, *path);
+    free(*path);
+    *path = abs;
+    return 0;
+}
+
+static int absolutize_tend_paths(struct tend_conf *t)
+{
+    if (absolutize(&t->pidfile) == -1 || absolutize(&t->socket) == -1 ||
+        absolutize(&t->childlogdir) == -1 || absolutize(&t->directory) == -1)
+        return -1;
+    return t->logfile_kind == LOG_TARGET_PATH ? absolutize(&t->logfile) : 0;
+}
+
+/* The daemon keeps nothing of its caller: stdio onto /dev/null, every other inherited
+ * descriptor closed, except the two start-up needs (both close-on-exec). */
+static int detach_descriptors(int keep1, int keep2)
+{
+    int null_fd, dfd;
+    DIR *d;
+    struct dirent *e;
+
+    d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        dfd = dirfd(d);
+        while ((e = readdir(d)) != NULL) {
+            int fd = atoi(e->d_name);
+            if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 && fd != dfd &&
+                fd != keep1 && fd != keep2)
+                (void)close(fd); /* inherited and unwanted: nothing to do if it fails */
+        }
+        closedir(d);
+    }
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd == -1)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (dup2(null_fd, i) == -1) {
+            fd_close_quiet(null_fd);
+            return -1;
+        }
+    }
+    (void)close(null_fd); /* the three copies remain */
+    return 0;
+}
+
+static void free_supervisor(struct supervisor *sup)
+{
+    control_close(sup->control);
+    sup->control = NULL;
+    sup_destroy(sup);
+}
+
+int supervisor_main(int argc, char **argv)
+{
+    struct supervisor sup = {.sig_fd = -1, .null_fd = -1};
+    const char *path = NULL;
+    bool foreground = false;
+    char err[PATH_MAX + 256] = "";
+    int notify_fd = -1, pid_fd = -1;
+    char *pidfile_path = NULL;
+    int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
+
+    if (r != 0)
+        return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (path == NULL)
+        path = config_default_path();
+    sup.config = load_config(path);
+    if (sup.config == NULL)
+        return EXIT_FAIL;
+    /* Keep an absolute path: reload must find the file after a chdir. */
+    sup.config_path = realpath(path, NULL);
+    if (sup.config_path == NULL) {
+        fprintf(stderr, "tend: %s: %s\n", path, strerror(errno));
+        config_free(sup.config);
+        return EXIT_FAIL;
+    }
+    if (sup.config->tend.nodaemon)
+        foreground = true;
+    /* tend's own paths are relative to where it was started (as supervisord's are), and the
+     * daemon changes directory to / before it uses them. */
+    if (absolutize_tend_paths(&sup.config->tend) == -1) {
+        fprintf(stderr, "tend: cannot resolve relative paths: %s\n", strerror(errno));
+        free_supervisor(&sup);
+        return EXIT_FAIL;
+    }
+    const struct tend_conf *t = &sup.config->tend;
+    /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
+    pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
+
+    if (t->pidfile != NULL) {
+        pid_t owner;
+        if (pidfile_owner(t->pidfile, &owner) == 1) {
+            fprintf(stderr, "tend: already running as pid %d (pidfile %s)\n", (int)owner,
+                    t->pidfile);
+            goto fail_early;
+        }
+        pid_fd = pidfile_begin(t->pidfile);
+        if (pid_fd == -1) {
+            fprintf(stderr, "tend: cannot write pidfile %s: %s\n", t->pidfile, strerror(errno));
+            goto fail_early;
+        }
+    }
+    if (!foreground) {
+        if (spawn_detach_self(&notify_fd) == -1) {
+            fprintf(stderr, "tend: cannot fork: %s\n", strerror(errno));
+            goto fail_early;
+        }
+        /* The caller's terminal or pipe must not stay open in the daemon (a `tend daemon |
+         * cat` would never end), nor anything else it left us. */
+        if (detach_descriptors(notify_fd, pid_fd) == -1) {
+            snprintf(err, sizeof(err), "tend: cannot detach from the caller's stdio: %s\n",
+                     strerror(errno));
+            goto fail;
+        }
+        if (chdir("/") == -1) {
+            /* "/" always exists; a failure here means a broken mount namespace. */
+            snprintf(err, sizeof(err), "tend: cannot change directory to /: %s\n",
+                     strerror(errno));
+            goto fail;
+        }
+    }
+    if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
+        apply_tend_settings(&sup, t, err, sizeof(err)) == -1)
+        goto fail;
+    if (pid_fd != -1) {
+        r = pidfile_commit(pid_fd, t->pidfile, getpid());
+        pid_fd = -1;
+        if (r == -1) {
+            snprintf(err, sizeof(err), "tend: cannot write pidfile %s: %s\n", t->pidfile,
+                     strerror(errno));
+            goto fail;
+        }
+    }
+
+    /* Descendants that double-fork stay ours: their exits are reaped here, never lost. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        log_msg(LOG_LVL_WARN, "cannot become a child subreaper: %s", strerror(errno));
+    /* A signal ignored by whoever started us (nohup ignores SIGHUP) would be discarded
+     * before it reached the signalfd: the ones we read must be at their default. */
+    (void)signal(SIGHUP, SIG_DFL); /* cannot fail for these valid signals */
+    (void)signal(SIGINT, SIG_DFL);
+    (void)signal(SIGTERM, SIG_DFL);
+    (void)signal(SIGCHLD, SIG_DFL);
+    (void)signal(SIGUSR2, SIG_DFL);
+    /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
+    (void)signal(SIGPIPE, SIG_IGN);
+    /* SIGXFSZ: a log file past RLIMIT_FSIZE must be an EFBIG (logcap drops, counts and
+     * retries), not our death. Children get it back (child_reset). */
+    (void)signal(SIGXFSZ, SIG_IGN);
+    /* The dispositions children must have reset: whatever is not default in tend now
+     * (SIGPIPE, and anything inherited ignored). Computed once, not per spawn. */
+    sigemptyset(&sup.child_reset);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+            sigaddset(&sup.child_reset, sig);
+    }
+    sup.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (sup.null_fd == -1) {
+        snprintf(err, sizeof(err), "tend: cannot open /dev/null: %s\n", strerror(errno));
+        goto fail;
+    }
+    if (sup_init(&sup) == -1) {
+        snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));
+        goto fail;
+    }
+    sup.control = control_open(&sup, err, sizeof(err) - 1);
+    if (sup.control == NULL) {
+        strcat(err, "\n");
+        goto fail;
+    }
+    sup.started_ns = timer_now_ns();
+    if (sup_add_services(&sup) == -1) {
+        snprintf(err, sizeof(err), "tend: out of memory\n");
+        goto fail;
+    }
+    log_msg(LOG_LVL_INFO, "tend %s started as pid %d with %s (%zu process%s)", TEND_VERSION,
+            (int)getpid(), sup.config_path, sup.nsvcs, sup.nsvcs == 1 ? "" : "es");
+    if (notify_fd != -1) {
+        spawn_detach_ready(notify_fd);
+        notify_fd = -1;
+    }
+    /* Start in ascending priority; each spawn is confirmed asynchronously. */
+    for (size_t i = 0; i < sup.nsvcs; i++) {
+        if (sup.svcs[i]->p.conf->autostart)
+            sup_start(sup.svcs[i]);
+    }
+    if (loop_run(&sup.loop) == -1) {
+        log_msg(LOG_LVL_ERROR, "event loop failed: %s", strerror(errno));
+        r = EXIT_FAIL;
+    } else {
+        r = EXIT_OK;
+    }
+    if (pidfile_path != NULL)
+        (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
+    free(pidfile_path);
+    free_supervisor(&sup); /* log capture writes out what is left, and may say so */
+    log_msg(LOG_LVL_INFO, "tend exiting");
+    log_close();
+    return r;
+
+fail:
+    log_msg(LOG_LVL_ERROR, "%.*s", (int)strcspn(err, "\n"), err);
+    if (notify_fd == -1 && !log_to_stderr())
+        fputs(err, stderr);
+fail_early:
+    /* Clean up first and tell the caller last, so it never sees our leftovers. */
+    if (pid_fd != -1)
+        pidfile_abort(pid_fd, pidfile_path);
+    free(pidfile_path);
+    free_supervisor(&sup);
+    log_close();
+    if (notify_fd != -1)
+        spawn_detach_fail(notify_fd, err);
+    return EXIT_FAIL;
+}
