@@ -84,7 +84,7 @@ static void on_pidfd(struct watcher *w, uint32_t events)
     sup_apply(svc, &ev);
 }
 
-int adopt_watch_pidfd(struct service *svc, pid_t pid, unsigned long long start_ticks)
+int adopt_pidfd_open(struct service *svc, pid_t pid, unsigned long long start_ticks, bool watch)
 {
     struct ident again;
 
@@ -96,14 +96,19 @@ int adopt_watch_pidfd(struct service *svc, pid_t pid, unsigned long long start_t
         svc->pidfd = -1;
         errno = ESRCH;
     }
-    if (svc->pidfd == -1 ||
-        loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc) == -1) {
+    if (svc->pidfd == -1 || (watch && adopt_pidfd_watch(svc) == -1)) {
         int err = errno;
         adopt_pidfd_end(svc);
         errno = err;
         return -1;
     }
+    svc->p.pid = pid;
     return 0;
+}
+
+int adopt_pidfd_watch(struct service *svc)
+{
+    return loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc);
 }
 
 static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks)
@@ -119,7 +124,7 @@ static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks
     adopt_wait_end(svc);
     svc->p.pid = pid;
     svc->adopted = true;
-    if (!child && adopt_watch_pidfd(svc, pid, start_ticks) == -1) {
+    if (!child && adopt_pidfd_open(svc, pid, start_ticks, true) == -1) {
         /* ESRCH: it died between the check and now. Either way we cannot watch it. */
         struct proc_event gone = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
         log_msg(LOG_LVL_WARN, "%s: cannot watch pid %d: %s", svc->display, (int)pid,

@@ -26,11 +26,13 @@ void adopt_wait_end(struct service *svc);
 /* Reads the pidfile once and adopts the daemon it names if it is valid. */
 void adopt_try_pidfile(struct service *svc);
 
-/* Watches a process that is not tend's child through a pidfd until it exits, which is
- * then fed to the state machine (with its real status if tend can reap it). The identity
- * (start time) is checked again once the pidfd pins the process. 0, or -1/errno (ESRCH: it
- * is gone; the caller decides what that means). */
-int adopt_watch_pidfd(struct service *svc, pid_t pid, unsigned long long start_ticks);
+/* Opens a pidfd on pid (which becomes the service's process), checking once the pidfd pins
+ * it that its start time is still start_ticks. With `watch`, its exit is then fed to the
+ * state machine (with its real status if tend can reap it); without, the pidfd only serves
+ * to signal it (the keeper reports its exit). 0, or -1/errno (ESRCH: it is gone). */
+int adopt_pidfd_open(struct service *svc, pid_t pid, unsigned long long start_ticks, bool watch);
+/* Starts watching a pidfd opened without `watch`. 0 or -1/errno. */
+int adopt_pidfd_watch(struct service *svc);
 /* Stops watching the pidfd and closes it, if open. */
 void adopt_pidfd_end(struct service *svc);
 

@@ -81,6 +81,12 @@ static const struct verb_spec verbs[] = {
      "  --stderr   the stderr log instead of stdout\n"
      "  -f         keep following, across rotations, until interrupted\n"
      "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
+    {"upgrade", 0, 0, false, false, false,
+     "Usage: tend upgrade\n"
+     "Replace the running tend by the binary installed now, in place: the keeper re-executes\n"
+     "itself and the supervisor, which takes every program back (same pids, nothing lost from\n"
+     "their logs). Waits for the new supervisor and prints its pid.\n"
+     "Exit status: 0 upgraded, 1 failed, 4 no supervisor.\n"},
     {"logrotate", 0, 0, false, false, true,
      "Usage: tend logrotate\n"
      "Rotate every log file now (the supervisor's and the processes').\n"
@@ -90,7 +96,7 @@ static const struct verb_spec verbs[] = {
 static const char general_usage[] =
     "Usage: tend [-c FILE] [-s PATH] COMMAND [ARGS...]\n"
     "Commands talking to the running supervisor: status start stop restart signal reload\n"
-    "shutdown pid logrotate (tend COMMAND --help for each).\n";
+    "shutdown pid logrotate upgrade (tend COMMAND --help for each).\n";
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
@@ -926,6 +932,15 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
         goto done;
     }
     rc = converse(&o, fd, &req, &st, out, err);
+    if (rc == EXIT_OK && strcmp(o.verb->name, "upgrade") == 0) {
+        /* The socket stays open across the upgrade: this waits for the new supervisor. */
+        char *again[] = {"-s", path, "pid", NULL};
+        fflush(out);
+        fd_close_quiet(fd);
+        fd = -1;
+        fputs("new supervisor pid: ", out);
+        rc = client_run(3, again, out, err);
+    }
     if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
         struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);
         for (size_t i = 0; i < st.nprocs; i++) {

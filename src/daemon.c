@@ -18,9 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "control.h"
 #include "daemon.h"
 #include "exitcode.h"
+#include "handover.h"
+#include "keeper.h"
+#include "logcap.h"
 #include "log.h"
 #include "pidfile.h"
 #include "reload.h"
@@ -235,27 +239,24 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
     return 0;
 }
 
-/* Makes *path absolute against the current directory. 0 or -1/errno. */
-static int absolutize(char **path)
+/* Makes *path absolute against base (tend's start-up directory). */
+static void absolutize(char **path, const char *base)
 {
-    char cwd[PATH_MAX];
-
     if (*path == NULL || (*path)[0] == '/')
-        return 0;
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return -1;
-    char *abs = xasprintf("%s/%s", cwd, *path);
+        return;
+    char *abs = xasprintf("%s/%s", base, *path);
     free(*path);
     *path = abs;
-    return 0;
 }
 
-static int absolutize_tend_paths(struct tend_conf *t)
+static void absolutize_tend_paths(struct tend_conf *t, const char *base)
 {
-    if (absolutize(&t->pidfile) == -1 || absolutize(&t->socket) == -1 ||
-        absolutize(&t->childlogdir) == -1 || absolutize(&t->directory) == -1)
-        return -1;
-    return t->logfile_kind == LOG_TARGET_PATH ? absolutize(&t->logfile) : 0;
+    absolutize(&t->pidfile, base);
+    absolutize(&t->socket, base);
+    absolutize(&t->childlogdir, base);
+    absolutize(&t->directory, base);
+    if (t->logfile_kind == LOG_TARGET_PATH)
+        absolutize(&t->logfile, base);
 }
 
 /* The daemon keeps nothing of its caller: stdio onto /dev/null, every other inherited
@@ -294,59 +295,60 @@ static void free_supervisor(struct supervisor *sup)
 {
     control_close(sup->control);
     sup->control = NULL;
+    handover_close(sup->handover); /* before the loop goes */
+    sup->handover = NULL;
     sup_destroy(sup);
 }
 
+/* `tend daemon`: what its caller must hear about (the config's problems, a pidfile naming a
+ * live tend, a failure to detach) is checked here, in the caller's process; then this
+ * process becomes the keeper (keeper.c), which starts the supervisor (supervise_main). */
 int supervisor_main(int argc, char **argv)
 {
-    struct supervisor sup = {.sig_fd = -1, .null_fd = -1};
     const char *path = NULL;
     bool foreground = false;
     char err[PATH_MAX + 256] = "";
-    int notify_fd = -1, pid_fd = -1;
-    char *pidfile_path = NULL;
+    char startdir[PATH_MAX];
+    char nbuf[24], pbuf[24];
+    char *av[16];
+    int notify_fd = -1, pid_fd = -1, n = 0;
+    char *config_path = NULL, *pidfile_path = NULL;
+    struct config *cfg;
     int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
 
     if (r != 0)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (path == NULL)
         path = config_default_path();
-    sup.config = load_config(path);
-    if (sup.config == NULL)
+    cfg = load_config(path);
+    if (cfg == NULL)
         return EXIT_FAIL;
-    /* Keep an absolute path: reload must find the file after a chdir. */
-    sup.config_path = realpath(path, NULL);
-    if (sup.config_path == NULL) {
+    /* An absolute path: the supervisor rereads it on reload and after a restart. */
+    config_path = realpath(path, NULL);
+    if (config_path == NULL || getcwd(startdir, sizeof(startdir)) == NULL) {
         fprintf(stderr, "tend: %s: %s\n", path, strerror(errno));
-        config_free(sup.config);
-        return EXIT_FAIL;
+        goto fail_early;
     }
-    if (sup.config->tend.nodaemon)
+    if (cfg->tend.nodaemon)
         foreground = true;
-    /* tend's own paths are relative to where it was started (as supervisord's are), and the
-     * daemon changes directory to / before it uses them. */
-    if (absolutize_tend_paths(&sup.config->tend) == -1) {
-        fprintf(stderr, "tend: cannot resolve relative paths: %s\n", strerror(errno));
-        free_supervisor(&sup);
-        return EXIT_FAIL;
-    }
-    const struct tend_conf *t = &sup.config->tend;
-    /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
-    pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
-
-    if (t->pidfile != NULL) {
+    absolutize_tend_paths(&cfg->tend, startdir);
+    if (cfg->tend.pidfile != NULL) {
         pid_t owner;
-        if (pidfile_owner(t->pidfile, &owner) == 1) {
+        pidfile_path = xstrdup(cfg->tend.pidfile);
+        if (pidfile_owner(pidfile_path, &owner) == 1) {
             fprintf(stderr, "tend: already running as pid %d (pidfile %s)\n", (int)owner,
-                    t->pidfile);
+                    pidfile_path);
             goto fail_early;
         }
-        pid_fd = pidfile_begin(t->pidfile);
+        pid_fd = pidfile_begin(pidfile_path);
         if (pid_fd == -1) {
-            fprintf(stderr, "tend: cannot write pidfile %s: %s\n", t->pidfile, strerror(errno));
+            fprintf(stderr, "tend: cannot write pidfile %s: %s\n", pidfile_path,
+                    strerror(errno));
             goto fail_early;
         }
     }
+    config_free(cfg);
+    cfg = NULL;
     if (!foreground) {
         if (spawn_detach_self(&notify_fd) == -1) {
             fprintf(stderr, "tend: cannot fork: %s\n", strerror(errno));
@@ -366,11 +368,139 @@ int supervisor_main(int argc, char **argv)
             goto fail;
         }
     }
+    /* The keeper: this process, executed afresh (none of the parsing above stays in it).
+     * The notification and the pidfile go through it to the first supervisor. */
+    if ((notify_fd != -1 && fcntl(notify_fd, F_SETFD, 0) == -1) ||
+        (pid_fd != -1 && fcntl(pid_fd, F_SETFD, 0) == -1)) {
+        snprintf(err, sizeof(err), "tend: cannot pass descriptors on: %s\n", strerror(errno));
+        goto fail;
+    }
+    av[n++] = "tend";
+    av[n++] = "__keeper";
+    if (notify_fd != -1) {
+        snprintf(nbuf, sizeof(nbuf), "%d", notify_fd);
+        av[n++] = "--notify-fd";
+        av[n++] = nbuf;
+    }
+    if (pid_fd != -1) {
+        snprintf(pbuf, sizeof(pbuf), "%d", pid_fd);
+        av[n++] = "--pidfile-fd";
+        av[n++] = pbuf;
+    }
+    av[n++] = "--";
+    av[n++] = "-c";
+    av[n++] = config_path;
+    av[n++] = "--startdir";
+    av[n++] = startdir;
+    if (foreground)
+        av[n++] = "-n";
+    av[n] = NULL;
+    execv("/proc/self/exe", av);
+    snprintf(err, sizeof(err), "tend: cannot execute the keeper: %s\n", strerror(errno));
+fail:
+    if (notify_fd == -1)
+        fputs(err, stderr);
+fail_early:
+    /* Clean up first and tell the caller last, so it never sees our leftovers. */
+    if (pid_fd != -1)
+        pidfile_abort(pid_fd, pidfile_path);
+    config_free(cfg);
+    free(config_path);
+    free(pidfile_path);
+    if (notify_fd != -1)
+        spawn_detach_fail(notify_fd, err);
+    return EXIT_FAIL;
+}
+
+static int parse_num(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Marks an inherited descriptor close-on-exec: it is ours, never a program's. */
+static void own_fd(int fd)
+{
+    if (fd >= 0)
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC); /* EBADF only: then it is not there at all */
+}
+
+/* `tend __supervise`: the supervisor, started and restarted by the keeper with the config
+ * that `tend daemon` validated, the caller's notification and pidfile (first time only) and
+ * the state of the supervisor before it (every later time). */
+int supervise_main(int argc, char **argv)
+{
+    struct supervisor sup = {.sig_fd = -1, .null_fd = -1};
+    const char *path = NULL, *startdir = "/";
+    bool foreground = false, shutdown_now = false;
+    char err[PATH_MAX + 256] = "";
+    int notify_fd = -1, pid_fd = -1, state_fd = -1, last_status = -1, generation = 1;
+    char *pidfile_path = NULL;
+    int i, r;
+
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *o = argv[i];
+        int *dst = strcmp(o, "--generation") == 0    ? &generation
+                   : strcmp(o, "--state-fd") == 0    ? &state_fd
+                   : strcmp(o, "--notify-fd") == 0   ? &notify_fd
+                   : strcmp(o, "--pidfile-fd") == 0  ? &pid_fd
+                   : strcmp(o, "--last-status") == 0 ? &last_status
+                                                     : NULL;
+        if (strcmp(o, "--shutdown") == 0) {
+            shutdown_now = true;
+            continue;
+        }
+        if (dst == NULL || i + 1 >= argc || parse_num(argv[++i], dst) == -1)
+            goto usage;
+    }
+    for (i++; i < argc; i++) {
+        if (strcmp(argv[i], "-n") == 0)
+            foreground = true;
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--startdir") == 0 && i + 1 < argc)
+            startdir = argv[++i];
+        else
+            goto usage;
+    }
+    if (path == NULL)
+        goto usage;
+    own_fd(notify_fd);
+    own_fd(pid_fd);
+    /* 3 is the keeper's socket; 4 and 5 stay open so that nothing of ours gets the numbers
+     * the keeper uses for its own descriptors (keeper.h). */
+    own_fd(KEEPER_SOCK_FD);
+    own_fd(4);
+    own_fd(5);
+
+    sup.config = load_config(path);
+    if (sup.config == NULL) {
+        /* Checked by `tend daemon` a moment ago, so this is a config edited since: after a
+         * restart the keeper tries again (damped) until it is fixed. */
+        snprintf(err, sizeof(err), "tend: %s has errors (see above)\n", path);
+        goto fail;
+    }
+    sup.config_path = xstrdup(path);
+    if (sup.config->tend.nodaemon)
+        foreground = true;
+    absolutize_tend_paths(&sup.config->tend, startdir);
+    const struct tend_conf *t = &sup.config->tend;
+    /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
+    pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
     if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
         apply_tend_settings(&sup, t, err, sizeof(err)) == -1)
         goto fail;
     if (pid_fd != -1) {
-        r = pidfile_commit(pid_fd, t->pidfile, getpid());
+        /* The pidfile names the keeper: it outlives supervisors, and a TERM to it is an
+         * orderly stop. */
+        r = pidfile_commit(pid_fd, t->pidfile, getppid());
         pid_fd = -1;
         if (r == -1) {
             snprintf(err, sizeof(err), "tend: cannot write pidfile %s: %s\n", t->pidfile,
@@ -388,6 +518,7 @@ int supervisor_main(int argc, char **argv)
     (void)signal(SIGINT, SIG_DFL);
     (void)signal(SIGTERM, SIG_DFL);
     (void)signal(SIGCHLD, SIG_DFL);
+    (void)signal(SIGUSR1, SIG_DFL);
     (void)signal(SIGUSR2, SIG_DFL);
     /* SIGPIPE: a vanished peer must be an EPIPE, not our death. Children get it back. */
     (void)signal(SIGPIPE, SIG_IGN);
@@ -411,26 +542,58 @@ int supervisor_main(int argc, char **argv)
         snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));
         goto fail;
     }
-    sup.control = control_open(&sup, err, sizeof(err) - 1);
+    sup.handover = handover_open(&sup, KEEPER_SOCK_FD, state_fd);
+    if (sup.handover == NULL) {
+        snprintf(err, sizeof(err), "tend: cannot %s the supervisor's state: %s\n",
+                 state_fd == -1 ? "create" : "take over", strerror(errno));
+        goto fail;
+    }
+    handover_set_generation(sup.handover, (unsigned)generation);
+    {
+        char def[PATH_MAX];
+        const char *sock = t->socket ? t->socket : client_default_socket(def, sizeof(def));
+        handover_state_file(sup.handover, sock);
+    }
+    sup.control = control_open(&sup, handover_control_fd(sup.handover), err, sizeof(err) - 1);
     if (sup.control == NULL) {
         strcat(err, "\n");
         goto fail;
     }
+    handover_set_control_fd(sup.handover, control_fd(sup.control));
     sup.started_ns = timer_now_ns();
     if (sup_add_services(&sup) == -1) {
         snprintf(err, sizeof(err), "tend: out of memory\n");
         goto fail;
     }
-    log_msg(LOG_LVL_INFO, "tend %s started as pid %d with %s (%zu process%s)", TEND_VERSION,
-            (int)getpid(), sup.config_path, sup.nsvcs, sup.nsvcs == 1 ? "" : "es");
+    log_msg(LOG_LVL_INFO, "tend %s started as pid %d (keeper %d) with %s (%zu process%s)",
+            TEND_VERSION, (int)getpid(), (int)getppid(), sup.config_path, sup.nsvcs,
+            sup.nsvcs == 1 ? "" : "es");
+    if (generation > 1) {
+        char why[64] = "exited without an orderly stop";
+        if (last_status != -1)
+            (void)proc_describe_status(last_status, why, sizeof(why));
+        log_msg(LOG_LVL_WARN, "supervisor restarted by the keeper (generation %d; the one "
+                "before ended with %s): programs are taken back, none restarted for it",
+                generation, why);
+    }
+    handover_restore_done(&sup);
+    for (size_t k = 0; k < sup.nsvcs; k++) {
+        if (sup.svcs[k]->restored)
+            sup_resume(sup.svcs[k]);
+    }
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
         notify_fd = -1;
     }
-    /* Start in ascending priority; each spawn is confirmed asynchronously. */
-    for (size_t i = 0; i < sup.nsvcs; i++) {
-        if (sup.svcs[i]->p.conf->autostart)
-            sup_start(sup.svcs[i]);
+    handover_ready(sup.handover);
+    if (shutdown_now) {
+        sup_shutdown(&sup);
+    } else {
+        /* Start in ascending priority; each spawn is confirmed asynchronously. */
+        for (size_t k = 0; k < sup.nsvcs; k++) {
+            if (!sup.svcs[k]->restored && sup.svcs[k]->p.conf->autostart)
+                sup_start(sup.svcs[k]);
+        }
     }
     if (loop_run(&sup.loop) == -1) {
         log_msg(LOG_LVL_ERROR, "event loop failed: %s", strerror(errno));
@@ -438,20 +601,28 @@ int supervisor_main(int argc, char **argv)
     } else {
         r = EXIT_OK;
     }
-    if (pidfile_path != NULL)
-        (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
+    if (sup.upgrading) {
+        /* Everything stays for the next supervisor: the socket, the pidfile, the pipes. */
+        control_keep_socket(sup.control);
+        logcap_handing_over = true;
+    } else {
+        handover_remove_state_file(sup.handover);
+        if (pidfile_path != NULL)
+            (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
+    }
     free(pidfile_path);
     free_supervisor(&sup); /* log capture writes out what is left, and may say so */
-    log_msg(LOG_LVL_INFO, "tend exiting");
+    log_msg(LOG_LVL_INFO, sup.upgrading ? "supervisor exiting for the upgrade" : "tend exiting");
     log_close();
     return r;
 
+usage:
+    fprintf(stderr, "tend __supervise: internal command, started by the keeper\n");
+    return EXIT_USAGE;
 fail:
     log_msg(LOG_LVL_ERROR, "%.*s", (int)strcspn(err, "\n"), err);
     if (notify_fd == -1 && !log_to_stderr())
         fputs(err, stderr);
-fail_early:
-    /* Clean up first and tell the caller last, so it never sees our leftovers. */
     if (pid_fd != -1)
         pidfile_abort(pid_fd, pidfile_path);
     free(pidfile_path);

@@ -5,6 +5,8 @@
 
 /* Entry point of `tend daemon`. */
 int supervisor_main(int argc, char **argv);
+/* Entry point of `tend __supervise` (the keeper starts the supervisor this way). */
+int supervise_main(int argc, char **argv);
 /* Entry point of `tend check`. */
 int check_main(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "handover.h"
 #include "ident.h"
 #include "launch.h"
 #include "log.h"
@@ -135,9 +136,12 @@ void launch_spawn(struct service *svc)
         .groups = groups,
         .ngroups = ngroups,
     };
+    /* The pipes reach the keeper, and the slot says a fork is under way, before it. */
+    handover_spawn_begin(svc);
     if (spawn_start(&spec, &pid, &report_fd) == -1) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
         log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
+        svc->spawning = false;
         sup_apply(svc, &ev);
         goto out;
     }
@@ -152,6 +156,7 @@ void launch_spawn(struct service *svc)
         svc->adopted = false;
         adopt_wait_begin(svc);
     }
+    handover_spawn_end(svc);
     if (fd_set_nonblock(report_fd) == -1 ||
         loop_add(&sup->loop, &svc->report_w, report_fd, EPOLLIN, on_report, svc) == -1) {
         /* Cannot watch the pipe: learn the outcome now, blocking until the exec. */

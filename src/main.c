@@ -6,6 +6,7 @@
 #include "client.h"
 #include "daeml.h"
 #include "exitcode.h"
+#include "keeper.h"
 #include "daemon.h"
 
 static const char tend_usage[] =
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
         return check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "daeml") == 0)
         return daeml_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__keeper") == 0)
+        return keeper_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__supervise") == 0)
+        return supervise_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__syslog-relay") == 0 && argc == 3)
         return daeml_syslog_relay(argv[2]);
     fprintf(stderr, "tend: unknown command '%s' (see tend --help)\n", cmd);

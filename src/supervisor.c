@@ -21,6 +21,7 @@
 
 #include "adopt.h"
 #include "alert.h"
+#include "handover.h"
 #include "health.h"
 #include "launch.h"
 #include "log.h"
@@ -66,6 +67,9 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
     svc->logcap = logcap_new(&sup->loop, conf, sup->config->tend.childlogdir);
     svc_set_display(svc);
+    if (handover_attach(svc) == -1)
+        log_msg(LOG_LVL_WARN, "%s: no room in the handover state (%s): a supervisor restart "
+                "would lose track of it", svc->display, strerror(errno));
     return svc;
 }
 
@@ -102,6 +106,7 @@ static void svc_remove(struct supervisor *sup, struct service *svc)
         }
     }
     svc_release(svc);
+    handover_forget(svc);
     loop_defer_free(&sup->loop, svc_free, svc);
 }
 
@@ -206,6 +211,7 @@ void sup_after_stop(struct service *svc)
         svc_set_health(svc);
         logcap_reconfigure(svc->logcap, svc->p.conf, sup->config->tend.childlogdir);
         svc->p.state = PROC_STOPPED;
+        handover_save(svc);
         if (svc->p.conf->autostart && !sup->shutting_down) {
             struct proc_event ev = {.kind = EV_START};
             sup_apply(svc, &ev);
@@ -262,6 +268,8 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     }
     if (svc->removing || svc->next_conf != NULL)
         sup_after_stop(svc);
+    else
+        handover_save(svc);
     if (sup->shutting_down)
         check_shutdown_progress(sup);
 }
@@ -353,6 +361,7 @@ void sup_shutdown(struct supervisor *sup)
         return;
     log_msg(LOG_LVL_INFO, "shutting down: stopping every program by descending priority");
     sup->shutting_down = true;
+    handover_stopping(sup->handover);
     sup->shutdown_priority = INT_MAX;
     /* Nothing in BACKOFF may start again; processes are stopped level by level. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
@@ -474,62 +483,100 @@ void svc_set_health(struct service *svc)
 
 /* ---- signals and reaping ---- */
 
+void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
+                uint64_t when_ns)
+{
+    struct service *svc = find_by_pid(sup, pid);
+
+    if (from_keeper) {
+        /* Only a process the keeper is the parent of, and the instance we know: a record
+         * older than the instance is about an earlier process with the same pid. */
+        if (svc == NULL || !svc->kept || when_ns < svc->p.start_ns)
+            return;
+    } else {
+        if (svc == NULL && sup->alerts != NULL && alerts_reaped(sup->alerts, pid, status))
+            return;
+        if (svc == NULL) {
+            for (size_t i = 0; i < sup->nsvcs; i++) {
+                if (health_reaped(sup->svcs[i]->health, pid, status))
+                    return;
+            }
+            /* A descendant that double-forked and was reparented to us (subreaper). */
+            sup->orphans_reaped++;
+            log_msg(LOG_LVL_DEBUG, "reaped orphan pid %d", (int)pid);
+            return;
+        }
+    }
+    /* The child is gone, so its report pipe holds its whole story: read it first so
+     * that an exec failure is not mistaken for a quick exit. */
+    if (svc->report_fd != -1 && (svc->p.pid == pid || svc->launcher_pid == pid)) {
+        (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
+        launch_read_report(svc);
+    }
+    if (svc->launcher_pid == pid) {
+        svc->launcher_pid = 0;
+        if (svc->p.pid != pid) {
+            handover_save(svc);
+            return; /* the daemon it started is adopted: its status is what counts */
+        }
+        if (svc->p.state == PROC_STARTING && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            /* It forked into the background and exited, as a daemonizing program
+             * does. The daemon is found through the pidfile. */
+            svc->p.pid = 0;
+            if (svc->ino_fd != -1 || timer_armed(&svc->pidfile_timer))
+                adopt_try_pidfile(svc);
+            handover_save(svc);
+            return;
+        }
+    }
+    if (svc->p.pid == pid) {
+        struct proc_event ev = {.kind = EV_EXITED, .status = status};
+        if (from_keeper)
+            adopt_pidfd_end(svc); /* its exit is known: the pidfd has served */
+        svc->kept = false;
+        sup_apply(svc, &ev);
+    }
+    if (svc->p.pid == pid)
+        svc->p.pid = 0; /* FATAL after an exec failure: nothing more to do */
+}
+
 static void reap_children(struct supervisor *sup)
 {
     int status;
     pid_t pid;
 
     /* One SIGCHLD may stand for many exits: drain until nothing is left. */
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct service *svc = find_by_pid(sup, pid);
-        if (svc == NULL && sup->alerts != NULL && alerts_reaped(sup->alerts, pid, status))
-            continue;
-        if (svc == NULL) {
-            bool mine = false;
-            for (size_t i = 0; i < sup->nsvcs && !mine; i++)
-                mine = health_reaped(sup->svcs[i]->health, pid, status);
-            if (mine)
-                continue;
-        }
-        if (svc == NULL) {
-            /* A descendant that double-forked and was reparented to us (subreaper). */
-            sup->orphans_reaped++;
-            log_msg(LOG_LVL_DEBUG, "reaped orphan pid %d", (int)pid);
-            continue;
-        }
-        /* The child is gone, so its report pipe holds its whole story: read it first so
-         * that an exec failure is not mistaken for a quick exit. */
-        if (svc->report_fd != -1 && (svc->p.pid == pid || svc->launcher_pid == pid)) {
-            (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
-            launch_read_report(svc);
-        }
-        if (svc->launcher_pid == pid) {
-            svc->launcher_pid = 0;
-            if (svc->p.pid != pid)
-                continue; /* the daemon it started is adopted: its status is what counts */
-            if (svc->p.state == PROC_STARTING && WIFEXITED(status) &&
-                WEXITSTATUS(status) == 0) {
-                /* It forked into the background and exited, as a daemonizing program
-                 * does. The daemon is found through the pidfile. */
-                svc->p.pid = 0;
-                if (svc->ino_fd != -1 || timer_armed(&svc->pidfile_timer))
-                    adopt_try_pidfile(svc);
-                continue;
-            }
-        }
-        if (svc->p.pid == pid) {
-            struct proc_event ev = {.kind = EV_EXITED, .status = status};
-            sup_apply(svc, &ev);
-        }
-        if (svc->p.pid == pid)
-            svc->p.pid = 0; /* FATAL after an exec failure: nothing more to do */
-    }
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        sup_exited(sup, pid, status, false, 0);
     if (pid == -1 && errno != ECHILD && errno != EINTR)
         log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
     /* A reaped launcher changes no state, yet it may have been the last thing shutdown was
      * waiting for. */
     if (sup->shutting_down)
         check_shutdown_progress(sup);
+}
+
+void sup_resume(struct service *svc)
+{
+    sync_timer(svc);
+    if (svc->health != NULL && svc->p.pid != 0 && svc->p.state == PROC_RUNNING)
+        health_start(svc->health);
+    if (adopt_pidfile_mode(svc) && svc->p.state == PROC_STARTING && !svc->adopted)
+        adopt_wait_begin(svc);
+}
+
+int sup_upgrade(struct supervisor *sup)
+{
+    if (sup->shutting_down) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (handover_upgrade(sup->handover) == -1)
+        return -1;
+    log_msg(LOG_LVL_INFO, "upgrade: handing everything to the keeper, which re-executes tend");
+    sup->upgrading = true;
+    loop_stop(&sup->loop);
+    return 0;
 }
 
 static void reload_from_signal(struct supervisor *sup)
@@ -564,6 +611,11 @@ static void on_signal(struct watcher *w, uint32_t events)
         case SIGUSR2:
             (void)sup_logrotate(sup); /* failures are logged and retried by logcap */
             break;
+        case SIGUSR1:
+            log_msg(LOG_LVL_INFO, "SIGUSR1: upgrading");
+            if (sup_upgrade(sup) == -1)
+                log_msg(LOG_LVL_ERROR, "upgrade: %s", strerror(errno));
+            break;
         default:
             break;
         }
@@ -584,6 +636,7 @@ int sup_init(struct supervisor *sup)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     sigaddset(&mask, SIGUSR2);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
         (sup->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||

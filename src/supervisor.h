@@ -43,6 +43,15 @@ struct service {
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
     bool removing;             /* reload removed it: drop once it has no process */
     char *display;             /* "group:name", or "name" when the group has its name */
+    /* handover (a supervisor restart continues from here) */
+    int slot;                  /* its slot in the handover state, -1: none */
+    bool kept;                 /* its process or launcher is the keeper's child (taken back
+                                * from a dead supervisor): the keeper reports the exit */
+    bool spawning;             /* between the decision to fork and the recorded pid */
+    bool restored;             /* restored from a previous supervisor's state */
+    bool restored_gone;        /* ... without its process: the keeper's record decides */
+    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start */
+    uint64_t lid_lo_ns, lid_hi_ns; /* ... of launcher_pid's */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
@@ -66,6 +75,8 @@ struct supervisor {
     } listeners[4];
     size_t nlisteners;
     struct control *control;   /* the control socket server, NULL if none */
+    struct handover *handover; /* the keeper's side of things, NULL without a keeper */
+    bool upgrading;            /* leaving for `tend upgrade`: hand everything over */
     struct alerts *alerts;
     uint64_t started_ns;
     int null_fd;               /* /dev/null, opened once for every child's unused stdio */
@@ -114,6 +125,16 @@ void svc_free(void *svc);
 /* Recomputes the display name and the health check after the config changed. */
 void svc_set_display(struct service *svc);
 void svc_set_health(struct service *svc);
+/* A process exited with wait status `status`: reaped here (from_keeper false), or by the
+ * keeper at when_ns (CLOCK_MONOTONIC), which only counts for a process it is the parent of
+ * and that started before when_ns. */
+void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
+                uint64_t when_ns);
+/* A service restored from a previous supervisor: arm its deadline, resume its health check
+ * and its pidfile wait. */
+void sup_resume(struct service *svc);
+/* Leaves for `tend upgrade`: the keeper re-executes both processes. 0 or -1/errno. */
+int sup_upgrade(struct supervisor *sup);
 /* Sorts the table by priority, then name. */
 void sup_sort(struct supervisor *sup);
 /* A stopped service that a reload removed or changed: drop it, or start its new version. */
