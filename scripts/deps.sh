@@ -12,6 +12,9 @@ for p in $pkgs; do
         missing="$missing $p"
     fi
 done
+# node and npm run the browser test's puppeteer-core (from npm, tests/browser/package.json).
+# A node that brings its own npm (NodeSource) is kept: Debian's npm would conflict with it.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages:$missing (run as root, or install them)" >&2

@@ -75,25 +75,55 @@
     document.getElementById('logbox').hidden = true;
   });
 
+  // Rows are kept and updated in place, so a button does not vanish under the pointer
+  // between two refreshes.
+  const rows = new Map();
+
+  function makeRow(name) {
+    const tr = document.createElement('tr');
+    tr.dataset.name = name;
+    cell(tr, name);
+    for (const f of ['state', 'pid', 'uptime', 'restarts', 'health'])
+      cell(tr, '').dataset.field = f;
+    const td = cell(tr, '');
+    for (const a of ['start', 'stop', 'restart'])
+      button(td, a, () => act(name, a));
+    button(td, 'log', () => showLog(name));
+    return tr;
+  }
+
+  function set(tr, field, text, cls) {
+    const td = tr.querySelector(`td[data-field="${field}"]`);
+    if (td.textContent !== text) td.textContent = text;
+    td.className = cls || '';
+  }
+
   function render(procs) {
-    const rows = [];
+    const seen = new Set();
+    let prev = null;
     for (const p of procs) {
-      const tr = document.createElement('tr');
-      tr.dataset.name = p.name;
-      cell(tr, p.name);
-      cell(tr, p.state, p.state).dataset.field = 'state';
-      cell(tr, p.pid ? String(p.pid) : '-').dataset.field = 'pid';
-      cell(tr, uptime(p.uptime));
-      cell(tr, String(p.restarts)).dataset.field = 'restarts';
-      cell(tr, p.health || '', p.health === 'failing' ? 'bad' : '');
-      const td = cell(tr, '');
-      for (const a of ['start', 'stop', 'restart'])
-        button(td, a, () => act(p.name, a));
-      button(td, 'log', () => showLog(p.name));
-      if (p.reason) tr.title = p.reason;
-      rows.push(tr);
+      seen.add(p.name);
+      let tr = rows.get(p.name);
+      if (!tr) {
+        tr = makeRow(p.name);
+        rows.set(p.name, tr);
+      }
+      set(tr, 'state', p.state, p.state);
+      set(tr, 'pid', p.pid ? String(p.pid) : '-');
+      set(tr, 'uptime', uptime(p.uptime));
+      set(tr, 'restarts', String(p.restarts));
+      set(tr, 'health', p.health || '', p.health === 'failing' ? 'bad' : '');
+      tr.title = p.reason || '';
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== tr) tbody.insertBefore(tr, want);
+      prev = tr;
     }
-    tbody.replaceChildren(...rows);
+    for (const [name, tr] of rows) {
+      if (!seen.has(name)) {
+        tr.remove();
+        rows.delete(name);
+      }
+    }
   }
 
   async function refresh() {

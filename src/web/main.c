@@ -891,6 +891,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         return respond(c, MHD_HTTP_OK, "text/css; charset=utf-8", web_asset_app_css,
                        web_asset_app_css_len);
     }
+    if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; there is none, say so quietly */
+        return respond(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0);
     if (strcmp(url, "/metrics") == 0) {
         if (!is_get(method))
             return method_not_allowed(c, "GET, HEAD");
