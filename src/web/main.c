@@ -318,6 +318,43 @@ static const char *csrf_problem(struct MHD_Connection *c)
     return NULL;
 }
 
+/* Without a password, the Host header must name loopback by address or as localhost: a web
+ * page whose own name was made to resolve to 127.0.0.1 (DNS rebinding) is same-origin with
+ * us in the browser's eyes, but it sends its own name as Host, and is turned away here. With
+ * a password such a page has no credentials to send. */
+static bool host_allowed(struct MHD_Connection *c)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    char name[64];
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (web.auth)
+        return true;
+    if (host == NULL)
+        return false;
+    const char *end;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        if (end == NULL || (size_t)(end - host - 1) >= sizeof name)
+            return false;
+        memcpy(name, host + 1, (size_t)(end - host - 1));
+        name[end - host - 1] = '\0';
+        end++;
+    } else {
+        end = strchr(host, ':');
+        if (end == NULL)
+            end = host + strlen(host);
+        if ((size_t)(end - host) >= sizeof name)
+            return false;
+        memcpy(name, host, (size_t)(end - host));
+        name[end - host] = '\0';
+    }
+    if (*end != '\0' && *end != ':')
+        return false;
+    return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, addr) == 1 ||
+           inet_pton(AF_INET6, name, addr) == 1;
+}
+
 /* ---- talking to tend ---- */
 
 /* Is name a process or a group tend knows? The set is asked for each time: a reload may
@@ -953,6 +990,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             slow_down_failure();
         return respond_unauthorised(c);
     }
+    if (!host_allowed(c))
+        return respond_error(c, 421 /* Misdirected Request */,
+                             "Host must be an address or localhost (no password is set)");
     if (rq->body > MAX_BODY)
         return respond_error(c, 413 /* Content Too Large */, "request body too large");
     return route(c, url, method);

@@ -352,12 +352,18 @@ t_csrf_refused() {
     expect_eq "$(http POST /api/v1/processes/a/restart -H 'Content-Type: application/x-www-form-urlencoded' -H 'Origin: http://evil.example' --data 'x=1')" 403 "form post"
     expect_eq "$(post /api/v1/processes/a/restart -H 'Origin: http://evil.example')" 403 "foreign Origin"
     expect_eq "$(post /api/v1/processes/a/restart -H 'Sec-Fetch-Site: cross-site')" 403 "cross-site fetch"
+    # DNS rebinding: a page under its own name resolved to 127.0.0.1 is same-origin, but its
+    # Host is its name; with no password only addresses and localhost are served.
+    local port=${BASE##*:}
+    expect_eq "$(post /api/v1/processes/a/restart -H "Host: evil.example:$port" -H "Origin: http://evil.example:$port")" 421 "rebound name, POST"
+    expect_eq "$(http GET /api/v1/status -H "Host: evil.example:$port")" 421 "rebound name, GET"
+    expect_eq "$(http GET /api/v1/status -H "Host: localhost:$port")" 200 "localhost"
+    expect_eq "$(http GET /api/v1/status -H "Host: [::1]:$port")" 200 "[::1]"
     expect_eq "$(post /api/v1/reload -H 'Origin: null')" 403 "opaque origin"
     expect_eq "$(http OPTIONS /api/v1/processes/a/restart -H 'Origin: http://evil.example' -H 'Access-Control-Request-Method: POST')" 405 "preflight"
     [ -z "$(header Access-Control-Allow-Origin)" ] || fail "CORS granted"
     expect_eq "$(tendctl pid a)" "$pid" "a's pid after refused requests"
     # The same origin passes.
-    local port=${BASE##*:}
     expect_eq "$(post /api/v1/processes/a/restart -H "Origin: http://127.0.0.1:$port" -H 'Sec-Fetch-Site: same-origin')" 200 "same origin"
     stop_web_tend
 }
