@@ -55,7 +55,7 @@ enum proto_verb {
     PROTO_VERB_PID,
     PROTO_VERB_LOGROTATE,
     PROTO_VERB_LOGS,
-    PROTO_VERB_INFO, /* the supervisor's own facts: one info line (added in tend/1, 0.2) */
+    PROTO_VERB_INFO, /* the supervisor's own facts: one info line (added with tend-web) */
     PROTO_VERB_COUNT
 };
 
