@@ -1090,7 +1090,7 @@ static int listen_on(const char *spec)
         return -1;
     }
     freeaddrinfo(res);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
     socklen_t sl = sizeof ss;
     char shown[INET6_ADDRSTRLEN] = "?";
     int port = 0;
