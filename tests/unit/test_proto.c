@@ -897,6 +897,7 @@ TEST(corpus_requests_get_the_documented_codes)
         {"req-crlf", PROTO_ERR_SYNTAX},     {"req-unknown-verb", PROTO_ERR_UNKNOWN_VERB},
         {"req-bad-signal", PROTO_ERR_BAD_SIGNAL}, {"req-missing-name", PROTO_ERR_BAD_ARGUMENT},
         {"req-utf8", PROTO_OK},             {"req-signal-rt", PROTO_OK},
+        {"req-info", PROTO_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[256], why[200];
