@@ -2,6 +2,7 @@
  * deadline: each HTTP connection has a thread of its own, so a wait blocks only its request. */
 #include <errno.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,17 @@
 
 static struct sockaddr_un ctl_addr;
 static socklen_t ctl_addr_len;
+/* Requests in flight to tend at once: however many HTTP clients there are, tend-web never
+ * takes more than this many of tend's control connections (CONTROL_MAX_CONNS in all), so
+ * the CLI always finds room. */
+static sem_t ctl_slots;
 
 void ctl_init(const char *address)
 {
     size_t len = strlen(address);
+
+    /* Cannot fail: the count is far below SEM_VALUE_MAX and the semaphore is not shared. */
+    (void)sem_init(&ctl_slots, 0, CTL_MAX_CALLS);
 
     memset(&ctl_addr, 0, sizeof ctl_addr);
     ctl_addr.sun_family = AF_UNIX;
@@ -103,9 +111,21 @@ int ctl_call(const char *verb, char *const *argv, size_t argc, int timeout_ms,
     int rc = -1;
 
     memset(r, 0, sizeof *r);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* sem_timedwait's clock */
+    until.tv_sec += CTL_SLOT_WAIT_S;
+    while (sem_timedwait(&ctl_slots, &until) == -1) {
+        if (errno != EINTR) {
+            fail(r, "tend-web is busy: too many requests to tend at once", NULL);
+            r->err = PROTO_ERR_BUSY;
+            return -1;
+        }
+    }
     int fd = ctl_open(verb, argv, argc);
-    if (fd == -1)
+    if (fd == -1) {
+        (void)sem_post(&ctl_slots); /* cannot overflow: we took this slot */
         return fail(r, "cannot reach tend", strerror(errno));
+    }
     proto_splitter_init(&sp, PROTO_MAX_LINE);
     for (;;) {
         const char *line;
@@ -156,5 +176,6 @@ int ctl_call(const char *verb, char *const *argv, size_t argc, int timeout_ms,
 out:
     proto_splitter_free(&sp);
     fd_close_quiet(fd);
+    (void)sem_post(&ctl_slots); /* cannot overflow: we took this slot */
     return rc;
 }

@@ -8,6 +8,11 @@
 
 #include "proto.h"
 
+/* ctl_call requests in flight at once (others wait up to CTL_SLOT_WAIT_S, then fail with
+ * PROTO_ERR_BUSY). Log followers (ctl_open) are counted apart, by the caller. */
+#define CTL_MAX_CALLS 64
+#define CTL_SLOT_WAIT_S 10
+
 /* What one request brought back. */
 struct ctl_result {
     struct proto_reply *lines; /* the lines before the final one, each owning its storage */
@@ -30,7 +35,7 @@ int ctl_call(const char *verb, char *const *argv, size_t argc, int timeout_ms,
 void ctl_result_free(struct ctl_result *r);
 
 /* For a reply that goes on (logs -f): connects and sends; returns the connected descriptor
- * to read reply lines from, or -1 with errno. */
+ * to read reply lines from, or -1 with errno. Not limited by CTL_MAX_CALLS. */
 int ctl_open(const char *verb, char *const *argv, size_t argc);
 
 #endif

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -53,6 +54,7 @@
 #define SLOW_TIMEOUT_MS 600000   /* start, stop, restart, reload: tend answers when done */
 #define SSE_KEEPALIVE_S 10
 #define MAX_LOG_LINES 10000
+#define MAX_FOLLOWERS 32         /* live log streams at once: each holds a connection to tend */
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "connect-src 'self'; img-src 'self'; base-uri 'none'; "
@@ -66,6 +68,7 @@ static struct {
 } web = {.fail_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_bool stopping; /* SIGTERM came: followers end their streams */
+static atomic_int followers; /* live log streams now */
 
 /* Per request: body bytes seen (no endpoint takes a body). */
 struct req {
@@ -174,12 +177,27 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
     return ret;
 }
 
+/* Like respond, but hands body (malloc'd) over to MHD, which frees it: no copy. */
+static enum MHD_Result respond_owned(struct MHD_Connection *c, unsigned status, const char *type,
+                                     char *body, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    add_security_headers(r);
+    (void)MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, struct str *body)
 {
     str_append_char(body, '\n');
-    enum MHD_Result ret = respond(c, status, "application/json", str_cstr(body), body->len);
-    str_free(body);
-    return ret;
+    size_t len = body->len;
+    return respond_owned(c, status, "application/json", str_release(body), len);
 }
 
 static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
@@ -453,7 +471,8 @@ static enum MHD_Result do_status(struct MHD_Connection *c)
         if (n == 0)
             fputs("[]\n", f);
         fclose(f);
-        ret = respond(c, MHD_HTTP_OK, "application/json", buf, len);
+        ret = respond_owned(c, MHD_HTTP_OK, "application/json", buf, len);
+        buf = NULL;
     }
     free(buf);
     free(procs);
@@ -626,10 +645,9 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c)
     }
     ctl_result_free(&st);
     ctl_result_free(&in);
-    enum MHD_Result ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                                  str_cstr(&o), o.len);
-    str_free(&o);
-    return ret;
+    size_t len = o.len;
+    return respond_owned(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                         str_release(&o), len);
 }
 
 /* ---- logs ---- */
@@ -708,6 +726,7 @@ static void follow_free(void *cls)
 {
     struct follow *f = cls;
 
+    atomic_fetch_sub(&followers, 1);
     fd_close_quiet(f->fd);
     proto_splitter_free(&f->sp);
     str_free(&f->pending);
@@ -806,9 +825,16 @@ static enum MHD_Result do_follow(struct MHD_Connection *c, const char *name)
     char *argv[] = {(char *)"-f", (char *)"-n", lines, (char *)"--stderr", (char *)"--",
                     (char *)name};
     char *argv_out[] = {(char *)"-f", (char *)"-n", lines, (char *)"--", (char *)name};
+    if (atomic_fetch_add(&followers, 1) >= MAX_FOLLOWERS) {
+        atomic_fetch_sub(&followers, 1);
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "too many live log streams (%d); try again later", MAX_FOLLOWERS);
+    }
     int fd = use_stderr ? ctl_open("logs", argv, 6) : ctl_open("logs", argv_out, 5);
-    if (fd == -1)
+    if (fd == -1) {
+        atomic_fetch_sub(&followers, 1);
         return respond_error(c, MHD_HTTP_BAD_GATEWAY, "cannot reach tend: %s", strerror(errno));
+    }
     struct follow *f = xcalloc(1, sizeof *f);
     f->fd = fd;
     proto_splitter_init(&f->sp, PROTO_MAX_LINE);
@@ -1138,6 +1164,10 @@ int main(void)
     }
     web.auth = u == 1;
     ctl_init(sock);
+    /* A status of 1,000 processes is a few hundred kB: by default glibc maps and unmaps
+     * each such block, page faults and all, on every request. Keep them in the heap. */
+    (void)mallopt(M_MMAP_THRESHOLD, 16 << 20); /* a tuning hint: failure changes nothing */
+    (void)mallopt(M_TRIM_THRESHOLD, 32 << 20);
 
     /* One descriptor per connection plus a few: take the hard limit, fit the cap to it. */
     struct rlimit rl;
