@@ -7,9 +7,10 @@
 # Figures (RESULT lines, then a table):
 #   status_cli_with_front          `tend status` (the real CLI, fork+exec) median, with tend-web
 #                                  running; baseline: the same with no tend-web. Measured in
-#                                  alternating blocks (off, on, off, on) and pooled, so a drift
-#                                  of the machine's load falls on both. Expected ratio: 1 within
-#                                  noise (the CLI loads no HTTP code; the front is idle).
+#                                  blocks in the order off on on off off on, each side the
+#                                  median of its three block medians, so a drift of the
+#                                  machine's load falls on both. Expected ratio: 1 within noise
+#                                  (the CLI loads no HTTP code; the front is idle).
 #   http_status_rps, http_metrics_rps
 #                                  complete answers per second of GET /api/v1/status and GET
 #                                  /metrics (BENCH_CLIENTS keep-alive clients); baseline: the
@@ -100,14 +101,19 @@ cli_block() { "$wb" cli "$runs" "$tend" "$sock" | sed -E 's/.*median_ms=([0-9.]+
 
 echo "tend-web benchmark: $build on $(nproc) cores, $(uname -r), $n programs," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-off1=$(cli_block) || broke "cli"
-front on
-on1=$(cli_block) || broke "cli"
-front off
-off2=$(cli_block) || broke "cli"
-front on
-on2=$(cli_block) || broke "cli"
-echo "  tend status median (ms), blocks of $runs: off $off1, on $on1, off $off2, on $on2"
+# Blocks in the order off on on off off on (ABBA...), so that a steady drift of the machine's
+# load weighs on both sides alike; each side's figure is the median of its block medians.
+offs=() ons=() order=""
+for side in off on on off off on; do
+    [ "$side" = on ] && [ -z "${web_pid:-}" ] && front on
+    [ "$side" = off ] && [ -n "${web_pid:-}" ] && { front off; web_pid=""; }
+    m=$(cli_block) || broke "cli"
+    if [ "$side" = on ]; then ons+=("$m"); else offs+=("$m"); fi
+    order="$order $side $m,"
+done
+[ -n "${web_pid:-}" ] || front on
+echo "  tend status median (ms), blocks of $runs:${order%,}"
+median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 rss_idle=$(rss "$web_pid")
@@ -127,8 +133,7 @@ result() {   # NAME VALUE UNIT BASELINE
                (b > 0 ? v / b : 0) }'
 }
 {
-    result status_cli_with_front "$(awk -v a="$on1" -v b="$on2" 'BEGIN { print (a + b) / 2 }')" ms \
-        "$(awk -v a="$off1" -v b="$off2" 'BEGIN { print (a + b) / 2 }')"
+    result status_cli_with_front "$(median3 "${ons[@]}")" ms "$(median3 "${offs[@]}")"
     result http_status_rps "$(val rps "$st_rps")" req/s "$(val rps "$ctl_rps")"
     result http_metrics_rps "$(val rps "$me_rps")" req/s "$(val rps "$ctl_rps")"
     result front_rss_idle "$rss_idle" kB "$tend_rss"
