@@ -54,7 +54,10 @@
 #define SLOW_TIMEOUT_MS 600000   /* start, stop, restart, reload: tend answers when done */
 #define SSE_KEEPALIVE_S 10
 #define MAX_LOG_LINES 10000
-#define MAX_FOLLOWERS 32         /* live log streams at once: each holds a connection to tend */
+/* Live log streams at once. Each holds one of tend's control connections and one inotify
+ * instance in tend, which counts against the user's limit (fs.inotify.max_user_instances,
+ * 128 by default) that tend also needs for pidfile= programs. */
+#define MAX_FOLLOWERS 8
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "connect-src 'self'; img-src 'self'; base-uri 'none'; "

@@ -258,20 +258,20 @@ t_api_logs_and_follow() {
     kill "$cpid"
     expect_eq "$(http GET '/api/v1/processes/nope/log/follow')" 404 "follow of an unknown name"
 
-    # At most 32 live streams (each holds one of tend's control connections): the 33rd is
-    # told 503; once the others leave, streams are served again.
+    # At most 8 live streams (each holds a control connection and an inotify instance in
+    # tend): the 9th is told 503; once the others leave, streams are served again.
     local i pids=()
-    for i in $(seq 1 32); do
+    for i in $(seq 1 8); do
         curl -sN --max-time 60 "$BASE/api/v1/processes/a/log/follow?lines=0" >"$T/f$i" 2>&1 &
         pids+=($!)
     done
     TRACKED="$TRACKED ${pids[*]}"
-    for i in $(seq 1 32); do
+    for i in $(seq 1 8); do
         waitfor "$T/f$i" '^data: ' 20 >/dev/null || fail "follower $i got no line"
     done
-    expect_eq "$(http GET '/api/v1/processes/a/log/follow')" 503 "the 33rd stream"
+    expect_eq "$(http GET '/api/v1/processes/a/log/follow')" 503 "the 9th stream"
     expect_match "$(jfield .error)" "too many live log streams" "its error"
-    expect_eq "$(http GET '/api/v1/status')" 200 "other requests beside 32 streams"
+    expect_eq "$(http GET '/api/v1/status')" 200 "other requests beside 8 streams"
     kill "${pids[@]}"
     for i in "${pids[@]}"; do "$H/waitfor" -t 10 --gone "$i" >/dev/null || fail "curl $i stays"; done
     # tend-web notices a gone reader at its next write (a's next line, within 0.2 s).
