@@ -21,6 +21,10 @@ EXSRC    := $(sort $(wildcard examples/*.c))
 # The files that print tend's version: built again with another version string for
 # tend-next, a second build that the upgrade tests install over the first.
 VERSIONED := $(shell grep -l TEND_VERSION $(SRC))
+# tend-web, the HTTP front: its own executable, so that tend and its CLI never load HTTP code.
+WEBSRC   := $(sort $(wildcard src/web/*.c))
+WEBASSETS := src/web/index.html src/web/app.js src/web/app.css
+WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -pthread
 
 # Objects for one build directory ($1) with flags ($2).
 define build_rules
@@ -49,7 +53,19 @@ $1/bench/%: $1/obj/bench/%.o
 $1/examples/%: $1/obj/examples/%.o
 	@mkdir -p $$(dir $$@)
 	$$(CC) $2 $$^ -o $$@
-$1-all: $1/tend $1/daeml $1/tend-next $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
+$1/gen/web_assets.c: $(WEBASSETS) scripts/embed.sh
+	@mkdir -p $$(dir $$@)
+	sh scripts/embed.sh $(WEBASSETS) >$$@.tmp && mv $$@.tmp $$@
+$1/obj/gen/web_assets.o: $1/gen/web_assets.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASEFLAGS) $2 -c $$< -o $$@
+# tend's modules as an archive: tend-web takes only those it uses (the protocol codec and
+# the status formatter), not the supervisor.
+$1/libtend.a: $$(LIBSRC:%.c=$1/obj/%.o)
+	rm -f $$@ && ar rcs $$@ $$^
+$1/tend-web: $$(WEBSRC:%.c=$1/obj/%.o) $1/obj/gen/web_assets.o $1/libtend.a
+	$$(CC) $2 $$^ -o $$@ $(WEBLIBS)
+$1-all: $1/tend $1/daeml $1/tend-next $1/tend-web $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
         $$(HELPSRC:tests/helpers/%.c=$1/helpers/%) $$(EXSRC:examples/%.c=$1/examples/%)
 endef
 
@@ -89,12 +105,13 @@ demo: deps build-all
 lint: build-all
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	    --suppress=missingIncludeSystem -Isrc src tests/helpers
-	@clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
+	@clang-tidy --quiet $(SRC) $(WEBSRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
 
-install: build/tend
+install: build/tend build/tend-web
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 build/tend $(DESTDIR)$(PREFIX)/bin/tend
+	install -m 0755 build/tend-web $(DESTDIR)$(PREFIX)/bin/tend-web
 	ln -sf tend $(DESTDIR)$(PREFIX)/bin/daeml
 	for m in man/*.[158]; do \
 	    [ -f "$$m" ] || continue; \

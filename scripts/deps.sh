@@ -2,13 +2,19 @@
 # Installs the Debian packages that building, testing and benchmarking tend need, and only
 # those that are missing, so a second run costs one dpkg query. Needs root to install.
 set -eu
-pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc"
+# libmicrohttpd-dev: the HTTP server library of tend-web; curl drives it in tests;
+# chromium (headless) runs the status page test; prometheus gives promtool and a real scraper.
+pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc
+      libmicrohttpd-dev pkg-config curl chromium prometheus"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
         missing="$missing $p"
     fi
 done
+# node and npm run the browser test's puppeteer-core (from npm, tests/browser/package.json).
+# A node that brings its own npm (NodeSource) is kept: Debian's npm would conflict with it.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages:$missing (run as root, or install them)" >&2

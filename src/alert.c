@@ -54,6 +54,7 @@ struct alerts {
     size_t nrunning;
     char host[256];
     unsigned long sent, suppressed, dropped;
+    unsigned long failed; /* commands that exited non-zero, were killed or timed out */
 };
 
 struct alerts *alerts_new(struct loop *loop)
@@ -289,6 +290,8 @@ bool alerts_reaped(struct alerts *a, pid_t pid, int wait_status)
         if (r->pid != pid)
             continue;
         loop_timer_cancel(a->loop, &r->timer);
+        if (r->killed || !WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0)
+            a->failed++;
         if (r->killed)
             ; /* already logged by on_timeout */
         else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
@@ -304,6 +307,11 @@ bool alerts_reaped(struct alerts *a, pid_t pid, int wait_status)
         return true;
     }
     return false;
+}
+
+unsigned long alerts_failed(const struct alerts *a)
+{
+    return a->failed;
 }
 
 unsigned long alerts_sent(const struct alerts *a)

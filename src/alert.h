@@ -46,6 +46,8 @@ bool alerts_reaped(struct alerts *a, pid_t pid, int wait_status);
 /* Counters for status and tests. */
 unsigned long alerts_sent(const struct alerts *a);
 unsigned long alerts_suppressed(const struct alerts *a);
+/* Alert commands that failed: a non-zero exit, a signal, or killed at their timeout. */
+unsigned long alerts_failed(const struct alerts *a);
 /* Frees. Commands still running are left to finish (a STOPPED alert sent during shutdown
  * must not be cut off); they are reparented when tend exits. */
 void alerts_free(struct alerts *a);

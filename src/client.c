@@ -636,6 +636,7 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
         st->exit_code = EXIT_FAIL;
         fprintf(err, "tend: %s\n", r.text[0] != '\0' ? r.text : r.code);
         break;
+    case PROTO_REPLY_INFO:  /* the CLI asks for no info */
     case PROTO_REPLY_OTHER:
         break; /* a newer supervisor's line kind: not for this client */
     }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "keys.h"
 #include "util/str.h"
+#include "websock.h"
 
 /* A config bigger than this is not a config; the cap also keeps an include glob that
  * matches something like /proc/kcore from reading forever. */
@@ -47,6 +48,7 @@ enum section_kind {
     SEC_TEND,
     SEC_UNIX_HTTP,
     SEC_ALERT,
+    SEC_INET_HTTP,
     SEC_IGNORED,     /* client/RPC sections: accepted, never read */
     SEC_UNSUPPORTED, /* supervisord features tend lacks: warned about, never read */
     SEC_INVALID,     /* already reported */
@@ -1381,7 +1383,7 @@ static enum section_kind classify(struct loader *ld, struct section *sec)
         if (strcmp(name, "supervisorctl") == 0)
             return SEC_IGNORED;
         if (strcmp(name, "inet_http_server") == 0)
-            return SEC_UNSUPPORTED;
+            return SEC_INET_HTTP;
     }
     for (size_t i = 0; i < sizeof named_sections / sizeof named_sections[0]; i++) {
         const char *kind = named_sections[i];
@@ -1601,15 +1603,15 @@ static void check_sections(struct loader *ld)
         case SEC_ALERT:
             ks = KEYSEC_ALERT;
             break;
+        case SEC_INET_HTTP:
+            ks = KEYSEC_INET_HTTP;
+            break;
         case SEC_UNSUPPORTED:
             if (!s->skip) {
                 const char *what = strncmp(s->name, "eventlistener", 13) == 0
                                        ? "event listeners are not supported by tend (see "
                                          "[alert])"
-                                   : strncmp(s->name, "fcgi-program", 12) == 0
-                                       ? "FastCGI programs are not supported by tend"
-                                       : "the TCP control server is not supported by tend "
-                                         "(it uses [unix_http_server])";
+                                   : "FastCGI programs are not supported by tend";
                 diag(ld, s->file, s->line, false, "[%s]: %s; section ignored",
                      show(&sh, s->name), what);
             }
@@ -2307,6 +2309,185 @@ static void build_programs(struct loader *ld)
         qsort(ld->cfg->procs, ld->cfg->nprocs, sizeof *ld->cfg->procs, cmp_proc_order);
 }
 
+/* ---- building: [inet_http_server] ------------------------------------------------------- */
+
+static bool is_loopback_host(const char *h)
+{
+    return strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 || strncmp(h, "127.", 4) == 0;
+}
+
+/* port= as supervisord writes it: PORT, :PORT, HOST:PORT, [V6]:PORT or *:PORT. Port 0 asks
+ * for any free port. */
+static bool parse_web_port(const char *v, char **host, int *port)
+{
+    unsigned long long p;
+    const char *colon = strrchr(v, ':');
+    const char *num = colon != NULL ? colon + 1 : v;
+
+    if (parse_uint(num, 65535, &p) == -1)
+        return false;
+    *port = (int)p;
+    if (colon == NULL || colon == v) {
+        *host = xstrdup("127.0.0.1");
+        return true;
+    }
+    if (v[0] == '[') {
+        if (colon < v + 3 || colon[-1] != ']')
+            return false;
+        *host = xstrndup(v + 1, (size_t)(colon - v - 2));
+    } else {
+        *host = xstrndup(v, (size_t)(colon - v));
+        if (strchr(*host, ':') != NULL) { /* a bare IPv6 address needs brackets */
+            free(*host);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool is_sha_password(const char *p)
+{
+    if (strncmp(p, "{SHA}", 5) != 0)
+        return false;
+    for (int i = 0; i < 40; i++) {
+        if (!isxdigit((unsigned char)p[5 + i]))
+            return false;
+    }
+    return p[45] == '\0';
+}
+
+/* tend-web lives next to the tend executable (build/ in the tree, PREFIX/bin installed). */
+static char *web_program_path(void)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return xstrdup("tend-web"); /* no /proc: found on PATH at spawn time */
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    return xasprintf("%.*s/tend-web", slash != NULL ? (int)(slash - self) : 0, self);
+}
+
+static void build_web(struct loader *ld)
+{
+    struct web_conf *w = &ld->cfg->web;
+    struct shown sh;
+    const struct section *sec = NULL;
+    const struct entry *port_e = NULL;
+
+    for (size_t i = 0; i < ld->nsecs; i++) {
+        if (ld->secs[i].kind == SEC_INET_HTTP && !ld->secs[i].skip)
+            sec = &ld->secs[i];
+    }
+    if (sec == NULL)
+        return;
+    w->file = xstrdup(ld->files[sec->file].path);
+    w->line = sec->line;
+    struct expand_ctx cx;
+    base_ctx(ld, sec, &cx);
+    for (size_t k = 0; k < sec->nentries; k++) {
+        const struct entry *e = &sec->entries[k];
+        char *v;
+        if (e->def == NULL || e->dup || !expand(ld, &cx, sec, e, &v))
+            continue;
+        switch (e->def->id) {
+        case KEY_PORT:
+            port_e = e;
+            if (!parse_web_port(v, &w->host, &w->port))
+                diag(ld, sec->file, e->line, true,
+                     "port: '%s' is not PORT, HOST:PORT, [IPV6]:PORT or *:PORT (0 to 65535)",
+                     show(&sh, v));
+            break;
+        case KEY_USERNAME:
+            if (value_nonempty(ld, sec, e, v)) {
+                set_string(&w->username, v);
+                v = NULL;
+            }
+            break;
+        case KEY_PASSWORD:
+            if (strncmp(v, "{SHA}", 5) == 0 && !is_sha_password(v))
+                diag(ld, sec->file, e->line, true,
+                     "password: '{SHA}' must be followed by 40 hex digits (the SHA-1 of the "
+                     "password)");
+            set_string(&w->password, v);
+            v = NULL;
+            break;
+        case KEY_USER:
+            if (value_nonempty(ld, sec, e, v)) {
+                set_string(&w->user, v);
+                v = NULL;
+            }
+            break;
+        default:
+            break;
+        }
+        free(v);
+    }
+    if (port_e == NULL) {
+        diag(ld, sec->file, sec->line, true, "[inet_http_server] is missing required key 'port'");
+        return;
+    }
+    if (w->host == NULL)
+        return; /* port= was reported */
+    if ((w->username == NULL) != (w->password == NULL || w->password[0] == '\0')) {
+        diag(ld, sec->file, sec->line, true,
+             "[inet_http_server]: username= and password= go together (set both or neither)");
+        return;
+    }
+    if (w->username == NULL && !is_loopback_host(w->host)) {
+        diag(ld, sec->file, port_e->line, true,
+             "port: '%s' listens beyond loopback: set username= and password= to allow that",
+             show(&sh, str_cstr(&port_e->value)));
+        return;
+    }
+    if (w->user == NULL)
+        w->user = xstrdup("nobody");
+    for (size_t i = 0; i < ld->cfg->nprocs; i++) {
+        const struct proc_conf *q = ld->cfg->procs[i];
+        if (strcmp(q->name, CONFIG_WEB_NAME) == 0 || strcmp(q->group, CONFIG_WEB_NAME) == 0) {
+            diag(ld, sec->file, sec->line, true,
+                 "[inet_http_server] runs a process named '%s'; [program:%s] at %s:%d uses "
+                 "that name", CONFIG_WEB_NAME, q->program, q->file, q->line);
+            return;
+        }
+    }
+    w->enabled = true;
+
+    /* The front: a program like any other, so the supervisor starts, restarts and stops it
+     * without knowing what it is. Only root can switch users; a tend run by someone else
+     * starts it as that same user. */
+    struct proc_conf *p = xmalloc(sizeof *p);
+    proc_conf_defaults(p);
+    p->name = xstrdup(CONFIG_WEB_NAME);
+    p->program = xstrdup(CONFIG_WEB_NAME);
+    p->group = xstrdup(CONFIG_WEB_NAME);
+    p->command = web_program_path();
+    p->argv = xcalloc(2, sizeof *p->argv);
+    p->argv[0] = xstrdup(p->command);
+    p->autorestart = AUTORESTART_TRUE;
+    p->priority = -1; /* up before the programs it shows, down after them */
+    p->redirect_stderr = true;
+    p->stdout_logfile_maxbytes = 1024 * 1024;
+    p->stdout_logfile_backups = 1;
+    if (geteuid() == 0)
+        p->user = xstrdup(w->user);
+    bool v6 = strchr(w->host, ':') != NULL;
+    size_t nenv = 0;
+    p->env = xcalloc(5, sizeof *p->env);
+    p->env[nenv++] = xasprintf("TEND_WEB_LISTEN=%s%s%s:%d", v6 ? "[" : "", w->host,
+                               v6 ? "]" : "", w->port);
+    p->env[nenv++] = xasprintf("TEND_WEB_SOCKET=%s", websock_address());
+    if (w->username != NULL) {
+        p->env[nenv++] = xasprintf("TEND_WEB_USERNAME=%s", w->username);
+        p->env[nenv++] = xasprintf("TEND_WEB_PASSWORD=%s", w->password);
+    }
+    p->file = xstrdup(w->file);
+    p->line = w->line;
+    push_proc(ld, p);
+    if (ld->cfg->nprocs > 1)
+        qsort(ld->cfg->procs, ld->cfg->nprocs, sizeof *ld->cfg->procs, cmp_proc_order);
+}
+
 /* ---- building: alerts ------------------------------------------------------------------- */
 
 static bool value_events(struct loader *ld, const struct section *sec, const struct entry *e,
@@ -2654,6 +2835,11 @@ void config_free(struct config *config)
     free(t->socket_owner);
     free(t->socket_group);
     free(t->file);
+    free(config->web.host);
+    free(config->web.username);
+    free(config->web.password);
+    free(config->web.user);
+    free(config->web.file);
     for (size_t i = 0; i < config->nprocs; i++)
         proc_conf_free(config->procs[i]);
     free(config->procs);
@@ -2731,6 +2917,7 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
     build_tend(&ld);
     build_groups(&ld);
     build_programs(&ld);
+    build_web(&ld);
     build_alerts(&ld);
     sort_diags(&ld);
 

@@ -167,9 +167,26 @@ struct alert_conf {
     int line;
 };
 
+/* [inet_http_server]: the HTTP front. When enabled, the config also holds a synthesized
+ * process CONFIG_WEB_NAME that runs tend-web (next to the tend executable) as `user`, with
+ * its settings in the environment (TEND_WEB_LISTEN, TEND_WEB_USERNAME, TEND_WEB_PASSWORD,
+ * TEND_WEB_SOCKET): the supervisor starts and restarts it like any program. */
+#define CONFIG_WEB_NAME "tend-web"
+struct web_conf {
+    bool enabled;
+    char *host;     /* "127.0.0.1" unless port= names a host; "*" means every address */
+    int port;       /* 0: a free port, which tend-web prints in its log */
+    char *username; /* NULL: no authentication (only allowed on loopback) */
+    char *password; /* plain text or "{SHA}" + 40 hex digits of its SHA-1 */
+    char *user;     /* the account tend-web runs as when tend is root; default nobody */
+    char *file;
+    int line;
+};
+
 struct config {
     char *path; /* the main file, as given */
     struct tend_conf tend;
+    struct web_conf web;
     /* Sorted by priority ascending, then name. config_free skips NULL entries, so a caller may
      * take ownership of one by moving the pointer out and storing NULL in its place. */
     struct proc_conf **procs;

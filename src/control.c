@@ -14,11 +14,14 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "client.h"
 #include "control.h"
 #include "handover.h"
@@ -31,6 +34,7 @@
 #include "supervisor.h"
 #include "util/fd.h"
 #include "util/str.h"
+#include "websock.h"
 
 #define NS_PER_SEC 1000000000ULL
 
@@ -66,6 +70,7 @@ struct conn {
     int ino_fd;
     struct watcher ino_w;
     struct str partial;  /* an unterminated last line, held until its newline */
+    bool web;            /* came in on the web socket: it is tend-web */
     struct conn *prev, *next;
 };
 
@@ -82,10 +87,13 @@ struct control {
     struct conn *conns;
     size_t nconns;
     bool keep_socket;          /* leaving for an upgrade: the socket file stays */
+    int web_fd;                /* the abstract socket for tend-web; -1 if none */
+    struct watcher web_w;
 };
 
 static void conn_close(struct conn *k);
 static void check_waiter(struct conn *k);
+static void on_listen(struct watcher *w, uint32_t events);
 
 /* ---- output ---- */
 
@@ -302,10 +310,17 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .reason = p->reason,
         .health = svc->health ? health_state(svc->health) : "",
         .dropped_bytes = logcap_dropped(svc->logcap),
+        .written_bytes = logcap_written(svc->logcap),
     };
 
     if (p->pid > 0 && now > p->start_ns)
         r.uptime_s = (now - p->start_ns) / NS_PER_SEC;
+    if (p->pid > 0) {
+        /* The monotonic start, seen on the wall clock of now. */
+        time_t wall = time(NULL);
+        r.started_s = (unsigned long long)wall > r.uptime_s
+                          ? (unsigned long long)wall - r.uptime_s : 0;
+    }
     if (p->last_status != -1)
         proc_describe_status(p->last_status, exitbuf, sizeof(exitbuf));
     r.exit = exitbuf;
@@ -466,6 +481,50 @@ static void do_pid(struct conn *k, struct proto_request *req)
     for (size_t i = 0; i < n; i++)
         proto_buf_append_msgf(&k->out, "%d", (int)sel[i]->p.pid);
     free(sel);
+    reply_ok(k);
+}
+
+/* Resident memory from /proc (getrusage only knows the peak); 0 when it cannot be read. */
+static unsigned long long self_rss_bytes(void)
+{
+    unsigned long long pages_total = 0, pages_rss = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu %llu", &pages_total, &pages_rss) != 2)
+        pages_rss = 0;
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return pages_rss * (unsigned long long)(page > 0 ? page : 4096);
+}
+
+static void do_info(struct conn *k)
+{
+    struct supervisor *sup = k->ctl->sup;
+    struct rusage ru;
+    uint64_t now = timer_now_ns();
+    struct proto_info info = {
+        .version = TEND_VERSION,
+        .pid = getpid(),
+        .uptime_s = (now - sup->started_ns) / NS_PER_SEC,
+        .reloads = sup->reloads,
+        .alert_runs = sup->alerts != NULL ? alerts_sent(sup->alerts) : 0,
+        .alert_failures = sup->alerts != NULL ? alerts_failed(sup->alerts) : 0,
+        .rss_bytes = self_rss_bytes(),
+        .nprocs = sup->nsvcs,
+    };
+    time_t wall = time(NULL);
+
+    info.started_s = (unsigned long long)wall > info.uptime_s
+                         ? (unsigned long long)wall - info.uptime_s : 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        info.cpu_us = (unsigned long long)ru.ru_utime.tv_sec * 1000000ULL +
+                      (unsigned long long)ru.ru_utime.tv_usec +
+                      (unsigned long long)ru.ru_stime.tv_sec * 1000000ULL +
+                      (unsigned long long)ru.ru_stime.tv_usec;
+    }
+    proto_buf_append_info(&k->out, &info);
     reply_ok(k);
 }
 
@@ -641,6 +700,11 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     case PROTO_VERB_SIGNAL: do_signal(k, &req); break;
     case PROTO_VERB_RELOAD: do_reload(k); break;
     case PROTO_VERB_SHUTDOWN:
+        if (k->web) {
+            /* The HTTP front may restart programs, not end supervision. */
+            reply_err(k, PROTO_ERR_DENIED, "shutdown is not allowed from tend-web");
+            break;
+        }
         log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %d", (int)k->uid);
         proto_buf_append_msg(&k->out, "shutting down");
         reply_ok(k);
@@ -656,6 +720,7 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         break;
     case PROTO_VERB_LOGS: do_logs(k, &req); break;
     case PROTO_VERB_UPGRADE: do_upgrade(k); break;
+    case PROTO_VERB_INFO: do_info(k); break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -733,7 +798,19 @@ static bool peer_in_group(pid_t pid, gid_t gid)
     return found;
 }
 
-static void accept_one(struct control *c, int fd)
+/* tend-web is served on its own socket, and only the very process tend started for it: the
+ * peer's pid must be the pid of the CONFIG_WEB_NAME service (our unreaped child, so the pid
+ * cannot have been reused) and its uid the one it runs as. Anyone else who finds the
+ * abstract address gets `err denied`, like on the main socket. */
+static bool peer_is_web(struct control *c, const struct ucred *cred)
+{
+    struct service *svc = sup_find(c->sup, CONFIG_WEB_NAME);
+
+    return svc != NULL && cred->pid > 0 && svc->p.pid == cred->pid &&
+           svc->run_uid == cred->uid;
+}
+
+static void accept_one(struct control *c, int fd, bool web)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -764,9 +841,12 @@ static void accept_one(struct control *c, int fd)
         return;
     }
     k->uid = cred.uid;
-    bool allowed = cred.uid == 0 || cred.uid == geteuid() ||
-                   (c->has_owner && cred.uid == c->owner_uid) ||
-                   (c->has_gid && (cred.gid == c->gid || peer_in_group(cred.pid, c->gid)));
+    k->web = web;
+    bool allowed = web ? peer_is_web(c, &cred)
+                       : cred.uid == 0 || cred.uid == geteuid() ||
+                             (c->has_owner && cred.uid == c->owner_uid) ||
+                             (c->has_gid &&
+                              (cred.gid == c->gid || peer_in_group(cred.pid, c->gid)));
     if (!allowed) {
         log_msg(LOG_LVL_WARN, "control: refused uid %d (pid %d): not allowed", (int)cred.uid,
                 (int)cred.pid);
@@ -788,17 +868,41 @@ static void on_retry_accept(struct timer *t, void *ctx)
 
     (void)t;
     (void)loop_mod(&c->sup->loop, &c->w, EPOLLIN); /* the listening fd is valid */
+    if (c->web_fd != -1)
+        (void)loop_mod(&c->sup->loop, &c->web_w, EPOLLIN);
+}
+
+/* The socket tend-web connects to: in the abstract namespace, because tend-web runs as
+ * another user who cannot enter the main socket's directory, and has no path to check. */
+static void open_web_socket(struct control *c)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    const char *name = websock_address();
+    size_t len = strlen(name);
+
+    memcpy(addr.sun_path + 1, name + 1, len - 1); /* sun_path[0] = 0: abstract */
+    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    c->web_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->web_fd == -1 || bind(c->web_fd, (struct sockaddr *)&addr, alen) == -1 ||
+        listen(c->web_fd, 128) == -1 ||
+        loop_add(&c->sup->loop, &c->web_w, c->web_fd, EPOLLIN, on_listen, c) == -1) {
+        log_msg(LOG_LVL_WARN, "control: cannot open the socket of %s: %s; it cannot connect",
+                CONFIG_WEB_NAME, strerror(errno));
+        fd_close_quiet(c->web_fd);
+        c->web_fd = -1;
+    }
 }
 
 static void on_listen(struct watcher *w, uint32_t events)
 {
     struct control *c = w->ctx;
+    bool web = w == &c->web_w;
 
     (void)events;
     for (;;) {
-        int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(web ? c->web_fd : c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            accept_one(c, fd);
+            accept_one(c, fd, web);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -808,6 +912,8 @@ static void on_listen(struct watcher *w, uint32_t events)
              * than spin on it. */
             log_msg(LOG_LVL_WARN, "control: cannot accept: %s; retrying in 1s", strerror(errno));
             (void)loop_mod(&c->sup->loop, &c->w, 0);
+            if (c->web_fd != -1)
+                (void)loop_mod(&c->sup->loop, &c->web_w, 0);
             (void)loop_timer_arm(&c->sup->loop, &c->retry_timer, timer_now_ns() + NS_PER_SEC);
         }
         return; /* EAGAIN: all taken */
@@ -960,6 +1066,8 @@ struct control *control_open(struct supervisor *sup, int inherited_fd, char *err
 
     c->sup = sup;
     c->fd = -1;
+    c->web_fd = -1;
+    c->web_w.fd = -1;
     timer_init(&c->retry_timer, on_retry_accept, c);
     if (path == NULL && (path = client_default_socket(def, sizeof(def))) == NULL) {
         snprintf(err, err_len, "tend: the default socket path is too long");
@@ -1074,6 +1182,8 @@ struct control *control_open(struct supervisor *sup, int inherited_fd, char *err
         goto fail;
     }
     log_msg(LOG_LVL_INFO, "control: listening on %s", path);
+    /* Opened whether or not [inet_http_server] is set now: a reload may add it. */
+    open_web_socket(c);
     return c;
 fail:
     fd_close_quiet(c->fd);
@@ -1088,6 +1198,9 @@ void control_close(struct control *c)
     while (c->conns != NULL)
         conn_close(c->conns);
     loop_del(&c->sup->loop, &c->w);
+    if (c->web_fd != -1)
+        loop_del(&c->sup->loop, &c->web_w);
+    fd_close_quiet(c->web_fd);
     loop_timer_cancel(&c->sup->loop, &c->retry_timer);
     fd_close_quiet(c->fd);
     if (!c->keep_socket)

@@ -108,6 +108,14 @@ static const struct key_def alert_keys[] = {
     {"timeout", KEY_TIMEOUT, KEYT_UINT, true, POSITIVE},
 };
 
+/* The HTTP front: supervisord's keys, plus the account it runs as. */
+static const struct key_def inet_http_keys[] = {
+    {"port", KEY_PORT, KEYT_STRING, true, NORANGE},
+    {"username", KEY_USERNAME, KEYT_STRING, true, NORANGE},
+    {"password", KEY_PASSWORD, KEYT_STRING, true, NORANGE},
+    {"user", KEY_USER, KEYT_STRING, true, NORANGE},
+};
+
 struct key_table {
     const struct key_def *defs;
     size_t count;
@@ -122,6 +130,7 @@ static const struct key_table tables[KEYSEC_COUNT] = {
     [KEYSEC_TEND] = TABLE(tend_keys),
     [KEYSEC_UNIX_HTTP] = TABLE(unix_http_keys),
     [KEYSEC_ALERT] = TABLE(alert_keys),
+    [KEYSEC_INET_HTTP] = TABLE(inet_http_keys),
 };
 
 const struct key_def *keys_list(enum key_section section, size_t *count)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* Section kinds whose keys are checked. Ignored sections ([supervisorctl], [rpcinterface:x])
- * and unsupported ones ([inet_http_server], ...) have no table. */
+ * and unsupported ones ([eventlistener:x], ...) have no table. */
 enum key_section {
     KEYSEC_PROGRAM,
     KEYSEC_GROUP,
@@ -17,6 +17,7 @@ enum key_section {
     KEYSEC_TEND,        /* [tend], alias [supervisord] */
     KEYSEC_UNIX_HTTP,   /* [unix_http_server] */
     KEYSEC_ALERT,       /* [alert], [alert:NAME] */
+    KEYSEC_INET_HTTP,   /* [inet_http_server]: the HTTP front, tend-web */
     KEYSEC_COUNT
 };
 
@@ -103,6 +104,10 @@ enum key_id {
     KEY_EVENTS,
     KEY_RATE,
     KEY_TIMEOUT,
+    /* [inet_http_server] (also KEY_USER) */
+    KEY_PORT,
+    KEY_USERNAME,
+    KEY_PASSWORD,
 };
 
 struct key_def {

@@ -103,6 +103,7 @@ struct stream {
     struct timer retry_timer;
     unsigned long long drop_bytes, drop_lines; /* this episode, not yet reported */
     unsigned long long dropped_total;          /* bytes, for status */
+    unsigned long long written_total;          /* bytes the file took, for metrics */
 };
 
 struct logcap {
@@ -503,6 +504,7 @@ static int write_file(struct stream *s, const char *buf, size_t len, size_t *don
     }
     if (off > 0) {
         s->file_size += (long long)off;
+        s->written_total += off;
         s->file_mid_line = buf[off - 1] != '\n';
     }
     *done = off;
@@ -1418,6 +1420,11 @@ int logcap_rotate(struct logcap *lc)
 unsigned long long logcap_dropped(const struct logcap *lc)
 {
     return lc == NULL ? 0 : lc->s[0].dropped_total + lc->s[1].dropped_total;
+}
+
+unsigned long long logcap_written(const struct logcap *lc)
+{
+    return lc == NULL ? 0 : lc->s[0].written_total + lc->s[1].written_total;
 }
 
 const char *logcap_path(const struct logcap *lc, int stream)

@@ -94,6 +94,8 @@ int logcap_rotate(struct logcap *lc);
 /* Bytes read from the program and thrown away (file or syslog could not take them), since
  * logcap_new, both streams together. */
 unsigned long long logcap_dropped(const struct logcap *lc);
+/* Bytes written to the log files (both streams) since tend started, for /metrics. */
+unsigned long long logcap_written(const struct logcap *lc);
 
 /* The file a stream is written to (for `tend logs`), or NULL: NONE, syslog only, or stderr
  * under redirect_stderr (its lines are in stdout's file). */

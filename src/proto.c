@@ -42,6 +42,7 @@ static const char *const verb_names[PROTO_VERB_COUNT] = {
     [PROTO_VERB_LOGROTATE] = "logrotate",
     [PROTO_VERB_LOGS] = "logs",
     [PROTO_VERB_UPGRADE] = "upgrade",
+    [PROTO_VERB_INFO] = "info",
 };
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -333,6 +334,24 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
     buf_put_kv(b, "reason", p->reason);
     buf_put_kv(b, "health", p->health);
     buf_put_kv_uint(b, "dropped", p->dropped_bytes);
+    buf_put_kv_uint(b, "written", p->written_bytes);
+    buf_put_kv_uint(b, "started", p->started_s);
+    proto_buf_append(b, "\n", 1);
+}
+
+void proto_buf_append_info(struct proto_buf *b, const struct proto_info *i)
+{
+    buf_puts(b, "info");
+    buf_put_kv(b, "version", i->version);
+    buf_put_kv_uint(b, "pid", i->pid > 0 ? (unsigned long long)i->pid : 0);
+    buf_put_kv_uint(b, "uptime", i->uptime_s);
+    buf_put_kv_uint(b, "started", i->started_s);
+    buf_put_kv_uint(b, "reloads", i->reloads);
+    buf_put_kv_uint(b, "alert_runs", i->alert_runs);
+    buf_put_kv_uint(b, "alert_failures", i->alert_failures);
+    buf_put_kv_uint(b, "cpu_us", i->cpu_us);
+    buf_put_kv_uint(b, "rss", i->rss_bytes);
+    buf_put_kv_uint(b, "procs", i->nprocs);
     proto_buf_append(b, "\n", 1);
 }
 
@@ -492,6 +511,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
         case PROTO_VERB_PID:
         case PROTO_VERB_LOGROTATE:
         case PROTO_VERB_UPGRADE:
+        case PROTO_VERB_INFO:
         case PROTO_VERB_COUNT:
             break; /* no options */
         }
@@ -534,6 +554,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
     case PROTO_VERB_SHUTDOWN:
     case PROTO_VERB_LOGROTATE:
     case PROTO_VERB_UPGRADE:
+    case PROTO_VERB_INFO:
         if (npos != 0) {
             set_why(why, why_len, "%s takes no argument", verb);
             return PROTO_ERR_BAD_ARGUMENT;
@@ -684,11 +705,11 @@ static bool is_key(const char *w, size_t len)
 }
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
-                K_HEALTH, K_DROPPED, K_COUNT };
+                K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
-    "dropped",
+    "dropped", "written", "started",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -713,7 +734,8 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         if (decode_inplace(value, strlen(value), &why) == -1)
             return -1;
         unsigned long long num = 0;
-        if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED) &&
+        if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED ||
+             k == K_WRITTEN || k == K_STARTED) &&
             parse_uint(value, k == K_PID ? INT_MAX : ULLONG_MAX, &num) == -1)
             return -1;
         switch (k) {
@@ -727,11 +749,65 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_REASON: p->reason = value; break;
         case K_HEALTH: p->health = value; break;
         case K_DROPPED: p->dropped_bytes = num; break;
+        case K_WRITTEN: p->written_bytes = num; break;
+        case K_STARTED: p->started_s = num; break;
         default: break;
         }
     }
     if (!seen[K_NAME] || !seen[K_STATE] || p->name[0] == '\0' || p->state[0] == '\0')
         return -1;
+    return 0;
+}
+
+enum info_key { I_VERSION, I_PID, I_UPTIME, I_STARTED, I_RELOADS, I_ALERT_RUNS,
+                I_ALERT_FAILURES, I_CPU_US, I_RSS, I_PROCS, I_COUNT };
+
+static const char *const info_keys[I_COUNT] = {
+    "version", "pid", "uptime", "started", "reloads", "alert_runs", "alert_failures", "cpu_us",
+    "rss", "procs",
+};
+
+/* Same rules as a proc line: unknown keys ignored, a known key once, numbers decimal. Every
+ * key is optional (a missing one reads as 0 or ""), so a server may add or drop facts. */
+static int parse_info_words(char **words, long nwords, struct proto_info *info)
+{
+    bool seen[I_COUNT] = {false};
+    unsigned long long *nums[I_COUNT] = {
+        [I_UPTIME] = &info->uptime_s, [I_STARTED] = &info->started_s,
+        [I_RELOADS] = &info->reloads, [I_ALERT_RUNS] = &info->alert_runs,
+        [I_ALERT_FAILURES] = &info->alert_failures, [I_CPU_US] = &info->cpu_us,
+        [I_RSS] = &info->rss_bytes, [I_PROCS] = &info->nprocs,
+    };
+    const char *why;
+
+    for (long i = 1; i < nwords; i++) {
+        char *eq = strchr(words[i], '=');
+        if (eq == NULL || !is_key(words[i], (size_t)(eq - words[i])))
+            return -1;
+        *eq = '\0';
+        char *value = eq + 1;
+        int k = 0;
+        while (k < I_COUNT && strcmp(words[i], info_keys[k]) != 0)
+            k++;
+        if (k == I_COUNT)
+            continue;
+        if (seen[k])
+            return -1;
+        seen[k] = true;
+        if (decode_inplace(value, strlen(value), &why) == -1)
+            return -1;
+        if (k == I_VERSION) {
+            info->version = value;
+            continue;
+        }
+        unsigned long long num;
+        if (parse_uint(value, k == I_PID ? INT_MAX : ULLONG_MAX, &num) == -1)
+            return -1;
+        if (k == I_PID)
+            info->pid = (pid_t)num;
+        else
+            *nums[k] = num;
+    }
     return 0;
 }
 
@@ -746,6 +822,7 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     r->code = empty;
     r->proc = (struct proto_proc){.name = empty, .group = empty, .state = empty,
                                   .exit = empty, .reason = empty, .health = empty};
+    r->info = (struct proto_info){.version = empty};
 
     if (len > 0 && line[len - 1] == '\n')
         len--;
@@ -771,6 +848,10 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
                 goto fail;
             r->text = words[1];
         }
+    } else if (strcmp(kind, "info") == 0) {
+        r->kind = PROTO_REPLY_INFO;
+        if (parse_info_words(words, nwords, &r->info) == -1)
+            goto fail;
     } else if (strcmp(kind, "ok") == 0) {
         r->kind = PROTO_REPLY_OK;
     } else if (strcmp(kind, "err") == 0) {

@@ -56,6 +56,7 @@ enum proto_verb {
     PROTO_VERB_LOGROTATE,
     PROTO_VERB_LOGS,
     PROTO_VERB_UPGRADE,
+    PROTO_VERB_INFO, /* the supervisor's own facts: one info line (added with tend-web) */
     PROTO_VERB_COUNT
 };
 
@@ -103,6 +104,23 @@ struct proto_proc {
     const char *reason; /* FATAL or other reason, or "" */
     const char *health; /* "", "ok" or "failing" */
     unsigned long long dropped_bytes; /* log bytes dropped */
+    unsigned long long written_bytes; /* log bytes written (key "written"; 0 from old servers) */
+    unsigned long long started_s;     /* wall-clock start, seconds since the epoch; 0 if none */
+};
+
+/* The supervisor's own facts: the `info` reply line. Strings may be NULL when building; after
+ * parsing they are never NULL. A key missing from the line reads as 0 or "". */
+struct proto_info {
+    const char *version;             /* tend's version, "0.1.0" */
+    pid_t pid;                       /* the supervisor's pid */
+    unsigned long long uptime_s;     /* seconds since it started */
+    unsigned long long started_s;    /* its wall-clock start, seconds since the epoch */
+    unsigned long long reloads;      /* successful config reloads */
+    unsigned long long alert_runs;   /* alert commands started */
+    unsigned long long alert_failures; /* alert commands that failed or timed out */
+    unsigned long long cpu_us;       /* user + system CPU time, microseconds */
+    unsigned long long rss_bytes;    /* resident memory */
+    unsigned long long nprocs;       /* processes supervised */
 };
 
 void proto_buf_init(struct proto_buf *b);
@@ -120,6 +138,7 @@ void proto_buf_append_msg(struct proto_buf *b, const char *text);
 void proto_buf_append_msgf(struct proto_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void proto_buf_append_data(struct proto_buf *b, const char *text);
+void proto_buf_append_info(struct proto_buf *b, const struct proto_info *info);
 void proto_buf_append_ok(struct proto_buf *b);
 /* text may be NULL or "" (the line is then "err CODE"). */
 void proto_buf_append_err(struct proto_buf *b, enum proto_err code, const char *text);
@@ -168,6 +187,7 @@ enum proto_reply_kind {
     PROTO_REPLY_PROC,
     PROTO_REPLY_MSG,
     PROTO_REPLY_DATA,
+    PROTO_REPLY_INFO,
     PROTO_REPLY_OK,    /* final */
     PROTO_REPLY_ERR,   /* final */
     PROTO_REPLY_OTHER, /* a kind this client does not know: a newer server's; ignore it */
@@ -176,6 +196,7 @@ enum proto_reply_kind {
 struct proto_reply {
     enum proto_reply_kind kind;
     struct proto_proc proc; /* PROC */
+    struct proto_info info; /* INFO */
     const char *text;       /* MSG, DATA, ERR: decoded text, "" if none; "" otherwise */
     const char *code;       /* ERR: the code word as sent; "" otherwise */
     enum proto_err err;     /* ERR: the code; an unknown code word reads as PROTO_ERR_FAILED */

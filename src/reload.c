@@ -150,6 +150,7 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
     sup_sort(sup);
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
+    sup->reloads++;
     if (sup->alerts != NULL) {
         struct alert_event ae = {.event = CONFIG_EV_CONFIG_RELOADED, .program = "tend",
                                  .group = "tend", .process = "tend", .pid = getpid(),

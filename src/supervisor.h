@@ -69,6 +69,7 @@ struct supervisor {
     bool shutting_down;
     int shutdown_priority;     /* the priority level being stopped now */
     unsigned long orphans_reaped;
+    unsigned long reloads;     /* reloads applied (for the info verb and /metrics) */
     struct {
         sup_listener_fn *fn;
         void *ctx;

@@ -73,6 +73,18 @@ static void fuzz_reply(const char *line, size_t len)
         FUZZ_CHECK(again.proc.pid == r.proc.pid && again.proc.restarts == r.proc.restarts);
         FUZZ_CHECK(again.proc.uptime_s == r.proc.uptime_s);
         FUZZ_CHECK(again.proc.dropped_bytes == r.proc.dropped_bytes);
+        FUZZ_CHECK(again.proc.written_bytes == r.proc.written_bytes);
+        FUZZ_CHECK(again.proc.started_s == r.proc.started_s);
+        proto_reply_free(&again);
+        break;
+    case PROTO_REPLY_INFO:
+        proto_buf_append_info(&b, &r.info);
+        FUZZ_CHECK(proto_parse_reply(b.data, b.len, &again) == 0);
+        FUZZ_CHECK(again.kind == PROTO_REPLY_INFO);
+        FUZZ_CHECK(again.info.pid == r.info.pid && again.info.reloads == r.info.reloads);
+        FUZZ_CHECK(again.info.cpu_us == r.info.cpu_us && again.info.nprocs == r.info.nprocs);
+        if (strlen(r.info.version) <= PROTO_MAX_VALUE)
+            FUZZ_CHECK(strcmp(again.info.version, r.info.version) == 0);
         proto_reply_free(&again);
         break;
     case PROTO_REPLY_MSG:

@@ -1,7 +1,8 @@
 /* e2e_rawclient: the control-socket abuser and odd jobs of tests/e2e/control.sh.
  *
  *   e2e_rawclient req [-t SECS] [-c|-s] SOCKET [FILE...]
- *       Connects to the unix stream socket SOCKET and sends stdin's bytes as they are (NUL
+ *       Connects to the unix stream socket SOCKET ("@NAME": the abstract address NAME) and
+ *       sends stdin's bytes as they are (NUL
  *       bytes, no newline, a megabyte: anything). Then, by default, keeps its sending side
  *       open and reads until the server closes the connection, copying every byte received to
  *       stdout. -s shuts down its sending side first (a half-close); -c closes the socket
@@ -43,6 +44,7 @@
  * Tests never sleep: everything here ends on an event (the server closing, a signal), and the
  * deadlines only turn a hang into a failure. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -107,10 +109,16 @@ static int connect_to(const char *path)
         return -1;
     }
     strcpy(sa.sun_path, path);
+    /* "@NAME" is the abstract address NAME (tend-web's door into tend). */
+    socklen_t len = sizeof sa;
+    if (path[0] == '@') {
+        sa.sun_path[0] = '\0';
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+    if (connect(fd, (struct sockaddr *)&sa, len) == -1) {
         int saved = errno;
         close(fd);
         errno = saved;

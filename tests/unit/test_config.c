@@ -518,8 +518,6 @@ TEST(ignored_and_unsupported_sections)
                            "whatever=1\n"
                            "[rpcinterface:supervisor]\n"
                            "supervisor.rpcinterface_factory = x:y\n"
-                           "[inet_http_server]\n"
-                           "port=127.0.0.1:9001\n"
                            "[eventlistener:mem]\n"
                            "command=memmon\n"
                            "[fcgi-program:php]\n"
@@ -528,11 +526,9 @@ TEST(ignored_and_unsupported_sections)
                            "command=/bin/a\n"),
               0);
     CHECK_STR(fx.text,
-              "main.conf:6: warning: [inet_http_server]: the TCP control server is not "
-              "supported by tend (it uses [unix_http_server]); section ignored\n"
-              "main.conf:8: warning: [eventlistener:mem]: event listeners are not supported "
+              "main.conf:6: warning: [eventlistener:mem]: event listeners are not supported "
               "by tend (see [alert]); section ignored\n"
-              "main.conf:10: warning: [fcgi-program:php]: FastCGI programs are not supported "
+              "main.conf:8: warning: [fcgi-program:php]: FastCGI programs are not supported "
               "by tend; section ignored");
     CHECK_INT(fx.cfg->nprocs, 1);
     fx_done(&fx);
@@ -1943,6 +1939,119 @@ TEST(missing_main_file)
     CHECK_INT(fx_conf(&fx, ""), 0);
     CHECK_STR(fx.text, "");
     CHECK_INT(fx.cfg->nprocs, 0);
+    fx_done(&fx);
+}
+
+/* [inet_http_server] becomes a process "tend-web" run as user= (nobody by default) with its
+ * settings in its environment; the front then is a program like any other. */
+TEST(inet_http_server_synthesizes_the_front)
+{
+    struct fx fx;
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\n"
+                           "port=127.0.0.1:9001\n"
+                           "[program:a]\n"
+                           "command=/bin/a\n"),
+              0);
+    CHECK_STR(fx.text, "");
+    CHECK_INT(fx.cfg->nprocs, 2);
+    CHECK(fx.cfg->web.enabled);
+    CHECK_STR(fx.cfg->web.host, "127.0.0.1");
+    CHECK_INT(fx.cfg->web.port, 9001);
+    CHECK_STR(fx.cfg->web.user, "nobody");
+    const struct proc_conf *w = config_find_proc(fx.cfg, CONFIG_WEB_NAME);
+    CHECK(w != NULL);
+    if (w != NULL) {
+        CHECK_STR(w->group, "tend-web");
+        CHECK(strstr(w->argv[0], "/tend-web") != NULL);
+        CHECK(w->autorestart == AUTORESTART_TRUE);
+        CHECK_STR(w->env[0], "TEND_WEB_LISTEN=127.0.0.1:9001");
+        CHECK(strncmp(w->env[1], "TEND_WEB_SOCKET=@tend-web-", 26) == 0);
+        CHECK(w->env[2] == NULL);
+        if (geteuid() == 0)
+            CHECK_STR(w->user, "nobody");
+        /* Sorted first: up before the programs it shows. */
+        CHECK(fx.cfg->procs[0] == w);
+    }
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\n"
+                           "port=*:0\n"
+                           "username=admin\n"
+                           "password={SHA}5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8\n"
+                           "user=daemon\n"),
+              0);
+    CHECK_STR(fx.cfg->web.host, "*");
+    CHECK_INT(fx.cfg->web.port, 0);
+    CHECK_STR(fx.cfg->web.user, "daemon");
+    w = config_find_proc(fx.cfg, CONFIG_WEB_NAME);
+    CHECK(w != NULL && w->env[2] != NULL && w->env[3] != NULL);
+    if (w != NULL && w->env[2] != NULL && w->env[3] != NULL) {
+        CHECK_STR(w->env[0], "TEND_WEB_LISTEN=*:0");
+        CHECK_STR(w->env[2], "TEND_WEB_USERNAME=admin");
+        CHECK_STR(w->env[3], "TEND_WEB_PASSWORD={SHA}5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8");
+    }
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=[::1]:8080\n"), 0);
+    CHECK_STR(fx.cfg->web.host, "::1");
+    w = config_find_proc(fx.cfg, CONFIG_WEB_NAME);
+    CHECK(w != NULL && strcmp(w->env[0], "TEND_WEB_LISTEN=[::1]:8080") == 0);
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9002\n"), 0);
+    CHECK_STR(fx.cfg->web.host, "127.0.0.1");
+    CHECK_INT(fx.cfg->web.port, 9002);
+    fx_done(&fx);
+}
+
+TEST(inet_http_server_errors)
+{
+    struct fx fx;
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=0.0.0.0:9001\n"), -1);
+    CHECK_STR(fx.text, "main.conf:2: error: port: '0.0.0.0:9001' listens beyond loopback: set "
+                       "username= and password= to allow that");
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nusername=a\n"), -1);
+    CHECK_STR(fx.text, "main.conf:1: error: [inet_http_server] is missing required key 'port'");
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=70000\n"), -1);
+    CHECK_STR(fx.text, "main.conf:2: error: port: '70000' is not PORT, HOST:PORT, [IPV6]:PORT "
+                       "or *:PORT (0 to 65535)");
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\nusername=a\n"), -1);
+    CHECK_STR(fx.text, "main.conf:1: error: [inet_http_server]: username= and password= go "
+                       "together (set both or neither)");
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\nusername=a\npassword={SHA}abc\n"),
+              -1);
+    CHECK_STR(fx.text, "main.conf:4: error: password: '{SHA}' must be followed by 40 hex digits "
+                       "(the SHA-1 of the password)");
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\nprt=1\n"), -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: unknown key 'prt'") != NULL);
+    fx_done(&fx);
+
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\n"
+                           "[program:tend-web]\ncommand=/bin/x\n"),
+              -1);
+    CHECK_STR(fx.text, "main.conf:1: error: [inet_http_server] runs a process named 'tend-web'; "
+                       "[program:tend-web] at main.conf:3 uses that name");
     fx_done(&fx);
 }
 

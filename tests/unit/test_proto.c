@@ -139,7 +139,8 @@ TEST(error_and_verb_names_round_trip)
     }
     CHECK_INT(proto_err_from_name("ok"), -1);
     static const char *const verbs[] = {"status", "start", "stop", "restart", "signal",
-                                        "reload", "shutdown", "pid", "logrotate", "logs", "upgrade"};
+                                        "reload", "shutdown", "pid", "logrotate", "logs", "upgrade",
+                                        "info"};
     for (int i = 0; i < PROTO_VERB_COUNT; i++) {
         CHECK_STR(proto_verb_name((enum proto_verb)i), verbs[i]);
         CHECK_INT(proto_verb_from_name(verbs[i]), i);
@@ -241,6 +242,7 @@ TEST(request_other_verbs)
         {"tend/1 pid web", PROTO_VERB_PID, 1},
         {"tend/1 logrotate", PROTO_VERB_LOGROTATE, 0},
         {"tend/1 logs web", PROTO_VERB_LOGS, 1},
+        {"tend/1 info", PROTO_VERB_INFO, 0},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         CHECK_INT(parse(ok[i].line, &req, why), PROTO_OK);
@@ -255,6 +257,15 @@ TEST(request_other_verbs)
     CHECK(req.follow);
     CHECK_STR(req.names[0], "web");
     proto_request_free(&req);
+}
+
+/* info takes nothing: it is the supervisor's own facts (for tend-web's /metrics). */
+TEST(request_info_takes_no_argument)
+{
+    EXPECT_ERR("tend/1 info web", PROTO_ERR_BAD_ARGUMENT, "info takes no argument");
+    EXPECT_ERR("tend/1 info --all", PROTO_ERR_BAD_ARGUMENT, "info: unknown option '--all'");
+    CHECK_STR(proto_verb_name(PROTO_VERB_INFO), "info");
+    CHECK_INT(proto_verb_from_name("info"), PROTO_VERB_INFO);
 }
 
 TEST(request_every_error_code)
@@ -553,6 +564,74 @@ static int reply(const char *line, struct proto_reply *r)
     return proto_parse_reply(line, strlen(line), r);
 }
 
+/* The info line and the proc keys added for the front: built, parsed back, and what an old
+ * or a newer peer would see. */
+TEST(info_and_new_proc_keys_round_trip)
+{
+    struct proto_buf b;
+    struct proto_reply r;
+    struct proto_info in = {
+        .version = "0.1.0 beta", .pid = 4242, .uptime_s = 65, .started_s = 1796242397,
+        .reloads = 3, .alert_runs = 7, .alert_failures = 2, .cpu_us = 31376,
+        .rss_bytes = 2842624, .nprocs = 1000,
+    };
+
+    proto_buf_init(&b);
+    proto_buf_append_info(&b, &in);
+    proto_buf_append(&b, "", 1);
+    CHECK_STR(b.data, "info version=0.1.0%20beta pid=4242 uptime=65 started=1796242397 "
+                      "reloads=3 alert_runs=7 alert_failures=2 cpu_us=31376 rss=2842624 "
+                      "procs=1000\n");
+    CHECK_INT(reply(b.data, &r), 0);
+    CHECK_INT(r.kind, PROTO_REPLY_INFO);
+    CHECK_STR(r.info.version, "0.1.0 beta");
+    CHECK_INT(r.info.pid, 4242);
+    CHECK_INT(r.info.uptime_s, 65);
+    CHECK_INT(r.info.started_s, 1796242397);
+    CHECK_INT(r.info.reloads, 3);
+    CHECK_INT(r.info.alert_runs, 7);
+    CHECK_INT(r.info.alert_failures, 2);
+    CHECK_INT(r.info.cpu_us, 31376);
+    CHECK_INT(r.info.rss_bytes, 2842624);
+    CHECK_INT(r.info.nprocs, 1000);
+    proto_reply_free(&r);
+    proto_buf_free(&b);
+
+    /* Missing keys read as 0 or "", unknown ones are skipped, bad ones break the line. */
+    CHECK_INT(reply("info pid=1 future=%zz\n", &r), 0);
+    CHECK_INT(r.info.pid, 1);
+    CHECK_STR(r.info.version, "");
+    CHECK_INT(r.info.reloads, 0);
+    proto_reply_free(&r);
+    CHECK_INT(reply("info\n", &r), 0);
+    CHECK_INT(r.kind, PROTO_REPLY_INFO);
+    proto_reply_free(&r);
+    CHECK_INT(reply("info pid=1 pid=2\n", &r), -1);
+    CHECK_INT(reply("info reloads=-1\n", &r), -1);
+    CHECK_INT(reply("info pid=99999999999\n", &r), -1);
+    CHECK_INT(reply("info version\n", &r), -1);
+    CHECK_INT(reply("info version=%zz\n", &r), -1);
+
+    /* written= and started= on proc lines; a line without them (an older server) is valid. */
+    struct proto_proc p = {.name = "a", .group = "a", .state = "RUNNING", .pid = 12,
+                           .written_bytes = 123456789012ULL, .started_s = 1796242398};
+    proto_buf_init(&b);
+    proto_buf_append_proc(&b, &p);
+    proto_buf_append(&b, "", 1);
+    CHECK(strstr(b.data, " dropped=0 written=123456789012 started=1796242398\n") != NULL);
+    CHECK_INT(reply(b.data, &r), 0);
+    CHECK_INT(r.proc.written_bytes, 123456789012ULL);
+    CHECK_INT(r.proc.started_s, 1796242398);
+    proto_reply_free(&r);
+    proto_buf_free(&b);
+    CHECK_INT(reply("proc name=a state=RUNNING\n", &r), 0);
+    CHECK_INT(r.proc.written_bytes, 0);
+    CHECK_INT(r.proc.started_s, 0);
+    proto_reply_free(&r);
+    CHECK_INT(reply("proc name=a state=RUNNING written=x\n", &r), -1);
+    CHECK_INT(reply("proc name=a state=RUNNING started=1 started=2\n", &r), -1);
+}
+
 TEST(reply_proc_with_unknown_keys)
 {
     struct proto_reply r;
@@ -683,7 +762,7 @@ TEST(buf_builds_lines_that_parse_back)
     proto_buf_append(&b, "", 1);
     CHECK_STR(b.data, "proc name=web:web%2000 group=web state=FATAL pid=0 uptime=0 restarts=5 "
                       "exit=signal%209%20(SIGKILL) reason=cannot%20execute:%20No%20such%20file "
-                      "health= dropped=12345678901\n");
+                      "health= dropped=12345678901 written=0 started=0\n");
     CHECK_INT(reply(b.data, &r), 0);
     CHECK_STR(r.proc.name, p.name);
     CHECK_STR(r.proc.reason, p.reason);
@@ -818,6 +897,7 @@ TEST(corpus_requests_get_the_documented_codes)
         {"req-crlf", PROTO_ERR_SYNTAX},     {"req-unknown-verb", PROTO_ERR_UNKNOWN_VERB},
         {"req-bad-signal", PROTO_ERR_BAD_SIGNAL}, {"req-missing-name", PROTO_ERR_BAD_ARGUMENT},
         {"req-utf8", PROTO_OK},             {"req-signal-rt", PROTO_OK},
+        {"req-info", PROTO_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[256], why[200];
