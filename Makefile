@@ -8,8 +8,13 @@ VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' $(WARN) -Isrc -MMD -MP
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc -MMD -MP
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line (Debian's hardening
+# flags through dpkg-buildflags) apply to the normal build; the project's warnings come after
+# CFLAGS so that a -Wformat there cannot lower -Wformat=2, and -Werror stays on.
 CFLAGS  ?= -O2 -g
+CPPFLAGS ?=
+LDFLAGS ?=
 SANFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 SRC      := $(sort $(wildcard src/*.c src/util/*.c))
@@ -19,36 +24,37 @@ HELPSRC  := $(sort $(wildcard tests/helpers/*.c))
 BENCHSRC := $(sort $(wildcard bench/*.c))
 EXSRC    := $(sort $(wildcard examples/*.c))
 
-# Objects for one build directory ($1) with flags ($2).
+# Objects for one build directory ($1) with compiler flags ($2) and link flags ($3).
 define build_rules
 $1/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(BASEFLAGS) $2 -c $$< -o $$@
+	$$(CC) $$(BASEFLAGS) $2 $$(WARN) -c $$< -o $$@
 $1/tend: $$(SRC:%.c=$1/obj/%.o)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/daeml: $1/tend
 	ln -sf tend $$@
 $1/tests/%: $1/obj/tests/unit/%.o $$(LIBSRC:%.c=$1/obj/%.o)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/helpers/%: $1/obj/tests/helpers/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/bench/%: $1/obj/bench/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/examples/%: $1/obj/examples/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1-all: $1/tend $1/daeml $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
         $$(HELPSRC:tests/helpers/%.c=$1/helpers/%) $$(EXSRC:examples/%.c=$1/examples/%)
 endef
 
-$(eval $(call build_rules,build,$(CFLAGS)))
-$(eval $(call build_rules,build/asan,$(SANFLAGS)))
+$(eval $(call build_rules,build,$(CPPFLAGS) $(CFLAGS),$(LDFLAGS)))
+$(eval $(call build_rules,build/asan,$(SANFLAGS),))
 
 .SECONDARY:
-.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all
+.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all \
+        static deb
 all: build-all
 asan: build/asan-all
 
@@ -82,17 +88,47 @@ lint: build-all
 	    --suppress=missingIncludeSystem -Isrc src tests/helpers
 	@clang-tidy --quiet $(SRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
 
+# daeml's page is in section 8 (system administration), so daeml goes where section 8
+# programs go: a link in sbin to the one binary in bin.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 install: build/tend
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 build/tend $(DESTDIR)$(PREFIX)/bin/tend
-	ln -sf tend $(DESTDIR)$(PREFIX)/bin/daeml
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 build/tend $(DESTDIR)$(BINDIR)/tend
+	ln -sf $$(realpath -m --relative-to=$(SBINDIR) $(BINDIR)/tend) $(DESTDIR)$(SBINDIR)/daeml
 	for m in man/*.[158]; do \
 	    [ -f "$$m" ] || continue; \
-	    install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; \
+	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$${m##*.}/; \
 	done
+	install -m 0644 completion/tend.bash $(DESTDIR)$(BASHCOMPDIR)/tend
+	ln -sf tend $(DESTDIR)$(BASHCOMPDIR)/daeml
+	install -m 0644 completion/_tend $(DESTDIR)$(ZSHCOMPDIR)/_tend
+
+# A static binary for containers (musl from Debian's musl-tools): one file, no NSS, no
+# shared libraries. Stripped, as it is shipped as it is; its size is printed.
+MUSLCC      ?= musl-gcc
+STATICFLAGS := -O2
+build/static/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(BASEFLAGS) $(STATICFLAGS) $(WARN) -c $< -o $@
+build/static/tend: $(SRC:%.c=build/static/obj/%.o)
+	$(MUSLCC) -static -s $(STATICFLAGS) $^ -o $@
+build/static/daeml: build/static/tend
+	ln -sf tend $@
+static: build/static/tend build/static/daeml
+	@echo "static: build/static/tend, $$(stat -c %s build/static/tend) bytes, statically linked, stripped"
+
+# The Debian package, built by dpkg-buildpackage from a clean copy of the tree (only the
+# files git knows, or everything but build/ outside a git checkout) in build/deb/.
+deb:
+	@sh scripts/deb.sh
 
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -type f -name '*.d' -print 2>/dev/null)

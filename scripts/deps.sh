@@ -3,6 +3,11 @@
 # those that are missing, so a second run costs one dpkg query. Needs root to install.
 set -eu
 pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc"
+# The Debian package (make deb, tests/e2e/package.sh): building, checking, and the unit's
+# offline check (systemd-analyze, in systemd; no running systemd needed). binutils: readelf.
+pkgs="$pkgs dpkg-dev debhelper fakeroot lintian systemd binutils"
+# The static build (make static) and completion tests.
+pkgs="$pkgs musl-tools zsh"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
