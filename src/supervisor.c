@@ -34,6 +34,7 @@
 #include "log.h"
 #include "logcap.h"
 #include "pidfile.h"
+#include "sdnotify.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/env.h"
@@ -808,6 +809,7 @@ void sup_shutdown(struct supervisor *sup)
         return;
     log_msg(LOG_LVL_INFO, "shutting down: stopping every program by descending priority");
     sup->shutting_down = true;
+    sdnotify_stopping();
     sup->shutdown_priority = INT_MAX;
     /* Nothing in BACKOFF may start again; processes are stopped level by level. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
@@ -858,8 +860,8 @@ static bool svc_has_process(const struct service *svc)
     return svc->p.pid != 0 || svc->p.state == PROC_BACKOFF;
 }
 
-int sup_reload(struct supervisor *sup, struct config_diags *diags,
-               void (*report)(const char *line, void *ctx), void *ctx)
+static int reload_config(struct supervisor *sup, struct config_diags *diags,
+                         void (*report)(const char *line, void *ctx), void *ctx)
 {
     struct config *cfg = NULL;
     struct service **added = NULL;
@@ -966,6 +968,15 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     }
     free(added);
     return 0;
+}
+
+int sup_reload(struct supervisor *sup, struct config_diags *diags,
+               void (*report)(const char *line, void *ctx), void *ctx)
+{
+    sdnotify_reloading();
+    int r = reload_config(sup, diags, report, ctx);
+    sdnotify_reloaded();
+    return r;
 }
 
 /* ---- alerts ---- */
@@ -1174,8 +1185,8 @@ static struct config *load_config(const char *path)
     struct config *cfg = NULL;
 
     if (path == NULL) {
-        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend.conf, "
-                        "/etc/supervisor/supervisord.conf exists (use -c FILE)\n");
+        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend/tend.conf, "
+                        "/etc/tend.conf, /etc/supervisor/supervisord.conf exists (use -c FILE)\n");
         return NULL;
     }
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
@@ -1593,6 +1604,7 @@ int supervisor_main(int argc, char **argv)
     sort_services(&sup);
     log_msg(LOG_LVL_INFO, "tend %s started as pid %d with %s (%zu process%s)", TEND_VERSION,
             (int)getpid(), sup.config_path, sup.nsvcs, sup.nsvcs == 1 ? "" : "es");
+    sdnotify_ready(&sup);
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
         notify_fd = -1;
