@@ -63,7 +63,7 @@ deps:
 
 # The README's test command: installs what it needs, builds both flavours, runs everything.
 check: deps
-	@$(MAKE) --no-print-directory build-all build/asan-all
+	@$(MAKE) --no-print-directory build-all build/asan-all static
 	@$(MAKE) --no-print-directory lint >build/lint.log 2>&1 || { cat build/lint.log; exit 1; }
 	@echo "lint: cppcheck and clang-tidy clean"
 	@bash tests/run.sh build build/asan
