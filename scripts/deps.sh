@@ -8,6 +8,10 @@ pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc"
 pkgs="$pkgs dpkg-dev debhelper fakeroot lintian systemd binutils"
 # The static build (make static) and completion tests.
 pkgs="$pkgs musl-tools zsh"
+# The stacks in examples/stacks/, run for real by tests/e2e/stacks.sh (a few MB in all).
+# Debian's packages do not start them on install here (policy-rc.d denies it, and there is no
+# init to start them); the tests run their own copies on free ports.
+pkgs="$pkgs nginx-light redis-server python3 nodejs"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
