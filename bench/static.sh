@@ -28,6 +28,9 @@ if [ ! -x "$S" ] && ! make -s static >/dev/null 2>&1; then
     exit 1
 fi
 [ -x "$D" ] || { echo "static.sh: no $D (make)" >&2; exit 1; }
+waitfor=$root/$build/helpers/waitfor
+[ -x "$waitfor" ] || make -s "$build/helpers/waitfor" >/dev/null || exit 1
+set -o pipefail   # a failed run must not leave a median of the others
 dir=$(mktemp -d /tmp/tend-bench-static.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
@@ -46,7 +49,7 @@ version_runs() {
 
 # Runs of `BINARY daemon` until it returns ready, then a shutdown (not timed).
 daemon_runs() {
-    local i t0 t1 conf=$dir/tend.conf
+    local i t0 t1 pid conf=$dir/tend.conf
     printf '[tend]\nsocket=%s/tend.sock\nlogfile=%s/tend.log\n[program:sleeper]\ncommand=sleep 1000\n' \
         "$dir" "$dir" >"$conf"
     for ((i = 0; i < starts; i++)); do
@@ -54,8 +57,10 @@ daemon_runs() {
         "$1" daemon -c "$conf" >/dev/null 2>&1 || { echo "static.sh: $1 daemon failed" >&2; return 1; }
         t1=${EPOCHREALTIME/[.,]/}
         echo "$(( (t1 - t0) / 1000 )).$(printf '%03d' $(( (t1 - t0) % 1000 )))"
-        "$1" -s "$dir/tend.sock" shutdown >/dev/null 2>&1 ||
-            { echo "static.sh: $1 shutdown failed" >&2; return 1; }
+        pid=$("$1" -s "$dir/tend.sock" pid) && "$1" -s "$dir/tend.sock" shutdown >/dev/null 2>&1 ||
+            { echo "static.sh: $1 pid/shutdown failed" >&2; return 1; }
+        # The next start needs the socket free: wait until this supervisor has exited.
+        "$waitfor" -t 30 --gone "$pid" || { echo "static.sh: tend $pid did not exit" >&2; return 1; }
     done
 }
 
