@@ -8,8 +8,9 @@
 # everything and exit 0 on SIGTERM, as `docker stop` sends it.
 #
 # Then the daeml and supervisor suites (tests/e2e/daeml.sh, supervisor.sh: the launcher and
-# the supervisor's core, which is what a container runs) run against the static binary, each
-# case reported as static/daeml/NAME and static/supervisor/NAME.
+# the supervisor's core, which is what a container runs) run against the static binary: each
+# suite is one case here (suite_daeml, suite_supervisor), and when it fails its output names
+# the failing cases as static/daeml/NAME or static/supervisor/NAME.
 #
 # Plain flavour only (the static build has no sanitizer flavour), and only once the static
 # binary is built (make check builds it; make static alone does too).
@@ -124,7 +125,8 @@ t_container_example() {
         fail "the entry point is not tend daemon -n"
 }
 
-# run_suite NAME: tests/e2e/NAME.sh against the static binary, its cases as static/NAME/CASE.
+# run_suite NAME: tests/e2e/NAME.sh against the static binary; its case lines, renamed
+# static/NAME/CASE, are this case's output (shown when it fails).
 run_suite() {
     can_run
     TEND=$S DAEML=$ROOT/build/static/daeml TEND_UNDER_SUBREAPER="" \
