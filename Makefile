@@ -8,8 +8,13 @@ VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' $(WARN) -Isrc -MMD -MP
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc -MMD -MP
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line (Debian's hardening
+# flags through dpkg-buildflags) apply to the normal build; the project's warnings come after
+# CFLAGS so that a -Wformat there cannot lower -Wformat=2, and -Werror stays on.
 CFLAGS  ?= -O2 -g
+CPPFLAGS ?=
+LDFLAGS ?=
 SANFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 SRC      := $(sort $(wildcard src/*.c src/util/*.c))
@@ -26,13 +31,13 @@ WEBSRC   := $(sort $(wildcard src/web/*.c))
 WEBASSETS := src/web/index.html src/web/app.js src/web/app.css
 WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -pthread
 
-# Objects for one build directory ($1) with flags ($2).
+# Objects for one build directory ($1) with compiler flags ($2) and link flags ($3).
 define build_rules
 $1/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(BASEFLAGS) $2 -c $$< -o $$@
+	$$(CC) $$(BASEFLAGS) $2 $$(WARN) -c $$< -o $$@
 $1/tend: $$(SRC:%.c=$1/obj/%.o)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/daeml: $1/tend
 	ln -sf tend $$@
 $1/next/%.o: %.c
@@ -40,19 +45,19 @@ $1/next/%.o: %.c
 	$$(CC) $$(BASEFLAGS) $2 -UTEND_VERSION -DTEND_VERSION='"$(VERSION)+next"' -c $$< -o $$@
 $1/tend-next: $$(filter-out $$(VERSIONED:%.c=$1/obj/%.o),$$(SRC:%.c=$1/obj/%.o)) \
               $$(VERSIONED:%.c=$1/next/%.o)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/tests/%: $1/obj/tests/unit/%.o $$(LIBSRC:%.c=$1/obj/%.o)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/helpers/%: $1/obj/tests/helpers/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/bench/%: $1/obj/bench/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/examples/%: $1/obj/examples/%.o
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@
 $1/gen/web_assets.c: $(WEBASSETS) scripts/embed.sh
 	@mkdir -p $$(dir $$@)
 	sh scripts/embed.sh $(WEBASSETS) >$$@.tmp && mv $$@.tmp $$@
@@ -64,16 +69,17 @@ $1/obj/gen/web_assets.o: $1/gen/web_assets.c
 $1/libtend.a: $$(LIBSRC:%.c=$1/obj/%.o)
 	rm -f $$@ && ar rcs $$@ $$^
 $1/tend-web: $$(WEBSRC:%.c=$1/obj/%.o) $1/obj/gen/web_assets.o $1/libtend.a
-	$$(CC) $2 $$^ -o $$@ $(WEBLIBS)
+	$$(CC) $2 $3 $$^ -o $$@ $(WEBLIBS)
 $1-all: $1/tend $1/daeml $1/tend-next $1/tend-web $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
         $$(HELPSRC:tests/helpers/%.c=$1/helpers/%) $$(EXSRC:examples/%.c=$1/examples/%)
 endef
 
-$(eval $(call build_rules,build,$(CFLAGS)))
-$(eval $(call build_rules,build/asan,$(SANFLAGS)))
+$(eval $(call build_rules,build,$(CPPFLAGS) $(CFLAGS),$(LDFLAGS)))
+$(eval $(call build_rules,build/asan,$(SANFLAGS),))
 
 .SECONDARY:
-.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all
+.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all \
+        static deb
 all: build-all
 asan: build/asan-all
 
@@ -82,7 +88,7 @@ deps:
 
 # The README's test command: installs what it needs, builds both flavours, runs everything.
 check: deps
-	@$(MAKE) --no-print-directory build-all build/asan-all
+	@$(MAKE) --no-print-directory build-all build/asan-all static
 	@$(MAKE) --no-print-directory lint >build/lint.log 2>&1 || { cat build/lint.log; exit 1; }
 	@echo "lint: cppcheck and clang-tidy clean"
 	@bash tests/run.sh build build/asan
@@ -107,18 +113,48 @@ lint: build-all
 	    --suppress=missingIncludeSystem -Isrc src tests/helpers
 	@clang-tidy --quiet $(SRC) $(WEBSRC) -- -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' -Isrc
 
+# daeml's page is in section 8 (system administration), so daeml goes where section 8
+# programs go: a link in sbin to the one binary in bin.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 install: build/tend build/tend-web
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 build/tend $(DESTDIR)$(PREFIX)/bin/tend
-	install -m 0755 build/tend-web $(DESTDIR)$(PREFIX)/bin/tend-web
-	ln -sf tend $(DESTDIR)$(PREFIX)/bin/daeml
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 build/tend $(DESTDIR)$(BINDIR)/tend
+	install -m 0755 build/tend-web $(DESTDIR)$(BINDIR)/tend-web
+	ln -sf $$(realpath -m --relative-to=$(SBINDIR) $(BINDIR)/tend) $(DESTDIR)$(SBINDIR)/daeml
 	for m in man/*.[158]; do \
 	    [ -f "$$m" ] || continue; \
-	    install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; \
+	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$${m##*.}/; \
 	done
+	install -m 0644 completion/tend.bash $(DESTDIR)$(BASHCOMPDIR)/tend
+	ln -sf tend $(DESTDIR)$(BASHCOMPDIR)/daeml
+	install -m 0644 completion/_tend $(DESTDIR)$(ZSHCOMPDIR)/_tend
+
+# A static binary for containers (musl from Debian's musl-tools): one file, no NSS, no
+# shared libraries. Stripped, as it is shipped as it is; its size is printed.
+MUSLCC      ?= musl-gcc
+STATICFLAGS := -O2
+build/static/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(BASEFLAGS) $(STATICFLAGS) $(WARN) -c $< -o $@
+build/static/tend: $(SRC:%.c=build/static/obj/%.o)
+	$(MUSLCC) -static -s $(STATICFLAGS) $^ -o $@
+build/static/daeml: build/static/tend
+	ln -sf tend $@
+static: build/static/tend build/static/daeml
+	@echo "static: build/static/tend, $$(stat -c %s build/static/tend) bytes, statically linked, stripped"
+
+# The Debian package, built by dpkg-buildpackage from a clean copy of the tree (only the
+# files git knows, or everything but build/ outside a git checkout) in build/deb/.
+deb:
+	@sh scripts/deb.sh
 
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -2888,6 +2888,7 @@ const char *config_default_path(void)
 {
     static const char *const candidates[] = {
         "./tend.conf",
+        "/etc/tend/tend.conf", /* the Debian package's */
         "/etc/tend.conf",
         "/etc/supervisor/supervisord.conf",
     };

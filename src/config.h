@@ -239,8 +239,8 @@ void proc_conf_free(struct proc_conf *p);
 /* The process with this name, or NULL. */
 const struct proc_conf *config_find_proc(const struct config *config, const char *name);
 
-/* The first of ./tend.conf, /etc/tend.conf, /etc/supervisor/supervisord.conf that exists, or
- * NULL. The string is static. */
+/* The first of ./tend.conf, /etc/tend/tend.conf, /etc/tend.conf,
+ * /etc/supervisor/supervisord.conf that exists, or NULL. The string is static. */
 const char *config_default_path(void);
 
 /* Event names as written in events= ("FATAL"); config_event_from_name returns -1 when the

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pidfile.h"
 #include "reload.h"
+#include "sdnotify.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/fd.h"
@@ -50,8 +51,8 @@ static struct config *load_config(const char *path)
     struct config *cfg = NULL;
 
     if (path == NULL) {
-        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend.conf, "
-                        "/etc/supervisor/supervisord.conf exists (use -c FILE)\n");
+        fprintf(stderr, "tend: no config file: none of ./tend.conf, /etc/tend/tend.conf, "
+                        "/etc/tend.conf, /etc/supervisor/supervisord.conf exists (use -c FILE)\n");
         return NULL;
     }
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
@@ -577,6 +578,7 @@ int supervise_main(int argc, char **argv)
                 generation, why);
     }
     handover_restore_done(&sup);
+    sdnotify_ready(&sup);
     for (size_t k = 0; k < sup.nsvcs; k++) {
         if (sup.svcs[k]->restored)
             sup_resume(sup.svcs[k]);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "logcap.h"
 #include "reload.h"
+#include "sdnotify.h"
 #include "supervisor.h"
 #include "util/str.h"
 
@@ -66,8 +67,8 @@ static bool svc_has_process(const struct service *svc)
     return svc->p.pid != 0 || svc->p.state == PROC_BACKOFF;
 }
 
-int sup_reload(struct supervisor *sup, struct config_diags *diags,
-               void (*report)(const char *line, void *ctx), void *ctx)
+static int reload_config(struct supervisor *sup, struct config_diags *diags,
+                         void (*report)(const char *line, void *ctx), void *ctx)
 {
     struct config *cfg = NULL;
     struct service **added = NULL;
@@ -177,3 +178,12 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
     return 0;
 }
 
+
+int sup_reload(struct supervisor *sup, struct config_diags *diags,
+               void (*report)(const char *line, void *ctx), void *ctx)
+{
+    sdnotify_reloading();
+    int r = reload_config(sup, diags, report, ctx);
+    sdnotify_reloaded();
+    return r;
+}

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "logcap.h"
 #include "reload.h"
+#include "sdnotify.h"
 #include "supervisor.h"
 #include "util/fd.h"
 #include "util/str.h"
@@ -362,6 +363,7 @@ void sup_shutdown(struct supervisor *sup)
     log_msg(LOG_LVL_INFO, "shutting down: stopping every program by descending priority");
     sup->shutting_down = true;
     handover_stopping(sup->handover);
+    sdnotify_stopping();
     sup->shutdown_priority = INT_MAX;
     /* Nothing in BACKOFF may start again; processes are stopped level by level. */
     for (size_t i = sup->nsvcs; i-- > 0;) {

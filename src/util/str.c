@@ -426,9 +426,12 @@ const char *sig_name(int signo)
     /* Real-time signals have no names of their own: "RTMIN+N", built once per number. */
     static char rt_names[64][12];
 
-    /* The C library's name first, so that every message names a signal the same way. */
+#ifdef __GLIBC__
+    /* The C library's name first, so that every message names a signal the same way. musl
+     * (the static build) has no sigabbrev_np: the table below names every signal it has. */
     if (signo > 0 && signo < SIGRTMIN && sigabbrev_np(signo) != NULL)
         return sigabbrev_np(signo);
+#endif
     for (size_t i = 0; i < sizeof sig_table / sizeof sig_table[0]; i++) {
         if (sig_table[i].signo == signo)
             return sig_table[i].name;

@@ -68,6 +68,12 @@ int sig_from_name(const char *name);
  * (the real-time range) or an invalid number. */
 const char *sig_name(int signo);
 
+#ifndef __GLIBC__
+/* musl (the static build) has no strerrordesc_np; its strerror returns an entry of a
+ * constant, locale-free table, which is what strerrordesc_np gives on glibc. */
+#define strerrordesc_np(err) strerror(err)
+#endif
+
 /* Splits s into words the way Python's shlex.split (POSIX mode) does, which is what
  * supervisord applies to command=: whitespace separates words; '...' is literal; inside "..."
  * a backslash escapes only '"' and '\'; outside quotes a backslash escapes any character;
