@@ -1767,6 +1767,9 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
         if (value_nonempty(ld, sec, e, v))
             set_socket_value(ld, &tb->group, sec, e, v, "socket group");
         break;
+    case KEY_CGROUPS:
+        (void)value_bool(ld, sec, e, v, &t->cgroups);
+        break;
     default:
         break; /* The table gives [tend] no other supported keys. */
     }
@@ -1785,6 +1788,7 @@ static void build_tend(struct loader *ld)
     t->minfds = 1024;
     t->minprocs = 200;
     t->socket_mode = 0600;
+    t->cgroups = true;
 
     /* [tend] first, so a [unix_http_server] that disagrees is the one reported. */
     for (int pass = 0; pass < 2; pass++) {
@@ -1977,6 +1981,7 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->numprocs = 1;
     p->priority = DEFAULT_PRIORITY;
     p->autostart = true;
+    p->stopleftovers = true;
     p->startsecs = 1;
     p->startretries = 3;
     p->autorestart = AUTORESTART_UNEXPECTED;
@@ -2125,6 +2130,29 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_ON_EVENT:
         if (value_nonempty(ld, sec, e, v))
             set_string(&p->on_event, xstrdup(v));
+        break;
+    case KEY_STOPLEFTOVERS:
+        (void)value_bool(ld, sec, e, v, &p->stopleftovers);
+        break;
+    case KEY_MEMORY_MAX:
+        if (value_size(ld, sec, e, v, &n))
+            p->memory_max = n;
+        break;
+    case KEY_MEMORY_HIGH:
+        if (value_size(ld, sec, e, v, &n))
+            p->memory_high = n;
+        break;
+    case KEY_TASKS_MAX: {
+        int i;
+        if (value_int(ld, sec, e, v, &i))
+            p->tasks_max = i;
+        break;
+    }
+    case KEY_CPU_WEIGHT:
+        (void)value_int(ld, sec, e, v, &p->cpu_weight);
+        break;
+    case KEY_CPU_MAX:
+        (void)value_int(ld, sec, e, v, &p->cpu_max);
         break;
     default:
         break; /* The table gives [program:x] no other supported keys. */

@@ -117,6 +117,13 @@ struct proc_conf {
     int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
     int healthcheck_line;       /* the line of healthcheck=, for messages about its value */
     char *on_event; /* command run on this process's events; NULL: none */
+    /* The process tree and its limits (cgroup.c). 0 = no limit. */
+    bool stopleftovers;     /* stop what is left of the tree when the main process exits */
+    long long memory_max;   /* bytes */
+    long long memory_high;  /* bytes */
+    long long tasks_max;
+    int cpu_weight;         /* 1..10000 */
+    int cpu_max;            /* percent of one CPU */
     char *file;     /* where its [program:x] header is */
     int line;
 };
@@ -141,6 +148,7 @@ struct tend_conf {
     int socket_mode;    /* default 0600 */
     char *socket_owner; /* user; NULL: unset */
     char *socket_group; /* group; NULL: unset */
+    bool cgroups;       /* put every program in its own cgroup (default true) */
     char *file; /* where the [tend]/[supervisord] header is; NULL when absent */
     int line;
 };

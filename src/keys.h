@@ -82,6 +82,12 @@ enum key_id {
     KEY_HEALTHCHECK_RETRIES,
     KEY_HEALTHCHECK_GRACE,
     KEY_ON_EVENT,
+    KEY_STOPLEFTOVERS,
+    KEY_MEMORY_MAX,
+    KEY_MEMORY_HIGH,
+    KEY_TASKS_MAX,
+    KEY_CPU_WEIGHT,
+    KEY_CPU_MAX,
     /* [group:x] (also KEY_PRIORITY) */
     KEY_PROGRAMS,
     /* [include] */
@@ -99,6 +105,7 @@ enum key_id {
     KEY_SOCKET_MODE,
     KEY_SOCKET_OWNER,
     KEY_SOCKET_GROUP,
+    KEY_CGROUPS,
     /* [alert] (also KEY_COMMAND, KEY_PROGRAMS) */
     KEY_EVENTS,
     KEY_RATE,

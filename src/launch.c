@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "cgroup.h"
 #include "ident.h"
 #include "launch.h"
 #include "log.h"
@@ -83,6 +84,12 @@ void launch_spawn(struct service *svc)
         log_msg(LOG_LVL_INFO, "%s: not restarted: tend is shutting down", svc->display);
         return;
     }
+    if (cgroup_svc_busy(svc->cg)) {
+        /* The last instance's leftovers are being stopped (they may hold its port): start
+         * once they are gone (supervisor's on_tree_gone). */
+        svc->spawn_deferred = true;
+        return;
+    }
     envp = child_env(sup, c, arena, sizeof(arena));
     if (envp == NULL) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
@@ -118,6 +125,11 @@ void launch_spawn(struct service *svc)
                 strerror(errno));
     lent = true;
 
+    struct spawn_cgroup cgs;
+    if (cgroup_svc_prepare(svc->cg, c, &cgs, what, sizeof(what)) == -1) {
+        spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
+        goto out;
+    }
     struct spawn_spec spec = {
         .path = path,
         .argv = c->argv,
@@ -134,8 +146,13 @@ void launch_spawn(struct service *svc)
         .gid = gid,
         .groups = groups,
         .ngroups = ngroups,
+        .cgroup = cgs.procs_fd != -1 ? &cgs : NULL,
     };
-    if (spawn_start(&spec, &pid, &report_fd) == -1) {
+    int spawned = spawn_start(&spec, &pid, &report_fd);
+    int saved = errno;
+    cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
+    errno = saved;
+    if (spawned == -1) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
         log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
         sup_apply(svc, &ev);

@@ -36,6 +36,7 @@ static void check_shutdown_progress(struct supervisor *sup);
 static void on_timer(struct timer *t, void *ctx);
 static void on_health(void *ctx, bool ok, int failures, const char *reason);
 static void fire(struct service *svc, enum config_event event, int wait_status);
+static void on_tree_gone(void *ctx);
 
 /* ---- the service table ---- */
 
@@ -66,6 +67,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
     svc->logcap = logcap_new(&sup->loop, conf, sup->config->tend.childlogdir);
     svc_set_display(svc);
+    svc->cg = cgroup_svc_new(sup->cgroups, svc->display, on_tree_gone, svc);
     return svc;
 }
 
@@ -76,6 +78,7 @@ void svc_release(struct service *svc)
     adopt_wait_end(svc);
     adopt_pidfd_end(svc);
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
+    cgroup_svc_release(svc->cg);
 }
 
 void svc_free(void *ptr)
@@ -87,6 +90,7 @@ void svc_free(void *ptr)
         proc_conf_free(svc->next_conf);
     health_free(svc->health);
     logcap_free(svc->logcap);
+    cgroup_svc_free(svc->cg);
     free(svc->display);
     free(svc);
 }
@@ -218,7 +222,13 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     struct supervisor *sup = svc->sup;
     struct proc_effects fx;
     pid_t pid = svc->p.pid;
+    struct proc_event exited;
 
+    if (ev->kind == EV_EXITED && cgroup_svc_oom(svc->cg)) {
+        exited = *ev;
+        exited.oom = true;
+        ev = &exited;
+    }
     proc_handle(&svc->p, ev, timer_now_ns(), &fx);
     if (fx.msg[0] != '\0' || fx.from != fx.to) {
         char pidbuf[32] = "";
@@ -252,6 +262,9 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
             do_signal(svc, SIGCONT, fx.signal_group);
     }
     sync_timer(svc);
+    /* The main process is gone: what is left of its tree goes before anything restarts. */
+    if (ev->kind == EV_EXITED && pid != 0)
+        cgroup_svc_exited(svc->cg, svc->p.conf, sup->shutting_down);
     if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited) {
         for (size_t i = 0; i < sup->nlisteners; i++)
             sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
@@ -316,13 +329,15 @@ int sup_signal(struct service *svc, int sig)
 
 static bool svc_busy(const struct service *svc)
 {
-    return svc->p.pid != 0 || svc->launcher_pid != 0;
+    return svc->p.pid != 0 || svc->launcher_pid != 0 || cgroup_svc_busy(svc->cg);
 }
 
 static void check_shutdown_progress(struct supervisor *sup)
 {
     int level = INT_MIN;
 
+    if (sup->loop.stopping)
+        return; /* done already (a tree that emptied while an event was being applied) */
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
         if (svc_busy(svc) && svc->p.conf->priority >= sup->shutdown_priority)
@@ -334,6 +349,9 @@ static void check_shutdown_progress(struct supervisor *sup)
             level = svc->p.conf->priority;
     }
     if (level == INT_MIN) {
+        /* Then whatever is still alive under tend: nothing outlives it unannounced. */
+        if (cgroup_sweep(sup->cgroups))
+            return;
         log_msg(LOG_LVL_INFO, "every program is stopped");
         loop_stop(&sup->loop);
         return;
@@ -472,6 +490,36 @@ void svc_set_health(struct service *svc)
     }
 }
 
+/* ---- process trees ---- */
+
+/* The leftovers of a service's last instance are gone (or the shutdown sweep is over): a
+ * start that waited for that goes ahead, and shutdown may progress. */
+static void on_tree_gone(void *ctx)
+{
+    struct service *svc = ctx;
+    struct supervisor *sup = svc != NULL ? svc->sup : NULL;
+
+    if (svc != NULL && svc->spawn_deferred) {
+        svc->spawn_deferred = false;
+        if (svc->p.state == PROC_STARTING && svc->p.pid == 0) {
+            /* startsecs count from the real spawn, not from the wait. */
+            svc->p.start_ns = timer_now_ns();
+            svc->p.start_elapsed = svc->p.conf->startsecs == 0;
+            svc->p.deadline_ns = svc->p.conf->startsecs > 0
+                ? svc->p.start_ns + (uint64_t)svc->p.conf->startsecs * NS_PER_SEC : 0;
+            sync_timer(svc);
+            launch_spawn(svc);
+        }
+    }
+    if (sup != NULL && sup->shutting_down)
+        check_shutdown_progress(sup);
+}
+
+static void on_sweep_done(void *ctx)
+{
+    check_shutdown_progress(ctx);
+}
+
 /* ---- signals and reaping ---- */
 
 static void reap_children(struct supervisor *sup)
@@ -526,6 +574,7 @@ static void reap_children(struct supervisor *sup)
     }
     if (pid == -1 && errno != ECHILD && errno != EINTR)
         log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
+    cgroup_reaped(sup->cgroups); /* without cgroups, how an emptied process group is seen */
     /* A reaped launcher changes no state, yet it may have been the last thing shutdown was
      * waiting for. */
     if (sup->shutting_down)
@@ -591,6 +640,7 @@ int sup_init(struct supervisor *sup)
         loop_add(&sup->loop, &sup->sig_w, sup->sig_fd, EPOLLIN, on_signal, sup) == -1 ||
         loop_set_urgent(&sup->loop, &sup->sig_w) == -1)
         return -1;
+    sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
@@ -630,6 +680,8 @@ void sup_destroy(struct supervisor *sup)
     free(sup->svcs);
     sup->svcs = NULL;
     sup->nsvcs = 0;
+    cgroup_tree_close(sup->cgroups);
+    sup->cgroups = NULL;
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
     sup->sig_fd = -1;
