@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# End-to-end tests of process trees: every service in its own cgroup, nothing left behind
+# after its main process dies, is stopped, or tend shuts down (also as PID 1 of a PID
+# namespace), limits, usage in status, and the process-group fallback without cgroups.
+#
+# Each case runs tend inside a cgroup of its own ($CG, made under the cgroup2 mount), so
+# that every cgroup tend makes is under it; the case's clean-up kills whatever is in it and
+# removes it (and the v1 cgroups tend made for limits), even when the case fails.
+# Synchronisation is on events (a line in tend's log or a helper's ready file, a process
+# going away); deadlines only turn a hang into a failure.
+. "$(dirname "$0")/lib.sh"
+
+. "$(dirname "$0")/tendcase.bash"
+
+V2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+CG=""
+
+cg_setup() {
+    setup
+    [ -n "$V2" ] || skip "no cgroup2 hierarchy is mounted"
+    [ "$(id -u)" = 0 ] || skip "needs root to create cgroups"
+    CG=$(mktemp -u "$V2/tendtest.XXXXXX")
+    mkdir "$CG" || skip "cannot create a cgroup under $V2"
+    trap 'rc=$?; cg_cleanup; (exit $rc); cleanup' EXIT
+}
+
+# Kills everything in $CG (tend first), then removes every cgroup under it, deepest first,
+# and the v1 cgroups tend made for this case's limits.
+cg_cleanup() {
+    local d f round
+    set +e
+    [ -z "$TEND_PID" ] || kill -KILL "$TEND_PID" 2>/dev/null
+    [ -n "$CG" ] && [ -d "$CG" ] || return 0
+    for round in 1 2 3 4 5; do
+        for d in $(find "$CG" -depth -type d); do
+            [ -e "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill" 2>/dev/null
+        done
+        for d in $(find "$CG" -depth -type d); do
+            "$H/waitfor" -t 10 "$d/cgroup.events" '^populated 0$' >/dev/null 2>&1
+            rmdir "$d" 2>/dev/null
+        done
+        [ -d "$CG" ] || break
+    done
+    for f in /sys/fs/cgroup/memory /sys/fs/cgroup/pids; do
+        [ -d "$f" ] || continue
+        for d in $(find "$f" -depth -type d -name "tend-$(basename "$CG")*" 2>/dev/null); do
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+    done
+    return 0
+}
+
+# start_in_cg [ENV=VALUE...]: tend in the foreground, inside $CG.
+start_in_cg() {
+    (echo "$BASHPID" >"$CG/cgroup.procs" && exec env "$@" "$TEND" daemon -n -c "$CONF") \
+        >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    TEND_PID=$!
+    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+        fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
+}
+
+ready_pid() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }   # FILE KEY
+cg_pids() { sort -n "$CG/svc.$1/cgroup.procs" | tr '\n' ' ' | sed 's/ $//'; }
+all_gone() {   # PID...: each is gone within 10 s
+    local p
+    for p in "$@"; do
+        "$H/waitfor" -t 10 --gone "$p" >/dev/null 2>&1 || fail "pid $p is still alive:"$'\n'"$(describe "$p")"
+    done
+}
+
+prefork_conf() {   # PORT [TEND_KEY=VALUE...]
+    local port=$1
+    shift
+    write_conf "$@" <<EOF
+[program:web]
+command=$H/treeprog prefork -r $T/web.ready -p $port -w 2
+startsecs=0
+stopwaitsecs=5
+EOF
+}
+
+# kill -9 of the master, as with nginx: its two workers hold the port. The next instance must
+# bind it, and no worker of the old one may be left; the log says what was killed.
+prefork_case() {
+    local m1 w1 w2 m2
+    waitfor "$T/web.ready" '^worker' || fail "web never got ready"
+    m1=$(ready_pid "$T/web.ready" ready)
+    read -r w1 w2 < <(awk '$1 == "worker" { printf "%s ", $2 } END { print "" }' "$T/web.ready")
+    mv "$T/web.ready" "$T/web.ready.1"
+    kill -KILL "$m1"
+    waitfor "$T/web.ready" '^worker' || fail "the next instance did not get ready (port taken?)"
+    all_gone "$w1" "$w2"
+    wait_log "killed 2 leftover processes of web"
+    m2=$(ready_pid "$T/web.ready" ready)
+    [ "$m2" != "$m1" ] || fail "no new instance"
+    expect_eq "$(st web state)" RUNNING "web's state"
+    expect_eq "$(st web pid)" "$m2" "web's pid"
+}
+
+t_prefork_master_killed() {
+    cg_setup
+    local port
+    port=$("$H/treeprog" freeport)
+    prefork_conf "$port"
+    start_in_cg
+    prefork_case
+    # Every process of the new instance, and only those, is in web's cgroup.
+    local want
+    want=$(awk '{ print $2 }' "$T/web.ready" | sort -n | tr '\n' ' ' | sed 's/ $//')
+    expect_eq "$(cg_pids web)" "$want" "the processes in web's cgroup"
+    stop_tend
+}
+
+# The same with the kernel's clone3 path switched off: the child joins its cgroup itself.
+t_prefork_without_clone3() {
+    cg_setup
+    local port
+    port=$("$H/treeprog" freeport)
+    prefork_conf "$port"
+    start_in_cg TEND_CGROUP_NO_CLONE3=1
+    waitfor "$T/web.ready" '^worker' || fail "web never got ready"
+    expect_match "$(cg_pids web)" "(^| )$(ready_pid "$T/web.ready" ready)( |$)" "the master in web's cgroup"
+    prefork_case
+    stop_tend
+}
+
+# Without cgroups (cgroups=false): the dead master's process group is stopped instead.
+t_fallback_prefork() {
+    setup
+    local port
+    port=$("$H/treeprog" freeport)
+    prefork_conf "$port" "cgroups=false"
+    start_tend
+    wait_log "cgroups not used: disabled by cgroups=false"
+    prefork_case
+    stop_tend
+}
+
+escape_conf() {   # [TEND_KEY=VALUE...]
+    write_conf "$@" <<EOF
+[program:esc]
+command=$H/treeprog escape -r $T/esc.ready -t $T/esc.term
+startsecs=0
+stopwaitsecs=5
+EOF
+}
+
+# A child that double-forks into a new session is stopped with its service, by stopsignal:
+# its SIGTERM handler runs.
+t_stop_stops_escaped_child() {
+    cg_setup
+    escape_conf
+    start_in_cg
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local main esc
+    main=$(ready_pid "$T/esc.ready" ready)
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    [ "$(pstat "$esc" 6)" != "$(pstat "$main" 6)" ] || fail "the child did not leave the session"
+    tendctl stop esc >/dev/null
+    wait_log "killed 1 leftover process of esc"
+    all_gone "$main" "$esc"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+    expect_eq "$(cat "$CG/svc.esc/cgroup.procs")" "" "esc's cgroup"
+    stop_tend
+}
+
+# stopleftovers=false keeps supervisord's behaviour while tend runs; tend shutdown still
+# leaves nothing behind: the kept process gets SIGTERM (its handler runs).
+t_shutdown_leaves_nothing() {
+    cg_setup
+    escape_conf
+    cat >>"$CONF" <<EOF
+stopleftovers=false
+autorestart=false
+EOF
+    start_in_cg
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local main esc
+    main=$(ready_pid "$T/esc.ready" ready)
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    kill -KILL "$main"
+    wait_log "esc \\(pid $main\\): RUNNING -> EXITED"
+    is_alive "$esc" || fail "stopleftovers=false: the leftover was stopped"
+    expect_eq "$(count_log 'leftover process')" 0 "leftover lines before shutdown"
+    tendctl shutdown >/dev/null
+    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
+    wait "$TEND_PID" || fail "tend's exit status"
+    TEND_PID=""
+    all_gone "$esc"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+    expect_eq "$(find "$CG" -mindepth 1 -type d -name 'svc.*' | wc -l)" 0 "service cgroups left"
+}
+
+# The fallback: an orphan that left its group (setsid) reaches tend and is stopped at
+# shutdown with SIGTERM, then its handler runs.
+t_fallback_shutdown_orphan() {
+    setup
+    escape_conf "cgroups=false"
+    start_tend
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local esc
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    tendctl shutdown >/dev/null
+    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
+    TEND_PID=""
+    all_gone "$esc"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+}
+
+# tend as PID 1 of a PID namespace: at shutdown the abandoned process gets SIGTERM from tend
+# (its handler runs), not the kernel's SIGKILL when PID 1 exits.
+t_pid_namespace_shutdown() {
+    cg_setup
+    command -v unshare >/dev/null || skip "no unshare(1)"
+    escape_conf
+    (echo "$BASHPID" >"$CG/cgroup.procs" &&
+        exec unshare --pid --fork --mount-proc "$TEND" daemon -n -c "$CONF") \
+        >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    local outer=$!
+    waitfor "$LOG" "started as pid 1 " || fail "tend did not start as PID 1: $(cat "$T/tend.err")"
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local esc
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    tendctl shutdown >/dev/null
+    "$H/waitfor" -t 30 --gone "$outer" || fail "tend did not exit"
+    wait "$outer" || fail "unshare/tend exit status"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+    expect_eq "$(count_log 'tend exiting')" 1 "tend's last words"
+}
+run_tests
