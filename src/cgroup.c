@@ -348,6 +348,28 @@ int cgroup_check_limits(const struct cgroup_caps *caps, const struct proc_conf *
     return -1;
 }
 
+int cgroup_check_config(const struct config *cfg)
+{
+    struct cgroup_caps caps;
+    char msg[512];
+    int rc = 0;
+
+    cgroup_probe(&caps);
+    if (!cfg->tend.cgroups) {
+        memset(&caps, 0, sizeof(caps));
+        snprintf(caps.why, sizeof(caps.why), "cgroups=false in [tend]");
+    }
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const struct proc_conf *c = cfg->procs[i];
+        if (c == NULL || cgroup_check_limits(&caps, c, msg, sizeof(msg)) == 0)
+            continue;
+        fprintf(stderr, "%s:%d: error: [program:%s] %s\n", c->file ? c->file : cfg->path,
+                c->line, c->program, msg);
+        rc = -1;
+    }
+    return rc;
+}
+
 /* ---- the tree ---- */
 
 static void on_sweep_timer(struct timer *tm, void *ctx);

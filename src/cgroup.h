@@ -55,6 +55,11 @@ void cgroup_probe(struct cgroup_caps *caps);
 int cgroup_check_limits(const struct cgroup_caps *caps, const struct proc_conf *c, char *msg,
                         size_t len);
 
+/* tend check: every limit of every program this host cannot apply (or any, with [tend]
+ * cgroups=false) printed to stderr as "FILE:LINE: error: KEY: cannot be applied: WHY".
+ * 0 when there is none, -1 otherwise. */
+int cgroup_check_config(const struct config *cfg);
+
 /* A service's cgroup (made at its first spawn). name names it in the log and the path. */
 struct cgroup_svc *cgroup_svc_new(struct cgroup_tree *t, const char *name,
                                   cgroup_empty_fn *on_empty, void *ctx);

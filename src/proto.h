@@ -102,6 +102,12 @@ struct proto_proc {
     const char *reason; /* FATAL or other reason, or "" */
     const char *health; /* "", "ok" or "failing" */
     unsigned long long dropped_bytes; /* log bytes dropped */
+    /* From its cgroup, read on request; each only when its has_ flag is set (no cgroups,
+     * never started: unknown). */
+    bool has_memory, has_cpu, has_tasks;
+    unsigned long long memory_bytes;
+    unsigned long long cpu_usec;
+    unsigned long long tasks;
 };
 
 void proto_buf_init(struct proto_buf *b);

@@ -227,4 +227,92 @@ t_pid_namespace_shutdown() {
     expect_file_match "$T/esc.term" "^term $esc\$"
     expect_eq "$(count_log 'tend exiting')" 1 "tend's last words"
 }
+
+# memory_max: a program allocating past it is killed by the OOM killer, reported as out of
+# memory (log and status), and restarted. On a hybrid host this goes through cgroup v1.
+t_memory_limit_oom() {
+    cg_setup
+    write_conf <<EOF
+[program:hog]
+command=$H/treeprog alloc -r $T/hog.ready
+memory_max=32MB
+startsecs=0
+EOF
+    start_in_cg
+    wait_log "hog \\(pid [0-9]+\\): RUNNING -> STARTING: exited: signal 9 \\(SIGKILL\\), out of memory" 30
+    waitfor "$LOG" "hog: spawned pid" 5
+    [ "$(count_log 'hog: spawned pid')" -ge 2 ] || fail "hog was not restarted"
+    expect_match "$(st hog exit)" "out of memory" "hog's last exit in status"
+    stop_tend
+}
+
+# tasks_max: a fork bomb inside a service stops at the limit; tend and another service keep
+# running and answering.
+t_tasks_limit_fork_bomb() {
+    cg_setup
+    write_conf <<EOF
+[program:bomb]
+command=$H/treeprog forkbomb -r $T/bomb.ready
+tasks_max=20
+startsecs=0
+[program:calm]
+command=$H/treeprog escape -r $T/calm.ready -t $T/calm.term
+startsecs=0
+EOF
+    start_in_cg
+    waitfor "$T/bomb.ready" '^forks' 30 || fail "the fork bomb did not stop"
+    local forks err
+    read -r _ forks _ err < <(grep '^forks' "$T/bomb.ready")
+    [ "$forks" -lt 20 ] || fail "$forks forks under tasks_max=20"
+    expect_eq "$err" 11 "the fork bomb's errno (EAGAIN)"
+    waitfor "$T/calm.ready" '^escaped' || fail "calm never got ready"
+    expect_eq "$(st bomb state)" RUNNING "bomb's state"
+    expect_eq "$(st calm state)" RUNNING "calm's state"
+    expect_eq "$(st bomb tasks)" "$((forks + 1))" "bomb's task count in status"
+    stop_tend
+}
+
+# status --json: memory, CPU and tasks of each running service from its cgroup.
+t_status_usage() {
+    cg_setup
+    write_conf <<EOF
+[program:esc]
+command=$H/treeprog escape -r $T/esc.ready -t $T/esc.term
+startsecs=0
+EOF
+    start_in_cg
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    expect_eq "$(st esc tasks)" 2 "esc's tasks (main and the escaped child)"
+    expect_match "$(st esc memory)" '^[1-9][0-9]+$' "esc's memory"
+    expect_match "$(st esc cpu_usec)" '^[0-9]+$' "esc's CPU"
+    tendctl status >"$T/out" || true
+    expect_match "$(head -n 1 "$T/out")" '^NAME +STATE +PID +UPTIME +RESTARTS +MEM +CPU +TASKS$' "table header"
+    stop_tend
+}
+
+# tend check refuses limits this host cannot apply, naming file, line, key and reason.
+t_check_refuses_unavailable_limits() {
+    setup
+    write_conf "cgroups=false" <<EOF
+[program:a]
+command=/bin/true
+memory_max=10MB
+EOF
+    local rc=0
+    "$TEND" check -c "$CONF" 2>"$T/err" || rc=$?
+    expect_eq "$rc" 1 "tend check's exit status"
+    expect_file_match "$T/err" "^$(re "$CONF"):[0-9]+: error: \\[program:a\\] memory_max: cannot be applied: cgroups=false in \\[tend\\]$"
+    if ! grep -qw memory "$V2/cgroup.controllers" 2>/dev/null; then
+        # A hybrid host: memory_high has no v1 equivalent.
+        write_conf <<EOF
+[program:b]
+command=/bin/true
+memory_high=10MB
+EOF
+        rc=0
+        "$TEND" check -c "$CONF" 2>"$T/err" || rc=$?
+        expect_eq "$rc" 1 "tend check's exit status for memory_high"
+        expect_file_match "$T/err" "memory_high: cannot be applied: it needs the cgroup v2 memory controller"
+    fi
+}
 run_tests
