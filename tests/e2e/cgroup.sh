@@ -315,4 +315,62 @@ EOF
         expect_file_match "$T/err" "memory_high: cannot be applied: it needs the cgroup v2 memory controller"
     fi
 }
+
+# Hostile pidfiles. A pidfile program whose pidfile names another service's process (one
+# started after its launcher, so the start-time check passes) is refused: it ends FATAL with
+# the reason, and the other service is untouched (same pid, alive, RUNNING), also after a stop
+# of the hostile program. hostile_conf [TEND_KEY=VALUE...]
+hostile_case() {
+    write_conf "$@" <<EOF
+[program:hostile]
+command=/bin/sh -c '$H/waitfor -t 10 $T/victim.ready "^ready" && sed -n "s/^ready //p" $T/victim.ready > $T/h.pid.tmp && mv $T/h.pid.tmp $T/h.pid'
+pidfile=$T/h.pid
+startsecs=0
+priority=1
+[program:victim]
+command=$H/sleeper -r $T/victim.ready
+startsecs=0
+priority=2
+EOF
+}
+hostile_check() {
+    local v
+    waitfor "$T/victim.ready" '^ready' || fail "victim never got ready"
+    v=$(sed -n 's/^ready //p' "$T/victim.ready")
+    wait_log "hostile: .*-> FATAL: pidfile $(re "$T/h.pid") names pid $v, which belongs to victim: refused" 20
+    tendctl stop hostile >/dev/null 2>&1 || true
+    is_alive "$v" || fail "the victim was killed"
+    expect_eq "$(st victim pid)" "$v" "victim's pid"
+    expect_eq "$(st victim state)" RUNNING "victim's state"
+    expect_eq "$(count_log 'adopted pid')" 0 "adoptions"
+    stop_tend
+}
+t_hostile_pidfile_other_service() {
+    cg_setup
+    hostile_case
+    start_in_cg
+    hostile_check
+}
+t_fallback_hostile_pidfile_other_service() {
+    setup
+    hostile_case "cgroups=false"
+    start_tend
+    hostile_check
+}
+
+# A pidfile in a directory every user may write is refused, whatever it names.
+t_hostile_pidfile_public_directory() {
+    cg_setup
+    mkdir -m 1777 "$T/pub"
+    write_conf <<EOF
+[program:d]
+command=$H/doublefork -p $T/pub/d.pid
+pidfile=$T/pub/d.pid
+startsecs=0
+EOF
+    start_in_cg
+    wait_log "d: .*-> FATAL: pidfile refused: its directory $(re "$T/pub") is writable by every user" 20
+    expect_eq "$(count_log 'adopted pid')" 0 "adoptions"
+    stop_tend
+}
 run_tests
