@@ -57,6 +57,7 @@ enum config_event {
     CONFIG_EV_CONFIG_RELOADED,
     CONFIG_EV_CRASH_LOOP_ENTERED,
     CONFIG_EV_CRASH_LOOP_EXITED,
+    CONFIG_EV_OUT_OF_MEMORY, /* the OOM killer killed in the program's cgroup */
     CONFIG_EV_COUNT
 };
 
@@ -65,7 +66,8 @@ enum config_event {
 /* events= left out: the ones worth waking someone for. */
 #define CONFIG_EV_DEFAULT                                                                   \
     (CONFIG_EV_MASK(CONFIG_EV_FATAL) | CONFIG_EV_MASK(CONFIG_EV_PROCESS_UNEXPECTED_EXIT) |  \
-     CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED))
+     CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED) | \
+     CONFIG_EV_MASK(CONFIG_EV_OUT_OF_MEMORY))
 
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). */

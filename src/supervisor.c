@@ -265,7 +265,8 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     /* The main process is gone: what is left of its tree goes before anything restarts. */
     if (ev->kind == EV_EXITED && pid != 0)
         cgroup_svc_exited(svc->cg, svc->p.conf, sup->shutting_down);
-    if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited) {
+    if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited ||
+        fx.oom) {
         for (size_t i = 0; i < sup->nlisteners; i++)
             sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
     }
@@ -442,6 +443,8 @@ static void on_alert_event(struct service *svc, const struct proc_effects *fx, v
         if (fx->unexpected_exit)
             fire(svc, CONFIG_EV_PROCESS_UNEXPECTED_EXIT, svc->p.last_status);
     }
+    if (fx->oom)
+        fire(svc, CONFIG_EV_OUT_OF_MEMORY, svc->p.last_status);
     if (fx->crash_loop_entered)
         fire(svc, CONFIG_EV_CRASH_LOOP_ENTERED, svc->p.last_status);
     if (fx->from != fx->to && fx->to != PROC_UNKNOWN && !(fx->exited && fx->to == PROC_EXITED))
