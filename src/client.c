@@ -441,7 +441,7 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         if (p->has_memory)
             fprintf(out, ", \"memory\": %llu", p->memory_bytes);
         if (p->has_cpu)
-            fprintf(out, ", \"cpu_usec\": %llu", p->cpu_usec);
+            fprintf(out, ", \"cpu\": %llu", p->cpu_usec);
         if (p->has_tasks)
             fprintf(out, ", \"tasks\": %llu", p->tasks);
         fprintf(out, "}%s\n", i + 1 < n ? "," : "");
@@ -494,6 +494,7 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
     cells[COL_UPTIME] = xstrdup(p->pid > 0 ? client_format_uptime(p->uptime_s, up, sizeof up)
                                            : "-");
     cells[COL_RESTARTS] = xasprintf("%llu", p->restarts);
+    /* "" here hides the column when no row has it; format_table turns it into "-". */
     cells[COL_MEM] = p->has_memory ? format_bytes(p->memory_bytes) : xstrdup("");
     cells[COL_CPU] = p->has_cpu ? xasprintf("%.2fs", (double)p->cpu_usec / 1e6) : xstrdup("");
     cells[COL_TASKS] = p->has_tasks ? xasprintf("%llu", p->tasks) : xstrdup("");
@@ -526,6 +527,17 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
                 width[c] = w;
             if (c >= COL_MEM && rows[i][c][0] != '\0')
                 shown_col[c] = true;
+        }
+    }
+    /* A usage column shown for some rows reads "-" in the others, like PID. */
+    for (size_t i = 0; i < n; i++) {
+        for (int c = COL_MEM; c <= COL_TASKS; c++) {
+            if (shown_col[c] && rows[i][c][0] == '\0') {
+                free(rows[i][c]);
+                rows[i][c] = xstrdup("-");
+                if (width[c] < 1)
+                    width[c] = 1;
+            }
         }
     }
     int last = NCOLS - 1;

@@ -1980,6 +1980,8 @@ static void proc_conf_defaults(struct proc_conf *p)
 {
     memset(p, 0, sizeof *p);
     p->numprocs = 1;
+    for (int r = 0; r < PROC_RLIM_COUNT; r++)
+        p->rlimits[r] = PROC_RLIM_UNSET;
     p->priority = DEFAULT_PRIORITY;
     p->autostart = true;
     p->stopleftovers = true;
@@ -2155,6 +2157,25 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_CPU_MAX:
         (void)value_int(ld, sec, e, v, &p->cpu_max);
         break;
+    case KEY_RLIMIT_NOFILE:
+    case KEY_RLIMIT_CORE:
+    case KEY_RLIMIT_NPROC:
+    case KEY_RLIMIT_AS:
+    case KEY_RLIMIT_MEMLOCK:
+    case KEY_RLIMIT_STACK:
+    case KEY_RLIMIT_FSIZE:
+    case KEY_RLIMIT_CPU: {
+        long long *slot = &p->rlimits[e->def->id - KEY_RLIMIT_NOFILE];
+        if (str_ieq(v, "unlimited") || str_ieq(v, "infinity"))
+            *slot = PROC_RLIM_INFINITY;
+        else if (parse_size(v, &n) == 0 && n >= 0)
+            *slot = n;
+        else
+            diag(ld, sec->file, e->line, true,
+                 "%s: '%s' is not a number, a size (with KB, MB or GB) or unlimited", e->key,
+                 show(&sh, v));
+        break;
+    }
     default:
         break; /* The table gives [program:x] no other supported keys. */
     }

@@ -69,6 +69,21 @@ enum config_event {
      CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED) | \
      CONFIG_EV_MASK(CONFIG_EV_OUT_OF_MEMORY))
 
+/* Resource limits a program may set (rlimit_nofile= ...), in key order. */
+enum proc_rlimit {
+    PROC_RLIM_NOFILE,
+    PROC_RLIM_CORE,
+    PROC_RLIM_NPROC,
+    PROC_RLIM_AS,
+    PROC_RLIM_MEMLOCK,
+    PROC_RLIM_STACK,
+    PROC_RLIM_FSIZE,
+    PROC_RLIM_CPU,
+    PROC_RLIM_COUNT
+};
+#define PROC_RLIM_UNSET (-1LL)
+#define PROC_RLIM_INFINITY (-2LL) /* "unlimited" */
+
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). */
 struct proc_conf {
@@ -126,6 +141,7 @@ struct proc_conf {
     long long tasks_max;
     int cpu_weight;         /* 1..10000 */
     int cpu_max;            /* percent of one CPU */
+    long long rlimits[PROC_RLIM_COUNT]; /* soft = hard; PROC_RLIM_UNSET or _INFINITY */
     char *file;     /* where its [program:x] header is */
     int line;
 };

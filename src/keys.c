@@ -57,6 +57,15 @@ static const struct key_def program_keys[] = {
     {"cpu_weight", KEY_CPU_WEIGHT, KEYT_UINT, true, 1, 10000},
     /* Percent of one CPU: 50 is half a CPU, 200 two whole ones. */
     {"cpu_max", KEY_CPU_MAX, KEYT_UINT, true, 1, 100000},
+    /* setrlimit(2) for the program, soft and hard: a number, a size, or unlimited. */
+    {"rlimit_nofile", KEY_RLIMIT_NOFILE, KEYT_STRING, true, NORANGE},
+    {"rlimit_core", KEY_RLIMIT_CORE, KEYT_STRING, true, NORANGE},
+    {"rlimit_nproc", KEY_RLIMIT_NPROC, KEYT_STRING, true, NORANGE},
+    {"rlimit_as", KEY_RLIMIT_AS, KEYT_STRING, true, NORANGE},
+    {"rlimit_memlock", KEY_RLIMIT_MEMLOCK, KEYT_STRING, true, NORANGE},
+    {"rlimit_stack", KEY_RLIMIT_STACK, KEYT_STRING, true, NORANGE},
+    {"rlimit_fsize", KEY_RLIMIT_FSIZE, KEYT_STRING, true, NORANGE},
+    {"rlimit_cpu", KEY_RLIMIT_CPU, KEYT_STRING, true, NORANGE},
     UNSUP("stdout_capture_maxbytes"),
     UNSUP("stderr_capture_maxbytes"),
     UNSUP("stdout_events_enabled"),

@@ -88,6 +88,14 @@ enum key_id {
     KEY_TASKS_MAX,
     KEY_CPU_WEIGHT,
     KEY_CPU_MAX,
+    KEY_RLIMIT_NOFILE, /* ... up to KEY_RLIMIT_NOFILE + PROC_RLIM_COUNT - 1, in that order */
+    KEY_RLIMIT_CORE,
+    KEY_RLIMIT_NPROC,
+    KEY_RLIMIT_AS,
+    KEY_RLIMIT_MEMLOCK,
+    KEY_RLIMIT_STACK,
+    KEY_RLIMIT_FSIZE,
+    KEY_RLIMIT_CPU,
     /* [group:x] (also KEY_PRIORITY) */
     KEY_PROGRAMS,
     /* [include] */

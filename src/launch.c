@@ -125,6 +125,22 @@ void launch_spawn(struct service *svc)
                 strerror(errno));
     lent = true;
 
+    static const int resources[PROC_RLIM_COUNT] = {
+        [PROC_RLIM_NOFILE] = RLIMIT_NOFILE, [PROC_RLIM_CORE] = RLIMIT_CORE,
+        [PROC_RLIM_NPROC] = RLIMIT_NPROC,   [PROC_RLIM_AS] = RLIMIT_AS,
+        [PROC_RLIM_MEMLOCK] = RLIMIT_MEMLOCK, [PROC_RLIM_STACK] = RLIMIT_STACK,
+        [PROC_RLIM_FSIZE] = RLIMIT_FSIZE,   [PROC_RLIM_CPU] = RLIMIT_CPU,
+    };
+    struct spawn_rlimit rl[PROC_RLIM_COUNT];
+    size_t nrl = 0;
+    for (int r = 0; r < PROC_RLIM_COUNT; r++) {
+        if (c->rlimits[r] == PROC_RLIM_UNSET)
+            continue;
+        rlim_t v = c->rlimits[r] == PROC_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)c->rlimits[r];
+        rl[nrl].resource = resources[r];
+        rl[nrl].value.rlim_cur = rl[nrl].value.rlim_max = v;
+        nrl++;
+    }
     struct spawn_cgroup cgs;
     if (cgroup_svc_prepare(svc->cg, c, &cgs, what, sizeof(what)) == -1) {
         spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
@@ -147,6 +163,8 @@ void launch_spawn(struct service *svc)
         .groups = groups,
         .ngroups = ngroups,
         .cgroup = cgs.procs_fd != -1 ? &cgs : NULL,
+        .rlimits = rl,
+        .nrlimits = nrl,
     };
     int spawned = spawn_start(&spec, &pid, &report_fd);
     int saved = errno;

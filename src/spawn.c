@@ -40,6 +40,7 @@ static const char *const stage_names[] = {
     [STAGE_SETPGID] = "create a process group",
     [STAGE_SIGNALS] = "reset signal dispositions",
     [STAGE_RLIMIT] = "set the file descriptor limit",
+    [STAGE_RLIMITS] = "set its resource limits (rlimit_*)",
     [STAGE_UMASK] = "set the umask",
     [STAGE_CHDIR] = "change directory",
     [STAGE_STDIO] = "set up stdin/stdout/stderr",
@@ -170,6 +171,12 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
             if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
                 return fail(err, STAGE_RLIMIT);
         }
+    }
+    for (size_t i = 0; i < spec->nrlimits; i++) {
+        /* Raising a hard limit needs CAP_SYS_RESOURCE: tend as root has it. */
+        if (setrlimit((__rlimit_resource_t)spec->rlimits[i].resource,
+                      &spec->rlimits[i].value) == -1)
+            return fail(err, STAGE_RLIMITS);
     }
     if (spec->umask >= 0)
         (void)umask((mode_t)spec->umask); /* umask(2) cannot fail */

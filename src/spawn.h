@@ -25,6 +25,7 @@ enum spawn_stage {
     STAGE_SETPGID,
     STAGE_SIGNALS,
     STAGE_RLIMIT,
+    STAGE_RLIMITS,
     STAGE_UMASK,
     STAGE_CHDIR,
     STAGE_STDIO,
@@ -51,6 +52,12 @@ struct spawn_cgroup {
     int join_fd[2]; /* cgroup.procs of v1 hierarchies (memory, pids) the child joins too */
 };
 
+/* One resource limit for the child (soft and hard). */
+struct spawn_rlimit {
+    int resource; /* RLIMIT_* */
+    struct rlimit value;
+};
+
 struct spawn_spec {
     const char *path;        /* executable, already resolved (see spawn_find_program) */
     char *const *argv;       /* passed as is; argv[0] need not equal path */
@@ -69,6 +76,8 @@ struct spawn_spec {
     const sigset_t *reset;   /* signals whose disposition may differ from the default (the
                               * caller ignores or handles them); NULL = reset every one */
     const struct spawn_cgroup *cgroup; /* spawn_start only; NULL: stay in the caller's */
+    const struct spawn_rlimit *rlimits; /* set after nofile; may be NULL when nrlimits is 0 */
+    size_t nrlimits;
 };
 
 struct spawn_error {

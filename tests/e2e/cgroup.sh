@@ -288,7 +288,7 @@ EOF
     waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
     expect_eq "$(st esc tasks)" 2 "esc's tasks (main and the escaped child)"
     expect_match "$(st esc memory)" '^[1-9][0-9]+$' "esc's memory"
-    expect_match "$(st esc cpu_usec)" '^[0-9]+$' "esc's CPU"
+    expect_match "$(st esc cpu)" '^[0-9]+$' "esc's CPU"
     tendctl status >"$T/out" || true
     expect_match "$(head -n 1 "$T/out")" '^NAME +STATE +PID +UPTIME +RESTARTS +MEM +CPU +TASKS$' "table header"
     stop_tend
@@ -376,5 +376,38 @@ EOF
     wait_log "d: .*-> FATAL: pidfile refused: its directory $(re "$T/pub") is writable by every user" 20
     expect_eq "$(count_log 'adopted pid')" 0 "adoptions"
     stop_tend
+}
+
+# rlimit_*: applied to the program, soft and hard, with or without cgroups; a bad value is a
+# config error naming file, line and key.
+t_rlimits_apply() {
+    setup
+    write_conf "cgroups=false" <<EOF
+[program:r]
+command=$H/sleeper -r $T/r.ready
+rlimit_nofile=123
+rlimit_core=0
+rlimit_fsize=unlimited
+rlimit_nproc=1000
+startsecs=0
+EOF
+    start_tend
+    waitfor "$T/r.ready" '^ready' || fail "r never got ready"
+    local pid
+    pid=$(sed -n 's/^ready //p' "$T/r.ready")
+    expect_file_match "/proc/$pid/limits" '^Max open files +123 +123 '
+    expect_file_match "/proc/$pid/limits" '^Max core file size +0 +0 '
+    expect_file_match "/proc/$pid/limits" '^Max file size +unlimited +unlimited '
+    expect_file_match "/proc/$pid/limits" '^Max processes +1000 +1000 '
+    stop_tend
+    write_conf <<EOF
+[program:r]
+command=/bin/true
+rlimit_core=lots
+EOF
+    local rc=0
+    "$TEND" check -c "$CONF" 2>"$T/err" || rc=$?
+    expect_eq "$rc" 1 "tend check's exit status"
+    expect_file_match "$T/err" "^$(re "$CONF"):[0-9]+: error: rlimit_core: 'lots' is not a number, a size \\(with KB, MB or GB\\) or unlimited"
 }
 run_tests
