@@ -410,4 +410,26 @@ EOF
     expect_eq "$rc" 1 "tend check's exit status"
     expect_file_match "$T/err" "^$(re "$CONF"):[0-9]+: error: rlimit_core: 'lots' is not a number, a size \\(with KB, MB or GB\\) or unlimited"
 }
+
+# Without permission to create cgroups (tend run by an ordinary user, no delegated subtree):
+# tend says so once and falls back to process groups; a killed master's workers still go.
+t_fallback_without_permission() {
+    setup
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+    [ "$(id -u)" = 0 ] || skip "needs root to switch to user nobody"
+    [ "$(id -u nobody 2>/dev/null)" = 65534 ] || skip "no user nobody with uid 65534"
+    chown 65534 "$T" "$T/logs"   # its socket directory, log and childlogdir
+    local port
+    port=$("$H/treeprog" freeport)
+    prefork_conf "$port"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$TEND" daemon -n -c "$CONF" \
+        >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    TEND_PID=$!
+    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+        fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
+    wait_log "WARN cgroups not used: cannot create cgroup.*: Permission denied; falling back to process groups"
+    expect_eq "$(count_log 'cgroups not used')" 1 "times tend says so"
+    prefork_case
+    stop_tend
+}
 run_tests
