@@ -762,7 +762,7 @@ bool cgroup_svc_oom(const struct cgroup_svc *cg)
 /* ---- /proc scans (the fallback) ---- */
 
 struct pinfo {
-    pid_t pid, ppid, pgrp;
+    pid_t pid, ppid, pgrp, sid;
 };
 
 /* Every process, from /proc/PID/stat. The count; *out malloc'd. */
@@ -791,8 +791,8 @@ static size_t scan_procs(struct pinfo **out)
         buf[r] = '\0';
         const char *rp = strrchr(buf, ')');
         char state;
-        int ppid, pgrp;
-        if (rp == NULL || sscanf(rp + 2, "%c %d %d", &state, &ppid, &pgrp) != 3 ||
+        int ppid, pgrp, sid;
+        if (rp == NULL || sscanf(rp + 2, "%c %d %d %d", &state, &ppid, &pgrp, &sid) != 4 ||
             state == 'Z' || state == 'X')
             continue; /* zombies are done: reaping them is someone's SIGCHLD */
         if (n == cap) {
@@ -802,6 +802,7 @@ static size_t scan_procs(struct pinfo **out)
         v[n].pid = (pid_t)atoi(e->d_name);
         v[n].ppid = ppid;
         v[n].pgrp = pgrp;
+        v[n].sid = sid;
         n++;
     }
     (void)closedir(d); /* read-only */
@@ -1086,6 +1087,15 @@ void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u)
     }
 }
 
+/* Without cgroups, what the shutdown sweep stops: a descendant of tend in another session.
+ * tend's own helpers (health checks, alert commands) stay in tend's session, in process
+ * groups of their own; by the time of the sweep every program's main process and its process
+ * group are gone, so what is left in other sessions was abandoned by a program. */
+static bool sweepable(const struct pinfo *v, size_t n, size_t i)
+{
+    return v[i].sid != getsid(0) && descends(v, n, v[i].pid, getpid());
+}
+
 /* ---- without cgroups: groups that empty are noticed as children are reaped ---- */
 
 void cgroup_reaped(struct cgroup_tree *t)
@@ -1103,7 +1113,7 @@ void cgroup_reaped(struct cgroup_tree *t)
         size_t n = scan_procs(&v);
         bool left = false;
         for (size_t i = 0; i < n && !left; i++)
-            left = v[i].pgrp != getpgrp() && descends(v, n, v[i].pid, getpid());
+            left = sweepable(v, n, i);
         free(v);
         if (!left) {
             t->sweep_done = true;
@@ -1116,18 +1126,16 @@ void cgroup_reaped(struct cgroup_tree *t)
 
 /* ---- the shutdown sweep ---- */
 
-/* Signals every descendant of tend outside tend's own process group (tend's helpers, such
- * as health checks and alert commands, stay in it). Returns how many. The processes are our
+/* Signals every sweepable process (see sweepable). Returns how many. The processes are our
  * descendants, so a pid cannot be reused by a stranger before its parent, ours, reaps it. */
 static long signal_descendants(int sig)
 {
     struct pinfo *v;
     size_t n = scan_procs(&v);
     long count = 0;
-    pid_t self = getpid(), own = getpgrp();
 
     for (size_t i = 0; i < n; i++) {
-        if (v[i].pgrp == own || !descends(v, n, v[i].pid, self))
+        if (!sweepable(v, n, i))
             continue;
         (void)kill(v[i].pid, sig); /* ESRCH: it has just exited */
         if (sig != SIGKILL)

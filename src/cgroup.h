@@ -9,8 +9,8 @@
  *
  * Without cgroup2 (not mounted, no permission, [tend] cgroups=false) the same calls fall back
  * to the process group the service's child leads: leftovers in that group are stopped before
- * a restart, and at shutdown every descendant of tend outside tend's own process group gets
- * SIGTERM, a grace period, then SIGKILL. */
+ * a restart, and at shutdown every descendant of tend in another session (what a program
+ * abandoned with setsid) gets SIGTERM, a grace period, then SIGKILL. */
 #ifndef TEND_CGROUP_H
 #define TEND_CGROUP_H
 

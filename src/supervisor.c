@@ -195,8 +195,9 @@ void sup_after_stop(struct service *svc)
     struct supervisor *sup = svc->sup;
 
     if (svc->p.pid != 0 || svc->p.state == PROC_STOPPING || svc->p.state == PROC_STARTING ||
-        svc->p.state == PROC_RUNNING || svc->p.state == PROC_BACKOFF)
-        return;
+        svc->p.state == PROC_RUNNING || svc->p.state == PROC_BACKOFF ||
+        cgroup_svc_busy(svc->cg))
+        return; /* on_tree_gone calls again once the last instance's leftovers are gone */
     if (svc->removing) {
         log_msg(LOG_LVL_INFO, "%s: removed", svc->display);
         svc_remove(sup, svc);
@@ -514,6 +515,8 @@ static void on_tree_gone(void *ctx)
             launch_spawn(svc);
         }
     }
+    if (svc != NULL && (svc->removing || svc->next_conf != NULL))
+        sup_after_stop(svc); /* a reload waited for the leftovers too */
     if (sup != NULL && sup->shutting_down)
         check_shutdown_progress(sup);
 }

@@ -432,4 +432,27 @@ t_fallback_without_permission() {
     prefork_case
     stop_tend
 }
+
+# A reload that changes a program stops the old instance's whole tree before the new one
+# starts: the escaped child of the old one is gone (its handler ran) when the new one spawns.
+t_reload_waits_for_leftovers() {
+    cg_setup
+    escape_conf
+    start_in_cg
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local esc
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    mv "$T/esc.ready" "$T/esc.ready.1"
+    escape_conf
+    sed -i 's/^\(command=.*\)$/\1 -w 3/' "$CONF"   # a new command: a restart
+    tendctl reload >/dev/null
+    waitfor "$T/esc.ready" '^escaped' || fail "the new esc never got ready"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+    local killed spawned
+    killed=$(grep -n 'killed 1 leftover process of esc' "$LOG" | head -n 1 | cut -d: -f1)
+    spawned=$(grep -n 'esc: spawned pid' "$LOG" | sed -n 2p | cut -d: -f1)
+    [ -n "$killed" ] && [ -n "$spawned" ] && [ "$killed" -lt "$spawned" ] ||
+        fail "the new instance started before the old one's leftovers were gone"
+    stop_tend
+}
 run_tests
