@@ -463,8 +463,13 @@ void cgroup_tree_close(struct cgroup_tree *t)
     if (t == NULL)
         return;
     loop_timer_cancel(t->loop, &t->sweep_timer);
-    while (t->svcs != NULL)
-        cgroup_svc_free(t->svcs);
+    /* Services free theirs first; any left (none in tend) go here, detached from the list. */
+    struct cgroup_svc *cg = t->svcs, *next;
+    t->svcs = NULL;
+    for (; cg != NULL; cg = next) {
+        next = cg->next;
+        cgroup_svc_free(cg);
+    }
     if (t->made_base)
         (void)rmdir(t->base); /* EBUSY: something escaped our accounting; leave it visible */
     if (t->v1_memory != NULL)
