@@ -318,6 +318,27 @@ EOF
         expect_eq "$rc" 1 "tend check's exit status for memory_high"
         expect_file_match "$T/err" "memory_high: cannot be applied: it needs the cgroup v2 memory controller"
     fi
+    if ! grep -qw cpu "$V2/cgroup.controllers" 2>/dev/null; then
+        write_conf <<EOF
+[program:c]
+command=/bin/true
+cpu_weight=50
+EOF
+        rc=0
+        "$TEND" check -c "$CONF" 2>"$T/err" || rc=$?
+        expect_eq "$rc" 1 "tend check's exit status for cpu_weight"
+        expect_file_match "$T/err" "cpu_weight: cannot be applied: it needs the cgroup v2 cpu controller"
+    fi
+    # What the host can apply passes.
+    { grep -qw memory "$V2/cgroup.controllers" || [ -d /sys/fs/cgroup/memory ]; } &&
+        { grep -qw pids "$V2/cgroup.controllers" || [ -d /sys/fs/cgroup/pids ]; } || return 0
+    write_conf <<EOF
+[program:d]
+command=/bin/true
+memory_max=10MB
+tasks_max=10
+EOF
+    "$TEND" check -c "$CONF" >"$T/out" 2>"$T/err" || fail "tend check refused: $(cat "$T/err")"
 }
 
 # Hostile pidfiles. A pidfile program whose pidfile names another service's process (one
