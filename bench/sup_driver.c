@@ -39,6 +39,7 @@
  *   BENCH_STATUS_RUNS=20           status queries per system, BENCH_STATUS_SECS=15 at most
  *   BENCH_LOG_MB=1024              MiB of lines the log writer writes
  *   BENCH_TEND_LOGCAP=0            1: tend's stdout_logfile= goes through its log capture
+ *   BENCH_TEND_CGROUPS=1           0: tend runs with [tend] cgroups=false (process groups)
  *   BENCH_TMP                      where the scratch directories go (default /tmp)
  *   BENCH_KEEP=0                   1: keep the scratch directory */
 #include <dirent.h>
@@ -954,14 +955,16 @@ static void write_tend_conf(struct sys *s)
              "logfile = %s\n"
              "socket = %s\n"
              "minfds = %d\n"
+             "cgroups = %s\n"
              "\n"
              "[program:%s]\n"
              "command = %s %s %%(process_num)d\n"
              "numprocs = %d\n"
              "numprocs_start = %d\n"
              "process_name = %%(program_name)s_%%(process_num)d\n",
-             s->label, s->log, s->ctl, 2 * n + 256, prog, g.beacon, g.sock_path, n,
-             s->f.id_base);
+             s->label, s->log, s->ctl, 2 * n + 256,
+             env_long("BENCH_TEND_CGROUPS", 1, 0, 1) == 1 ? "true" : "false", prog, g.beacon,
+             g.sock_path, n, s->f.id_base);
     if (s->fast && s->writer_bytes == 0)
         snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
                  "startsecs = 0\nautorestart = true\nstdout_logfile = NONE\n"

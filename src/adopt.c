@@ -140,6 +140,47 @@ static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks
     sup_apply(svc, &ok);
 }
 
+/* Whether a user other than root or the program's own can write the pidfile's directory:
+ * then anyone of them could plant a pidfile naming any process (systemd refuses the same
+ * since CVE-2018-16888). 0 when safe; -1 with the reason in why. */
+static int unsafe_directory(const struct service *svc, const char *path, char *why, size_t len)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+             slash ? (slash == path ? "/" : path) : ".");
+    if (stat(dir, &st) == -1) {
+        snprintf(why, len, "its directory %.100s cannot be checked: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != svc->run_uid) {
+        snprintf(why, len, "its directory %.100s belongs to uid %d, neither root nor the "
+                 "program's user", dir, (int)st.st_uid);
+        return -1;
+    }
+    if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0)) {
+        snprintf(why, len, "its directory %.100s is writable by %s", dir,
+                 (st.st_mode & S_IWOTH) ? "every user" : "a group other than root's");
+        return -1;
+    }
+    return 0;
+}
+
+/* The service other than svc whose process (or launcher) pid is, or NULL. */
+static const struct service *owner_of(const struct service *svc, pid_t pid)
+{
+    const struct supervisor *sup = svc->sup;
+
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        const struct service *o = sup->svcs[i];
+        if (o != svc && (o->p.pid == pid || o->launcher_pid == pid))
+            return o;
+    }
+    return NULL;
+}
+
 /* Reads the pidfile once. A valid one is adopted; otherwise the reason is kept for the
  * FATAL message should the wait run out (a stale file may still be replaced in time). */
 void adopt_try_pidfile(struct service *svc)
@@ -147,9 +188,15 @@ void adopt_try_pidfile(struct service *svc)
     const char *path = svc->p.conf->pidfile;
     struct stat st;
     struct ident id;
-    char state;
+    char state, unsafe[180];
     pid_t pid;
+    const struct service *other;
 
+    if (unsafe_directory(svc, path, unsafe, sizeof(unsafe)) == -1) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem), "pidfile refused: %s",
+                 unsafe);
+        return;
+    }
     if (pidfile_read_stat(path, &pid, &st) == -1) {
         const char *why = errno == ENOENT    ? "did not appear"
                           : errno == ELOOP   ? "is a symbolic link: refused"
@@ -176,6 +223,22 @@ void adopt_try_pidfile(struct service *svc)
         snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
                  "pidfile %s names pid %d, which started before the program was launched "
                  "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
+        return;
+    }
+    /* A pidfile must not hand us another service's process, nor anything outside what this
+     * program started: stopping it would then hit a stranger. */
+    if ((other = owner_of(svc, pid)) != NULL) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which belongs to %s: refused", path, (int)pid,
+                 other->display);
+        return;
+    }
+    if (!cgroup_svc_owns(svc->cg, pid, svc->launcher_pid)) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which is not in the program's process tree "
+                 "(%s): refused", path, (int)pid,
+                 cgroup_tree_active(svc->sup->cgroups) ? "its cgroup"
+                                                       : "its launcher's descendants");
         return;
     }
     adopt(svc, pid, id.start_ticks);

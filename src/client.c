@@ -443,16 +443,38 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         json_put_string(out, p->reason ? p->reason : "");
         fputs(", \"health\": ", out);
         json_put_string(out, p->health ? p->health : "");
-        fprintf(out, ", \"dropped\": %llu}%s\n", p->dropped_bytes, i + 1 < n ? "," : "");
+        fprintf(out, ", \"dropped\": %llu", p->dropped_bytes);
+        if (p->has_memory)
+            fprintf(out, ", \"memory\": %llu", p->memory_bytes);
+        if (p->has_cpu)
+            fprintf(out, ", \"cpu\": %llu", p->cpu_usec);
+        if (p->has_tasks)
+            fprintf(out, ", \"tasks\": %llu", p->tasks);
+        fprintf(out, "}%s\n", i + 1 < n ? "," : "");
     }
     fputs("]\n", out);
 }
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_HEALTH, COL_EXIT, NCOLS };
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU, COL_TASKS,
+       COL_HEALTH, COL_EXIT, NCOLS };
 
 static const char *const col_titles[NCOLS] = {
-    "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "EXIT/REASON",
+    "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "HEALTH", "EXIT/REASON",
 };
+
+/* 1536 bytes as "1.5K", and so on: the table's memory column. */
+static char *format_bytes(unsigned long long n)
+{
+    static const char units[] = "BKMGTP";
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    return u == 0 ? xasprintf("%lluB", n) : xasprintf("%.1f%c", v, units[u]);
+}
 
 /* Terminal columns a cell takes: code points, which is right for everything but wide
  * (East Asian) and combining characters. */
@@ -478,6 +500,10 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
     cells[COL_UPTIME] = xstrdup(p->pid > 0 ? client_format_uptime(p->uptime_s, up, sizeof up)
                                            : "-");
     cells[COL_RESTARTS] = xasprintf("%llu", p->restarts);
+    /* "" here hides the column when no row has it; format_table turns it into "-". */
+    cells[COL_MEM] = p->has_memory ? format_bytes(p->memory_bytes) : xstrdup("");
+    cells[COL_CPU] = p->has_cpu ? xasprintf("%.2fs", (double)p->cpu_usec / 1e6) : xstrdup("");
+    cells[COL_TASKS] = p->has_tasks ? xasprintf("%llu", p->tasks) : xstrdup("");
     cells[COL_HEALTH] = xstrdup(p->health ? p->health : "");
     if (reason[0] != '\0' && exit[0] != '\0')
         cells[COL_EXIT] = xasprintf("%s (%s)", reason, exit);
@@ -494,7 +520,7 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
 static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
 {
     size_t width[NCOLS];
-    bool shown_col[NCOLS] = {true, true, true, true, true, false, false};
+    bool shown_col[NCOLS] = {true, true, true, true, true, false, false, false, false, false};
     char *(*rows)[NCOLS] = xcalloc(n, sizeof *rows);
 
     for (int c = 0; c < NCOLS; c++)
@@ -505,8 +531,19 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
             size_t w = display_width(rows[i][c]);
             if (w > width[c])
                 width[c] = w;
-            if (c >= COL_HEALTH && rows[i][c][0] != '\0')
+            if (c >= COL_MEM && rows[i][c][0] != '\0')
                 shown_col[c] = true;
+        }
+    }
+    /* A usage column shown for some rows reads "-" in the others, like PID. */
+    for (size_t i = 0; i < n; i++) {
+        for (int c = COL_MEM; c <= COL_TASKS; c++) {
+            if (shown_col[c] && rows[i][c][0] == '\0') {
+                free(rows[i][c]);
+                rows[i][c] = xstrdup("-");
+                if (width[c] < 1)
+                    width[c] = 1;
+            }
         }
     }
     int last = NCOLS - 1;

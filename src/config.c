@@ -149,6 +149,7 @@ static const char *const event_names[CONFIG_EV_COUNT] = {
     [CONFIG_EV_CONFIG_RELOADED] = "CONFIG_RELOADED",
     [CONFIG_EV_CRASH_LOOP_ENTERED] = "CRASH_LOOP_ENTERED",
     [CONFIG_EV_CRASH_LOOP_EXITED] = "CRASH_LOOP_EXITED",
+    [CONFIG_EV_OUT_OF_MEMORY] = "OUT_OF_MEMORY",
 };
 
 static const struct {
@@ -1769,6 +1770,9 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
         if (value_nonempty(ld, sec, e, v))
             set_socket_value(ld, &tb->group, sec, e, v, "socket group");
         break;
+    case KEY_CGROUPS:
+        (void)value_bool(ld, sec, e, v, &t->cgroups);
+        break;
     default:
         break; /* The table gives [tend] no other supported keys. */
     }
@@ -1787,6 +1791,7 @@ static void build_tend(struct loader *ld)
     t->minfds = 1024;
     t->minprocs = 200;
     t->socket_mode = 0600;
+    t->cgroups = true;
 
     /* [tend] first, so a [unix_http_server] that disagrees is the one reported. */
     for (int pass = 0; pass < 2; pass++) {
@@ -1977,8 +1982,11 @@ static void proc_conf_defaults(struct proc_conf *p)
 {
     memset(p, 0, sizeof *p);
     p->numprocs = 1;
+    for (int r = 0; r < PROC_RLIM_COUNT; r++)
+        p->rlimits[r] = PROC_RLIM_UNSET;
     p->priority = DEFAULT_PRIORITY;
     p->autostart = true;
+    p->stopleftovers = true;
     p->startsecs = 1;
     p->startretries = 3;
     p->autorestart = AUTORESTART_UNEXPECTED;
@@ -2128,6 +2136,48 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         if (value_nonempty(ld, sec, e, v))
             set_string(&p->on_event, xstrdup(v));
         break;
+    case KEY_STOPLEFTOVERS:
+        (void)value_bool(ld, sec, e, v, &p->stopleftovers);
+        break;
+    case KEY_MEMORY_MAX:
+        if (value_size(ld, sec, e, v, &n))
+            p->memory_max = n;
+        break;
+    case KEY_MEMORY_HIGH:
+        if (value_size(ld, sec, e, v, &n))
+            p->memory_high = n;
+        break;
+    case KEY_TASKS_MAX: {
+        int i;
+        if (value_int(ld, sec, e, v, &i))
+            p->tasks_max = i;
+        break;
+    }
+    case KEY_CPU_WEIGHT:
+        (void)value_int(ld, sec, e, v, &p->cpu_weight);
+        break;
+    case KEY_CPU_MAX:
+        (void)value_int(ld, sec, e, v, &p->cpu_max);
+        break;
+    case KEY_RLIMIT_NOFILE:
+    case KEY_RLIMIT_CORE:
+    case KEY_RLIMIT_NPROC:
+    case KEY_RLIMIT_AS:
+    case KEY_RLIMIT_MEMLOCK:
+    case KEY_RLIMIT_STACK:
+    case KEY_RLIMIT_FSIZE:
+    case KEY_RLIMIT_CPU: {
+        long long *slot = &p->rlimits[e->def->id - KEY_RLIMIT_NOFILE];
+        if (str_ieq(v, "unlimited") || str_ieq(v, "infinity"))
+            *slot = PROC_RLIM_INFINITY;
+        else if (parse_size(v, &n) == 0 && n >= 0)
+            *slot = n;
+        else
+            diag(ld, sec->file, e->line, true,
+                 "%s: '%s' is not a number, a size (with KB, MB or GB) or unlimited", e->key,
+                 show(&sh, v));
+        break;
+    }
     default:
         break; /* The table gives [program:x] no other supported keys. */
     }

@@ -57,6 +57,7 @@ enum config_event {
     CONFIG_EV_CONFIG_RELOADED,
     CONFIG_EV_CRASH_LOOP_ENTERED,
     CONFIG_EV_CRASH_LOOP_EXITED,
+    CONFIG_EV_OUT_OF_MEMORY, /* the OOM killer killed in the program's cgroup */
     CONFIG_EV_COUNT
 };
 
@@ -65,7 +66,23 @@ enum config_event {
 /* events= left out: the ones worth waking someone for. */
 #define CONFIG_EV_DEFAULT                                                                   \
     (CONFIG_EV_MASK(CONFIG_EV_FATAL) | CONFIG_EV_MASK(CONFIG_EV_PROCESS_UNEXPECTED_EXIT) |  \
-     CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED))
+     CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED) | \
+     CONFIG_EV_MASK(CONFIG_EV_OUT_OF_MEMORY))
+
+/* Resource limits a program may set (rlimit_nofile= ...), in key order. */
+enum proc_rlimit {
+    PROC_RLIM_NOFILE,
+    PROC_RLIM_CORE,
+    PROC_RLIM_NPROC,
+    PROC_RLIM_AS,
+    PROC_RLIM_MEMLOCK,
+    PROC_RLIM_STACK,
+    PROC_RLIM_FSIZE,
+    PROC_RLIM_CPU,
+    PROC_RLIM_COUNT
+};
+#define PROC_RLIM_UNSET (-1LL)
+#define PROC_RLIM_INFINITY (-2LL) /* "unlimited" */
 
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). */
@@ -117,6 +134,14 @@ struct proc_conf {
     int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
     int healthcheck_line;       /* the line of healthcheck=, for messages about its value */
     char *on_event; /* command run on this process's events; NULL: none */
+    /* The process tree and its limits (cgroup.c). 0 = no limit. */
+    bool stopleftovers;     /* stop what is left of the tree when the main process exits */
+    long long memory_max;   /* bytes */
+    long long memory_high;  /* bytes */
+    long long tasks_max;
+    int cpu_weight;         /* 1..10000 */
+    int cpu_max;            /* percent of one CPU */
+    long long rlimits[PROC_RLIM_COUNT]; /* soft = hard; PROC_RLIM_UNSET or _INFINITY */
     char *file;     /* where its [program:x] header is */
     int line;
 };
@@ -141,6 +166,7 @@ struct tend_conf {
     int socket_mode;    /* default 0600 */
     char *socket_owner; /* user; NULL: unset */
     char *socket_group; /* group; NULL: unset */
+    bool cgroups;       /* put every program in its own cgroup (default true) */
     char *file; /* where the [tend]/[supervisord] header is; NULL when absent */
     int line;
 };

@@ -323,7 +323,20 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
     }
     if (p->last_status != -1)
         proc_describe_status(p->last_status, exitbuf, sizeof(exitbuf));
+    if (p->last_status != -1 && p->last_oom) {
+        size_t n = strlen(exitbuf);
+        snprintf(exitbuf + n, sizeof(exitbuf) - n, ", out of memory");
+    }
     r.exit = exitbuf;
+    struct cgroup_usage u = {-1, -1, -1};
+    if (p->pid > 0)
+        cgroup_svc_usage(svc->cg, &u); /* read now, on request: nothing is polled */
+    r.has_memory = u.memory_bytes >= 0;
+    r.has_cpu = u.cpu_usec >= 0;
+    r.has_tasks = u.tasks >= 0;
+    r.memory_bytes = r.has_memory ? (unsigned long long)u.memory_bytes : 0;
+    r.cpu_usec = r.has_cpu ? (unsigned long long)u.cpu_usec : 0;
+    r.tasks = r.has_tasks ? (unsigned long long)u.tasks : 0;
     proto_buf_append_proc(&k->out, &r);
 }
 

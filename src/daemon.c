@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "control.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "exitcode.h"
 #include "handover.h"
@@ -115,6 +116,10 @@ int check_main(int argc, char **argv)
     cfg = load_config(path);
     if (cfg == NULL)
         return EXIT_FAIL;
+    if (cgroup_check_config(cfg) == -1) {
+        config_free(cfg);
+        return EXIT_FAIL;
+    }
     printf("%s: ok (%zu process%s)\n", path, cfg->nprocs, cfg->nprocs == 1 ? "" : "es");
     config_free(cfg);
     return EXIT_OK;

@@ -83,6 +83,20 @@ enum key_id {
     KEY_HEALTHCHECK_RETRIES,
     KEY_HEALTHCHECK_GRACE,
     KEY_ON_EVENT,
+    KEY_STOPLEFTOVERS,
+    KEY_MEMORY_MAX,
+    KEY_MEMORY_HIGH,
+    KEY_TASKS_MAX,
+    KEY_CPU_WEIGHT,
+    KEY_CPU_MAX,
+    KEY_RLIMIT_NOFILE, /* ... up to KEY_RLIMIT_NOFILE + PROC_RLIM_COUNT - 1, in that order */
+    KEY_RLIMIT_CORE,
+    KEY_RLIMIT_NPROC,
+    KEY_RLIMIT_AS,
+    KEY_RLIMIT_MEMLOCK,
+    KEY_RLIMIT_STACK,
+    KEY_RLIMIT_FSIZE,
+    KEY_RLIMIT_CPU,
     /* [group:x] (also KEY_PRIORITY) */
     KEY_PROGRAMS,
     /* [include] */
@@ -100,6 +114,7 @@ enum key_id {
     KEY_SOCKET_MODE,
     KEY_SOCKET_OWNER,
     KEY_SOCKET_GROUP,
+    KEY_CGROUPS,
     /* [alert] (also KEY_COMMAND, KEY_PROGRAMS) */
     KEY_EVENTS,
     KEY_RATE,

@@ -9,6 +9,7 @@
 
 #include "adopt.h"
 #include "handover.h"
+#include "cgroup.h"
 #include "ident.h"
 #include "launch.h"
 #include "log.h"
@@ -84,6 +85,12 @@ void launch_spawn(struct service *svc)
         log_msg(LOG_LVL_INFO, "%s: not restarted: tend is shutting down", svc->display);
         return;
     }
+    if (cgroup_svc_busy(svc->cg)) {
+        /* The last instance's leftovers are being stopped (they may hold its port): start
+         * once they are gone (supervisor's on_tree_gone). */
+        svc->spawn_deferred = true;
+        return;
+    }
     envp = child_env(sup, c, arena, sizeof(arena));
     if (envp == NULL) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
@@ -119,6 +126,27 @@ void launch_spawn(struct service *svc)
                 strerror(errno));
     lent = true;
 
+    static const int resources[PROC_RLIM_COUNT] = {
+        [PROC_RLIM_NOFILE] = RLIMIT_NOFILE, [PROC_RLIM_CORE] = RLIMIT_CORE,
+        [PROC_RLIM_NPROC] = RLIMIT_NPROC,   [PROC_RLIM_AS] = RLIMIT_AS,
+        [PROC_RLIM_MEMLOCK] = RLIMIT_MEMLOCK, [PROC_RLIM_STACK] = RLIMIT_STACK,
+        [PROC_RLIM_FSIZE] = RLIMIT_FSIZE,   [PROC_RLIM_CPU] = RLIMIT_CPU,
+    };
+    struct spawn_rlimit rl[PROC_RLIM_COUNT];
+    size_t nrl = 0;
+    for (int r = 0; r < PROC_RLIM_COUNT; r++) {
+        if (c->rlimits[r] == PROC_RLIM_UNSET)
+            continue;
+        rlim_t v = c->rlimits[r] == PROC_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)c->rlimits[r];
+        rl[nrl].resource = resources[r];
+        rl[nrl].value.rlim_cur = rl[nrl].value.rlim_max = v;
+        nrl++;
+    }
+    struct spawn_cgroup cgs;
+    if (cgroup_svc_prepare(svc->cg, c, &cgs, what, sizeof(what)) == -1) {
+        spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
+        goto out;
+    }
     struct spawn_spec spec = {
         .path = path,
         .argv = c->argv,
@@ -135,10 +163,17 @@ void launch_spawn(struct service *svc)
         .gid = gid,
         .groups = groups,
         .ngroups = ngroups,
+        .cgroup = cgs.procs_fd != -1 ? &cgs : NULL,
+        .rlimits = rl,
+        .nrlimits = nrl,
     };
     /* The pipes reach the keeper, and the slot says a fork is under way, before it. */
     handover_spawn_begin(svc);
-    if (spawn_start(&spec, &pid, &report_fd) == -1) {
+    int spawned = spawn_start(&spec, &pid, &report_fd);
+    int saved = errno;
+    cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
+    errno = saved;
+    if (spawned == -1) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
         log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
         svc->spawning = false;

@@ -305,8 +305,15 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
     p->last_pid = p->pid;
     p->pid = 0;
     p->last_status = ev->status;
+    p->last_oom = ev->oom;
     p->last_run_ns = now - p->start_ns;
     proc_describe_status(ev->status, desc, sizeof(desc));
+    if (ev->oom) {
+        /* Not an anonymous SIGKILL: say who killed it, in the log, status and alerts. */
+        size_t n = strlen(desc);
+        snprintf(desc + n, sizeof(desc) - n, ", out of memory");
+        fx->oom = true;
+    }
     switch (p->state) {
     case PROC_STARTING:
         /* It ran for startsecs, but the deadline event is not processed yet (the timer

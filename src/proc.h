@@ -52,6 +52,7 @@ struct proc_event {
     int err;          /* EV_EXEC_FAILED, EV_FORK_FAILED: errno */
     const char *what; /* EV_EXEC_FAILED: human words for the stage; with err 0, the whole
                        * reason (e.g. a pidfile that never appeared) */
+    bool oom;         /* EV_EXITED: the OOM killer killed in its cgroup meanwhile */
 };
 
 /* What the supervisor must do after an event, in this order: signal, then spawn. */
@@ -64,6 +65,7 @@ struct proc_effects {
     bool unexpected_exit; /* ... with a status not in exitcodes */
     bool crash_loop_entered;
     bool crash_loop_exited;
+    bool oom;             /* the exit was the OOM killer's doing */
     char msg[256];       /* one line for tend's log, "" when nothing worth saying */
 };
 
@@ -91,6 +93,7 @@ struct proc {
     int crashes;              /* RUNNING runs in a row shorter than PROC_CRASH_RUN_S */
     bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
     int last_status;          /* wait status of the last exit; -1: none yet */
+    bool last_oom;            /* ... and it was out of memory */
     char reason[200];         /* why FATAL / last failure, "" if none */
 };
 

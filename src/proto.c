@@ -336,6 +336,13 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
     buf_put_kv_uint(b, "dropped", p->dropped_bytes);
     buf_put_kv_uint(b, "written", p->written_bytes);
     buf_put_kv_uint(b, "started", p->started_s);
+    /* Usage only when known: an older client ignores keys it does not know. */
+    if (p->has_memory)
+        buf_put_kv_uint(b, "memory", p->memory_bytes);
+    if (p->has_cpu)
+        buf_put_kv_uint(b, "cpu", p->cpu_usec);
+    if (p->has_tasks)
+        buf_put_kv_uint(b, "tasks", p->tasks);
     proto_buf_append(b, "\n", 1);
 }
 
@@ -705,11 +712,12 @@ static bool is_key(const char *w, size_t len)
 }
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
-                K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_COUNT };
+                K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_MEMORY, K_CPU, K_TASKS,
+                K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
-    "dropped", "written", "started",
+    "dropped", "written", "started", "memory", "cpu", "tasks",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -735,7 +743,8 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
             return -1;
         unsigned long long num = 0;
         if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED ||
-             k == K_WRITTEN || k == K_STARTED) &&
+             k == K_WRITTEN || k == K_STARTED || k == K_MEMORY || k == K_CPU ||
+             k == K_TASKS) &&
             parse_uint(value, k == K_PID ? INT_MAX : ULLONG_MAX, &num) == -1)
             return -1;
         switch (k) {
@@ -751,6 +760,9 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_DROPPED: p->dropped_bytes = num; break;
         case K_WRITTEN: p->written_bytes = num; break;
         case K_STARTED: p->started_s = num; break;
+        case K_MEMORY: p->memory_bytes = num; p->has_memory = true; break;
+        case K_CPU: p->cpu_usec = num; p->has_cpu = true; break;
+        case K_TASKS: p->tasks = num; p->has_tasks = true; break;
         default: break;
         }
     }

@@ -106,6 +106,12 @@ struct proto_proc {
     unsigned long long dropped_bytes; /* log bytes dropped */
     unsigned long long written_bytes; /* log bytes written (key "written"; 0 from old servers) */
     unsigned long long started_s;     /* wall-clock start, seconds since the epoch; 0 if none */
+    /* From its cgroup, read on request; each only when its has_ flag is set (no cgroups,
+     * never started: unknown). */
+    bool has_memory, has_cpu, has_tasks;
+    unsigned long long memory_bytes;
+    unsigned long long cpu_usec;
+    unsigned long long tasks;
 };
 
 /* The supervisor's own facts: the `info` reply line. Strings may be NULL when building; after

@@ -3,7 +3,7 @@
  * fork per service, spawn_start). Everything the child needs is prepared by the caller in a
  * struct spawn_spec; between fork and exec the child calls only async-signal-safe functions.
  *
- * Child order: new session or process group -> every signal disposition to default ->
+ * Child order: its cgroup (already there when clone3 placed it) -> new session or process group -> every signal disposition to default ->
  * rlimits, umask, chdir -> stdio -> supplementary groups -> gid -> uid -> verify the ids ->
  * close every other fd -> empty the signal mask -> execve. Before each step the child notes
  * its stage; on failure it reports {stage, errno} over a close-on-exec pipe and exits 127.
@@ -20,10 +20,12 @@
 enum spawn_stage {
     STAGE_NONE,
     STAGE_FORK,
+    STAGE_CGROUP,
     STAGE_SETSID,
     STAGE_SETPGID,
     STAGE_SIGNALS,
     STAGE_RLIMIT,
+    STAGE_RLIMITS,
     STAGE_UMASK,
     STAGE_CHDIR,
     STAGE_STDIO,
@@ -40,6 +42,20 @@ enum spawn_detach {
     SPAWN_DETACH_NONE,    /* stay in the caller's session and process group */
     SPAWN_DETACH_PGRP,    /* own process group (a supervised service: killasgroup works) */
     SPAWN_DETACH_SESSION, /* own session, hence no controlling terminal */
+};
+
+/* Where the child starts (cgroup.c prepares it). Descriptors are -1 when unused. */
+struct spawn_cgroup {
+    int dir_fd;     /* the v2 cgroup directory: clone3(CLONE_INTO_CGROUP) starts it there */
+    int procs_fd;   /* that cgroup's cgroup.procs: without clone3 the child writes itself in
+                     * before anything else, so no code of the program ever runs outside */
+    int join_fd[2]; /* cgroup.procs of v1 hierarchies (memory, pids) the child joins too */
+};
+
+/* One resource limit for the child (soft and hard). */
+struct spawn_rlimit {
+    int resource; /* RLIMIT_* */
+    struct rlimit value;
 };
 
 struct spawn_spec {
@@ -59,6 +75,9 @@ struct spawn_spec {
     rlim_t nofile;           /* set the RLIMIT_NOFILE soft limit to this; 0 = keep */
     const sigset_t *reset;   /* signals whose disposition may differ from the default (the
                               * caller ignores or handles them); NULL = reset every one */
+    const struct spawn_cgroup *cgroup; /* spawn_start only; NULL: stay in the caller's */
+    const struct spawn_rlimit *rlimits; /* set after nofile; may be NULL when nrlimits is 0 */
+    size_t nrlimits;
 };
 
 struct spawn_error {
@@ -74,7 +93,9 @@ const char *spawn_stage_name(enum spawn_stage stage);
  * Returns only on failure, with *err filled. */
 int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *err);
 
-/* Forks one child that runs spawn_exec. On success *pid is the child and *report_fd the
+/* Forks one child that runs spawn_exec, inside spec->cgroup when set: with clone3 and
+ * CLONE_INTO_CGROUP, or (ENOSYS, EINVAL: an older kernel) fork and the child joins the
+ * cgroup first, reporting a failure at STAGE_CGROUP. On success *pid is the child and *report_fd the
  * read end (close-on-exec) of its report pipe: read it with spawn_read_report. -1/errno if
  * the fork or pipe failed. Signals are blocked across the fork so that no handler of the
  * caller can run in the child. */

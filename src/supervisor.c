@@ -38,6 +38,7 @@ static void check_shutdown_progress(struct supervisor *sup);
 static void on_timer(struct timer *t, void *ctx);
 static void on_health(void *ctx, bool ok, int failures, const char *reason);
 static void fire(struct service *svc, enum config_event event, int wait_status);
+static void on_tree_gone(void *ctx);
 
 /* ---- the service table ---- */
 
@@ -68,6 +69,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
     svc->logcap = logcap_new(&sup->loop, conf, sup->config->tend.childlogdir);
     svc_set_display(svc);
+    svc->cg = cgroup_svc_new(sup->cgroups, svc->display, on_tree_gone, svc);
     if (handover_attach(svc) == -1)
         log_msg(LOG_LVL_WARN, "%s: no room in the handover state (%s): a supervisor restart "
                 "would lose track of it", svc->display, strerror(errno));
@@ -81,6 +83,7 @@ void svc_release(struct service *svc)
     adopt_wait_end(svc);
     adopt_pidfd_end(svc);
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
+    cgroup_svc_release(svc->cg);
 }
 
 void svc_free(void *ptr)
@@ -92,6 +95,7 @@ void svc_free(void *ptr)
         proc_conf_free(svc->next_conf);
     health_free(svc->health);
     logcap_free(svc->logcap);
+    cgroup_svc_free(svc->cg);
     free(svc->display);
     free(svc);
 }
@@ -197,8 +201,9 @@ void sup_after_stop(struct service *svc)
     struct supervisor *sup = svc->sup;
 
     if (svc->p.pid != 0 || svc->p.state == PROC_STOPPING || svc->p.state == PROC_STARTING ||
-        svc->p.state == PROC_RUNNING || svc->p.state == PROC_BACKOFF)
-        return;
+        svc->p.state == PROC_RUNNING || svc->p.state == PROC_BACKOFF ||
+        cgroup_svc_busy(svc->cg))
+        return; /* on_tree_gone calls again once the last instance's leftovers are gone */
     if (svc->removing) {
         log_msg(LOG_LVL_INFO, "%s: removed", svc->display);
         svc_remove(sup, svc);
@@ -225,7 +230,13 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     struct supervisor *sup = svc->sup;
     struct proc_effects fx;
     pid_t pid = svc->p.pid;
+    struct proc_event exited;
 
+    if (ev->kind == EV_EXITED && cgroup_svc_oom(svc->cg)) {
+        exited = *ev;
+        exited.oom = true;
+        ev = &exited;
+    }
     proc_handle(&svc->p, ev, timer_now_ns(), &fx);
     if (fx.msg[0] != '\0' || fx.from != fx.to) {
         char pidbuf[32] = "";
@@ -259,7 +270,11 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
             do_signal(svc, SIGCONT, fx.signal_group);
     }
     sync_timer(svc);
-    if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited) {
+    /* The main process is gone: what is left of its tree goes before anything restarts. */
+    if (ev->kind == EV_EXITED && pid != 0)
+        cgroup_svc_exited(svc->cg, svc->p.conf, sup->shutting_down);
+    if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited ||
+        fx.oom) {
         for (size_t i = 0; i < sup->nlisteners; i++)
             sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
     }
@@ -325,13 +340,15 @@ int sup_signal(struct service *svc, int sig)
 
 static bool svc_busy(const struct service *svc)
 {
-    return svc->p.pid != 0 || svc->launcher_pid != 0;
+    return svc->p.pid != 0 || svc->launcher_pid != 0 || cgroup_svc_busy(svc->cg);
 }
 
 static void check_shutdown_progress(struct supervisor *sup)
 {
     int level = INT_MIN;
 
+    if (sup->loop.stopping)
+        return; /* done already (a tree that emptied while an event was being applied) */
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
         if (svc_busy(svc) && svc->p.conf->priority >= sup->shutdown_priority)
@@ -343,6 +360,9 @@ static void check_shutdown_progress(struct supervisor *sup)
             level = svc->p.conf->priority;
     }
     if (level == INT_MIN) {
+        /* Then whatever is still alive under tend: nothing outlives it unannounced. */
+        if (cgroup_sweep(sup->cgroups))
+            return;
         log_msg(LOG_LVL_INFO, "every program is stopped");
         loop_stop(&sup->loop);
         return;
@@ -435,6 +455,8 @@ static void on_alert_event(struct service *svc, const struct proc_effects *fx, v
         if (fx->unexpected_exit)
             fire(svc, CONFIG_EV_PROCESS_UNEXPECTED_EXIT, svc->p.last_status);
     }
+    if (fx->oom)
+        fire(svc, CONFIG_EV_OUT_OF_MEMORY, svc->p.last_status);
     if (fx->crash_loop_entered)
         fire(svc, CONFIG_EV_CRASH_LOOP_ENTERED, svc->p.last_status);
     if (fx->from != fx->to && fx->to != PROC_UNKNOWN && !(fx->exited && fx->to == PROC_EXITED))
@@ -481,6 +503,38 @@ void svc_set_health(struct service *svc)
     } else {
         health_reconfigure(svc->health, c);
     }
+}
+
+/* ---- process trees ---- */
+
+/* The leftovers of a service's last instance are gone (or the shutdown sweep is over): a
+ * start that waited for that goes ahead, and shutdown may progress. */
+static void on_tree_gone(void *ctx)
+{
+    struct service *svc = ctx;
+    struct supervisor *sup = svc != NULL ? svc->sup : NULL;
+
+    if (svc != NULL && svc->spawn_deferred) {
+        svc->spawn_deferred = false;
+        if (svc->p.state == PROC_STARTING && svc->p.pid == 0) {
+            /* startsecs count from the real spawn, not from the wait. */
+            svc->p.start_ns = timer_now_ns();
+            svc->p.start_elapsed = svc->p.conf->startsecs == 0;
+            svc->p.deadline_ns = svc->p.conf->startsecs > 0
+                ? svc->p.start_ns + (uint64_t)svc->p.conf->startsecs * NS_PER_SEC : 0;
+            sync_timer(svc);
+            launch_spawn(svc);
+        }
+    }
+    if (svc != NULL && (svc->removing || svc->next_conf != NULL))
+        sup_after_stop(svc); /* a reload waited for the leftovers too */
+    if (sup != NULL && sup->shutting_down)
+        check_shutdown_progress(sup);
+}
+
+static void on_sweep_done(void *ctx)
+{
+    check_shutdown_progress(ctx);
 }
 
 /* ---- signals and reaping ---- */
@@ -552,6 +606,7 @@ static void reap_children(struct supervisor *sup)
         sup_exited(sup, pid, status, false, 0);
     if (pid == -1 && errno != ECHILD && errno != EINTR)
         log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
+    cgroup_reaped(sup->cgroups); /* without cgroups, how an emptied process group is seen */
     /* A reaped launcher changes no state, yet it may have been the last thing shutdown was
      * waiting for. */
     if (sup->shutting_down)
@@ -646,6 +701,7 @@ int sup_init(struct supervisor *sup)
         loop_add(&sup->loop, &sup->sig_w, sup->sig_fd, EPOLLIN, on_signal, sup) == -1 ||
         loop_set_urgent(&sup->loop, &sup->sig_w) == -1)
         return -1;
+    sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
@@ -685,6 +741,8 @@ void sup_destroy(struct supervisor *sup)
     free(sup->svcs);
     sup->svcs = NULL;
     sup->nsvcs = 0;
+    cgroup_tree_close(sup->cgroups);
+    sup->cgroups = NULL;
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
     sup->sig_fd = -1;

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "loop.h"
 #include "proc.h"
@@ -42,6 +43,8 @@ struct service {
     struct health *health;     /* NULL without healthcheck= */
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
     bool removing;             /* reload removed it: drop once it has no process */
+    struct cgroup_svc *cg;     /* its process tree (cgroup.c) */
+    bool spawn_deferred;       /* a start waits until the last instance's leftovers are gone */
     char *display;             /* "group:name", or "name" when the group has its name */
     /* handover (a supervisor restart continues from here) */
     int slot;                  /* its slot in the handover state, -1: none */
@@ -83,6 +86,7 @@ struct supervisor {
     int null_fd;               /* /dev/null, opened once for every child's unused stdio */
     rlim_t child_nofile;       /* children's RLIMIT_NOFILE soft limit (tend raises its own) */
     sigset_t child_reset;      /* signals not at their default in tend: reset in children */
+    struct cgroup_tree *cgroups; /* where services' process trees live (cgroup.c) */
 };
 
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */

@@ -48,6 +48,23 @@ skip() { echo "skipped: $*" >&2; exit 77; }
 proc_status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }   # PID KEY
 alive() { [ -e "/proc/$1" ] && [ "$(stat_field "$1" 3)" != Z ]; }
 
+# A tend started in the root cgroup makes /CGROUP2/tend.PID.N for its services and removes it
+# when it exits; one killed by a case (SIGKILL) cannot. Remove those of dead tends, once
+# empty (rmdir refuses a populated cgroup, so a live service is never touched).
+sweep_cgroups() {
+    local v2 d p
+    v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+    [ -n "$v2" ] || return 0
+    for d in "$v2"/tend.*.*; do
+        [ -d "$d" ] || continue
+        p=${d##*/tend.}
+        p=${p%%.*}
+        kill -0 "$p" 2>/dev/null && continue
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
+}
+
 run_tests() {
     local script name rc
     script=$(basename "$0" .sh)
@@ -66,5 +83,6 @@ run_tests() {
         fi
         rm -f "$T.out"
         rm -rf "$T"
+        sweep_cgroups
     done
 }

@@ -228,6 +228,29 @@ TEST(status_table_exit_reason_and_health)
     free(s);
 }
 
+/* Usage columns appear when some row has usage (tend uses cgroups), "-" in the others. */
+TEST(status_table_usage_columns)
+{
+    struct proto_proc p[2] = {sample[0], sample[1]};
+    p[0].has_memory = p[0].has_cpu = p[0].has_tasks = true;
+    p[0].memory_bytes = 1536 * 1024;
+    p[0].cpu_usec = 1250000;
+    p[0].tasks = 3;
+    char *s = format_status(p, 2, false);
+    CHECK_STR(s,
+              "NAME        STATE    PID   UPTIME   RESTARTS  MEM   CPU    TASKS  EXIT/REASON\n"
+              "web:web_00  RUNNING  1234  0:01:05  0         1.5M  1.25s  3\n"
+              "db          FATAL    -     -        3         -     -      -      cannot execute: "
+              "No such file or directory (exit 127)\n");
+    free(s);
+    s = format_status(p, 1, true);
+    CHECK_STR(s, "[\n  {\"name\": \"web:web_00\", \"group\": \"web\", \"state\": \"RUNNING\", "
+                 "\"pid\": 1234, \"uptime\": 65, \"restarts\": 0, \"exit\": \"\", \"reason\": "
+                 "\"\", \"health\": \"\", \"dropped\": 0, \"memory\": 1572864, \"cpu\": 1250000, "
+                 "\"tasks\": 3}\n]\n");
+    free(s);
+}
+
 TEST(status_table_utf8_and_control_bytes)
 {
     struct proto_proc p[2] = {sample[0], sample[0]};

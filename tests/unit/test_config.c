@@ -779,7 +779,7 @@ TEST(alerts)
                            "command=/bin/all\n"
                            "events=STARTING RUNNING BACKOFF STOPPING EXITED FATAL STOPPED "
                            "HEALTH_FAILED PROCESS_UNEXPECTED_EXIT CONFIG_RELOADED "
-                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED\n"
+                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED OUT_OF_MEMORY\n"
                            "rate=3\n"),
               0);
     CHECK_STR(fx.text, "main.conf:8: warning: programs: 'db*' matches no program, group or "
@@ -1042,6 +1042,63 @@ static bool ok_on_event(const struct proc_conf *p)
     return strcmp(p->on_event, "/bin/notify --all") == 0;
 }
 
+static bool ok_stopleftovers(const struct proc_conf *p)
+{
+    return !p->stopleftovers;
+}
+static bool ok_memory_max(const struct proc_conf *p)
+{
+    return p->memory_max == 64LL << 20;
+}
+static bool ok_memory_high(const struct proc_conf *p)
+{
+    return p->memory_high == 1LL << 30;
+}
+static bool ok_tasks_max(const struct proc_conf *p)
+{
+    return p->tasks_max == 64;
+}
+static bool ok_cpu_weight(const struct proc_conf *p)
+{
+    return p->cpu_weight == 200;
+}
+static bool ok_cpu_max(const struct proc_conf *p)
+{
+    return p->cpu_max == 150;
+}
+static bool ok_rlimit_nofile(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_NOFILE] == 4096 && p->rlimits[PROC_RLIM_CORE] == PROC_RLIM_UNSET;
+}
+static bool ok_rlimit_core(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_CORE] == PROC_RLIM_INFINITY;
+}
+static bool ok_rlimit_nproc(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_NPROC] == 100;
+}
+static bool ok_rlimit_as(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_AS] == 2LL << 30;
+}
+static bool ok_rlimit_memlock(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_MEMLOCK] == 64LL << 10;
+}
+static bool ok_rlimit_stack(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_STACK] == 8LL << 20;
+}
+static bool ok_rlimit_fsize(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_FSIZE] == 0;
+}
+static bool ok_rlimit_cpu(const struct proc_conf *p)
+{
+    return p->rlimits[PROC_RLIM_CPU] == PROC_RLIM_INFINITY;
+}
+
 static const struct key_case key_cases[] = {
     {"command", "/bin/sh -c 'echo hi'", ok_command},
     {"process_name", "pp", ok_process_name},
@@ -1078,6 +1135,20 @@ static const struct key_case key_cases[] = {
     {"healthcheck_retries", "1", ok_healthcheck_retries},
     {"healthcheck_grace", "0", ok_healthcheck_grace},
     {"on_event", "/bin/notify --all", ok_on_event},
+    {"stopleftovers", "false", ok_stopleftovers},
+    {"memory_max", "64MB", ok_memory_max},
+    {"memory_high", "1GB", ok_memory_high},
+    {"tasks_max", "64", ok_tasks_max},
+    {"cpu_weight", "200", ok_cpu_weight},
+    {"cpu_max", "150", ok_cpu_max},
+    {"rlimit_nofile", "4096", ok_rlimit_nofile},
+    {"rlimit_core", "unlimited", ok_rlimit_core},
+    {"rlimit_nproc", "100", ok_rlimit_nproc},
+    {"rlimit_as", "2GB", ok_rlimit_as},
+    {"rlimit_memlock", "64KB", ok_rlimit_memlock},
+    {"rlimit_stack", "8MB", ok_rlimit_stack},
+    {"rlimit_fsize", "0", ok_rlimit_fsize},
+    {"rlimit_cpu", "Infinity", ok_rlimit_cpu},
 };
 
 TEST(every_supported_program_key)

@@ -651,6 +651,33 @@ TEST(running_killed_by_every_signal)
     CHECK(ok);
 }
 
+/* An exit the OOM killer caused (the supervisor learned it from the cgroup) says so in the
+ * message and the effects, is remembered for status, and restarts like any SIGKILL. */
+TEST(out_of_memory_exit)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+    struct proc_event ev = {.kind = EV_EXITED, .status = ST_SIG(SIGKILL), .oom = true};
+    uint64_t t;
+
+    conf_defaults(&c);
+    proc_init(&p, &c);
+    t = make_running(&p, T0) + SEC(30);
+    proc_handle(&p, &ev, t, &fx);
+    CHECK(fx.oom);
+    CHECK(fx.exited && fx.unexpected_exit);
+    CHECK(fx.spawn);
+    CHECK(p.last_oom);
+    CHECK(strstr(fx.msg, "exited: signal 9 (SIGKILL), out of memory after") != NULL);
+    p.pid = FAKE_PID;
+    (void)deliver(&p, EV_EXEC_OK, t + MSEC(1));
+    fx = send_exit(&p, ST_SIG(SIGKILL), t + SEC(40));
+    CHECK(!fx.oom);
+    CHECK(!p.last_oom);
+    CHECK(strstr(fx.msg, "out of memory") == NULL);
+}
+
 TEST(restarts_counter_counts_automatic_restarts)
 {
     struct proc_conf c;

@@ -638,7 +638,7 @@ TEST(reply_proc_with_unknown_keys)
 
     CHECK_INT(reply("proc future=x%zz name=web:web_00 group=web state=RUNNING pid=1234 "
                     "uptime=65 restarts=2 exit=exit%201 reason= health=ok dropped=77 "
-                    "cpu=0.5\n", &r), 0);
+                    "load=0.5\n", &r), 0);
     CHECK_INT(r.kind, PROTO_REPLY_PROC);
     CHECK_STR(r.proc.name, "web:web_00");
     CHECK_STR(r.proc.group, "web");
@@ -652,8 +652,17 @@ TEST(reply_proc_with_unknown_keys)
     CHECK_INT(r.proc.dropped_bytes, 77);
     proto_reply_free(&r);
 
+    /* Usage keys, when the server sends them. */
+    CHECK_INT(reply("proc name=a state=RUNNING memory=4096 cpu=12 tasks=3\n", &r), 0);
+    CHECK(r.proc.has_memory && r.proc.has_cpu && r.proc.has_tasks);
+    CHECK_INT(r.proc.memory_bytes, 4096);
+    CHECK_INT(r.proc.cpu_usec, 12);
+    CHECK_INT(r.proc.tasks, 3);
+    proto_reply_free(&r);
+
     /* Only name and state are required; the rest defaults to empty and 0. */
     CHECK_INT(reply("proc state=STOPPED name=db", &r), 0);
+    CHECK(!r.proc.has_memory && !r.proc.has_cpu && !r.proc.has_tasks);
     CHECK_STR(r.proc.group, "");
     CHECK_STR(r.proc.exit, "");
     CHECK_INT(r.proc.pid, 0);
