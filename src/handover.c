@@ -3,6 +3,7 @@
  * The state file layout is this version's own (a magic and a version number in the header):
  * a supervisor that finds a layout it does not know refuses to start rather than guess,
  * since a wrong guess would start duplicates of running programs. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -702,17 +703,27 @@ static bool fd_claimed(const struct handover *h, int fd)
  * supervisor deposited just before it could record it. */
 static void release_strays(struct handover *h)
 {
-    int maxfd = (int)sysconf(_SC_OPEN_MAX);
+    int fds[1024], n = 0;
+    struct dirent *e;
+    DIR *d = opendir("/proc/self/fd");
 
-    for (int fd = KEEPER_FIRST_FD; fd < maxfd && fd < 1 << 20; fd++) {
-        int fl = fcntl(fd, F_GETFD);
-        if (fl == -1 || (fl & FD_CLOEXEC))
-            continue; /* not open, or one of ours */
-        if (fd_claimed(h, fd))
+    if (d == NULL)
+        return; /* without /proc, strays stay open: a leak, not a fault */
+    /* Collected first, closed after: closing while reading the directory would skip. */
+    while ((e = readdir(d)) != NULL && n < (int)(sizeof(fds) / sizeof(fds[0]))) {
+        int fd = atoi(e->d_name), fl;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < KEEPER_FIRST_FD || fd == dirfd(d))
             continue;
-        log_msg(LOG_LVL_DEBUG, "handover: releasing unclaimed descriptor %d", fd);
-        release(h, fd);
-        (void)close(fd); /* unclaimed: nothing reads it */
+        fl = fcntl(fd, F_GETFD);
+        if (fl == -1 || (fl & FD_CLOEXEC) || fd_claimed(h, fd))
+            continue; /* ours (close-on-exec), or claimed by a slot */
+        fds[n++] = fd;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        log_msg(LOG_LVL_DEBUG, "handover: releasing unclaimed descriptor %d", fds[i]);
+        release(h, fds[i]);
+        (void)close(fds[i]); /* unclaimed: nothing reads it */
     }
 }
 

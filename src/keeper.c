@@ -34,8 +34,9 @@
 #define SOCK_FD 4
 #define SIG_FD 5
 #define RING 4096              /* exits kept for the next supervisor */
-#define QUICK_DEATH_S 10       /* a supervisor that dies sooner counts as a quick death */
-#define DAMP_FIRST_MS 1000     /* from the second quick death on: 1 s, 2 s ... */
+#define QUICK_DEATH_MS 1000    /* a supervisor that dies sooner counts as a quick death */
+#define QUICK_FREE 3           /* quick deaths in a row restarted at once; then damped */
+#define DAMP_FIRST_MS 1000     /* 1 s, 2 s, 4 s ... */
 #define DAMP_MAX_MS 30000
 #define NUM_MAX 24             /* decimal digits of an int, with room */
 #define NS_PER_MS 1000000ULL
@@ -353,11 +354,11 @@ static void schedule_restart(struct keeper *k)
     uint64_t ran = now_ns() - k->sup_started_ns;
     uint64_t delay_ms = 0;
 
-    if (ran < (uint64_t)QUICK_DEATH_S * 1000000000ULL) {
+    if (ran < (uint64_t)QUICK_DEATH_MS * NS_PER_MS) {
         k->quick_deaths++;
-        if (k->quick_deaths > 1) {
+        if (k->quick_deaths > QUICK_FREE) {
             delay_ms = DAMP_FIRST_MS;
-            for (unsigned i = 2; i < k->quick_deaths && delay_ms < DAMP_MAX_MS; i++)
+            for (unsigned i = QUICK_FREE + 1; i < k->quick_deaths && delay_ms < DAMP_MAX_MS; i++)
                 delay_ms *= 2;
             if (delay_ms > DAMP_MAX_MS)
                 delay_ms = DAMP_MAX_MS;

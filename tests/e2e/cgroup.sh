@@ -29,6 +29,7 @@ cg_setup() {
 cg_cleanup() {
     local d f round
     set +e
+    [ -z "$KEEPER_PID" ] || kill -KILL "$KEEPER_PID" 2>/dev/null
     [ -z "$TEND_PID" ] || kill -KILL "$TEND_PID" 2>/dev/null
     [ -n "$CG" ] && [ -d "$CG" ] || return 0
     for round in 1 2 3 4 5; do
@@ -54,8 +55,8 @@ cg_cleanup() {
 start_in_cg() {
     (echo "$BASHPID" >"$CG/cgroup.procs" && exec env "$@" "$TEND" daemon -n -c "$CONF") \
         >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
 }
 
@@ -183,9 +184,9 @@ EOF
     is_alive "$esc" || fail "stopleftovers=false: the leftover was stopped"
     expect_eq "$(count_log 'leftover process')" 0 "leftover lines before shutdown"
     tendctl shutdown >/dev/null
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || fail "tend's exit status"
-    TEND_PID=""
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || fail "tend's exit status"
+    TEND_PID="" KEEPER_PID=""
     all_gone "$esc"
     expect_file_match "$T/esc.term" "^term $esc\$"
     expect_eq "$(find "$CG" -mindepth 1 -type d -name 'svc.*' | wc -l)" 0 "service cgroups left"
@@ -201,8 +202,8 @@ t_fallback_shutdown_orphan() {
     local esc
     esc=$(ready_pid "$T/esc.ready" escaped)
     tendctl shutdown >/dev/null
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    TEND_PID=""
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    TEND_PID="" KEEPER_PID=""
     all_gone "$esc"
     expect_file_match "$T/esc.term" "^term $esc\$"
 }
@@ -217,7 +218,7 @@ t_pid_namespace_shutdown() {
         exec unshare --pid --fork --mount-proc "$TEND" daemon -n -c "$CONF") \
         >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
     local outer=$!
-    waitfor "$LOG" "started as pid 1 " || fail "tend did not start as PID 1: $(cat "$T/tend.err")"
+    waitfor "$LOG" "started as pid [0-9]+ \\(keeper 1\\)" || fail "tend did not start as PID 1: $(cat "$T/tend.err")"
     waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
     local esc
     esc=$(ready_pid "$T/esc.ready" escaped)
@@ -445,8 +446,8 @@ t_fallback_without_permission() {
     prefork_conf "$port"
     setpriv --reuid=65534 --regid=65534 --clear-groups "$TEND" daemon -n -c "$CONF" \
         >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
     wait_log "WARN cgroups not used: cannot create cgroup.*: Permission denied; falling back to process groups"
     expect_eq "$(count_log 'cgroups not used')" 1 "times tend says so"

@@ -130,10 +130,13 @@ EOF
     SLEEPER=$(sed -n 's/^ready //p' "$T/ready")
     local tend_pid
     tend_pid=$(/usr/bin/tend pid) || fail "tend pid"
-    expect_eq "$(tend_pids)" "$tend_pid" "the running /usr/bin/tend"
+    # Two: the keeper (tend daemon) and the supervisor (tend pid), its child.
+    expect_eq "$(tend_pids | sort -n | tr '\n' ' ')" \
+        "$(printf '%s\n' "$tend_pid" "$(awk '{print $4}' "/proc/$tend_pid/stat")" | sort -n | tr '\n' ' ')" \
+        "the running /usr/bin/tend processes"
     expect_match "$(/usr/bin/tend status)" "^e2e-sleeper +RUNNING +$SLEEPER " "tend status"
     [ -S /run/tend/tend.sock ] || fail "no socket /run/tend/tend.sock"
-    expect_file_match /var/log/tend/tend.log "started as pid $tend_pid with /etc/tend/tend.conf"
+    expect_file_match /var/log/tend/tend.log "started as pid $tend_pid \\(keeper [0-9]+\\) with /etc/tend/tend.conf"
     ls /var/log/tend/e2e-sleeper* >/dev/null 2>&1 || fail "no child logs in /var/log/tend"
     # Completion as installed, loaded the way bash-completion loads it.
     bash -c '. /usr/share/bash-completion/completions/tend; complete -p tend' >comp.out 2>&1

@@ -69,13 +69,15 @@ EOF
         mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group &&
         exec "$2" daemon -n -c "$1/tend.conf"' _ "$T" "$S" >"$T/tend.out" 2>"$T/tend.err" &
     TEND_PID=$!   # unshare: it waits for tend and exits with its status
-    wait_log "started as pid 1 "
+    wait_log "started as pid [0-9]+ \\(keeper 1\\)"
     waitfor "$T/pub/one.ready" '^ready [0-9]+$' || fail "one did not start"
     local tend_host one one_ns
     tend_host=$(children_of "$TEND_PID")
     expect_eq "$(wc -w <<<"$tend_host")" 1 "tend's host pid"
-    expect_eq "$(tr '\0' ' ' <"/proc/$tend_host/cmdline")" "$S daemon -n -c $T/tend.conf " \
-        "PID 1 of the namespace"
+    # tend daemon became the keeper (it executed itself as tend __keeper).
+    expect_eq "$(readlink "/proc/$tend_host/exe")" "$S" "PID 1 of the namespace"
+    expect_match "$(tr '\0' ' ' <"/proc/$tend_host/cmdline")" "__keeper .*-- -c $T/tend.conf " \
+        "PID 1's command line"
     expect_eq "$(proc_status "$tend_host" NSpid | awk '{print $NF}')" 1 "tend's pid inside"
     one_ns=$(sed -n 's/^ready //p' "$T/pub/one.ready")
     one=$(children_of "$tend_host" | while read -r p; do
