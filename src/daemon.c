@@ -585,8 +585,17 @@ int supervise_main(int argc, char **argv)
     handover_restore_done(&sup);
     sdnotify_ready(&sup);
     for (size_t k = 0; k < sup.nsvcs; k++) {
-        if (sup.svcs[k]->restored)
-            sup_resume(sup.svcs[k]);
+        struct service *svc = sup.svcs[k];
+        if (!svc->restored)
+            continue;
+        sup_resume(svc);
+        /* tend-web's door is an abstract socket named afresh by each supervisor: the one
+         * taken back knows the old name, so it starts again with the new one. */
+        if (strcmp(svc->p.conf->name, CONFIG_WEB_NAME) == 0 && svc->p.pid != 0) {
+            log_msg(LOG_LVL_INFO, "%s: restarted to learn this supervisor's socket",
+                    svc->display);
+            sup_restart(svc);
+        }
     }
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
