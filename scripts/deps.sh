@@ -1,8 +1,26 @@
 #!/bin/sh
-# Installs the Debian packages that building, testing and benchmarking tend need, and only
-# those that are missing, so a second run costs one dpkg query. Needs root to install.
+# Installs the Debian packages tend needs for a purpose, and only those that are missing, so a
+# second run costs one dpkg query. Needs root to install.
+#   sh scripts/deps.sh build   compile tend (make, make demo)
+#   sh scripts/deps.sh test    build + what the tests and benchmarks use (make check-fast,
+#                              make bench), including Debian's supervisor package, whose stock
+#                              supervisord.conf the migration test starts tend with
+#   sh scripts/deps.sh lint    build + cppcheck and clang-tidy (make lint)
+#   sh scripts/deps.sh all     everything (make check; the default)
+# No service is started or enabled by an install here: supervisor's postinst would start a system
+# supervisord on a machine without systemd, so a policy-rc.d that refuses is in place during
+# the install (and removed after, when this script put it there).
 set -eu
-pkgs="gcc make libc6-dev util-linux procps coreutils cppcheck clang-tidy bc"
+build="gcc make libc6-dev"
+test="util-linux procps coreutils bc supervisor"
+lint="cppcheck clang-tidy"
+case "${1:-all}" in
+build) pkgs=$build ;;
+test) pkgs="$build $test" ;;
+lint) pkgs="$build $lint" ;;
+all) pkgs="$build $test $lint" ;;
+*) echo "deps: unknown set '$1' (build, test, lint or all)" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -15,5 +33,27 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 echo "deps: installing$missing"
-apt-get -o DPkg::Lock::Timeout=600 update -qq
-DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# tend scripts/deps.sh: no service starts during this install\nexit 101\n' \
+        >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+fi
+rc=0
+apt-get -o DPkg::Lock::Timeout=600 update -qq || rc=$?
+if [ $rc -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends $missing || rc=$?
+fi
+[ $made_policy -eq 0 ] || rm -f /usr/sbin/policy-rc.d
+# Only supervisor's files are wanted (the migration test copies its stock config): its
+# postinst enables the service for the next boot, which this undoes.
+case " $missing " in
+*" supervisor "*)
+    if [ $rc -eq 0 ]; then
+        update-rc.d supervisor disable >/dev/null 2>&1 || true     # sysvinit links
+        deb-systemd-helper disable supervisor.service >/dev/null 2>&1 || true
+    fi ;;
+esac
+exit $rc

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "exitcode.h"
 #include "proto.h"
+#include "runtime.h"
 #include "util/fd.h"
 #include "util/str.h"
 
@@ -163,15 +164,12 @@ static const char *shown(const char *s, size_t len, char *buf, size_t buf_len)
 
 const char *client_default_socket(char *buf, size_t len)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char dir[PATH_MAX];
     int n;
 
-    if (geteuid() == 0)
-        n = snprintf(buf, len, "/run/tend/tend.sock");
-    else if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(buf, len, "%s/tend/tend.sock", xdg);
-    else
-        n = snprintf(buf, len, "/tmp/tend-%lu/tend.sock", (unsigned long)geteuid());
+    if (runtime_dir(dir, sizeof dir) == NULL)
+        return NULL;
+    n = snprintf(buf, len, "%s/tend.sock", dir);
     if (n < 0 || (size_t)n >= len) {
         errno = ENAMETOOLONG;
         return NULL;
@@ -876,6 +874,184 @@ static int build_request(const struct client_opts *o, struct proto_buf *req, FIL
     return 0;
 }
 
+/* ---- Finding the supervisor --------------------------------------------------------------- */
+
+/* One place the client tried, for the "cannot reach" message. */
+struct attempts {
+    struct str text; /* "; "-separated descriptions */
+    int worst_errno;  /* EACCES beats everything: the supervisor is there but not for us */
+};
+
+static void attempt_note(struct attempts *a, const char *what, const char *path, int e)
+{
+    if (a->text.len > 0)
+        str_append(&a->text, "; ");
+    str_appendf(&a->text, "%s %s: %s", what, path,
+                e == EAGAIN ? "not accepting connections" : strerror(e));
+    if (e == EACCES || (a->worst_errno != EACCES && e != ENOENT && e != ECONNREFUSED))
+        a->worst_errno = e;
+}
+
+/* Connects to the socket named by config (or by the default socket when the config names
+ * none). -1 with errno, and the path tried in path. */
+static int connect_config(const char *config, char *path, size_t len, char *why, size_t why_len)
+{
+    if (client_socket_path(NULL, config, path, len, why, why_len) == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return connect_socket(path);
+}
+
+/* The live advertised supervisors (their connected fds in fds, n of them, at most cap).
+ * Returns how many there are; the entries stay in *list for the caller to free. */
+static size_t live_advertised(struct runtime_entry **list, size_t *nlist, int *fds, size_t cap,
+                              size_t *live_idx)
+{
+    size_t live = 0;
+
+    *nlist = runtime_list(NULL, list);
+    for (size_t i = 0; i < *nlist; i++) {
+        int fd = connect_socket((*list)[i].socket);
+        if (fd == -1)
+            continue; /* a pid reused after its supervisor died, or a socket removed */
+        if (live < cap) {
+            fds[live] = fd;
+            live_idx[live] = i;
+        } else {
+            fd_close_quiet(fd);
+        }
+        live++;
+    }
+    return live;
+}
+
+/* Finds the supervisor the user means and connects to it (the order is in tend(1)): -s, then
+ * $TEND_SOCKET, then -c FILE; without them ./tend.conf when there is one; else the one
+ * running supervisor advertised in the runtime directory; else the system config
+ * (/etc/tend.conf, /etc/supervisor/supervisord.conf); else the default socket. Returns the
+ * connected fd, or -1 with the message printed and the exit code in *rc. */
+static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
+{
+    const char *env = getenv("TEND_SOCKET");
+    char path[PATH_MAX], why[PATH_MAX + 64], dir[PATH_MAX];
+    struct attempts a = {0};
+    int fd;
+
+    *rc = EXIT_FAIL;
+    if (o->socket != NULL || (env != NULL && env[0] != '\0') || o->config != NULL ||
+        access("tend.conf", F_OK) == 0) {
+        const char *config = o->config;
+        const char *from;
+        if (o->socket != NULL)
+            from = "socket (-s)";
+        else if (env != NULL && env[0] != '\0')
+            from = "socket ($TEND_SOCKET)";
+        else
+            from = NULL;
+        if (from == NULL && config == NULL)
+            config = "./tend.conf"; /* here: the supervisor of this directory is the one meant */
+        if (client_socket_path(o->socket, config, path, sizeof path, why, sizeof why) == NULL) {
+            fprintf(err, "tend: cannot reach the supervisor: %s\n", why);
+            return -1;
+        }
+        fd = connect_socket(path);
+        if (fd != -1)
+            return fd;
+        char *what = from != NULL ? xstrdup(from) : xasprintf("socket of %s", config);
+        attempt_note(&a, what, path, errno);
+        free(what);
+    } else {
+        /* 1. The supervisors advertised in the runtime directory. */
+        struct runtime_entry *list = NULL;
+        size_t nlist = 0, idx[8];
+        int fds[8];
+        size_t live = live_advertised(&list, &nlist, fds, 8, idx);
+        const char *sys = config_default_path(); /* ./tend.conf is absent here */
+        if (live > 1 && sys != NULL) {
+            /* Several: the one serving the system config is the default one. */
+            char *real = realpath(sys, NULL);
+            size_t pick = live;
+            for (size_t i = 0; real != NULL && i < live && i < 8; i++) {
+                const char *c = list[idx[i]].config;
+                if (c != NULL && strcmp(c, real) == 0)
+                    pick = pick == live ? i : live + 1;
+            }
+            free(real);
+            if (pick < live) {
+                for (size_t i = 0; i < live && i < 8; i++) {
+                    if (i != pick)
+                        fd_close_quiet(fds[i]);
+                }
+                fds[0] = fds[pick];
+                live = 1;
+            }
+        }
+        if (live == 1) {
+            runtime_entries_free(list, nlist);
+            str_free(&a.text);
+            return fds[0];
+        }
+        if (live > 1) {
+            fprintf(err, "tend: %zu supervisors are running; say which with -c CONFIG or "
+                         "-s SOCKET:\n", live);
+            for (size_t i = 0; i < live && i < 8; i++) {
+                const struct runtime_entry *e = &list[idx[i]];
+                fprintf(err, "  pid %ld: -c %s  -s %s\n", (long)e->pid,
+                        e->config != NULL ? e->config : "?", e->socket);
+                fd_close_quiet(fds[i]);
+            }
+            runtime_entries_free(list, nlist);
+            *rc = EXIT_USAGE;
+            return -1;
+        }
+        runtime_entries_free(list, nlist);
+        if (runtime_dir(dir, sizeof dir) != NULL) {
+            if (a.text.len > 0)
+                str_append(&a.text, "; ");
+            str_appendf(&a.text, "no running supervisor advertised in %s/supervisors", dir);
+        }
+        /* 2. The system config's socket. */
+        if (sys != NULL) {
+            fd = connect_config(sys, path, sizeof path, why, sizeof why);
+            if (fd != -1) {
+                str_free(&a.text);
+                return fd;
+            }
+            if (errno == EINVAL) {
+                if (a.text.len > 0)
+                    str_append(&a.text, "; ");
+                str_appendf(&a.text, "%s: %s", sys, why);
+            } else {
+                char *what = xasprintf("socket of %s", sys);
+                attempt_note(&a, what, path, errno);
+                free(what);
+            }
+        }
+        /* 3. The default socket, when the system config did not name it already. */
+        char def[PATH_MAX];
+        if (client_default_socket(def, sizeof def) != NULL && (sys == NULL ||
+                                                               strcmp(def, path) != 0)) {
+            fd = connect_socket(def);
+            if (fd != -1) {
+                str_free(&a.text);
+                return fd;
+            }
+            attempt_note(&a, "default socket", def, errno);
+        }
+    }
+    if (a.worst_errno == EACCES) {
+        fprintf(err, "tend: cannot reach the supervisor: permission denied (%s)\n", str_cstr(&a.text));
+    } else if (a.worst_errno != 0) {
+        fprintf(err, "tend: cannot reach the supervisor (%s)\n", str_cstr(&a.text));
+    } else {
+        fprintf(err, "tend: no supervisor running (%s)\n", str_cstr(&a.text));
+        *rc = EXIT_NO_SUPERVISOR;
+    }
+    str_free(&a.text);
+    return -1;
+}
+
 bool client_is_verb(const char *word)
 {
     return find_verb(word) != NULL;
@@ -886,7 +1062,6 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     struct client_opts o = {0};
     struct proto_buf req = {0};
     struct reply_state st = {0};
-    char path[PATH_MAX], why[PATH_MAX + 64];
     int fd = -1;
     int rc = parse_command_line(argc, argv, &o, err);
 
@@ -900,31 +1075,8 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     }
     if ((rc = validate(&o, err)) != 0 || (rc = build_request(&o, &req, err)) != 0)
         goto done;
-    if (client_socket_path(o.socket, o.config, path, sizeof path, why, sizeof why) == NULL) {
-        fprintf(err, "tend: %s\n", why);
-        rc = EXIT_FAIL;
+    if ((fd = reach_supervisor(&o, err, &rc)) == -1)
         goto done;
-    }
-    fd = connect_socket(path);
-    if (fd == -1) {
-        int e = errno;
-        if (e == ENOENT || e == ECONNREFUSED) {
-            fprintf(err, "tend: no supervisor running (socket %s: %s)\n", path, strerror(e));
-            rc = EXIT_NO_SUPERVISOR;
-        } else if (e == EACCES) {
-            fprintf(err, "tend: permission denied on %s\n", path);
-            rc = EXIT_FAIL;
-        } else if (e == EAGAIN) {
-            fprintf(err, "tend: cannot connect to %s: the supervisor is not accepting "
-                         "connections (gave up after %d s)\n",
-                    path, CLIENT_CONNECT_TIMEOUT_MS / 1000);
-            rc = EXIT_FAIL;
-        } else {
-            fprintf(err, "tend: cannot connect to %s: %s\n", path, strerror(e));
-            rc = EXIT_FAIL;
-        }
-        goto done;
-    }
     rc = converse(&o, fd, &req, &st, out, err);
     if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
         struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);

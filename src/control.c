@@ -23,6 +23,7 @@
 #include "control.h"
 #include "health.h"
 #include "log.h"
+#include "preflight.h"
 #include "logcap.h"
 #include "proto.h"
 #include "spawn.h"
@@ -875,10 +876,10 @@ static int make_parent_dir(const struct control *c, const char *path, char *err,
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     const char *slash = strrchr(path, '/');
-    struct stat st;
 
     if (slash == NULL)
         return 0;
+    err[0] = '\0';
     snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
     if (mkdir(dir, c->has_gid ? 0710 : 0700) == 0) {
         if (c->has_gid && chown(dir, (uid_t)-1, c->gid) == -1) {
@@ -893,15 +894,10 @@ static int make_parent_dir(const struct control *c, const char *path, char *err,
                  strerror(errno));
         return -1;
     }
-    if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, len, "tend: %s is not a directory", dir);
-        return -1;
-    }
-    if ((st.st_uid != geteuid() && st.st_uid != 0) ||
-        ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-        snprintf(err, len, "tend: refusing socket directory %s: owned by uid %d with mode %03o "
-                 "(it must be ours or root's and not writable by others)", dir, (int)st.st_uid,
-                 (unsigned)(st.st_mode & 0777));
+    /* Symlinks on the way (Debian's /var/run -> /run) are judged with their target. */
+    if (preflight_socket_dir(dir, err, len) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, len, "tend: %s vanished while tend was starting", dir);
         return -1;
     }
     return 0;

@@ -34,6 +34,8 @@
 #include "log.h"
 #include "logcap.h"
 #include "pidfile.h"
+#include "preflight.h"
+#include "runtime.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/env.h"
@@ -1179,7 +1181,8 @@ static struct config *load_config(const char *path)
         return NULL;
     }
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
-    if (cfg != NULL && validate_runnable(cfg, &diags) == -1) {
+    /* What start-up would refuse, found before anything is created (and by tend check). */
+    if (cfg != NULL && (validate_runnable(cfg, &diags) | preflight_tend(cfg, &diags)) != 0) {
         config_free(cfg);
         cfg = NULL;
     }
@@ -1446,6 +1449,8 @@ int supervisor_main(int argc, char **argv)
     char err[PATH_MAX + 256] = "";
     int notify_fd = -1, pid_fd = -1;
     char *pidfile_path = NULL;
+    bool pid_written = false; /* the pidfile is ours to remove if start-up fails */
+    char advert[PATH_MAX] = ""; /* this supervisor's advertisement in the runtime directory */
     sigset_t mask;
     int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
 
@@ -1514,6 +1519,7 @@ int supervisor_main(int argc, char **argv)
     if (pid_fd != -1) {
         r = pidfile_commit(pid_fd, t->pidfile, getpid());
         pid_fd = -1;
+        pid_written = r == 0;
         if (r == -1) {
             snprintf(err, sizeof(err), "tend: cannot write pidfile %s: %s\n", t->pidfile,
                      strerror(errno));
@@ -1573,6 +1579,11 @@ int supervisor_main(int argc, char **argv)
         goto fail;
     }
     sup.started_ns = timer_now_ns();
+    /* Clients run from any directory find this supervisor through it (tend(1)). */
+    if (runtime_advertise(control_path(sup.control), sup.config_path, advert,
+                          sizeof(advert)) == -1)
+        log_msg(LOG_LVL_WARN, "cannot advertise this supervisor in the runtime directory: %s "
+                "(clients find it only through -c or -s)", strerror(errno));
 
     sup.svcs = calloc(sup.config->nprocs + 1, sizeof(*sup.svcs));
     if (sup.svcs == NULL) {
@@ -1611,6 +1622,7 @@ int supervisor_main(int argc, char **argv)
     if (pidfile_path != NULL)
         (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
     free(pidfile_path);
+    runtime_withdraw(advert);
     free_supervisor(&sup); /* log capture writes out what is left, and may say so */
     log_msg(LOG_LVL_INFO, "tend exiting");
     log_close();
@@ -1624,7 +1636,10 @@ fail_early:
     /* Clean up first and tell the caller last, so it never sees our leftovers. */
     if (pid_fd != -1)
         pidfile_abort(pid_fd, pidfile_path);
+    if (pid_written)
+        (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
     free(pidfile_path);
+    runtime_withdraw(advert);
     free_supervisor(&sup);
     log_close();
     if (notify_fd != -1)

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# End-to-end tests of a supervisord user's first hour with tend (issue 14): Debian's stock
+# supervisord.conf starts tend, `tend check` finds what `tend daemon` would refuse, a failed
+# start leaves nothing behind, and the client finds the supervisor the user means from any
+# directory. Each case runs in its own $T; TEND_RUNTIME_DIR points the runtime directory (where
+# running supervisors advertise themselves) into it, so parallel tests never see each other.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tendcase.bash"
+
+STOCK=/etc/supervisor/supervisord.conf
+
+# A daemonized tend of this case (its pid from its pidfile), killed at the end.
+track_pidfile() {   # PIDFILE
+    local p
+    waitfor "$1" '^[0-9]+' 15 >/dev/null || fail "no pidfile $1"
+    p=$(head -n 1 "$1")
+    TRACKED="$TRACKED $p"
+    echo "$p"
+}
+
+# stock_copy: Debian's supervisord.conf copied to $T/etc/supervisor, with only its absolute
+# paths moved under $T (/var/run, /var/log/supervisor, /etc/supervisor/conf.d); $T/var/run
+# is a symlink to $T/run, as /var/run is to /run on Debian.
+stock_copy() {
+    [ -f "$STOCK" ] || fail "$STOCK missing: scripts/deps.sh installs Debian's supervisor"
+    mkdir -p "$T/etc/supervisor/conf.d" "$T/run" "$T/var/log/supervisor"
+    chmod 755 "$T/run"
+    ln -s ../run "$T/var/run"
+    sed -e "s#/var/run/#$T/var/run/#g" -e "s#/var/log/supervisor#$T/var/log/supervisor#g" \
+        -e "s#/etc/supervisor/conf.d#$T/etc/supervisor/conf.d#g" "$STOCK" \
+        >"$T/etc/supervisor/supervisord.conf"
+    # Nothing else may differ from the stock file.
+    local changed
+    changed=$(diff "$STOCK" "$T/etc/supervisor/supervisord.conf" | grep -c '^>' || true)
+    expect_eq "$changed" 6 "lines rewritten in the stock config"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# Debian's stock config, a program in its conf.d: `tend daemon` starts (its socket is reached
+# through the /var/run symlink), and `tend status` run from an unrelated directory without
+# -c or -s finds that supervisor.
+t_debian_stock_conf_starts() {
+    setup
+    export TEND_RUNTIME_DIR=$T/rt
+    stock_copy
+    cat >"$T/etc/supervisor/conf.d/web.conf" <<EOF
+[program:web]
+command=$H/sleeper -r $T/web.ready
+startsecs=0
+EOF
+    local conf=$T/etc/supervisor/supervisord.conf out rc=0
+    LOG=$T/var/log/supervisor/supervisord.log
+    "$TEND" check -c "$conf" >"$T/check.out" 2>&1 || { cat "$T/check.out"; fail "check"; }
+    "$TEND" daemon -c "$conf" >"$T/tend.out" 2>"$T/tend.err" || {
+        cat "$T/tend.out" "$T/tend.err"; fail "tend daemon with the stock config"; }
+    local pid
+    pid=$(track_pidfile "$T/run/supervisord.pid")
+    [ -S "$T/run/supervisor.sock" ] || fail "no socket at $T/run/supervisor.sock"
+    waitfor "$T/web.ready" '^ready' 15 >/dev/null || fail "web did not start"
+    mkdir "$T/elsewhere"
+    out=$(cd "$T/elsewhere" && "$TEND" status 2>&1) || rc=$?
+    expect_eq "$rc" 0 "tend status from another directory (output: $out)"
+    expect_match "$out" '^web +RUNNING ' "status"
+    (cd / && "$TEND" -c "$conf" shutdown) >/dev/null
+    "$H/waitfor" -t 30 --gone "$pid" || fail "tend did not exit"
+    [ ! -e "$T/run/supervisord.pid" ] || fail "pidfile left after shutdown"
+    [ ! -e "$T/run/supervisor.sock" ] || fail "socket left after shutdown"
+}
+
+# The stock file itself, unmodified, passes check (check creates nothing).
+t_debian_stock_conf_checks() {
+    setup
+    [ -f "$STOCK" ] || fail "$STOCK missing: scripts/deps.sh installs Debian's supervisor"
+    local out
+    out=$("$TEND" check -c "$STOCK" 2>&1) || fail "check of $STOCK: $out"
+    expect_match "$out" "^$STOCK: ok" "check"
+}
+
+# A socket directory reached through a symlink is judged by what the link leads to: a link to
+# a directory others may write into is refused, by check and by daemon alike.
+t_symlinked_socket_dir_judged_by_target() {
+    setup
+    mkdir -m 0777 "$T/open"
+    chmod 0777 "$T/open"    # against the umask
+    ln -s open "$T/sockdir"
+    write_conf <<EOF
+EOF
+    sed -i "s#^socket=.*#socket=$T/sockdir/tend.sock#" "$CONF"
+    local out rc=0
+    out=$("$TEND" check -c "$CONF" 2>&1) || rc=$?
+    expect_eq "$rc" 1 "check's status (output: $out)"
+    expect_match "$out" "$(re "$T/open")" "check names the resolved directory"
+    expect_match "$out" "writable by others" "check says why"
+    rc=0
+    "$TEND" daemon -n -c "$CONF" >"$T/d.out" 2>&1 || rc=$?
+    expect_eq "$rc" 1 "daemon's status"
+    [ ! -e "$T/open/tend.sock" ] || fail "socket created"
+}
+
+# A symlink on the way that someone other than root or us owns could be turned elsewhere:
+# refused even though its target is fine.
+t_symlink_owned_by_other_refused() {
+    setup
+    id nobody >/dev/null 2>&1 || skip "no user nobody"
+    [ "$(id -u)" = 0 ] || skip "needs root to chown a symlink"
+    mkdir -m 0700 "$T/good"
+    ln -s good "$T/sockdir"
+    chown -h nobody "$T/sockdir"
+    write_conf <<EOF
+EOF
+    sed -i "s#^socket=.*#socket=$T/sockdir/tend.sock#" "$CONF"
+    local out rc=0
+    out=$("$TEND" check -c "$CONF" 2>&1) || rc=$?
+    expect_eq "$rc" 1 "check's status (output: $out)"
+    expect_match "$out" "symlink $(re "$T/sockdir") .*owned by uid" "check names the link"
+}
+
+# What daemon finds at start-up without privilege, check finds too: a missing directory for
+# the pidfile, for the log file, for directory=, an unknown socket_group or user.
+t_check_finds_startup_problems() {
+    setup
+    write_conf "pidfile=$T/no/such/dir/tend.pid" "directory=$T/nowhere" \
+        "socket_group=no-such-group-tend" <<EOF
+EOF
+    sed -i "s#^logfile=.*#logfile=$T/nolog/tend.log#" "$CONF"
+    local out rc=0
+    out=$("$TEND" check -c "$CONF" 2>&1) || rc=$?
+    expect_eq "$rc" 1 "check's status (output: $out)"
+    expect_match "$out" "pidfile.*$(re "$T/no/such/dir")" "the pidfile's directory"
+    expect_match "$out" "logfile.*$(re "$T/nolog")" "the log's directory"
+    expect_match "$out" "directory.*$(re "$T/nowhere")" "directory="
+    expect_match "$out" "socket_group.*no-such-group-tend" "socket_group"
+    expect_match "$out" "$(re "$CONF"):[0-9]+: error: " "FILE:LINE: error shape"
+    rc=0
+    "$TEND" daemon -n -c "$CONF" >"$T/d.out" 2>&1 || rc=$?
+    expect_eq "$rc" 1 "daemon's status"
+}
+
+# A start that fails after the pidfile is written (the socket is held by a live listener)
+# removes the pidfile and leaves the other listener's socket alone.
+t_failed_start_leaves_nothing() {
+    setup
+    write_conf "pidfile=$T/tend.pid" <<EOF
+[program:a]
+command=$H/sleeper
+EOF
+    # The first tend holds the socket; a second one with another pidfile must fail.
+    start_tend
+    sed -i "s#^pidfile=.*#pidfile=$T/second.pid#; s#^logfile=.*#logfile=$T/second.log#" "$CONF"
+    local rc=0
+    "$TEND" daemon -c "$CONF" >"$T/d.out" 2>&1 || rc=$?
+    expect_eq "$rc" 1 "second daemon's status ($(cat "$T/d.out"))"
+    expect_match "$(cat "$T/d.out")" "in use" "the reason"
+    [ ! -e "$T/second.pid" ] || fail "failed start left its pidfile: $(cat "$T/second.pid")"
+    [ ! -e "$T/second.pid.new" ] || fail "failed start left a pidfile.new"
+    [ -S "$T/tend.sock" ] || fail "the running tend's socket was removed"
+    tendctl pid >/dev/null || fail "the first tend no longer answers"
+    rc=0
+    "$TEND" daemon -n -c "$CONF" >"$T/d.out" 2>&1 || rc=$?
+    expect_eq "$rc" 1 "second foreground daemon's status"
+    [ ! -e "$T/second.pid" ] || fail "failed foreground start left its pidfile"
+    stop_tend
+}
+
+run_tests
