@@ -96,8 +96,9 @@ static const char general_usage[] =
 static const char global_help[] =
     "Global options (before or after the command):\n"
     "  -c, --config FILE   find the control socket through FILE\n"
-    "  -s, --socket PATH   control socket (default: $TEND_SOCKET, the config's, or\n"
-    "                      /run/tend/tend.sock for root, $XDG_RUNTIME_DIR/tend/tend.sock)\n"
+    "  -s, --socket PATH   control socket (default: $TEND_SOCKET, ./tend.conf's, the one\n"
+    "                      running supervisor advertised in the runtime directory, the\n"
+    "                      system config's, RUNTIME/tend.sock; see tend(1))\n"
     "  -h, --help          this help\n";
 
 struct client_opts {

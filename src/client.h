@@ -34,9 +34,9 @@ int client_main(int argc, char **argv);
  * status output go to out, errors to err. */
 int client_run(int argc, char **argv, FILE *out, FILE *err);
 
-/* The default control socket path, shared with the supervisor: /run/tend/tend.sock for
- * root (euid 0); otherwise $XDG_RUNTIME_DIR/tend/tend.sock if XDG_RUNTIME_DIR is set to an
- * absolute path, else /tmp/tend-UID/tend.sock. Writes into buf and returns it, or returns
+/* The default control socket path, shared with the supervisor: tend.sock in the runtime
+ * directory (runtime.h: $TEND_RUNTIME_DIR, else /run/tend for root (euid 0), else
+ * $XDG_RUNTIME_DIR/tend if XDG_RUNTIME_DIR is absolute, else /tmp/tend-UID). Writes into buf and returns it, or returns
  * NULL with errno ENAMETOOLONG if it does not fit in len. */
 const char *client_default_socket(char *buf, size_t len);
 

@@ -982,11 +982,12 @@ EOF
     [ ! -e "/proc/$s" ] && [ ! -e "/proc/$e" ] || fail "a program outlived tend"
     [ ! -e "$SOCK" ] || fail "the socket is still there"
     cli status
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" \
+    expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: No such file or directory)" \
         "status after shutdown"
     RC=0
     "$TEND" -c "$CONF" status >"$T/out" 2>"$T/err" || RC=$?
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" \
+    expect_cli 4 "" \
+        "tend: no supervisor running (socket of $CONF $SOCK: No such file or directory)" \
         "tend -c CONF status after shutdown"
 }
 
@@ -998,7 +999,8 @@ t_no_supervisor() {
     SOCK=$T/none.sock
     while IFS= read -r args; do
         eval "cli $args"
-        expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" "$args"
+        expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: No such file or directory)" \
+            "$args"
     done <<'EOF'
 status
 status --json x
@@ -1040,7 +1042,8 @@ EOF
     TEND_PID=""
     [ -S "$SOCK" ] || fail "the socket file went away with a SIGKILLed tend"
     cli status
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: Connection refused)" "status on a stale socket"
+    expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: Connection refused)" \
+        "status on a stale socket"
     # A new tend replaces the stale socket.
     start_tend
     cli start a   # waits until a is RUNNING, so that status can be expected to exit 0
@@ -1099,7 +1102,9 @@ EOF
     running a "$T/a.ready" >/dev/null
     expect_eq "$(stat -c '%a %F' "$SOCK")" "600 socket" "mode of the socket"
     cli_as --reuid=65534 --regid=65534 --clear-groups -- status
-    expect_cli 1 "" "tend: permission denied on $SOCK" "status as nobody on a 0600 socket"
+    expect_cli 1 "" \
+        "tend: cannot reach the supervisor: permission denied (socket (-s) $SOCK: Permission denied)" \
+        "status as nobody on a 0600 socket"
     expect_eq "$(count_log "refused")" 0 "refusals logged (nobody never got through)"
     status_promptly
     stop_tend

@@ -163,4 +163,98 @@ EOF
     stop_tend
 }
 
+# The issue's case: a tend started from directory A with its ./tend.conf; `tend status` from
+# directory B, with no -c, -s or $TEND_SOCKET, finds it (through its advertisement), even with
+# a system supervisord.conf around; when it is gone, the error names what was tried.
+t_client_finds_supervisor_from_any_dir() {
+    setup
+    export TEND_RUNTIME_DIR=$T/rt
+    unset TEND_SOCKET
+    mkdir "$T/a" "$T/b"
+    write_conf "pidfile=$T/tend.pid" <<EOF
+[program:web]
+command=$H/sleeper -r $T/web.ready
+startsecs=0
+EOF
+    mv "$CONF" "$T/a/tend.conf"
+    (cd "$T/a" && "$TEND" daemon) >"$T/d.out" 2>&1 || { cat "$T/d.out"; fail "daemon"; }
+    local pid out rc=0
+    pid=$(track_pidfile "$T/tend.pid")
+    waitfor "$T/web.ready" '^ready' 15 >/dev/null || fail "web did not start"
+    [ -f "$T/rt/supervisors/$pid" ] || fail "no advertisement in $T/rt/supervisors"
+    expect_file_match "$T/rt/supervisors/$pid" "^socket=$(re "$T/tend.sock")\$"
+    expect_file_match "$T/rt/supervisors/$pid" "^config=$(re "$T/a/tend.conf")\$"
+    out=$(cd "$T/b" && "$TEND" status 2>&1) || rc=$?
+    expect_eq "$rc" 0 "status from B (output: $out)"
+    expect_match "$out" '^web +RUNNING ' "status from B"
+    out=$(cd "$T/b" && "$TEND" pid)
+    expect_eq "$out" "$pid" "pid from B"
+    (cd "$T/b" && "$TEND" shutdown) >/dev/null
+    "$H/waitfor" -t 30 --gone "$pid" || fail "tend did not exit"
+    [ ! -e "$T/rt/supervisors/$pid" ] || fail "advertisement left after shutdown"
+    rc=0
+    out=$(cd "$T/b" && "$TEND" status 2>&1) || rc=$?
+    expect_eq "$rc" 4 "status with no supervisor (output: $out)"
+    expect_match "$out" "no running supervisor advertised in $(re "$T/rt")/supervisors" \
+        "the error names the runtime directory"
+    expect_match "$out" "default socket $(re "$T/rt/tend.sock"): No such file" \
+        "the error names the default socket and why"
+}
+
+# Every "cannot reach" names the config and the socket it tried, and why.
+t_cannot_reach_names_config_and_socket() {
+    setup
+    export TEND_RUNTIME_DIR=$T/rt
+    write_conf </dev/null
+    local out rc=0
+    out=$("$TEND" -c "$CONF" status 2>&1) || rc=$?
+    expect_eq "$rc" 4 "exit status"
+    expect_match "$out" "socket of $(re "$CONF") $(re "$T/tend.sock"): No such file" "-c"
+    # A socket file nobody listens on: a tend killed with SIGKILL leaves one.
+    start_tend
+    kill -KILL "$TEND_PID"
+    wait "$TEND_PID" 2>/dev/null || true
+    TEND_PID=""
+    [ -S "$T/tend.sock" ] || fail "no stale socket"
+    rc=0
+    out=$("$TEND" -c "$CONF" status 2>&1) || rc=$?
+    expect_eq "$rc" 4 "exit status, refused"
+    expect_match "$out" "socket of $(re "$CONF") $(re "$T/tend.sock"): Connection refused" \
+        "refused"
+    out=$("$TEND" -s "$T/none.sock" status 2>&1) || true
+    expect_match "$out" "socket \(-s\) $(re "$T/none.sock"): No such file" "-s"
+    out=$(TEND_SOCKET=$T/none.sock "$TEND" status 2>&1) || true
+    expect_match "$out" "socket \(\\\$TEND_SOCKET\) $(re "$T/none.sock"): No such file" "env"
+    # With a ./tend.conf here, its supervisor is the one meant: its socket is named.
+    out=$(cd "$T" && "$TEND" status 2>&1) || true
+    expect_match "$out" "socket of \./tend\.conf $(re "$T/tend.sock")" "./tend.conf"
+}
+
+# Two running supervisors and no way to tell which one is meant: the client lists both and
+# asks, rather than picking one.
+t_two_supervisors_client_asks() {
+    setup
+    export TEND_RUNTIME_DIR=$T/rt
+    mkdir "$T/one" "$T/two" "$T/b"
+    local n p1 p2 out rc=0
+    for n in one two; do
+        printf '[tend]\nlogfile=%s\nsocket=%s\npidfile=%s\n' "$T/$n/tend.log" \
+            "$T/$n/tend.sock" "$T/$n/tend.pid" >"$T/$n/tend.conf"
+        "$TEND" daemon -c "$T/$n/tend.conf" >"$T/d.out" 2>&1 || { cat "$T/d.out"; fail "$n"; }
+    done
+    p1=$(track_pidfile "$T/one/tend.pid")
+    p2=$(track_pidfile "$T/two/tend.pid")
+    out=$(cd "$T/b" && "$TEND" status 2>&1) || rc=$?
+    expect_eq "$rc" 2 "exit status (output: $out)"
+    expect_match "$out" "2 supervisors are running" "the question"
+    expect_match "$out" "$(re "$T/one/tend.conf")" "the first one"
+    expect_match "$out" "$(re "$T/two/tend.conf")" "the second one"
+    "$TEND" -c "$T/one/tend.conf" shutdown >/dev/null
+    "$H/waitfor" -t 30 --gone "$p1" || fail "one did not exit"
+    out=$(cd "$T/b" && "$TEND" pid)
+    expect_eq "$out" "$p2" "with one left, it is found"
+    "$TEND" -c "$T/two/tend.conf" shutdown >/dev/null
+    "$H/waitfor" -t 30 --gone "$p2" || fail "two did not exit"
+}
+
 run_tests
