@@ -62,26 +62,36 @@ static const struct verb_spec verbs[] = {
      "Usage: tend signal SIGNAL NAME...|GROUP:*|all\n"
      "Send SIGNAL (a name as in kill -l, with or without SIG, or a number) to processes.\n"
      "Exit status: 0 sent, 1 failed, 2 bad signal, 4 no supervisor.\n"},
-    {"reload", 0, 0, false, false, false,
-     "Usage: tend reload\n"
+    {"reload", 0, 0, true, false, false,
+     "Usage: tend reload [--json]\n"
      "Reread the configuration and apply only what changed; prints what was added, changed\n"
-     "and removed. A broken configuration is rejected with its errors and nothing changes.\n"
+     "(restarted), updated (policy only: the process keeps running) and removed. A broken\n"
+     "configuration is rejected with its errors and nothing changes.\n"
+     "  --json   print the result as one JSON object (doc/json.md)\n"
      "Exit status: 0 applied, 1 rejected, 4 no supervisor.\n"},
     {"shutdown", 0, 0, false, false, false,
      "Usage: tend shutdown\n"
      "Stop every process, then the supervisor.\n"
      "Exit status: 0 done, 1 failed, 4 no supervisor.\n"},
-    {"pid", 0, 1, false, false, true,
-     "Usage: tend pid [NAME]\n"
+    {"pid", 0, 1, true, false, true,
+     "Usage: tend pid [--json] [NAME]\n"
      "Print the pid of process NAME, or of the supervisor itself without NAME.\n"
+     "  --json   print {\"pid\": N} (with \"name\" for a process)\n"
      "Exit status: 0 printed, 1 error, 4 no supervisor.\n"},
-    {"logs", 1, 1, false, false, false,
-     "Usage: tend logs [-n N] [--stderr] [-f] NAME\n"
+    {"logs", 1, -1, false, false, false,
+     "Usage: tend logs [-n N] [--stderr] [-f] NAME...|GROUP:|all\n"
      "Print the last N lines (default 10) of a process's captured stdout (or stderr).\n"
+     "With several processes (several names, a group, all) every line is prefixed by its\n"
+     "process's name, and with -f the processes' lines interleave as they are written.\n"
      "  -n N       how many lines\n"
      "  --stderr   the stderr log instead of stdout\n"
      "  -f         keep following, across rotations, until interrupted\n"
      "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
+    {"version", 0, 0, true, false, true,
+     "Usage: tend version [--json]   (also: tend -V)\n"
+     "Print the version of this client and of the running supervisor.\n"
+     "  --json   print {\"client\": V, \"supervisor\": V or null}\n"
+     "Exit status: 0 both printed, 4 no supervisor (the client's version is printed).\n"},
     {"logrotate", 0, 0, false, false, true,
      "Usage: tend logrotate\n"
      "Rotate every log file now (the supervisor's and the processes').\n"
@@ -91,7 +101,7 @@ static const struct verb_spec verbs[] = {
 static const char general_usage[] =
     "Usage: tend [-c FILE] [-s PATH] COMMAND [ARGS...]\n"
     "Commands talking to the running supervisor: status start stop restart signal reload\n"
-    "shutdown pid logrotate (tend COMMAND --help for each).\n";
+    "shutdown pid logs logrotate version (tend COMMAND --help for each).\n";
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
@@ -441,6 +451,22 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
     fputs("]\n", out);
 }
 
+/* Set by client_run for the status table it prints on a terminal. */
+static bool colour;
+
+/* The SGR colour of a state: green running, yellow on the way, red failed. */
+static const char *state_colour(const char *state)
+{
+    if (strcmp(state, "RUNNING") == 0)
+        return "\033[32m";
+    if (strcmp(state, "STARTING") == 0 || strcmp(state, "STOPPING") == 0 ||
+        strcmp(state, "BACKOFF") == 0 || strcmp(state, "UNKNOWN") == 0)
+        return "\033[33m";
+    if (strcmp(state, "FATAL") == 0 || strcmp(state, "EXITED") == 0)
+        return "\033[31m";
+    return NULL;
+}
+
 enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_HEALTH, COL_EXIT, NCOLS };
 
 static const char *const col_titles[NCOLS] = {
@@ -515,7 +541,11 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
             if (!shown_col[c])
                 continue;
             const char *cell = i < 0 ? col_titles[c] : rows[i][c];
-            fputs(cell, out);
+            const char *sgr = colour && i >= 0 && c == COL_STATE ? state_colour(cell) : NULL;
+            if (sgr != NULL)
+                fprintf(out, "%s%s\033[0m", sgr, cell);
+            else
+                fputs(cell, out);
             if (c < row_last)
                 fprintf(out, "%*s", (int)(width[c] - display_width(cell) + 2), "");
         }
@@ -586,6 +616,8 @@ static int send_all(int fd, const char *data, size_t len)
 struct reply_state {
     struct proto_reply *procs; /* the proc lines, each owning its storage */
     size_t nprocs, cap;
+    char **msgs;               /* msg lines kept for a JSON result (pid, version, reload) */
+    size_t nmsgs;
     bool final;
     int exit_code;
 };
@@ -611,6 +643,16 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
         st->procs[st->nprocs++] = r; /* takes over r's storage */
         return 0;
     case PROTO_REPLY_MSG:
+        if (o->json && strcmp(o->verb->name, "status") != 0) {
+            /* Kept for the JSON result, printed once the reply is complete. */
+            st->msgs = xrealloc(st->msgs, (st->nmsgs + 1) * sizeof(*st->msgs));
+            st->msgs[st->nmsgs++] = xstrdup(r.text);
+            break;
+        }
+        if (strcmp(o->verb->name, "version") == 0) {
+            fprintf(out, "supervisor: tend %s\n", r.text);
+            break;
+        }
         /* With --json, stdout must stay one JSON document. */
         fprintf(o->json ? err : out, "%s\n", r.text);
         fflush(o->json ? err : out);
@@ -786,8 +828,24 @@ static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE
         return usage_error(err, "%s", "missing command");
     }
     o->verb = find_verb(verb_word);
-    if (o->verb == NULL)
+    if (o->verb == NULL) {
+        const char *near = NULL;
+        size_t best = (size_t)-1;
+        for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+            size_t d = str_levenshtein(verb_word, verbs[i].name);
+            if (d < best) {
+                best = d;
+                near = verbs[i].name;
+            }
+        }
+        if (strcmp(verb_word, "tail") == 0)
+            near = "logs", best = 0;
+        else if (strcmp(verb_word, "update") == 0)
+            near = "reload", best = 0;
+        if (near != NULL && (best <= 2 || best <= strlen(verb_word) / 3))
+            return usage_error(err, "unknown command '%s'; did you mean '%s'?", verb_word, near);
         return usage_error(err, "unknown command '%s'", verb_word);
+    }
     return 0;
 }
 
@@ -931,8 +989,10 @@ static size_t live_advertised(struct runtime_entry **list, size_t *nlist, int *f
  * $TEND_SOCKET, then -c FILE; without them ./tend.conf when there is one; else the one
  * running supervisor advertised in the runtime directory; else the system config
  * (/etc/tend.conf, /etc/supervisor/supervisord.conf); else the default socket. Returns the
- * connected fd, or -1 with the message printed and the exit code in *rc. */
-static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
+ * connected fd (and the socket's path in used), or -1 with the message printed and the exit
+ * code in *rc. */
+static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc, char *used,
+                            size_t used_len)
 {
     const char *env = getenv("TEND_SOCKET");
     char path[PATH_MAX], why[PATH_MAX + 64], dir[PATH_MAX];
@@ -957,8 +1017,10 @@ static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
             return -1;
         }
         fd = connect_socket(path);
-        if (fd != -1)
+        if (fd != -1) {
+            snprintf(used, used_len, "%s", path);
             return fd;
+        }
         char *what = from != NULL ? xstrdup(from) : xasprintf("socket of %s", config);
         attempt_note(&a, what, path, errno);
         free(what);
@@ -985,10 +1047,12 @@ static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
                         fd_close_quiet(fds[i]);
                 }
                 fds[0] = fds[pick];
+                idx[0] = idx[pick];
                 live = 1;
             }
         }
         if (live == 1) {
+            snprintf(used, used_len, "%s", list[idx[0]].socket);
             runtime_entries_free(list, nlist);
             str_free(&a.text);
             return fds[0];
@@ -1017,6 +1081,7 @@ static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
             fd = connect_config(sys, path, sizeof path, why, sizeof why);
             if (fd != -1) {
                 str_free(&a.text);
+                snprintf(used, used_len, "%s", path);
                 return fd;
             }
             if (errno == EINVAL) {
@@ -1036,6 +1101,7 @@ static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc)
             fd = connect_socket(def);
             if (fd != -1) {
                 str_free(&a.text);
+                snprintf(used, used_len, "%s", def);
                 return fd;
             }
             attempt_note(&a, "default socket", def, errno);
@@ -1058,11 +1124,248 @@ bool client_is_verb(const char *word)
     return find_verb(word) != NULL;
 }
 
+/* ---- Results printed after the reply ------------------------------------------------------ */
+
+static bool is_number(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+    }
+    return true;
+}
+
+/* The JSON document of pid, version and reload (doc/json.md), from the kept msg lines. */
+static void print_json_result(const struct client_opts *o, const struct reply_state *st,
+                              int rc, FILE *out)
+{
+    const char *verb = o->verb->name;
+
+    if (strcmp(verb, "pid") == 0) {
+        if (rc != EXIT_OK || st->nmsgs == 0 || !is_number(st->msgs[0]))
+            return;
+        fputs("{", out);
+        if (o->nargs > 0) {
+            fputs("\"name\": ", out);
+            json_put_string(out, o->args[0]);
+            fputs(", ", out);
+        }
+        fprintf(out, "\"pid\": %s}\n", st->msgs[0]);
+    } else if (strcmp(verb, "version") == 0) {
+        fputs("{\"client\": ", out);
+        json_put_string(out, TEND_VERSION);
+        fputs(", \"supervisor\": ", out);
+        if (rc == EXIT_OK && st->nmsgs > 0)
+            json_put_string(out, st->msgs[0]);
+        else
+            fputs("null", out);
+        fputs("}\n", out);
+    } else if (strcmp(verb, "reload") == 0) {
+        static const char *const kinds[] = {"added", "changed", "updated", "removed"};
+        bool first = true;
+        fprintf(out, "{\"applied\": %s, \"changes\": [", rc == EXIT_OK ? "true" : "false");
+        for (size_t i = 0; i < st->nmsgs; i++) {
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+                size_t n = strlen(kinds[k]);
+                const char *m = st->msgs[i];
+                if (strncmp(m, kinds[k], n) != 0 || m[n] != ' ')
+                    continue;
+                const char *name = m + n + 1, *detail = strstr(name, " (");
+                char *nm = xstrndup(name, detail != NULL ? (size_t)(detail - name) : strlen(name));
+                fprintf(out, "%s{\"change\": \"%s\", \"name\": ", first ? "" : ", ", kinds[k]);
+                json_put_string(out, nm);
+                free(nm);
+                if (detail != NULL) {
+                    char *d = xstrndup(detail + 2, strlen(detail + 2) - (detail[strlen(detail) - 1]
+                                                                             == ')'));
+                    fputs(", \"detail\": ", out);
+                    json_put_string(out, d);
+                    free(d);
+                }
+                fputs("}", out);
+                first = false;
+            }
+        }
+        fputs("], \"diagnostics\": [", out);
+        first = true;
+        for (size_t i = 0; i < st->nmsgs; i++) {
+            bool change = strcmp(st->msgs[i], "no changes") == 0;
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && !change; k++) {
+                size_t n = strlen(kinds[k]);
+                change = strncmp(st->msgs[i], kinds[k], n) == 0 && st->msgs[i][n] == ' ';
+            }
+            if (change)
+                continue;
+            fputs(first ? "" : ", ", out);
+            json_put_string(out, st->msgs[i]);
+            first = false;
+        }
+        fputs("]}\n", out);
+    }
+}
+
+/* ---- logs of several processes -------------------------------------------------------------- */
+
+struct log_stream {
+    int fd;
+    char *name;
+    struct proto_splitter sp;
+    bool done;
+};
+
+/* One `logs` connection per process, read together: each data line is printed as it comes,
+ * after its process's name, so that with -f the processes' lines interleave as they are
+ * written (as `docker compose logs -f` does). Returns the exit code. */
+static int logs_multi(const struct client_opts *o, const char *path, char **names, size_t n,
+                      FILE *out, FILE *err)
+{
+    struct log_stream *ls = xcalloc(n, sizeof(*ls));
+    struct pollfd *pfd = xcalloc(n, sizeof(*pfd));
+    size_t width = 0, open_n = 0;
+    int rc = EXIT_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t w = display_width(names[i]);
+        width = w > width ? w : width;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct proto_buf req = {0};
+        const char *words[6];
+        size_t nw = 0;
+        ls[i].fd = -1;
+        ls[i].name = names[i];
+        proto_splitter_init(&ls[i].sp, PROTO_MAX_LINE);
+        if (o->lines != NULL) {
+            words[nw++] = "-n";
+            words[nw++] = o->lines;
+        }
+        if (o->use_stderr)
+            words[nw++] = "--stderr";
+        if (o->follow)
+            words[nw++] = "-f";
+        if (names[i][0] == '-')
+            words[nw++] = "--";
+        words[nw++] = names[i];
+        if (proto_build_request(&req, "logs", (char **)words, nw) == -1 ||
+            (ls[i].fd = connect_socket(path)) == -1 ||
+            send_all(ls[i].fd, req.data, req.len) == -1) {
+            fprintf(err, "tend: %s: cannot ask for its log: %s\n", names[i], strerror(errno));
+            rc = EXIT_FAIL;
+            ls[i].done = true;
+        } else {
+            open_n++;
+        }
+        proto_buf_free(&req);
+    }
+    while (open_n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            pfd[i].fd = ls[i].done ? -1 : ls[i].fd;
+            pfd[i].events = POLLIN;
+        }
+        if (poll(pfd, n, -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            fprintf(err, "tend: cannot wait for the logs: %s\n", strerror(errno));
+            rc = EXIT_FAIL;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ls[i].done || pfd[i].revents == 0)
+                continue;
+            ssize_t got = proto_splitter_read(&ls[i].sp, ls[i].fd);
+            const char *line;
+            size_t len;
+            int more;
+            while ((more = proto_splitter_next(&ls[i].sp, &line, &len)) == 1) {
+                struct proto_reply r;
+                if (proto_parse_reply(line, len, &r) == -1)
+                    continue;
+                if (r.kind == PROTO_REPLY_DATA) {
+                    fprintf(out, "%-*s | %s\n", (int)width, ls[i].name, r.text);
+                } else if (r.kind == PROTO_REPLY_ERR) {
+                    fprintf(err, "tend: %s: %s\n", ls[i].name, r.text);
+                    rc = EXIT_FAIL;
+                    ls[i].done = true;
+                } else if (r.kind == PROTO_REPLY_OK) {
+                    ls[i].done = true;
+                }
+                proto_reply_free(&r);
+                if (ls[i].done)
+                    break;
+            }
+            if (o->follow)
+                fflush(out);
+            if (!ls[i].done && (got == 0 || (got == -1 && errno != EINTR && errno != EAGAIN))) {
+                fprintf(err, "tend: %s: the supervisor closed the connection\n", ls[i].name);
+                rc = EXIT_FAIL;
+                ls[i].done = true;
+            }
+            if (ls[i].done)
+                open_n--;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        fd_close_quiet(ls[i].fd);
+        proto_splitter_free(&ls[i].sp);
+    }
+    free(ls);
+    free(pfd);
+    return rc;
+}
+
+/* The processes that the words of a logs command select, asked of the supervisor with a
+ * status request on fd (which it consumes). Returns their names (n of them) or NULL with the
+ * exit code in *rc. */
+static char **select_names(const struct client_opts *o, int fd, size_t *n, int *rc, FILE *err)
+{
+    struct client_opts so = *o;
+    struct proto_buf req = {0};
+    struct reply_state st = {0};
+    char **names = NULL;
+    static const struct verb_spec status_spec = {"status", 0, -1, false, false, true, ""};
+
+    so.verb = &status_spec;
+    so.json = false;
+    so.follow = false;
+    *n = 0;
+    if (proto_build_request(&req, "status", o->args, o->nargs) == -1) {
+        fprintf(err, "tend: request too long\n");
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    *rc = converse(&so, fd, &req, &st, stdout, err);
+    if (*rc == EXIT_OK) {
+        names = xcalloc(st.nprocs + 1, sizeof(*names));
+        for (size_t i = 0; i < st.nprocs; i++)
+            names[(*n)++] = xstrdup(st.procs[i].proc.name);
+    }
+    for (size_t i = 0; i < st.nprocs; i++)
+        proto_reply_free(&st.procs[i]);
+    free(st.procs);
+    proto_buf_free(&req);
+    return names;
+}
+
+/* ---- Colours ------------------------------------------------------------------------------ */
+
+/* State colours on a terminal, as https://no-color.org asks: off when NO_COLOR is set (to
+ * anything but ""), when TERM is dumb, or when the output is not a terminal. */
+static bool use_colour(FILE *out)
+{
+    const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+
+    return isatty(fileno(out)) && (no == NULL || no[0] == '\0') &&
+           (term == NULL || strcmp(term, "dumb") != 0);
+}
+
 int client_run(int argc, char **argv, FILE *out, FILE *err)
 {
     struct client_opts o = {0};
     struct proto_buf req = {0};
     struct reply_state st = {0};
+    char path[PATH_MAX];
     int fd = -1;
     int rc = parse_command_line(argc, argv, &o, err);
 
@@ -1076,9 +1379,40 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     }
     if ((rc = validate(&o, err)) != 0 || (rc = build_request(&o, &req, err)) != 0)
         goto done;
-    if ((fd = reach_supervisor(&o, err, &rc)) == -1)
+    bool version = strcmp(o.verb->name, "version") == 0;
+    if (version && !o.json)
+        fprintf(out, "client: tend %s\n", TEND_VERSION);
+    if ((fd = reach_supervisor(&o, err, &rc, path, sizeof path)) == -1) {
+        if (version && o.json)
+            print_json_result(&o, &st, rc, out);
         goto done;
+    }
+    if (strcmp(o.verb->name, "logs") == 0) {
+        /* One process asked for by its own name: its log as it is. Anything else (several,
+         * a group, all): each line after its process's name. */
+        size_t n = 0;
+        char **names = select_names(&o, fd, &n, &rc, err);
+        fd = -1; /* select_names used it up */
+        if (names != NULL && n == 1 && o.nargs == 1 && strcmp(names[0], o.args[0]) == 0) {
+            if ((fd = connect_socket(path)) == -1) {
+                fprintf(err, "tend: cannot connect to %s: %s\n", path, strerror(errno));
+                rc = EXIT_FAIL;
+            } else {
+                rc = converse(&o, fd, &req, &st, out, err);
+            }
+        } else if (names != NULL && n > 0) {
+            rc = logs_multi(&o, path, names, n, out, err);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        goto done;
+    }
     rc = converse(&o, fd, &req, &st, out, err);
+    if (version && rc != EXIT_OK && st.nmsgs == 0 && !o.json)
+        fprintf(out, "supervisor: unknown (it does not answer 'version': older than 0.1.0)\n");
+    if (o.json && strcmp(o.verb->name, "status") != 0)
+        print_json_result(&o, &st, rc, out);
     if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
         struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);
         for (size_t i = 0; i < st.nprocs; i++) {
@@ -1086,7 +1420,9 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
             if (strcmp(procs[i].state, "RUNNING") != 0)
                 rc = EXIT_NOT_RUNNING;
         }
+        colour = !o.json && use_colour(out);
         client_format_status(out, procs, st.nprocs, o.json);
+        colour = false;
         free(procs);
     }
 done:
@@ -1094,6 +1430,9 @@ done:
     for (size_t i = 0; i < st.nprocs; i++)
         proto_reply_free(&st.procs[i]);
     free(st.procs);
+    for (size_t i = 0; i < st.nmsgs; i++)
+        free(st.msgs[i]);
+    free(st.msgs);
     proto_buf_free(&req);
     free(o.args);
     fflush(out);

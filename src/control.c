@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -35,6 +36,8 @@
 
 struct target {
     char *name;          /* display name; looked up again each time (reload may remove it) */
+    int priority;        /* start and stop go level by level, as supervisorctl's do */
+    bool issued;         /* the request was applied to it (its level came) */
     bool done;
     bool was_running;    /* start: it was already RUNNING when asked */
 };
@@ -249,9 +252,13 @@ static int select_services(struct conn *k, char **names, size_t nnames, struct s
     for (size_t i = 0; i < nnames; i++) {
         const char *name = names[i];
         size_t len = strlen(name);
-        bool whole_group = len > 2 && strcmp(name + len - 2, ":*") == 0;
+        /* GROUP:* and supervisorctl's GROUP: both name a whole group. */
+        size_t suffix = len > 2 && strcmp(name + len - 2, ":*") == 0 ? 2
+                        : len > 1 && name[len - 1] == ':'            ? 1
+                                                                     : 0;
+        bool whole_group = suffix > 0;
         char group[512];
-        snprintf(group, sizeof(group), "%.*s", whole_group ? (int)(len - 2) : (int)len, name);
+        snprintf(group, sizeof(group), "%.*s", (int)(len - suffix), name);
         bool matched = false;
         for (size_t j = 0; j < sup->nsvcs; j++) {
             struct service *svc = sup->svcs[j];
@@ -330,6 +337,39 @@ static void do_status(struct conn *k, struct proto_request *req)
     reply_ok(k);
 }
 
+/* Applies the request to the next priority level of targets not yet issued (to every one
+ * with all), in order. A target whose process is gone (a reload removed it) is issued all
+ * the same: check_waiter reports it. */
+static void issue_level(struct conn *k, bool all)
+{
+    struct supervisor *sup = k->ctl->sup;
+    size_t first = 0;
+
+    while (first < k->ntargets && k->targets[first].issued)
+        first++;
+    if (first == k->ntargets)
+        return;
+    int level = k->targets[first].priority;
+    /* Applying one request changes states and calls check_waiter through the listener;
+     * the others are not applied yet, so judging now would be wrong. */
+    k->issuing = true;
+    for (size_t i = first; i < k->ntargets; i++) {
+        struct target *t = &k->targets[i];
+        if (t->issued || (!all && t->priority != level && k->verb != PROTO_VERB_RESTART))
+            continue;
+        t->issued = true;
+        struct service *svc = sup_find(sup, t->name);
+        if (svc == NULL)
+            continue;
+        switch (k->verb) {
+        case PROTO_VERB_START: sup_start(svc); break;
+        case PROTO_VERB_STOP: sup_stop(svc); break;
+        default: sup_restart(svc); break;
+        }
+    }
+    k->issuing = false;
+}
+
 static void do_change(struct conn *k, struct proto_request *req)
 {
     struct supervisor *sup = k->ctl->sup;
@@ -346,29 +386,25 @@ static void do_change(struct conn *k, struct proto_request *req)
     k->req_ns = timer_now_ns();
     k->targets = xcalloc(n + 1, sizeof(*k->targets));
     k->ntargets = n;
+    /* sel is in ascending priority (the table's order); stop goes the other way, like
+     * supervisorctl's stop all and tend's own shutdown. */
     for (size_t i = 0; i < n; i++) {
-        k->targets[i].name = xstrdup(sel[i]->display);
-        k->targets[i].was_running = sel[i]->p.state == PROC_RUNNING;
+        struct service *svc = sel[req->verb == PROTO_VERB_STOP ? n - 1 - i : i];
+        k->targets[i].name = xstrdup(svc->display);
+        k->targets[i].priority = svc->p.conf->priority;
+        k->targets[i].was_running = svc->p.state == PROC_RUNNING;
     }
-    /* Applying one request changes states and calls check_waiter through the listener;
-     * the others are not applied yet, so judging now would be wrong. */
-    k->issuing = true;
-    for (size_t i = 0; i < n; i++) {
-        switch (req->verb) {
-        case PROTO_VERB_START: sup_start(sel[i]); break;
-        case PROTO_VERB_STOP: sup_stop(sel[i]); break;
-        default: sup_restart(sel[i]); break;
-        }
-    }
-    k->issuing = false;
     free(sel);
     if (req->no_wait) {
+        /* Nothing waits for a level to finish: every request goes out now, in order. */
+        issue_level(k, true);
         for (size_t i = 0; i < k->ntargets; i++)
             proto_buf_append_msgf(&k->out, "%s: %s requested", k->targets[i].name,
                                   proto_verb_name(req->verb));
         reply_ok(k);
         return;
     }
+    issue_level(k, false);
     check_waiter(k);
 }
 
@@ -627,6 +663,10 @@ static void handle_request(struct conn *k, const char *line, size_t len)
             reply_ok(k);
         break;
     case PROTO_VERB_LOGS: do_logs(k, &req); break;
+    case PROTO_VERB_VERSION:
+        proto_buf_append_msgf(&k->out, "%s", TEND_VERSION);
+        reply_ok(k);
+        break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -787,6 +827,14 @@ static void on_listen(struct watcher *w, uint32_t events)
 
 /* ---- waiting for start/stop/restart ---- */
 
+/* The last instance died of a SIGKILL that its stop signal was not: tend had to send it
+ * after stopwaitsecs. */
+static bool killed_on_stop(const struct proc *p)
+{
+    return p->last_status >= 0 && WIFSIGNALED(p->last_status) &&
+           WTERMSIG(p->last_status) == SIGKILL && p->conf->stopsignal != SIGKILL;
+}
+
 static void check_waiter(struct conn *k)
 {
     struct supervisor *sup = k->ctl->sup;
@@ -794,10 +842,17 @@ static void check_waiter(struct conn *k)
 
     if (k->targets == NULL || k->final_queued || k->closed || k->issuing)
         return;
+again:
+    pending = 0;
+    bool unissued = false;
     for (size_t i = 0; i < k->ntargets; i++) {
         struct target *t = &k->targets[i];
         if (t->done)
             continue;
+        if (!t->issued) {
+            unissued = true;
+            continue;
+        }
         struct service *svc = sup_find(sup, t->name);
         const char *ok = NULL, *fail = NULL;
         if (svc == NULL) {
@@ -817,7 +872,9 @@ static void check_waiter(struct conn *k)
                 break;
             case PROTO_VERB_STOP:
                 if (down)
-                    ok = "stopped";
+                    ok = killed_on_stop(p) ? "stopped (it ignored its stop signal: SIGKILL "
+                                             "sent after stopwaitsecs)"
+                                           : "stopped";
                 break;
             default:
                 if (p->state == PROC_RUNNING && fresh)
@@ -842,6 +899,11 @@ static void check_waiter(struct conn *k)
         } else {
             pending++;
         }
+    }
+    if (pending == 0 && unissued) {
+        /* This level is done: the next one now (its states may be final at once). */
+        issue_level(k, false);
+        goto again;
     }
     if (pending > 0) {
         conn_flush(k); /* progress lines go out as they happen */

@@ -54,7 +54,8 @@ enum proto_verb {
     PROTO_VERB_SHUTDOWN,
     PROTO_VERB_PID,
     PROTO_VERB_LOGROTATE,
-    PROTO_VERB_LOGS, /* reserved: parsed, not served yet */
+    PROTO_VERB_LOGS,
+    PROTO_VERB_VERSION, /* the supervisor's version (a newer verb: old supervisors refuse it) */
     PROTO_VERB_COUNT
 };
 

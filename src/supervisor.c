@@ -847,12 +847,57 @@ int sup_logrotate(struct supervisor *sup)
 static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
                         const char *name)
 {
-    char line[400];
+    char line[512];
 
     snprintf(line, sizeof(line), "%s %s", verb, name);
     log_msg(LOG_LVL_INFO, "reload: %s", line);
     if (report != NULL)
         report(line, ctx);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* The policy keys that differ between a and b (those proc_conf_equal leaves out), as
+ * "key, key" into buf; "" when none does. */
+static const char *policy_changes(const struct proc_conf *a, const struct proc_conf *b,
+                                  char *buf, size_t len)
+{
+    struct {
+        const char *key;
+        bool differs;
+    } keys[] = {
+        {"priority", a->priority != b->priority},
+        {"autostart", a->autostart != b->autostart},
+        {"startsecs", a->startsecs != b->startsecs},
+        {"startretries", a->startretries != b->startretries},
+        {"autorestart", a->autorestart != b->autorestart},
+        {"exitcodes", memcmp(a->exitcodes, b->exitcodes, sizeof(a->exitcodes)) != 0},
+        {"stopsignal", a->stopsignal != b->stopsignal},
+        {"stopwaitsecs", a->stopwaitsecs != b->stopwaitsecs},
+        {"stopasgroup", a->stopasgroup != b->stopasgroup},
+        {"killasgroup", a->killasgroup != b->killasgroup},
+        {"healthcheck", str_differs(a->healthcheck, b->healthcheck)},
+        {"healthcheck_interval", a->healthcheck_interval != b->healthcheck_interval},
+        {"healthcheck_timeout", a->healthcheck_timeout != b->healthcheck_timeout},
+        {"healthcheck_retries", a->healthcheck_retries != b->healthcheck_retries},
+        {"healthcheck_grace", a->healthcheck_grace != b->healthcheck_grace},
+        {"on_event", str_differs(a->on_event, b->on_event)},
+    };
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].differs)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "", keys[i].key);
+        if (w < 0 || (size_t)w >= len - n)
+            break; /* the list is cut: it only informs */
+        n += (size_t)w;
+    }
+    return buf;
 }
 
 static bool svc_has_process(const struct service *svc)
@@ -911,7 +956,14 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
             added[nadded++] = fresh;
             report_line(report, ctx, "added", fresh->display);
         } else if (proc_conf_equal(svc->p.conf, nc)) {
-            /* Only policy changed (or nothing): the process keeps running untouched. */
+            /* Only policy changed (or nothing): the process keeps running untouched, and
+             * the change is said all the same. */
+            char keys[300], what[400];
+            if (policy_changes(svc->p.conf, nc, keys, sizeof(keys))[0] != '\0') {
+                snprintf(what, sizeof(what), "%s (%s; the process keeps running)",
+                         svc->display, keys);
+                report_line(report, ctx, "updated", what);
+            }
             proc_conf_free(svc->p.conf);
             svc->p.conf = nc;
             svc_set_health(svc);
@@ -1191,14 +1243,19 @@ static struct config *load_config(const char *path)
     return cfg;
 }
 
-static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg)
+/* Options of daemon (-c FILE, -n) and check (-c FILE or a bare FILE, --json). Returns 0, 1
+ * after printing the usage (--help), or -1 after naming the argument at fault. */
+static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg,
+                     bool *json)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"nodaemon", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
+    const char *usage = fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [-c] [FILE]";
     int c;
 
     optind = 1;
@@ -1210,34 +1267,107 @@ static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, 
             break;
         case 'n':
             if (fg == NULL)
-                goto bad;
+                goto bad_option; /* --nodaemon given to check */
             *fg = true;
             break;
+        case 'j':
+            if (json == NULL)
+                goto bad_option;
+            *json = true;
+            break;
         case 'h':
-            printf("Usage: tend %s [-c FILE]%s\n", cmd, fg ? " [-n]" : "");
+            printf("Usage: %s\n", usage);
             return 1;
         default:
-            goto bad;
+            goto bad_option;
         }
+    }
+    /* check takes the file as its argument too, as supervisord -c's users expect of a checker. */
+    if (fg == NULL && optind == argc - 1 && *path == NULL) {
+        *path = argv[optind];
+        return 0;
     }
     if (optind == argc)
         return 0;
-bad:
-    fprintf(stderr, "tend %s: unknown or incomplete argument '%s' (usage: tend %s [-c FILE]%s)\n",
-            cmd, argv[optind < argc ? optind : argc - 1], cmd, fg ? " [-n]" : "");
+    /* check's FILE is the first word: the one at fault is the next. */
+    int at = fg == NULL && *path == NULL && optind + 1 < argc ? optind + 1 : optind;
+    fprintf(stderr, "tend %s: unexpected argument '%s' (usage: %s)\n", cmd, argv[at], usage);
     return -1;
+bad_option:
+    if (optopt != 0 && strchr("c", optopt) != NULL)
+        fprintf(stderr, "tend %s: option '-%c' needs a FILE (usage: %s)\n", cmd, optopt, usage);
+    else if (optopt != 0)
+        fprintf(stderr, "tend %s: unknown option '-%c' (usage: %s)\n", cmd, optopt, usage);
+    else
+        fprintf(stderr, "tend %s: unknown option or missing value: '%s' (usage: %s)\n", cmd,
+                argv[optind - 1], usage);
+    return -1;
+}
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* tend check --json: {"file", "ok", "processes", "diagnostics": [{file, line, severity,
+ * message}]} (doc/json.md). */
+static int check_json(const char *path)
+{
+    struct config_diags diags = {0};
+    struct config *cfg = NULL;
+    int ok = 0;
+
+    if (path == NULL) {
+        printf("{\"file\": null, \"ok\": false, \"processes\": 0, \"diagnostics\": "
+               "[{\"file\": null, \"line\": 0, \"severity\": \"error\", \"message\": "
+               "\"no config file: none of ./tend.conf, /etc/tend.conf, "
+               "/etc/supervisor/supervisord.conf exists\"}]}\n");
+        return EXIT_FAIL;
+    }
+    (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    if (cfg != NULL && (validate_runnable(cfg, &diags) | preflight_tend(cfg, &diags)) == 0)
+        ok = 1;
+    printf("{\"file\": ");
+    json_str(stdout, path);
+    printf(", \"ok\": %s, \"processes\": %zu, \"diagnostics\": [", ok ? "true" : "false",
+           ok ? cfg->nprocs : (size_t)0);
+    for (size_t i = 0; i < diags.count; i++) {
+        const struct config_diag *d = &diags.items[i];
+        printf("%s{\"file\": ", i > 0 ? ", " : "");
+        json_str(stdout, d->file != NULL ? d->file : path);
+        printf(", \"line\": %d, \"severity\": \"%s\", \"message\": ", d->line,
+               d->is_error ? "error" : "warning");
+        json_str(stdout, d->msg);
+        printf("}");
+    }
+    printf("]}\n");
+    config_diags_free(&diags);
+    config_free(cfg);
+    return ok ? EXIT_OK : EXIT_FAIL;
 }
 
 int check_main(int argc, char **argv)
 {
     const char *path = NULL;
     struct config *cfg;
-    int r = parse_c_n(argc, argv, "check", &path, NULL);
+    bool json = false;
+    int r = parse_c_n(argc, argv, "check", &path, NULL, &json);
 
     if (r != 0)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (path == NULL)
         path = config_default_path();
+    if (json)
+        return check_json(path);
     cfg = load_config(path);
     if (cfg == NULL)
         return EXIT_FAIL;
@@ -1452,7 +1582,7 @@ int supervisor_main(int argc, char **argv)
     bool pid_written = false; /* the pidfile is ours to remove if start-up fails */
     char advert[PATH_MAX] = ""; /* this supervisor's advertisement in the runtime directory */
     sigset_t mask;
-    int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
+    int r = parse_c_n(argc, argv, "daemon", &path, &foreground, NULL);
 
     if (r != 0)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
