@@ -533,6 +533,11 @@ static void on_follow_event(struct watcher *w, uint32_t events)
     (void)events;
     while (read(k->ino_fd, evbuf, sizeof(evbuf)) > 0)
         ; /* drained: what changed is learnt from the file itself */
+    if (k->follow_fd == -1) {
+        /* Waiting for an AUTO log's first line: the file appears now or later. */
+        k->follow_fd = open(k->follow_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        k->follow_pos = 0;
+    }
     follow_read(k);
     if (stat(k->follow_path, &now) == 0 && fstat(k->follow_fd, &cur) == 0 &&
         (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev || now.st_size < k->follow_pos)) {
@@ -598,12 +603,16 @@ static void do_logs(struct conn *k, struct proto_request *req)
     }
     logcap_flush(svc->logcap); /* what the pipe holds belongs in the answer */
     k->follow_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (k->follow_fd == -1 || fstat(k->follow_fd, &st) == -1) {
+    if (k->follow_fd == -1 && errno == ENOENT) {
+        /* An AUTO log is created at the first line written: nothing written yet. */
+        k->follow_pos = 0;
+    } else if (k->follow_fd == -1 || fstat(k->follow_fd, &st) == -1) {
         reply_err(k, PROTO_ERR_FAILED, "%s: cannot read %s: %s", svc->display, path,
                   strerror(errno));
         return;
+    } else {
+        k->follow_pos = tail_start(k->follow_fd, st.st_size, req->lines >= 0 ? req->lines : 10);
     }
-    k->follow_pos = tail_start(k->follow_fd, st.st_size, req->lines >= 0 ? req->lines : 10);
     k->follow_path = xstrdup(path);
     follow_read(k);
     if (!req->follow) {

@@ -84,8 +84,8 @@ static const struct key_def tend_keys[] = {
     {"socket_mode", KEY_SOCKET_MODE, KEYT_OCTAL, true, 0, 07777},
     {"socket_owner", KEY_SOCKET_OWNER, KEYT_OWNER, true, NORANGE},
     {"socket_group", KEY_SOCKET_GROUP, KEYT_STRING, true, NORANGE},
-    UNSUP("identifier"),
-    UNSUP("nocleanup"),
+    {"identifier", KEY_IDENTIFIER, KEYT_NAME, true, NORANGE},
+    {"nocleanup", KEY_NOCLEANUP, KEYT_BOOL, true, NORANGE},
     UNSUP("strip_ansi"),
     UNSUP("silent"),
 };

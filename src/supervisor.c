@@ -844,6 +844,20 @@ int sup_logrotate(struct supervisor *sup)
 
 /* ---- reload ---- */
 
+/* AUTO capture goes to this supervisor's own directory under childlogdir (see
+ * logcap_instance_dir). Left as it is when that cannot be computed (no home directory):
+ * logcap then says why the AUTO output is not kept. */
+static void set_instance_logdir(struct tend_conf *t, const char *config_path)
+{
+    char *dir = logcap_instance_dir(t->childlogdir, t->identifier, config_path);
+
+    if (dir == NULL)
+        return;
+    free(t->childlogdir);
+    t->childlogdir = dir;
+}
+
+
 static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
                         const char *name)
 {
@@ -923,6 +937,7 @@ int sup_reload(struct supervisor *sup, struct config_diags *diags,
         }
         return -1;
     }
+    set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));
     if (added == NULL) {
         config_free(cfg);
@@ -1493,6 +1508,8 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
         snprintf(err, errlen, "tend: cannot open log file %s: %s\n", file, strerror(errno));
         return -1;
     }
+    if (file != NULL && strcmp(file, "/dev/null") != 0)
+        log_set_rotation(t->logfile_maxbytes, t->logfile_backups);
     return 0;
 }
 
@@ -1607,6 +1624,7 @@ int supervisor_main(int argc, char **argv)
         free_supervisor(&sup);
         return EXIT_FAIL;
     }
+    set_instance_logdir(&sup.config->tend, sup.config_path);
     const struct tend_conf *t = &sup.config->tend;
     /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
     pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
@@ -1734,6 +1752,13 @@ int supervisor_main(int argc, char **argv)
     sort_services(&sup);
     log_msg(LOG_LVL_INFO, "tend %s started as pid %d with %s (%zu process%s)", TEND_VERSION,
             (int)getpid(), sup.config_path, sup.nsvcs, sup.nsvcs == 1 ? "" : "es");
+    /* As supervisord does: the AUTO logs of a previous run go, unless nocleanup=true. */
+    if (!t->nocleanup && t->childlogdir != NULL) {
+        size_t gone = logcap_clean_auto(t->childlogdir);
+        if (gone > 0)
+            log_msg(LOG_LVL_INFO, "removed %zu AUTO log file%s of a previous run from %s "
+                    "(nocleanup=true keeps them)", gone, gone == 1 ? "" : "s", t->childlogdir);
+    }
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
         notify_fd = -1;
