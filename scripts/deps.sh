@@ -7,6 +7,7 @@
 #                              supervisord.conf the migration test starts tend with
 #   sh scripts/deps.sh lint    build + cppcheck and clang-tidy (make lint)
 #   sh scripts/deps.sh all     everything (make check; the default)
+#   sh scripts/deps.sh --list SET   print the set's packages, one a line, install nothing
 # No service is started or enabled by an install here: supervisor's postinst would start a system
 # supervisord on a machine without systemd, so a policy-rc.d that refuses is in place during
 # the install (and removed after, when this script put it there).
@@ -14,6 +15,11 @@ set -eu
 build="gcc make libc6-dev"
 test="util-linux procps coreutils bc supervisor"
 lint="cppcheck clang-tidy"
+list=0
+if [ "${1:-}" = --list ]; then
+    list=1
+    shift
+fi
 case "${1:-all}" in
 build) pkgs=$build ;;
 test) pkgs="$build $test" ;;
@@ -21,6 +27,10 @@ lint) pkgs="$build $lint" ;;
 all) pkgs="$build $test $lint" ;;
 *) echo "deps: unknown set '$1' (build, test, lint or all)" >&2; exit 2 ;;
 esac
+if [ $list -eq 1 ]; then
+    printf '%s\n' $pkgs
+    exit 0
+fi
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

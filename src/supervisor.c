@@ -791,7 +791,9 @@ static void check_shutdown_progress(struct supervisor *sup)
             level = svc->p.conf->priority;
     }
     if (level == INT_MIN) {
-        log_msg(LOG_LVL_INFO, "every program is stopped");
+        /* Reached from each exit's handling and from the reaping pass: say it once. */
+        if (!sup->loop.stopping)
+            log_msg(LOG_LVL_INFO, "every program is stopped");
         loop_stop(&sup->loop);
         return;
     }

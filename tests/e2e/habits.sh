@@ -278,4 +278,28 @@ EOF
     stop_tend
 }
 
+# No line is logged twice: a shutdown with programs at two priority levels says each thing
+# once (two lines in a row with the same text would be the same event told twice).
+t_no_line_logged_twice() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper -r $T/a.ready
+priority=1
+startsecs=0
+[program:b]
+command=$H/sleeper -r $T/b.ready
+priority=2
+startsecs=0
+EOF
+    start_tend
+    waitfor "$T/a.ready" ^ready >/dev/null && waitfor "$T/b.ready" ^ready >/dev/null
+    tendctl restart all >/dev/null || fail "restart all"
+    stop_tend
+    expect_eq "$(count_log 'every program is stopped')" 1 "'every program is stopped' lines"
+    local dup
+    dup=$(sed -E "s/$TS//" "$LOG" | uniq -d)
+    [ -z "$dup" ] || { cat "$LOG"; fail "logged twice in a row: $dup"; }
+}
+
 run_tests
