@@ -88,8 +88,8 @@ static const struct verb_spec verbs[] = {
      "  -f         keep following, across rotations, until interrupted\n"
      "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
     {"version", 0, 0, true, false, true,
-     "Usage: tend version [--json]   (also: tend -V)\n"
-     "Print the version of this client and of the running supervisor.\n"
+     "Usage: tend version [--json]\n"
+     "Print the version of this client and of the running supervisor (tend -V does too).\n"
      "  --json   print {\"client\": V, \"supervisor\": V or null}\n"
      "Exit status: 0 both printed, 4 no supervisor (the client's version is printed).\n"},
     {"logrotate", 0, 0, false, false, true,
@@ -1117,6 +1117,24 @@ static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc, cha
     }
     str_free(&a.text);
     return -1;
+}
+
+void client_each_verb(void (*fn)(const char *verb, const char *option, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        const struct verb_spec *v = &verbs[i];
+        fn(v->name, NULL, ctx);
+        if (v->json)
+            fn(v->name, "--json", ctx);
+        if (v->no_wait)
+            fn(v->name, "--no-wait", ctx);
+        if (strcmp(v->name, "logs") == 0) {
+            /* parse_command_line's options of logs. */
+            fn(v->name, "-n", ctx);
+            fn(v->name, "--stderr", ctx);
+            fn(v->name, "-f", ctx);
+        }
+    }
 }
 
 bool client_is_verb(const char *word)

@@ -25,6 +25,11 @@
  * pid logrotate. main.c dispatches those (and a leading -c/-s option) to client_main. */
 bool client_is_verb(const char *word);
 
+/* Every verb of the client, and each option it takes beyond the global -c, -s and -h: calls
+ * fn(verb, NULL, ctx), then fn(verb, option, ctx) per option (for "did you mean" and the
+ * documentation check, `tend __doc-lists`). */
+void client_each_verb(void (*fn)(const char *verb, const char *option, void *ctx), void *ctx);
+
 /* The CLI entry point. argv[0] is the verb; the global options -c FILE, -s PATH and --help
  * may come before or after it (so argv[0] may also be one of those options). Prints to
  * stdout/stderr and returns the exit code. */

@@ -1262,16 +1262,33 @@ static struct config *load_config(const char *path)
 
 /* Options of daemon (-c FILE, -n) and check (-c FILE or a bare FILE, --json). Returns 0, 1
  * after printing the usage (--help), or -1 after naming the argument at fault. */
+static const struct option daemon_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"nodaemon", no_argument, NULL, 'n'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+static const struct option check_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int short_name,
+                                                        const char *long_name, void *ctx),
+                            void *ctx)
+{
+    const struct option *o = strcmp(cmd, "daemon") == 0 ? daemon_opts : check_opts;
+
+    for (; o->name != NULL; o++)
+        fn(cmd, o->val == 'j' ? 0 : o->val, o->name, ctx);
+}
+
 static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg,
                      bool *json)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"nodaemon", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
+    const struct option *longopts = fg != NULL ? daemon_opts : check_opts;
     const char *usage = fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [-c] [FILE]";
     int c;
 

@@ -78,6 +78,11 @@ int sup_listen(struct supervisor *sup, sup_listener_fn *fn, void *ctx);
 /* Entry point of `tend daemon`. */
 int supervisor_main(int argc, char **argv);
 /* Entry point of `tend check`. */
+/* The options of `tend daemon` and `tend check` (cmd), from their parser's tables: fn gets
+ * each one's short letter (0 when it has none) and long name. */
+void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int short_name,
+                                                        const char *long_name, void *ctx),
+                            void *ctx);
 int check_main(int argc, char **argv);
 
 /* Lookups and requests, for the control socket. */
