@@ -22,6 +22,7 @@ commands() { lists | awk '$1 == "command" {print $2}'; }
 options_of() { lists | awk -v c="$1" '$1 == "option" && $2 == c {print $3}'; }
 keys_of() { lists | awk -v s="$1" -v w="$2" '$1 == "key" && $2 == s && $4 == w {print $3}'; }
 
+re() { printf '%s' "$1" | sed 's/[][\.*^$(){}?+|/]/\\&/g'; }   # STRING as a literal ERE
 problems=()
 problem() { problems+=("$*"); }
 report() {
@@ -137,6 +138,32 @@ t_keys_documented_both_ways() {
     for k in $(keys_of include supported); do
         printf '%s\n' "$man" | grep -qw -- "$k" || problem "[include] key '$k' is not in tend.conf(5)"
     done
+    report
+}
+
+# The migration page's key table has one row per key of the code, "yes" for a supported key
+# and "warned" for one tend warns about, and no row for a key the code does not have.
+t_migration_key_table() {
+    local page=$ROOT/doc/migrating-from-supervisord.md sec key how want rows
+    rows=$(grep -E '^\| \[[a-z_]+\] \| [a-z_]+ \| (yes|warned) \|' "$page" |
+        awk -F' *\\| *' '{print $2, $3, $4}')
+    [ -n "$rows" ] || fail "no key table in $page"
+    while read -r sec key how; do
+        local code_sec=${sec//[][]/}
+        [ "$code_sec" = supervisord ] && code_sec=tend
+        want=$(lists | awk -v s="$code_sec" -v k="$key" '$1 == "key" && $2 == s && $3 == k {print $4}')
+        case $want in
+            supported) [ "$how" = yes ] || problem "$sec $key is supported, the page says $how" ;;
+            unsupported) [ "$how" = warned ] || problem "$sec $key is warned about, the page says $how" ;;
+            *) problem "the page lists $sec $key, which tend does not know" ;;
+        esac
+    done <<<"$rows"
+    while read -r _ sec key _; do
+        local page_sec="[$sec]"
+        [ "$sec" = tend ] && page_sec="[supervisord]"
+        printf '%s\n' "$rows" | grep -Eqx -- "$(re "$page_sec") $key (yes|warned)" ||
+            problem "key $page_sec $key is not in the migration page's table"
+    done < <(lists | grep '^key ')
     report
 }
 
