@@ -123,6 +123,8 @@ struct client_opts {
     bool follow;        /* logs -f */
     char **args; /* positional words after the verb */
     size_t nargs;
+    const char *path;   /* the socket reached, for a second connection (waiting display) */
+    bool show_waiting;  /* start/stop/restart on a terminal: say what is still awaited */
 };
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
@@ -622,6 +624,85 @@ struct reply_state {
     int exit_code;
 };
 
+/* ---- What start/stop/restart wait for, on a terminal ------------------------------------- */
+
+static bool waiting_shown; /* a waiting line is on the terminal, to be erased */
+
+static void clear_waiting(FILE *err)
+{
+    if (!waiting_shown)
+        return;
+    fputs("\r\033[K", err);
+    fflush(err);
+    waiting_shown = false;
+}
+
+static int send_all(int fd, const char *data, size_t len);
+static int connect_socket(const char *path);
+
+/* Asks the supervisor (on a second connection) for the state of the processes the request
+ * named, and shows those not yet where the request takes them, on one line of the terminal
+ * that the next output replaces: "waiting 3s for web (STOPPING, pid 123), db (STARTING)". */
+static void show_waiting(const struct client_opts *o, unsigned long long started, FILE *err)
+{
+    struct proto_buf req = {0};
+    struct proto_splitter sp;
+    struct str line = {0};
+    int fd = -1;
+    bool stop = strcmp(o->verb->name, "stop") == 0;
+    size_t shown_n = 0;
+
+    if (o->path == NULL || proto_build_request(&req, "status", o->args, o->nargs) == -1 ||
+        (fd = connect_socket(o->path)) == -1 || send_all(fd, req.data, req.len) == -1) {
+        fd_close_quiet(fd);
+        proto_buf_free(&req);
+        return; /* the display is a courtesy: the request itself goes on */
+    }
+    proto_splitter_init(&sp, PROTO_MAX_LINE);
+    str_appendf(&line, "waiting %llus for", (now_ms() - started + 500) / 1000);
+    for (bool done = false; !done;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 1000) <= 0 || proto_splitter_read(&sp, fd) <= 0)
+            break;
+        const char *l;
+        size_t len;
+        while (!done && proto_splitter_next(&sp, &l, &len) == 1) {
+            struct proto_reply r;
+            if (proto_parse_reply(l, len, &r) == -1)
+                continue;
+            if (r.kind == PROTO_REPLY_OK || r.kind == PROTO_REPLY_ERR) {
+                done = true;
+            } else if (r.kind == PROTO_REPLY_PROC) {
+                const char *state = r.proc.state;
+                bool settled = stop ? strcmp(state, "STOPPED") == 0 ||
+                                          strcmp(state, "EXITED") == 0 ||
+                                          strcmp(state, "FATAL") == 0
+                                    : strcmp(state, "RUNNING") == 0 ||
+                                          strcmp(state, "FATAL") == 0;
+                if (!settled && shown_n < 8) {
+                    if (r.proc.pid > 0)
+                        str_appendf(&line, "%s %s (%s, pid %ld)", shown_n ? "," : "",
+                                    r.proc.name, state, (long)r.proc.pid);
+                    else
+                        str_appendf(&line, "%s %s (%s)", shown_n ? "," : "", r.proc.name, state);
+                    shown_n++;
+                }
+            }
+            proto_reply_free(&r);
+        }
+    }
+    proto_splitter_free(&sp);
+    fd_close_quiet(fd);
+    proto_buf_free(&req);
+    if (shown_n > 0) {
+        /* One terminal line: cut to 200 bytes (the name list is a hint, not a report). */
+        fprintf(err, "\r\033[K%.200s", str_cstr(&line));
+        fflush(err);
+        waiting_shown = true;
+    }
+    str_free(&line);
+}
+
 /* Handles one reply line. Returns -1 on a malformed line (reported). */
 static int handle_line(const struct client_opts *o, struct reply_state *st, const char *line,
                        size_t len, FILE *out, FILE *err)
@@ -653,6 +734,7 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
             fprintf(out, "supervisor: tend %s\n", r.text);
             break;
         }
+        clear_waiting(err);
         /* With --json, stdout must stay one JSON document. */
         fprintf(o->json ? err : out, "%s\n", r.text);
         fflush(o->json ? err : out);
@@ -663,10 +745,12 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
             fflush(out); /* followed lines show as they come, like tail -f */
         break;
     case PROTO_REPLY_OK:
+        clear_waiting(err);
         st->final = true;
         st->exit_code = EXIT_OK;
         break;
     case PROTO_REPLY_ERR:
+        clear_waiting(err);
         st->final = true;
         st->exit_code = EXIT_FAIL;
         fprintf(err, "tend: %s\n", r.text[0] != '\0' ? r.text : r.code);
@@ -684,6 +768,7 @@ static int converse(const struct client_opts *o, int fd, const struct proto_buf 
 {
     struct proto_splitter sp;
     unsigned long long deadline = o->verb->quick ? now_ms() + CLIENT_REPLY_TIMEOUT_MS : 0;
+    unsigned long long started = now_ms();
     int rc = EXIT_FAIL;
 
     /* A supervisor that refuses the connection (denied, busy) answers at once and closes
@@ -719,11 +804,17 @@ static int converse(const struct client_opts *o, int fd, const struct proto_buf 
         if (deadline != 0) {
             unsigned long long now = now_ms();
             timeout = now >= deadline ? 0 : (int)(deadline - now);
+        } else if (o->show_waiting) {
+            timeout = 1000; /* the waiting line is refreshed every second */
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int ready = poll(&pfd, 1, timeout);
         if (ready == -1 && errno == EINTR)
             continue;
+        if (ready == 0 && deadline == 0 && o->show_waiting) {
+            show_waiting(o, started, err);
+            continue;
+        }
         if (ready == -1) {
             fprintf(err, "tend: cannot wait for the reply: %s\n", strerror(errno));
             goto out;
@@ -1405,6 +1496,10 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
             print_json_result(&o, &st, rc, out);
         goto done;
     }
+    o.path = path;
+    o.show_waiting = !o.no_wait && isatty(fileno(err)) &&
+                     (strcmp(o.verb->name, "start") == 0 || strcmp(o.verb->name, "stop") == 0 ||
+                      strcmp(o.verb->name, "restart") == 0);
     if (strcmp(o.verb->name, "logs") == 0) {
         /* One process asked for by its own name: its log as it is. Anything else (several,
          * a group, all): each line after its process's name. */

@@ -123,6 +123,10 @@ EOF
     TRACKED="$TRACKED $cpid"
     waitfor "$T/follow.out" '^g:a \| a-[0-9]+$' >/dev/null || fail "no a line followed"
     waitfor "$T/follow.out" '^g:b \| b-[0-9]+$' >/dev/null || fail "no b line followed"
+    # a keeps writing: its next line comes after that b line in the same output.
+    local next_a
+    next_a=$(( $(sed -n 's/^g:a | a-\([0-9]*\)$/\1/p' "$T/follow.out" | tail -n 1) + 1 ))
+    waitfor "$T/follow.out" "^g:a \\| a-$next_a\$" >/dev/null || fail "a not followed after b"
     kill "$cpid"
     wait "$cpid" 2>/dev/null || true
     local first_b last_a
@@ -208,6 +212,31 @@ EOF
     out=$(tendctl stop stubborn polite) || fail "stop"
     expect_match "$out" '^stubborn: stopped \(it ignored its stop signal: SIGKILL' "stubborn"
     expect_match "$out" '^polite: stopped$' "polite"
+    stop_tend
+}
+
+# On a terminal, stop shows what it is still waiting for (a line that the next output
+# replaces); into a pipe it does not.
+t_stop_shows_wait_on_terminal() {
+    setup
+    write_conf <<EOF
+[program:stubborn]
+command=$H/ignoreterm -r $T/s.ready
+startsecs=0
+stopwaitsecs=3
+EOF
+    start_tend
+    waitfor "$T/s.ready" ^ready >/dev/null
+    local pid
+    pid=$(tendctl pid stubborn)
+    TERM=xterm "$H/inpty" "$TEND" -s "$T/tend.sock" stop stubborn >"$T/tty.out" ||
+        fail "stop on a terminal"
+    grep -Eq "waiting [0-9]+s for stubborn \(STOPPING, pid $pid\)" "$T/tty.out" ||
+        { cat -v "$T/tty.out"; fail "no waiting line"; }
+    grep -q 'stubborn: stopped (it ignored its stop signal' "$T/tty.out" || fail "no result"
+    tendctl start stubborn >/dev/null
+    tendctl stop stubborn >"$T/pipe.out" 2>&1
+    ! grep -q waiting "$T/pipe.out" || fail "a waiting line into a pipe"
     stop_tend
 }
 
