@@ -1386,8 +1386,7 @@ static int logs_multi(const struct client_opts *o, const char *path, char **name
             ssize_t got = proto_splitter_read(&ls[i].sp, ls[i].fd);
             const char *line;
             size_t len;
-            int more;
-            while ((more = proto_splitter_next(&ls[i].sp, &line, &len)) == 1) {
+            while (proto_splitter_next(&ls[i].sp, &line, &len) == 1) {
                 struct proto_reply r;
                 if (proto_parse_reply(line, len, &r) == -1)
                     continue;
@@ -1516,7 +1515,7 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
         } else if (names != NULL && n > 0) {
             rc = logs_multi(&o, path, names, n, out, err);
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; names != NULL && i < n; i++)
             free(names[i]);
         free(names);
         goto done;
