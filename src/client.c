@@ -964,9 +964,11 @@ static int validate(struct client_opts *o, FILE *err)
         return usage_error(err, "%s needs a NAME, GROUP:* or all", v->name);
     }
     if (v->max_args >= 0 && (int)o->nargs > v->max_args) {
+        /* Name the first word too many: that is the one at fault. */
         if (v->max_args == 0)
-            return usage_error(err, "%s takes no argument", v->name);
-        return usage_error(err, "%s takes at most one NAME", v->name);
+            return usage_error(err, "%s takes no argument, not '%s'", v->name, o->args[0]);
+        return usage_error(err, "%s takes at most one NAME: '%s' is one too many", v->name,
+                           o->args[v->max_args]);
     }
     for (size_t i = 0; i < o->nargs; i++) {
         if (o->args[i][0] == '\0')

@@ -172,6 +172,10 @@ t_usage_errors() {
     expect_match "$out" "'--frobnicate'" "daemon's unknown option"
     out=$("$TEND" check -c 2>&1) || true
     expect_match "$out" "'-c' needs a FILE" "-c without its value"
+    out=$("$TEND" -s "$T/x.sock" pid web extra 2>&1) || true
+    expect_match "$out" "'extra' is one too many" "pid's extra argument"
+    out=$("$TEND" -s "$T/x.sock" reload now 2>&1) || true
+    expect_match "$out" "not 'now'" "reload's argument"
 }
 
 # tend check FILE, as with -c FILE.
