@@ -708,7 +708,8 @@ EOF
     expect_eq "$(cell "$T/out" stubborn STATE)" STOPPING "state after stop --no-wait"
     cli stop stubborn
     t1=$(ms_now)
-    expect_cli 0 "stubborn: stopped" "" "stop during STOPPING"
+    expect_cli 0 "stubborn: stopped (it ignored its stop signal: SIGKILL sent after stopwaitsecs)" "" \
+        "stop during STOPPING"
     expect_eq "$(count_log "${TS}stubborn \\(pid $pid\\): still alive 2s after SIGTERM: sending SIGKILL")" 1 \
         "the SIGKILL line"
     expect_eq "$(count_log "${TS}stubborn \\(pid $pid\\): STOPPING -> STOPPED: stopped: signal 9 \\(SIGKILL\\)")" 1 \
