@@ -148,8 +148,8 @@ static void need_dir_of(const struct config *cfg, struct config_diags *diags, co
 
     dir_of(path, dir, sizeof(dir));
     if (stat(dir, &st) == -1)
-        add_error(cfg, diags, xasprintf("%s=%s: cannot use directory %s: %s", key, path, dir,
-                                        strerror(errno)));
+        add_error(cfg, diags, xasprintf("%s=%s: %s (directory %s)", key, path, strerror(errno),
+                                        dir));
     else if (!S_ISDIR(st.st_mode))
         add_error(cfg, diags, xasprintf("%s=%s: %s is not a directory", key, path, dir));
 }
