@@ -18,6 +18,9 @@ UNITSRC  := $(sort $(wildcard tests/unit/test_*.c))
 HELPSRC  := $(sort $(wildcard tests/helpers/*.c))
 BENCHSRC := $(sort $(wildcard bench/*.c))
 EXSRC    := $(sort $(wildcard examples/*.c))
+# The files that print tend's version: built again with another version string for
+# tend-next, a second build that the upgrade tests install over the first.
+VERSIONED := $(shell grep -l TEND_VERSION $(SRC))
 
 # The rules below are made by $(eval): without this, the first of them (build/tend alone)
 # would be what a plain `make` builds.
@@ -32,6 +35,12 @@ $1/tend: $$(SRC:%.c=$1/obj/%.o)
 	$$(CC) $2 $$^ -o $$@
 $1/daeml: $1/tend
 	ln -sf tend $$@
+$1/next/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASEFLAGS) $2 -UTEND_VERSION -DTEND_VERSION='"$(VERSION)+next"' -c $$< -o $$@
+$1/tend-next: $$(filter-out $$(VERSIONED:%.c=$1/obj/%.o),$$(SRC:%.c=$1/obj/%.o)) \
+              $$(VERSIONED:%.c=$1/next/%.o)
+	$$(CC) $2 $$^ -o $$@
 $1/tests/%: $1/obj/tests/unit/%.o $$(LIBSRC:%.c=$1/obj/%.o)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $2 $$^ -o $$@
@@ -44,7 +53,7 @@ $1/bench/%: $1/obj/bench/%.o
 $1/examples/%: $1/obj/examples/%.o
 	@mkdir -p $$(dir $$@)
 	$$(CC) $2 $$^ -o $$@
-$1-all: $1/tend $1/daeml $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
+$1-all: $1/tend $1/daeml $1/tend-next $$(UNITSRC:tests/unit/%.c=$1/tests/%) \
         $$(HELPSRC:tests/helpers/%.c=$1/helpers/%) $$(EXSRC:examples/%.c=$1/examples/%)
 endef
 

@@ -92,6 +92,12 @@ static const struct verb_spec verbs[] = {
      "Print the version of this client and of the running supervisor (tend -V does too).\n"
      "  --json   print {\"client\": V, \"supervisor\": V or null}\n"
      "Exit status: 0 both printed, 4 no supervisor (the client's version is printed).\n"},
+    {"upgrade", 0, 0, false, false, false,
+     "Usage: tend upgrade\n"
+     "Replace the running tend by the binary installed now, in place: the keeper re-executes\n"
+     "itself and the supervisor, which takes every program back (same pids, nothing lost from\n"
+     "their logs). Waits for the new supervisor and prints its pid.\n"
+     "Exit status: 0 upgraded, 1 failed, 4 no supervisor.\n"},
     {"logrotate", 0, 0, false, false, true,
      "Usage: tend logrotate\n"
      "Rotate every log file now (the supervisor's and the processes').\n"
@@ -101,7 +107,7 @@ static const struct verb_spec verbs[] = {
 static const char general_usage[] =
     "Usage: tend [-c FILE] [-s PATH] COMMAND [ARGS...]\n"
     "Commands talking to the running supervisor: status start stop restart signal reload\n"
-    "shutdown pid logs logrotate version (tend COMMAND --help for each).\n";
+    "shutdown pid logs logrotate upgrade version (tend COMMAND --help for each).\n";
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
@@ -1523,6 +1529,15 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
         goto done;
     }
     rc = converse(&o, fd, &req, &st, out, err);
+    if (rc == EXIT_OK && strcmp(o.verb->name, "upgrade") == 0) {
+        /* The socket stays open across the upgrade: this waits for the new supervisor. */
+        char *again[] = {"-s", path, "pid", NULL};
+        fflush(out);
+        fd_close_quiet(fd);
+        fd = -1;
+        fputs("new supervisor pid: ", out);
+        rc = client_run(3, again, out, err);
+    }
     if (version && rc != EXIT_OK && st.nmsgs == 0 && !o.json)
         fprintf(out, "supervisor: unknown (it does not answer 'version': older than 0.1.0)\n");
     if (o.json && strcmp(o.verb->name, "status") != 0)

@@ -22,11 +22,13 @@
 
 #include "client.h"
 #include "control.h"
+#include "handover.h"
 #include "health.h"
 #include "log.h"
 #include "preflight.h"
 #include "logcap.h"
 #include "proto.h"
+#include "reload.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/fd.h"
@@ -83,6 +85,7 @@ struct control {
     uid_t owner_uid;           /* socket_owner= may connect too */
     struct conn *conns;
     size_t nconns;
+    bool keep_socket;          /* leaving for an upgrade: the socket file stays */
 };
 
 static void conn_close(struct conn *k);
@@ -334,6 +337,9 @@ static void do_status(struct conn *k, struct proto_request *req)
             append_status(k, sel[i], now);
         free(sel);
     }
+    if (handover_keeper_lost(sup->handover))
+        proto_buf_append_msg(&k->out, "warning: the keeper is gone: a death of this "
+                             "supervisor would now lose the programs (restart tend)");
     reply_ok(k);
 }
 
@@ -438,6 +444,29 @@ static void reload_line(const char *line, void *ctx)
     struct conn *k = ctx;
 
     proto_buf_append_msg(&k->out, line);
+}
+
+/* `tend upgrade`: the answer goes out first, then the supervisor hands everything to the
+ * keeper and exits; the keeper re-executes both from the binary installed now. The listening
+ * socket stays open meanwhile, so the client's next request waits for the new supervisor. */
+static void do_upgrade(struct conn *k)
+{
+    struct supervisor *sup = k->ctl->sup;
+
+    if (handover_keeper_pid(sup->handover) == 0) {
+        reply_err(k, PROTO_ERR_FAILED, "no keeper: this supervisor cannot be replaced in place "
+                  "(restart tend to get its keeper back)");
+        return;
+    }
+    if (sup->shutting_down) {
+        reply_err(k, PROTO_ERR_FAILED, "tend is shutting down");
+        return;
+    }
+    log_msg(LOG_LVL_INFO, "control: upgrade requested by uid %d", (int)k->uid);
+    proto_buf_append_msg(&k->out, "upgrading: the keeper re-executes tend");
+    reply_ok(k);
+    if (sup_upgrade(sup) == -1)
+        log_msg(LOG_LVL_ERROR, "upgrade: %s; going on as before", strerror(errno));
 }
 
 static void do_reload(struct conn *k)
@@ -676,6 +705,7 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         proto_buf_append_msgf(&k->out, "%s", TEND_VERSION);
         reply_ok(k);
         break;
+    case PROTO_VERB_UPGRADE: do_upgrade(k); break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -985,7 +1015,8 @@ static int bind_socket(int fd, const struct sockaddr_un *addr, int mode)
     return r;
 }
 
-struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
+struct control *control_open(struct supervisor *sup, int inherited_fd, char *err,
+                             size_t err_len)
 {
     const struct tend_conf *t = &sup->config->tend;
     struct control *c = xcalloc(1, sizeof(*c));
@@ -1016,6 +1047,33 @@ struct control *control_open(struct supervisor *sup, char *err, size_t err_len)
         }
         c->has_gid = true;
         c->gid = g->gr_gid;
+    }
+    if (inherited_fd != -1) {
+        /* A previous supervisor's socket, held by the keeper: clients that connected
+         * meanwhile wait in its backlog. Path, mode and owner were set when it was made. */
+        c->fd = inherited_fd;
+        (void)fcntl(c->fd, F_SETFD, FD_CLOEXEC); /* valid fd: cannot fail */
+        if (fd_set_nonblock(c->fd) == -1 ||
+            loop_add(&sup->loop, &c->w, c->fd, EPOLLIN, on_listen, c) == -1 ||
+            sup_listen(sup, on_state_change, c) == -1) {
+            snprintf(err, err_len, "tend: cannot take over the control socket %s: %s", path,
+                     strerror(errno));
+            goto fail;
+        }
+        if (t->socket_owner != NULL) {
+            uid_t uid;
+            gid_t gid, *groups = NULL;
+            size_t ngroups;
+            char msg[256];
+            if (spawn_resolve_user(t->socket_owner, &uid, &gid, &groups, &ngroups, msg,
+                                   sizeof(msg)) == 0) {
+                free(groups);
+                c->has_owner = true;
+                c->owner_uid = uid;
+            }
+        }
+        log_msg(LOG_LVL_INFO, "control: listening on %s (taken over)", path);
+        return c;
     }
     if (make_parent_dir(c, path, err, err_len) == -1)
         goto fail;
@@ -1099,8 +1157,20 @@ void control_close(struct control *c)
     loop_del(&c->sup->loop, &c->w);
     loop_timer_cancel(&c->sup->loop, &c->retry_timer);
     fd_close_quiet(c->fd);
-    (void)unlink(c->path); /* best effort: a leftover socket is detected as stale next time */
+    if (!c->keep_socket)
+        (void)unlink(c->path); /* best effort: a leftover socket is detected as stale later */
     free(c);
+}
+
+void control_keep_socket(struct control *c)
+{
+    if (c != NULL)
+        c->keep_socket = true;
+}
+
+int control_fd(const struct control *c)
+{
+    return c != NULL ? c->fd : -1;
 }
 
 const char *control_path(const struct control *c)

@@ -19,8 +19,15 @@ struct control;
 #define CONTROL_MAX_CONNS 512
 
 /* Creates the socket at the path from [tend] socket= (or the default), listens, and
- * registers with the supervisor's loop. Returns NULL with a one-line message in err. */
-struct control *control_open(struct supervisor *sup, char *err, size_t err_len);
+ * registers with the supervisor's loop; or, with inherited_fd != -1, takes over the
+ * listening socket a previous supervisor made. NULL with a one-line message in err. */
+struct control *control_open(struct supervisor *sup, int inherited_fd, char *err,
+                             size_t err_len);
+/* The listening socket (to hand over to the keeper). */
+int control_fd(const struct control *c);
+/* control_close will leave the socket file in place (an upgrade: the next supervisor
+ * listens on the same socket). */
+void control_keep_socket(struct control *c);
 /* Closes every connection and the socket, and removes the socket file. */
 void control_close(struct control *c);
 const char *control_path(const struct control *c);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -83,6 +84,7 @@ struct stream {
     bool file_regular;    /* rotation and truncation apply */
     bool file_socket;     /* tend's stdout is a socket: send(MSG_DONTWAIT) */
     bool file_mid_line;   /* the file does not end with '\n' */
+    bool file_splice;     /* a plain file opened for splice(2): no O_APPEND, offset at end */
     long long file_size;  /* as far as we know: fstat at open + what we wrote */
     char why[256];        /* a failure's reason when strerror alone would mislead */
 
@@ -395,6 +397,15 @@ static int adopt_file(struct stream *s, int fd, bool special)
     s->file_mid_line = false;
     if (s->file_regular && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1)
         s->file_mid_line = last != '\n';
+    /* splice(2) refuses an O_APPEND file: we are its only writer, so the offset at its end
+     * serves the same. Not for what another program reads as it grows (tend's stdout). */
+    s->file_splice = false;
+    if (s->file_regular && !s->c.to_syslog && !s->c.timestamps) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_APPEND) == 0 &&
+            lseek(fd, 0, SEEK_END) != (off_t)-1)
+            s->file_splice = true;
+    }
     s->rot_pending = false;
     s->rot_delay_ms = 0;
     return 0;
@@ -504,7 +515,8 @@ static int write_file(struct stream *s, const char *buf, size_t len, size_t *don
         off_t cut = (off_t)(off - keep);
         struct stat st;
         if (fstat(s->file_fd, &st) == 0 && st.st_size >= cut &&
-            ftruncate(s->file_fd, st.st_size - cut) == 0) {
+            ftruncate(s->file_fd, st.st_size - cut) == 0 &&
+            lseek(s->file_fd, 0, SEEK_END) != (off_t)-1) { /* splice files write at the offset */
             s->file_size -= (long long)cut;
             s->file_mid_line = keep > 0 ? false : was_mid;
             *done = keep;
@@ -656,6 +668,7 @@ static int rotation_step(struct stream *s)
         /* supervisord: no backups means the file starts over in place. */
         if (ftruncate(s->file_fd, 0) == -1)
             goto fail;
+        (void)lseek(s->file_fd, 0, SEEK_SET); /* splice writes at the offset: back to 0 */
         s->file_size = 0;
         s->file_mid_line = false;
         s->rot_pending = false;
@@ -864,9 +877,133 @@ static void consume(struct stream *s, const char *buf, size_t len)
         deliver(s, buf + whole, rest);
 }
 
+/* Copies what the pipe holds into scratch without taking it out (tee(2) into a pipe of our
+ * own, then read back from there). Returns the number of bytes; 0 with errno EAGAIN when the
+ * pipe is empty, 0 with another errno when peeking is not possible. */
+static size_t peek(struct stream *s, size_t max)
+{
+    static int peek_fd[2] = {-1, -1};
+    ssize_t n, r;
+
+    if (peek_fd[0] == -1 && pipe2(peek_fd, O_CLOEXEC | O_NONBLOCK) == -1)
+        return 0;
+    n = tee(s->rd_fd, peek_fd[1], max, SPLICE_F_NONBLOCK);
+    if (n <= 0) {
+        if (n == 0)
+            errno = EAGAIN; /* no writer at all: nothing will come */
+        return 0;
+    }
+    /* The peek pipe was empty and holds just this copy: all of it comes back at once. */
+    r = fd_read(peek_fd[0], scratch, (size_t)n);
+    if (r != n) {
+        errno = EIO;
+        return 0;
+    }
+    return (size_t)n;
+}
+
+/* Moves len bytes (scratch[0..len), as peeked) from the pipe into the file with splice(2).
+ * On a short or failed move the file is cut back to its last whole line, as write_file does
+ * (what the pipe gave up past that is counted as dropped). 0, or -1/errno. */
+static int splice_out(struct stream *s, size_t len)
+{
+    size_t off = 0;
+    bool was_mid = s->file_mid_line;
+
+    while (off < len) {
+        ssize_t m = splice(s->rd_fd, NULL, s->file_fd, NULL, len - off, SPLICE_F_NONBLOCK);
+        if (m == -1 && errno == EINTR)
+            continue;
+        if (m <= 0) {
+            int err = m == 0 ? EIO : errno;
+            if (off > 0 && scratch[off - 1] != '\n') {
+                const char *nl = memrchr(scratch, '\n', off);
+                size_t keep = nl ? (size_t)(nl - scratch) + 1 : 0;
+                if (ftruncate(s->file_fd, s->file_size - (long long)(off - keep)) == 0 &&
+                    lseek(s->file_fd, 0, SEEK_END) != (off_t)-1) {
+                    drop(s, scratch + keep, off - keep);
+                    s->file_size -= (long long)(off - keep);
+                    s->file_mid_line = keep > 0 ? false : was_mid;
+                }
+            }
+            errno = err;
+            return -1;
+        }
+        s->file_size += (long long)m;
+        off += (size_t)m;
+        s->file_mid_line = scratch[off - 1] != '\n';
+    }
+    return 0;
+}
+
+/* The zero-copy path for a stream written to a plain file (no syslog, no timestamps): the
+ * bytes go from the pipe to the file with splice(2) and never sit in tend's memory, so a
+ * supervisor killed at any instant loses and repeats nothing: what the kernel took from the
+ * pipe is in the file, the rest is still in the pipe for the next supervisor. The data is
+ * peeked at first (tee) to cut at line boundaries, and rotation happens between lines
+ * exactly as on the write path. Whole lines only: when the pipe holds just the start of a
+ * line, the read path takes it into the carry (a pipe cannot be left readable without epoll
+ * reporting it again and again), and the read path serves the stream until that line is
+ * done. So a kill loses at most a partial line that was in the carry. Returns 1 when done
+ * (drained, or the round limit), 0 when the read path must take over (a partial line, a
+ * failed write: it drops and counts; or peeking is impossible). */
+static int splice_pump(struct stream *s, int max_rounds)
+{
+    for (int i = 0; i < max_rounds; i++) {
+        size_t n = peek(s, READ_MAX), whole, off = 0;
+        bool stuck = false;
+        const char *nl;
+
+        if (n == 0)
+            return errno == EAGAIN ? 1 : 0;
+        nl = memrchr(scratch, '\n', n);
+        whole = nl ? (size_t)(nl - scratch) + 1 : 0;
+        if (whole == 0)
+            return 0; /* only the start of a line: the read path keeps it as the carry */
+        while (off < whole) {
+            bool rotate;
+            size_t chunk = next_chunk(s, scratch + off, whole - off, &rotate);
+            if (rotate) {
+                if (!stuck && rotation_step(s) == 0) {
+                    stuck = s->file_size > 0;
+                    if (!s->file_splice)
+                        return 0;
+                    continue;
+                }
+                chunk = whole - off;
+            }
+            /* splice_out works on scratch from its start: what is left goes there. */
+            if (off > 0)
+                memmove(scratch, scratch + off, whole - off);
+            whole -= off;
+            if (splice_out(s, chunk) == -1) {
+                stream_fail(s, errno, "write");
+                return 0;
+            }
+            off = chunk;
+        }
+        s->in_line = s->file_mid_line;
+    }
+    return 1;
+}
+
+static bool splicing(const struct stream *s)
+{
+    return s->rd_fd != -1 && s->c.to_file && s->file_fd != -1 && s->file_splice &&
+           !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps;
+}
+
 /* Reads up to max_reads times, stopping when the pipe is empty. */
 static void stream_pump(struct stream *s, int max_reads)
 {
+    /* The splice path needs the file open. Not an AUTO one: that is created at the first
+     * line written (a pump may find the pipe empty), so its first bytes take the read path,
+     * which opens it then, and the splice path serves the rest. */
+    if (s->rd_fd != -1 && s->c.to_file && !s->c.auto_dir && s->file_fd == -1 && !s->retrying &&
+        stream_open(s) == -1)
+        stream_fail(s, errno, "open");
+    if (splicing(s) && splice_pump(s, max_reads) == 1)
+        return;
     for (int i = 0; i < max_reads && s->rd_fd != -1; i++) {
         size_t have = s->carry_len;
         ssize_t n;
@@ -900,6 +1037,7 @@ static void on_readable(struct watcher *w, uint32_t events)
 /* An instance boundary (or the end): its unterminated last line becomes a line. */
 static void end_line(struct stream *s)
 {
+
     if (s->carry_len == 0 && !s->in_line)
         return;
     memcpy(scratch, s->carry, s->carry_len);
@@ -1227,6 +1365,48 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
     return rc;
 }
 
+void logcap_fds(const struct logcap *lc, int fds[4])
+{
+    for (int i = 0; i < 2; i++) {
+        fds[2 * i] = lc ? lc->s[i].rd_fd : -1;
+        fds[2 * i + 1] = lc ? lc->s[i].wr_fd : -1;
+    }
+}
+
+int logcap_attach(struct logcap *lc, const int fds[4])
+{
+    int rc = 0, err = 0;
+
+    for (int i = 0; i < 2; i++) {
+        struct stream *s = lc ? &lc->s[i] : NULL;
+        int rd = fds[2 * i], wr = fds[2 * i + 1];
+        if (rd == -1 || wr == -1)
+            continue;
+        if (s == NULL || s->rd_fd != -1 || !capturing(&s->c)) {
+            /* Nothing captures this stream any more. */
+            fd_close_quiet(rd);
+            fd_close_quiet(wr);
+            continue;
+        }
+        /* O_NONBLOCK belongs to the read end's open file description: already set by the
+         * supervisor that made it, set again in case. */
+        if (fd_set_nonblock(rd) == -1 ||
+            loop_add(lc->loop, &s->w, rd, EPOLLIN, on_readable, s) == -1) {
+            err = errno;
+            rc = -1;
+            fd_close_quiet(rd);
+            fd_close_quiet(wr);
+            continue;
+        }
+        s->rd_fd = rd;
+        s->wr_fd = wr;
+        /* The file is opened (at its end) when the first bytes arrive. */
+    }
+    if (rc == -1)
+        errno = err;
+    return rc;
+}
+
 void logcap_after_spawn(struct logcap *lc)
 {
     /* Nothing to close: the write ends lent out are logcap's own, kept so that the pipes
@@ -1351,14 +1531,24 @@ static void free_mem(void *ptr)
     free(lc);
 }
 
+bool logcap_handing_over;
+
 void logcap_free(struct logcap *lc)
 {
     if (lc == NULL)
         return;
-    logcap_flush(lc);
+    if (!logcap_handing_over)
+        logcap_flush(lc);
     for (int i = 0; i < 2; i++) {
         struct stream *s = &lc->s[i];
-        end_line(s);
+        if (logcap_handing_over) {
+            /* The rest of the line is still to come, for the next supervisor: what we read
+             * of it goes out as it is, and the pipe keeps the rest. */
+            deliver(s, s->carry, s->carry_len);
+            s->carry_len = 0;
+        } else {
+            end_line(s);
+        }
         if (s->retrying && s->drop_bytes > 0 && timer_now_ns() >= s->retry_at_ns)
             (void)stream_resume(s); /* a last chance to put the note in the file */
         report_lost_drop(s);

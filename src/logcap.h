@@ -33,6 +33,7 @@
 #ifndef TEND_LOGCAP_H
 #define TEND_LOGCAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -67,6 +68,15 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd);
  * whether or not it succeeded. Never close those descriptors yourself. */
 void logcap_after_spawn(struct logcap *lc);
 
+/* The four pipe ends (stdout read, write; stderr read, write), -1 where none is open: what
+ * must outlive this process for the capture to go on without a loss (handover.c). */
+void logcap_fds(const struct logcap *lc, int fds[4]);
+
+/* Takes over pipes made by an earlier supervisor (same layout as logcap_fds), and reads on
+ * from where it stopped. A stream that no longer captures closes its pair. 0, or -1/errno
+ * (that stream is then closed; the next spawn makes a new pipe). */
+int logcap_attach(struct logcap *lc, const int fds[4]);
+
 /* New settings after a reload (path, maxbytes, backups, syslog, timestamps, childlogdir;
  * redirect_stderr and NONE-ness take effect at the next spawn). What the pipes hold is
  * written under the old settings first. A stream whose path changed is reopened. */
@@ -88,6 +98,10 @@ unsigned long long logcap_dropped(const struct logcap *lc);
 /* The file a stream is written to (for `tend logs`), or NULL: NONE, syslog only, or stderr
  * under redirect_stderr (its lines are in stdout's file). */
 const char *logcap_path(const struct logcap *lc, int stream);
+
+/* Set when the supervisor leaves for an upgrade: logcap_free then leaves what the pipes hold
+ * for the next supervisor and writes a partial line as it is, without ending it. */
+extern bool logcap_handing_over;
 
 /* Writes out what can still be read and the last unterminated line, logs any output that had
  * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop

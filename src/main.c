@@ -6,8 +6,9 @@
 #include "client.h"
 #include "daeml.h"
 #include "exitcode.h"
+#include "daemon.h"
+#include "keeper.h"
 #include "keys.h"
-#include "supervisor.h"
 #include "util/str.h"
 
 static const char tend_usage[] =
@@ -25,6 +26,7 @@ static const char tend_usage[] =
     "  shutdown                  stop every process, then the supervisor\n"
     "  pid [--json] [NAME]       the supervisor's pid, or a process's\n"
     "  logrotate                 rotate every log file now (tend's and the processes')\n"
+    "  upgrade                   re-execute tend from the binary installed now, in place\n"
     "  version [--json]          client and supervisor versions (also -V)\n"
     "  daeml [OPTIONS] PROGRAM [ARGS...]   the daemon launcher (see daeml --help)\n"
     "Client commands take -c FILE (find the socket from a config) or -s SOCKET; without\n"
@@ -172,6 +174,10 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
     }
+    if (strcmp(cmd, "__keeper") == 0)
+        return keeper_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__supervise") == 0)
+        return supervise_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__syslog-relay") == 0 && argc == 3)
         return daeml_syslog_relay(argv[2]);
     if (strcmp(cmd, "__doc-lists") == 0 && argc == 2)

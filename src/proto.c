@@ -41,6 +41,7 @@ static const char *const verb_names[PROTO_VERB_COUNT] = {
     [PROTO_VERB_PID] = "pid",
     [PROTO_VERB_LOGROTATE] = "logrotate",
     [PROTO_VERB_LOGS] = "logs",
+    [PROTO_VERB_UPGRADE] = "upgrade",
     [PROTO_VERB_VERSION] = "version",
 };
 
@@ -491,6 +492,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
         case PROTO_VERB_SHUTDOWN:
         case PROTO_VERB_PID:
         case PROTO_VERB_LOGROTATE:
+        case PROTO_VERB_UPGRADE:
         case PROTO_VERB_VERSION:
         case PROTO_VERB_COUNT:
             break; /* no options */
@@ -533,6 +535,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
     case PROTO_VERB_RELOAD:
     case PROTO_VERB_SHUTDOWN:
     case PROTO_VERB_LOGROTATE:
+    case PROTO_VERB_UPGRADE:
     case PROTO_VERB_VERSION:
         if (npos != 0) {
             set_why(why, why_len, "%s takes no argument", verb);

@@ -55,6 +55,7 @@ enum proto_verb {
     PROTO_VERB_PID,
     PROTO_VERB_LOGROTATE,
     PROTO_VERB_LOGS,
+    PROTO_VERB_UPGRADE,
     PROTO_VERB_VERSION, /* the supervisor's version (a newer verb: old supervisors refuse it) */
     PROTO_VERB_COUNT
 };

@@ -47,7 +47,8 @@ static int make_dir(const char *dir)
     return 0;
 }
 
-int runtime_advertise(const char *socket, const char *config, char *path, size_t len)
+int runtime_advertise(const char *socket, const char *config, pid_t pid, char *path,
+                      size_t len)
 {
     char dir[PATH_MAX], sub[PATH_MAX + 16], tmp[PATH_MAX + 48], err[PATH_MAX + 256];
 
@@ -64,7 +65,7 @@ int runtime_advertise(const char *socket, const char *config, char *path, size_t
     snprintf(sub, sizeof(sub), "%s/supervisors", dir);
     if (make_dir(sub) == -1)
         return -1;
-    int n = snprintf(path, len, "%s/%ld", sub, (long)getpid());
+    int n = snprintf(path, len, "%s/%ld", sub, (long)pid);
     if (n < 0 || (size_t)n >= len || (size_t)n + 4 >= sizeof(tmp)) {
         path[0] = '\0';
         errno = ENAMETOOLONG;

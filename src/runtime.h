@@ -3,8 +3,9 @@
  * The runtime directory is $TEND_RUNTIME_DIR when set to an absolute path; otherwise
  * /run/tend for root, $XDG_RUNTIME_DIR/tend when that is absolute, else /tmp/tend-UID. The
  * default control socket lives there (tend.sock), and every running supervisor writes
- * supervisors/PID there: "socket=PATH\nconfig=PATH\n", so that a client run from any
- * directory can find the supervisor its user means (the lookup order is in tend(1)). */
+ * supervisors/PID there (PID: its keeper's): "socket=PATH\nconfig=PATH\n", so that a client
+ * run from any directory can find the supervisor its user means (the lookup order is in
+ * tend(1)). */
 #ifndef TEND_RUNTIME_H
 #define TEND_RUNTIME_H
 
@@ -14,10 +15,12 @@
 /* The runtime directory into buf; NULL with errno ENAMETOOLONG if it does not fit. */
 const char *runtime_dir(char *buf, size_t len);
 
-/* Writes this supervisor's advertisement (atomically: PID.new, then rename), creating the
+/* Writes this supervisor's advertisement under pid (the keeper's, which outlives the
+ * supervisors it restarts) atomically (PID.new, then rename), creating the
  * directories (0700) if missing. The advertisement's path goes into path (len bytes), for
  * runtime_withdraw. 0, or -1 with errno (the caller warns: nothing depends on it). */
-int runtime_advertise(const char *socket, const char *config, char *path, size_t len);
+int runtime_advertise(const char *socket, const char *config, pid_t pid, char *path,
+                      size_t len);
 /* Removes an advertisement written by runtime_advertise (path may be empty: nothing). */
 void runtime_withdraw(const char *path);
 

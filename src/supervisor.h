@@ -1,7 +1,8 @@
-/* supervisor: `tend daemon`. Owns the event loop, the service table and every descriptor
- * that must outlive a child (report pipes now; log pipes and pidfds later). Drives each
- * service's state machine (proc.c) from kernel events: SIGCHLD through a signalfd, report
- * pipes, the deadline timer, and requests from the control socket. */
+/* supervisor: the service table and its dispatch. Owns the event loop and every service;
+ * drives each service's state machine (proc.c) from kernel events (SIGCHLD through a
+ * signalfd, report pipes, pidfds, the deadline timer) and from requests of the control
+ * socket. Its neighbours: launch (spawning an instance), adopt (pidfile programs), reload
+ * (applying a new config), daemon (start-up), control (the socket). */
 #ifndef TEND_SUPERVISOR_H
 #define TEND_SUPERVISOR_H
 
@@ -42,6 +43,15 @@ struct service {
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
     bool removing;             /* reload removed it: drop once it has no process */
     char *display;             /* "group:name", or "name" when the group has its name */
+    /* handover (a supervisor restart continues from here) */
+    int slot;                  /* its slot in the handover state, -1: none */
+    bool kept;                 /* its process or launcher is the keeper's child (taken back
+                                * from a dead supervisor): the keeper reports the exit */
+    bool spawning;             /* between the decision to fork and the recorded pid */
+    bool restored;             /* restored from a previous supervisor's state */
+    bool restored_gone;        /* ... without its process: the keeper's record decides */
+    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start */
+    uint64_t lid_lo_ns, lid_hi_ns; /* ... of launcher_pid's */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
@@ -65,6 +75,8 @@ struct supervisor {
     } listeners[4];
     size_t nlisteners;
     struct control *control;   /* the control socket server, NULL if none */
+    struct handover *handover; /* the keeper's side of things, NULL without a keeper */
+    bool upgrading;            /* leaving for `tend upgrade`: hand everything over */
     struct alerts *alerts;
     uint64_t started_ns;
     int null_fd;               /* /dev/null, opened once for every child's unused stdio */
@@ -75,16 +87,6 @@ struct supervisor {
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */
 int sup_listen(struct supervisor *sup, sup_listener_fn *fn, void *ctx);
 
-/* Entry point of `tend daemon`. */
-int supervisor_main(int argc, char **argv);
-/* Entry point of `tend check`. */
-/* The options of `tend daemon` and `tend check` (cmd), from their parser's tables: fn gets
- * each one's short letter (0 when it has none) and long name. */
-void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int short_name,
-                                                        const char *long_name, void *ctx),
-                            void *ctx);
-int check_main(int argc, char **argv);
-
 /* Lookups and requests, for the control socket. */
 struct service *sup_find(struct supervisor *sup, const char *name);
 void sup_start(struct service *svc);
@@ -92,13 +94,50 @@ void sup_stop(struct service *svc);
 void sup_restart(struct service *svc);
 /* 0 or -1/errno; never signals a pid whose identity no longer matches. */
 int sup_signal(struct service *svc, int sig);
-/* Rereads the config and applies the difference. 0, or -1 with the config's diagnostics
- * in diags (nothing changed). `report` receives one line per change, e.g. "added web". */
-int sup_reload(struct supervisor *sup, struct config_diags *diags,
-               void (*report)(const char *line, void *ctx), void *ctx);
 void sup_shutdown(struct supervisor *sup);
 /* Reopens tend's log and rotates (or reopens, after logrotate(8)) every program's logs.
  * 0, or -1/errno of the first failure (each keeps retrying on its own). */
 int sup_logrotate(struct supervisor *sup);
+
+
+/* ---- life cycle, for daemon.c ---- */
+
+/* Blocks the signals tend reads, opens the signalfd and the loop, sets up alerts.
+ * sup->config must be loaded. 0 or -1/errno. */
+int sup_init(struct supervisor *sup);
+/* Creates a service for every process of sup->config (which gives up its copies). 0 or
+ * -1/ENOMEM. */
+int sup_add_services(struct supervisor *sup);
+/* Frees every service, the loop, the config; closes the descriptors (not the control
+ * socket: its owner closes it first). */
+void sup_destroy(struct supervisor *sup);
+
+/* ---- between the supervisor's modules (launch, adopt, reload) ---- */
+
+/* Feeds one event to the service's state machine and carries out its effects. */
+void sup_apply(struct service *svc, const struct proc_event *ev);
+/* A new service for conf (taken over). NULL when out of memory. */
+struct service *svc_new(struct supervisor *sup, struct proc_conf *conf);
+/* Stops every watcher and timer of the service and closes its descriptors. */
+void svc_release(struct service *svc);
+/* Frees a released service (a loop_defer_free callback). */
+void svc_free(void *svc);
+/* Recomputes the display name and the health check after the config changed. */
+void svc_set_display(struct service *svc);
+void svc_set_health(struct service *svc);
+/* A process exited with wait status `status`: reaped here (from_keeper false), or by the
+ * keeper at when_ns (CLOCK_MONOTONIC), which only counts for a process it is the parent of
+ * and that started before when_ns. */
+void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
+                uint64_t when_ns);
+/* A service restored from a previous supervisor: arm its deadline, resume its health check
+ * and its pidfile wait. */
+void sup_resume(struct service *svc);
+/* Leaves for `tend upgrade`: the keeper re-executes both processes. 0 or -1/errno. */
+int sup_upgrade(struct supervisor *sup);
+/* Sorts the table by priority, then name. */
+void sup_sort(struct supervisor *sup);
+/* A stopped service that a reload removed or changed: drop it, or start its new version. */
+void sup_after_stop(struct service *svc);
 
 #endif

@@ -59,6 +59,17 @@ int fd_set_nonblock(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+int fd_set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags == -1)
+        return -1;
+    if (!(flags & O_NONBLOCK))
+        return 0;
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 /* Walks /proc/self/fd with getdents64 (opendir would malloc) and closes what is >= lowfd.
  * The directory's own descriptor is skipped and closed last. */
 static int close_from_procfs(int lowfd, int keep_fd)

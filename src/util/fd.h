@@ -15,6 +15,8 @@ void fd_close_quiet(int fd);
 
 /* Marks fd non-blocking. 0 or -1/errno. */
 int fd_set_nonblock(int fd);
+/* Clears O_NONBLOCK. 0 or -1/errno. */
+int fd_set_blocking(int fd);
 
 /* Closes every descriptor >= lowfd except keep_fd (-1: none): close_range(2), falling back
  * on ENOSYS to walking /proc/self/fd with raw getdents64, then to a loop up to

@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SUBREAPER=$PPID    # lib.sh runs this shell as the subreaper's child
-TEND_PID=""        # the current case's tend
+TEND_PID="" KEEPER_PID=""        # the current case's tend
 CONF="" LOG="" SOCK=""
 RC=0               # exit status of the last cli / cli_as
 # "Promptly": far below the client's 10 s timeout, which is what a stalled loop would show;
@@ -82,9 +82,9 @@ children_of() {   # PID: its live children, one a line
 cleanup() {
     local rc=$? p pids
     set +e
-    if [ -n "$TEND_PID" ]; then
-        kill -KILL "$TEND_PID" 2>/dev/null
-        { wait "$TEND_PID"; } 2>/dev/null
+    if [ -n "$KEEPER_PID" ]; then
+        kill -KILL "$KEEPER_PID" $TEND_PID 2>/dev/null
+        { wait "$KEEPER_PID"; } 2>/dev/null
     fi
     for _ in 1 2 3 4 5; do
         pids=$(children_of "$SUBREAPER" | grep -vx "$$")
@@ -114,18 +114,18 @@ write_conf() {
 
 start_tend() {
     "$TEND" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 20 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 20 ||
         fail "tend did not start: $(cat "$T/tend.err")"
 }
 
 # stop_tend: SIGTERM; tend must exit 0 with "tend exiting" as its last log line.
 stop_tend() {
     local rc=0
-    kill -TERM "$TEND_PID"
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit after SIGTERM"
-    wait "$TEND_PID" || rc=$?
-    TEND_PID=""
+    kill -TERM "$KEEPER_PID"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit after SIGTERM"
+    wait "$KEEPER_PID" || rc=$?
+    TEND_PID="" KEEPER_PID=""
     check_sanitizers
     expect_eq "$rc" 0 "tend's exit status"
     expect_match "$(tail -n 1 "$LOG")" "${TS}tend exiting\$" "the last line of tend's log"
@@ -975,9 +975,9 @@ EOF
     wait_log "${TS}control: shutdown requested by uid 0"
     cli start easy
     expect_cli 1 "" "tend: tend is shutting down" "start during the shutdown"
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || rc=$?
-    TEND_PID=""
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || rc=$?
+    TEND_PID="" KEEPER_PID=""
     check_sanitizers
     expect_eq "$rc" 0 "tend's exit status"
     [ ! -e "/proc/$s" ] && [ ! -e "/proc/$e" ] || fail "a program outlived tend"
@@ -1037,10 +1037,10 @@ command=$H/sleeper
 startsecs=0
 EOF
     start_tend
-    kill -KILL "$TEND_PID"
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
     "$H/waitfor" -t 10 --gone "$TEND_PID"
-    { wait "$TEND_PID"; } 2>/dev/null || true
-    TEND_PID=""
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    TEND_PID="" KEEPER_PID=""
     [ -S "$SOCK" ] || fail "the socket file went away with a SIGKILLed tend"
     cli status
     expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: Connection refused)" \

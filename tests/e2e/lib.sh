@@ -37,6 +37,13 @@ stat_field() {
     echo "$1"
 }
 # A case that cannot run here (a missing kernel feature, not a failure) calls skip.
+# tend_started KEEPER_PID LOG [SECONDS]: waits for the supervisor's "started" line naming
+# that keeper (the process `tend daemon` became) and sets TEND_PID to the supervisor's pid.
+tend_started() {
+    "$H/waitfor" -t "${3:-15}" "$2" "started as pid [0-9]+ \\(keeper $1\\)" >/dev/null 2>&1 ||
+        return 1
+    TEND_PID=$(sed -n "s/.* started as pid \([0-9]*\) (keeper $1).*/\1/p" "$2" | tail -n 1)
+}
 skip() { echo "skipped: $*" >&2; exit 77; }
 proc_status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }   # PID KEY
 alive() { [ -e "/proc/$1" ] && [ "$(stat_field "$1" 3)" != Z ]; }

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SUBREAPER=$PPID     # lib.sh runs this shell as the subreaper's child
-TEND_PID=""
+TEND_PID="" KEEPER_PID=""
 TRACKED=""
 MOUNTED=""
 CONF="" LOG=""
@@ -53,9 +53,9 @@ check_sanitizers() {
 cleanup() {
     local rc=$? p pids round
     set +e
-    if [ -n "$TEND_PID" ]; then
-        kill -KILL "$TEND_PID" 2>/dev/null
-        { wait "$TEND_PID"; } 2>/dev/null
+    if [ -n "$KEEPER_PID" ]; then
+        kill -KILL "$KEEPER_PID" $TEND_PID 2>/dev/null
+        { wait "$KEEPER_PID"; } 2>/dev/null
     fi
     pids=$TRACKED
     for round in 1 2 3 4 5 6; do
@@ -68,6 +68,10 @@ cleanup() {
     [ -z "$MOUNTED" ] || umount "$MOUNTED" || umount -l "$MOUNTED"
     if [ "$rc" = 0 ]; then
         (check_sanitizers) || rc=1
+    fi
+    if [ "$rc" != 0 ] && [ -e "$LOG" ]; then
+        echo "--- tend's log:"
+        cat "$LOG"
     fi
     exit "$rc"
 }
@@ -83,18 +87,18 @@ write_conf() {
 
 start_tend() {
     "$TEND" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"$'\n'"log:"$'\n'"$(cat "$LOG" 2>/dev/null)"
 }
 
 # stop_tend: SIGTERM; tend must exit 0 with "tend exiting" last and no sanitizer report.
 stop_tend() {
     local rc=0
-    kill -TERM "$TEND_PID"
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || rc=$?
-    TEND_PID=""
+    kill -TERM "$KEEPER_PID"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || rc=$?
+    TEND_PID="" KEEPER_PID=""
     check_sanitizers
     expect_eq "$rc" 0 "tend's exit status"
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
@@ -407,8 +411,8 @@ EOF
     # ulimit -f counts 1024-byte blocks: 200 KiB, a fifth of what the program writes. Soft
     # only, so that it can be lifted again without CAP_SYS_RESOURCE.
     (ulimit -S -f 200; exec "$TEND" daemon -n -c "$CONF") >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
     ready_pid "$T/big.ready" >/dev/null
     wait_log "big: cannot write $T/big.log: File too large; its stdout is dropped"

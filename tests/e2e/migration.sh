@@ -9,7 +9,7 @@
 
 STOCK=/etc/supervisor/supervisord.conf
 
-# A daemonized tend of this case (its pid from its pidfile), killed at the end.
+# A daemonized tend of this case (its keeper's pid, from its pidfile), killed at the end.
 track_pidfile() {   # PIDFILE
     local p
     waitfor "$1" '^[0-9]+' 15 >/dev/null || fail "no pidfile $1"
@@ -187,8 +187,21 @@ EOF
     out=$(cd "$T/b" && "$TEND" status 2>&1) || rc=$?
     expect_eq "$rc" 0 "status from B (output: $out)"
     expect_match "$out" '^web +RUNNING ' "status from B"
-    out=$(cd "$T/b" && "$TEND" pid)
-    expect_eq "$out" "$pid" "pid from B"
+    # The advertisement is named by the keeper (the pidfile's pid); `tend pid` answers the
+    # supervisor's, which the keeper started.
+    local sup
+    sup=$(cd "$T/b" && "$TEND" pid) || fail "pid from B"
+    expect_eq "$(stat_field "$sup" 4)" "$pid" "the supervisor's parent (pid from B: $sup)"
+    # A supervisor killed outright is restarted by the keeper and advertises itself again:
+    # the advertisement is rewritten (no stale one of the dead supervisor's), still found.
+    rm -f "$T/rt/supervisors/$pid"
+    kill -KILL "$sup"
+    "$H/waitfor" -t 15 "$T/rt/supervisors/$pid" '^socket=' >/dev/null ||
+        fail "the restarted supervisor did not advertise itself again"
+    expect_eq "$(ls "$T/rt/supervisors")" "$pid" "advertisements after the restart"
+    rc=0
+    out=$(cd "$T/b" && "$TEND" status 2>&1) || rc=$?
+    expect_eq "$rc" 0 "status from B after the restart (output: $out)"
     (cd "$T/b" && "$TEND" shutdown) >/dev/null
     "$H/waitfor" -t 30 --gone "$pid" || fail "tend did not exit"
     [ ! -e "$T/rt/supervisors/$pid" ] || fail "advertisement left after shutdown"
@@ -212,9 +225,10 @@ t_cannot_reach_names_config_and_socket() {
     expect_match "$out" "socket of $(re "$CONF") $(re "$T/tend.sock"): No such file" "-c"
     # A socket file nobody listens on: a tend killed with SIGKILL leaves one.
     start_tend
-    kill -KILL "$TEND_PID"
-    wait "$TEND_PID" 2>/dev/null || true
-    TEND_PID=""
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
+    "$H/waitfor" -t 10 --gone "$TEND_PID"
+    wait "$KEEPER_PID" 2>/dev/null || true
+    TEND_PID="" KEEPER_PID=""
     [ -S "$T/tend.sock" ] || fail "no stale socket"
     rc=0
     out=$("$TEND" -c "$CONF" status 2>&1) || rc=$?
@@ -252,7 +266,7 @@ t_two_supervisors_client_asks() {
     "$TEND" -c "$T/one/tend.conf" shutdown >/dev/null
     "$H/waitfor" -t 30 --gone "$p1" || fail "one did not exit"
     out=$(cd "$T/b" && "$TEND" pid)
-    expect_eq "$out" "$p2" "with one left, it is found"
+    expect_eq "$(stat_field "$out" 4)" "$p2" "with one left, it is found (its keeper)"
     "$TEND" -c "$T/two/tend.conf" shutdown >/dev/null
     "$H/waitfor" -t 30 --gone "$p2" || fail "two did not exit"
 }

@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SUBREAPER=$PPID     # lib.sh runs this shell as the subreaper's child
-TEND_PID=""         # the foreground tend of the current case
+TEND_PID="" KEEPER_PID=""         # the foreground tend of the current case
 TRACKED=""          # other pids the current case wants killed when it ends
 CONF="" LOG=""      # the current case's config and tend's log (set by setup)
 
@@ -99,9 +99,9 @@ check_sanitizers() {
 cleanup() {
     local rc=$? p pids round
     set +e
-    if [ -n "$TEND_PID" ]; then
-        kill -KILL "$TEND_PID" 2>/dev/null
-        { wait "$TEND_PID"; } 2>/dev/null   # reaps it, without bash's "Killed" notice
+    if [ -n "$KEEPER_PID" ]; then
+        kill -KILL "$KEEPER_PID" $TEND_PID 2>/dev/null
+        { wait "$KEEPER_PID"; } 2>/dev/null   # reaps it, without bash's "Killed" notice
     fi
     pids=$TRACKED
     for round in 1 2 3 4 5 6; do
@@ -131,14 +131,14 @@ write_conf() {
 # Runs `tend daemon -n -c $CONF` in the background and waits for its "started" line.
 start_tend() {
     "$TEND" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"$'\n'"log:"$'\n'"$(cat "$LOG" 2>/dev/null)"
 }
 
 # stop_tend [SIG]: SIGTERM (or SIG) to tend, then tend_exited.
 stop_tend() {
-    kill -"${1:-TERM}" "$TEND_PID"
+    kill -"${1:-TERM}" "$KEEPER_PID"
     tend_exited
 }
 
@@ -146,9 +146,9 @@ stop_tend() {
 # of its log and nothing reported by a sanitizer.
 tend_exited() {
     local rc=0
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || rc=$?
-    TEND_PID=""
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || rc=$?
+    TEND_PID="" KEEPER_PID=""
     check_sanitizers
     expect_eq "$rc" 0 "tend's exit status"
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
@@ -931,19 +931,23 @@ t_daemon_mode() {
 command=$H/sleeper -r $T/a.ready
 startsecs=0
 EOF
-    local rc=0 pid svc n
+    local rc=0 pid svc n sup
     "$TEND" daemon -c "$CONF" >"$T/d.out" 2>"$T/d.err" </dev/null || rc=$?
     expect_eq "$rc" 0 "status of tend daemon; stderr: $(cat "$T/d.err")"
     [ -s "$T/tend.pid" ] || fail "tend daemon returned before writing its pidfile"
     pid=$(cat "$T/tend.pid")
-    line_no "${TS}tend .* started as pid $pid " >/dev/null
+    # The pidfile names the keeper (the process tend daemon became); the supervisor is its
+    # child.
+    line_no "${TS}tend .* started as pid [0-9]+ \\(keeper $pid\\)" >/dev/null
+    sup=$(sed -n "s/.* started as pid \([0-9]*\) (keeper $pid).*/\1/p" "$LOG")
+    expect_eq "$(pstat "$sup" 4)" "$pid" "parent of the supervisor"
     is_alive "$pid" || fail "the pidfile names $pid, which is not running"
     expect_eq "$(readlink "/proc/$pid/exe")" "$(readlink -f "$TEND")" "the pidfile's process"
     expect_eq "$(pstat "$pid" 4)" "$SUBREAPER" "parent of the daemon (it double-forked)"
     [ "$(pstat "$pid" 6)" != "$pid" ] || fail "the daemon is a session leader"
     [ "$(pstat "$pid" 6)" != "$(pstat "$$" 6)" ] || fail "the daemon stayed in the caller's session"
     svc=$(ready_pid "$T/a.ready")
-    expect_eq "$(pstat "$svc" 4)" "$pid" "parent of the service"
+    expect_eq "$(pstat "$svc" 4)" "$sup" "parent of the service"
 
     # A second supervisor with the same pidfile is refused, and changes nothing.
     rc=0
@@ -1056,7 +1060,7 @@ EOF
     pid=$(cat "$T/$rel.pid")
     [ ! -e "$T/$rel.pid.new" ] || fail "a temporary pidfile was left behind"
     LOG=$T/$rel.log
-    line_no "${TS}tend .* started as pid $pid " >/dev/null
+    line_no "${TS}tend .* started as pid [0-9]+ \\(keeper $pid\\)" >/dev/null
     kill -TERM "$pid"
     "$H/waitfor" -t 20 --gone "$pid" || fail "the daemon did not exit on SIGTERM"
     [ ! -e "$T/$rel.pid" ] || fail "the pidfile is still there after the daemon exited"

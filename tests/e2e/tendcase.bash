@@ -2,7 +2,7 @@
 # alerts.sh), after lib.sh: the case set-up and clean-up, config writing, log waits and
 # the small assertions they share.
 SUBREAPER=$PPID     # lib.sh runs this shell as the subreaper's child
-TEND_PID=""         # the foreground tend of the current case
+TEND_PID="" KEEPER_PID=""         # the foreground tend of the current case
 TRACKED=""          # other pids the current case wants killed when it ends
 CONF="" LOG=""      # the current case's config and tend's log (set by setup)
 
@@ -67,9 +67,9 @@ check_sanitizers() {
 cleanup() {
     local rc=$? p pids round
     set +e
-    if [ -n "$TEND_PID" ]; then
-        kill -KILL "$TEND_PID" 2>/dev/null
-        { wait "$TEND_PID"; } 2>/dev/null
+    if [ -n "$KEEPER_PID" ]; then
+        kill -KILL "$KEEPER_PID" $TEND_PID 2>/dev/null
+        { wait "$KEEPER_PID"; } 2>/dev/null
     fi
     pids=$TRACKED
     for round in 1 2 3 4 5 6; do
@@ -99,17 +99,17 @@ write_conf() {   # [TEND_KEY=VALUE...]: stdin, after a [tend] section, becomes $
 
 start_tend() {
     "$TEND" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    TEND_PID=$!
-    "$H/waitfor" -t 15 "$LOG" "started as pid $TEND_PID " >/dev/null 2>&1 ||
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 ||
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
 }
 
 stop_tend() {   # SIGTERM; tend must exit 0 with "tend exiting" last and no sanitizer report
     local rc=0
-    kill -TERM "$TEND_PID"
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || rc=$?
-    TEND_PID=""
+    kill -TERM "$KEEPER_PID"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || rc=$?
+    TEND_PID="" KEEPER_PID=""
     check_sanitizers
     expect_eq "$rc" 0 "tend's exit status"
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"

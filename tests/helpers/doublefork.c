@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +121,22 @@ int main(int argc, char **argv)
         close(pipe_fd[0]);
         if (setsid() == -1)
             _exit(1);
+        pid_t middle = getpid();
+        sigset_t usr1, old;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, &old);
         grandchild = fork();
         if (grandchild == -1)
             _exit(1);
         if (grandchild > 0)
             _exit(0);
+        /* Like a real daemon, write the pidfile once orphaned: the parent-death signal comes
+         * after the reparenting, so from then on the parent is the reaper, never `middle`. */
+        if (prctl(PR_SET_PDEATHSIG, SIGUSR1) == 0 && getppid() == middle)
+            sigwaitinfo(&usr1, NULL);
+        prctl(PR_SET_PDEATHSIG, 0);
+        sigprocmask(SIG_SETMASK, &old, NULL);
 
         if (delay_ms > 0) {
             struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};

@@ -7,6 +7,8 @@
  *                 the newline are always written, so a too-small size gives short lines)
  *   -e            write to stderr instead of stdout
  *   -l            one write(2) per line, instead of batches of whole lines up to 64 KiB
+ *   -r RATE       at most RATE lines per second (implies -l): paced on absolute deadlines,
+ *                 a load generator for tests that need output flowing while they act
  *
  * Line K (from 1) is K as eight or more decimal digits, a space, then filler up to LINE_SIZE
  * bytes, then "\n". The filler is the letter 'a' + K % 26 repeated, so a reader can check both
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH_BYTES 65536
@@ -62,12 +65,13 @@ static size_t format_line(char *buf, unsigned long long k, size_t size)
 
 int main(int argc, char **argv)
 {
-    unsigned long long lines = 1000, size = 64, k;
+    unsigned long long lines = 1000, size = 64, rate = 0, k;
+    struct timespec next;
     int fd = STDOUT_FILENO, per_line = 0, opt;
     size_t cap, used = 0;
     char *batch;
 
-    while ((opt = getopt(argc, argv, "n:s:el")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:elr:")) != -1) {
         switch (opt) {
         case 'n':
             if (parse_count(optarg, ~0ULL, &lines) == -1) {
@@ -88,13 +92,20 @@ int main(int argc, char **argv)
         case 'l':
             per_line = 1;
             break;
+        case 'r':
+            if (parse_count(optarg, 1000000, &rate) == -1 || rate < 1) {
+                fprintf(stderr, "flood: -r: want 1..1000000 lines/s, got '%s'\n", optarg);
+                return 2;
+            }
+            per_line = 1;
+            break;
         default:
-            fprintf(stderr, "usage: flood [-n LINES] [-s LINE_SIZE] [-e] [-l]\n");
+            fprintf(stderr, "usage: flood [-n LINES] [-s LINE_SIZE] [-e] [-l] [-r RATE]\n");
             return 2;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: flood [-n LINES] [-s LINE_SIZE] [-e] [-l]\n");
+        fprintf(stderr, "usage: flood [-n LINES] [-s LINE_SIZE] [-e] [-l] [-r RATE]\n");
         return 2;
     }
 
@@ -105,7 +116,17 @@ int main(int argc, char **argv)
         perror("flood");
         return 1;
     }
+    clock_gettime(CLOCK_MONOTONIC, &next);
     for (k = 1; lines == 0 || k <= lines; k++) {
+        if (rate > 0) {
+            next.tv_nsec += (long)(1000000000ULL / rate);
+            while (next.tv_nsec >= 1000000000L) {
+                next.tv_nsec -= 1000000000L;
+                next.tv_sec++;
+            }
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+                ;
+        }
         used += format_line(batch + used, k, (size_t)size);
         if (per_line || used >= BATCH_BYTES) {
             if (write_all(fd, batch, used) == -1)

@@ -1,0 +1,245 @@
+/* adopt: programs that daemonize themselves, found through their pidfile (see adopt.h). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "ident.h"
+#include "log.h"
+#include "pidfile.h"
+#include "supervisor.h"
+#include "util/fd.h"
+
+#define NS_PER_SEC 1000000000ULL
+/* A pidfile program's pidfile must be valid within max(startsecs, this) seconds. */
+#define PIDFILE_WAIT_MIN_S 5
+
+static void on_pidfile_timeout(struct timer *t, void *ctx);
+
+void adopt_init(struct service *svc)
+{
+    svc->ino_fd = -1;
+    svc->ino_w.fd = -1;
+    svc->pidfd = -1;
+    svc->pidfd_w.fd = -1;
+    timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
+}
+
+bool adopt_pidfile_mode(const struct service *svc)
+{
+    return svc->p.conf->pidfile != NULL;
+}
+
+void adopt_wait_end(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->ino_w);
+    fd_close_quiet(svc->ino_fd);
+    svc->ino_fd = -1;
+    loop_timer_cancel(&svc->sup->loop, &svc->pidfile_timer);
+}
+
+void adopt_pidfd_end(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->pidfd_w);
+    fd_close_quiet(svc->pidfd);
+    svc->pidfd = -1;
+}
+
+/* Whether pid descends from tend: then its exit reaches us through SIGCHLD (we are a
+ * subreaper), with its real status. */
+static bool is_descendant(pid_t pid)
+{
+    pid_t self = getpid(), ppid, pgid, sid;
+
+    for (int depth = 0; depth < 64 && pid > 1; depth++) {
+        if (ident_parents(pid, &ppid, &pgid, &sid) == -1)
+            return false;
+        if (ppid == self)
+            return true;
+        pid = ppid;
+    }
+    return false;
+}
+
+/* The adopted process is not ours: its pidfd became readable, so it has exited. */
+static void on_pidfd(struct watcher *w, uint32_t events)
+{
+    struct service *svc = w->ctx;
+    struct proc_event ev = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
+    int status;
+
+    (void)events;
+    /* Reparented to us just before it died (its launcher exited)? Then its real status is
+     * ours to collect; otherwise its parent has it. */
+    if (waitpid(svc->p.pid, &status, WNOHANG) == svc->p.pid)
+        ev.status = status;
+    adopt_pidfd_end(svc);
+    sup_apply(svc, &ev);
+}
+
+int adopt_pidfd_open(struct service *svc, pid_t pid, unsigned long long start_ticks, bool watch)
+{
+    struct ident again;
+
+    svc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    /* The pidfd pins the process: check once more that it is the one we validated. */
+    if (svc->pidfd != -1 &&
+        (ident_read(pid, &again, NULL) == -1 || again.start_ticks != start_ticks)) {
+        fd_close_quiet(svc->pidfd);
+        svc->pidfd = -1;
+        errno = ESRCH;
+    }
+    if (svc->pidfd == -1 || (watch && adopt_pidfd_watch(svc) == -1)) {
+        int err = errno;
+        adopt_pidfd_end(svc);
+        errno = err;
+        return -1;
+    }
+    svc->p.pid = pid;
+    return 0;
+}
+
+int adopt_pidfd_watch(struct service *svc)
+{
+    return loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc);
+}
+
+static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks)
+{
+    struct proc_event ok = {.kind = EV_EXEC_OK};
+    pid_t ppid = 0, pgid, sid;
+    bool descendant = is_descendant(pid);
+
+    /* Only a process whose parent is tend has its exit reach tend; a descendant whose
+     * parent is still the launcher (prog & echo $! > pidfile; wait) is reaped by the
+     * launcher. Anything but our child is watched, and signalled, through a pidfd. */
+    bool child = ident_parents(pid, &ppid, &pgid, &sid) == 0 && ppid == getpid();
+    adopt_wait_end(svc);
+    svc->p.pid = pid;
+    svc->adopted = true;
+    if (!child && adopt_pidfd_open(svc, pid, start_ticks, true) == -1) {
+        /* ESRCH: it died between the check and now. Either way we cannot watch it. */
+        struct proc_event gone = {.kind = EV_EXITED, .status = PROC_STATUS_UNKNOWN};
+        log_msg(LOG_LVL_WARN, "%s: cannot watch pid %d: %s", svc->display, (int)pid,
+                strerror(errno));
+        sup_apply(svc, &gone);
+        return;
+    }
+    log_msg(LOG_LVL_INFO, "%s: adopted pid %d from %s (%s)", svc->display, (int)pid,
+            svc->p.conf->pidfile,
+            child        ? "a descendant: exit seen through SIGCHLD"
+            : descendant ? "a descendant, still its launcher's child: watched through a pidfd"
+                         : "not a descendant: watched through a pidfd");
+    sup_apply(svc, &ok);
+}
+
+/* Reads the pidfile once. A valid one is adopted; otherwise the reason is kept for the
+ * FATAL message should the wait run out (a stale file may still be replaced in time). */
+void adopt_try_pidfile(struct service *svc)
+{
+    const char *path = svc->p.conf->pidfile;
+    struct stat st;
+    struct ident id;
+    char state;
+    pid_t pid;
+
+    if (pidfile_read_stat(path, &pid, &st) == -1) {
+        const char *why = errno == ENOENT    ? "did not appear"
+                          : errno == ELOOP   ? "is a symbolic link: refused"
+                          : errno == ENODATA ? "is empty"
+                          : errno == EINVAL  ? "does not hold a pid"
+                                             : strerror(errno);
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem), "pidfile %s %s", path, why);
+        return;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != svc->run_uid) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s is owned by uid %d, neither root nor the program's user: refused",
+                 path, (int)st.st_uid);
+        return;
+    }
+    if (ident_read(pid, &id, &state) == -1 || state == 'Z' || state == 'X') {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which is not running", path, (int)pid);
+        return;
+    }
+    /* The daemon was forked by what we launched, so it cannot be older than the launcher: an
+     * older process is a leftover pidfile's pid, reused by a stranger. */
+    if (id.start_ticks < svc->launcher_ticks) {
+        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                 "pidfile %s names pid %d, which started before the program was launched "
+                 "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
+        return;
+    }
+    adopt(svc, pid, id.start_ticks);
+}
+
+static void on_pidfile_event(struct watcher *w, uint32_t events)
+{
+    struct service *svc = w->ctx;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    (void)events;
+    /* Drain; which entry changed matters little: one read of the pidfile decides. */
+    while (fd_read(svc->ino_fd, buf, sizeof(buf)) > 0)
+        ;
+    adopt_try_pidfile(svc);
+}
+
+static void on_pidfile_timeout(struct timer *t, void *ctx)
+{
+    struct service *svc = ctx;
+    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = 0, .what = svc->pidfile_problem};
+
+    (void)t;
+    adopt_wait_end(svc);
+    /* Without inotify (its directory did not exist yet, or no instance was left), this is
+     * the one look at the pidfile: take it if it is valid now. */
+    adopt_try_pidfile(svc);
+    if (svc->adopted)
+        return;
+    ev.what = svc->pidfile_problem;
+    if (svc->launcher_pid != 0) {
+        /* The command neither wrote a usable pidfile nor exited: it must not linger. */
+        log_msg(LOG_LVL_WARN, "%s: killing launcher pid %d: %s", svc->display,
+                (int)svc->launcher_pid, svc->pidfile_problem);
+        if (kill(-svc->launcher_pid, SIGKILL) == -1 && errno != ESRCH)
+            (void)kill(svc->launcher_pid, SIGKILL); /* its group is gone: the pid alone */
+    }
+    sup_apply(svc, &ev);
+}
+
+/* After launching a pidfile program: watch its pidfile's directory until a valid pidfile
+ * names the daemon, for at most max(startsecs, PIDFILE_WAIT_MIN_S) seconds. */
+void adopt_wait_begin(struct service *svc)
+{
+    const struct proc_conf *c = svc->p.conf;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(c->pidfile, '/');
+    int wait_s = c->startsecs > PIDFILE_WAIT_MIN_S ? c->startsecs : PIDFILE_WAIT_MIN_S;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->pidfile) : 1,
+             slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");
+    snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+             "pidfile %s did not appear within %ds", c->pidfile, wait_s);
+    svc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (svc->ino_fd == -1 ||
+        inotify_add_watch(svc->ino_fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
+        loop_add(&svc->sup->loop, &svc->ino_w, svc->ino_fd, EPOLLIN, on_pidfile_event, svc)) {
+        /* Without inotify the deadline still decides; the pidfile is read then. */
+        log_msg(LOG_LVL_WARN, "%s: cannot watch %s: %s", svc->display, dir, strerror(errno));
+        loop_del(&svc->sup->loop, &svc->ino_w);
+        fd_close_quiet(svc->ino_fd);
+        svc->ino_fd = -1;
+    }
+    (void)loop_timer_arm(&svc->sup->loop, &svc->pidfile_timer,
+                         timer_now_ns() + (uint64_t)wait_s * NS_PER_SEC);
+}
+

@@ -1,0 +1,970 @@
+/* handover: the supervisor's side of the keeper (see handover.h).
+ *
+ * The state file layout is this version's own (a magic and a version number in the header):
+ * a supervisor that finds a layout it does not know refuses to start rather than guess,
+ * since a wrong guess would start duplicates of running programs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "handover.h"
+#include "ident.h"
+#include "keeper.h"
+#include "log.h"
+#include "logcap.h"
+#include "supervisor.h"
+#include "util/fd.h"
+
+#define STATE_MAGIC 0x3174617473646e74ULL /* "tndstat1" */
+#define STATE_VERSION 1
+#define FIRST_CAP 64
+#define HELLO_TIMEOUT_MS 5000
+#define BATCH 128                   /* records per message from the keeper, at most */
+#define FILE_DELAY_NS 200000000ULL  /* the state file is rewritten at most this often */
+#define FILE_LINE_MAX 256
+
+struct rec {
+    uint64_t name_hash;
+    uint64_t id_lo_ns, id_hi_ns;    /* CLOCK_BOOTTIME window of pid's start */
+    uint64_t lid_lo_ns, lid_hi_ns;  /* ... of launcher_pid's */
+    uint64_t start_ns, deadline_ns, last_run_ns; /* CLOCK_MONOTONIC */
+    int32_t state, pid, launcher_pid, backoff, crashes, last_status, last_pid;
+    uint32_t restarts;
+    int32_t fds[4];                 /* stdout read, write; stderr read, write; -1: none */
+    uint8_t used, exec_ok, start_elapsed, pending_start, pending_auto_restart, crash_loop,
+        adopted, spawning;
+    char name[64];                  /* for a person reading a dump; the hash is the key */
+    char reason[120];
+};
+
+struct slot {
+    uint32_t active;                /* which rec is current; flipped with one store */
+    uint32_t pad;
+    struct rec rec[2];
+};
+
+struct header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t cap;                   /* slots */
+    int32_t control_fd;
+    uint32_t generation;
+    uint64_t reserved[5];
+};
+
+/* A program a previous, dead tend left running, from its state file. */
+struct cold {
+    uint64_t name_hash;
+    pid_t pid;
+    unsigned long long start_ticks;
+    char comm[32];
+};
+
+struct handover {
+    struct supervisor *sup;
+    int keeper_fd;                  /* -1: no keeper (gone, or never) */
+    pid_t keeper_pid;
+    bool keeper_lost;               /* there was a keeper, and it died */
+    struct watcher keeper_w;
+    int state_fd;
+    struct header *hdr;             /* the mapping: header, then cap slots */
+    size_t map_len;
+    bool restoring;
+    unsigned generation;
+    uint32_t *free_slots;           /* a stack of free slot indices */
+    size_t nfree;
+    /* The state file for a cold start (both keeper and supervisor gone): every live
+     * program's name hash, pid, start time and command name, rewritten atomically. */
+    char *file_path;
+    struct timer file_timer;
+    bool file_dirty;
+    struct cold *cold;              /* what the file said at start-up, until matched */
+    size_t ncold;
+    /* Exits the keeper reaped, received at start-up: matched against restored services. */
+    struct keeper_msg *exits;
+    size_t nexits, cap_exits;
+};
+
+static void file_changed(struct handover *h);
+static void write_file(struct handover *h);
+static bool cold_adopt(struct handover *h, struct service *svc);
+
+static uint64_t boot_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_BOOTTIME, &ts); /* cannot fail for this clock */
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tick_ns(void)
+{
+    long tck = sysconf(_SC_CLK_TCK);
+
+    return 1000000000ULL / (uint64_t)(tck > 0 ? tck : 100);
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static struct slot *slot_at(const struct handover *h, int i)
+{
+    return (struct slot *)((char *)h->hdr + sizeof(struct header)) + i;
+}
+
+static size_t map_size(uint32_t cap)
+{
+    return sizeof(struct header) + (size_t)cap * sizeof(struct slot);
+}
+
+static void send_op(struct handover *h, uint32_t op, int fd, bool attach)
+{
+    struct keeper_msg m = {.op = op, .fd = fd};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+    if (h->keeper_fd == -1)
+        return;
+    if (attach) {
+        memset(cbuf, 0, sizeof(cbuf));
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof(cbuf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    /* Blocking on purpose: a deposit must reach the keeper before the descriptor is used,
+     * and the keeper reads its socket at once. A keeper that is gone gives EPIPE. */
+    while (sendmsg(h->keeper_fd, &mh, MSG_NOSIGNAL) == -1) {
+        if (errno == EINTR)
+            continue;
+        log_msg(LOG_LVL_WARN, "keeper: cannot send a message: %s", strerror(errno));
+        return;
+    }
+}
+
+static void deposit(struct handover *h, int fd)
+{
+    if (fd >= KEEPER_FIRST_FD)
+        send_op(h, KEEPER_DEPOSIT, fd, true);
+}
+
+static void release(struct handover *h, int fd)
+{
+    if (fd >= KEEPER_FIRST_FD)
+        send_op(h, KEEPER_RELEASE, fd, false);
+}
+
+/* ---- the keeper's messages ---- */
+
+static void keeper_gone(struct handover *h)
+{
+    struct supervisor *sup = h->sup;
+
+    log_msg(LOG_LVL_ERROR, "keeper pid %d is gone: tend goes on supervising, but a death of "
+            "this supervisor would now lose the programs' output and supervision (restart "
+            "tend to get the safety net back)", (int)h->keeper_pid);
+    loop_del(&sup->loop, &h->keeper_w);
+    fd_close_quiet(h->keeper_fd);
+    h->keeper_fd = -1;
+    h->keeper_pid = 0;
+    h->keeper_lost = true;
+    /* The programs the keeper was the parent of: their exits now show only through their
+     * pidfds, without a status. */
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        struct service *svc = sup->svcs[i];
+        if (svc->kept && svc->pidfd != -1)
+            adopt_pidfd_watch(svc);
+        svc->kept = false;
+    }
+}
+
+/* Reads what the keeper sent. `until_end`: block until HELLO_END (start-up) or timeout. */
+static int read_keeper(struct handover *h, bool until_end)
+{
+    struct keeper_msg batch[BATCH];
+
+    for (;;) {
+        ssize_t n = recv(h->keeper_fd, batch, sizeof(batch), until_end ? 0 : MSG_DONTWAIT);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0) {
+            keeper_gone(h);
+            return -1;
+        }
+        for (size_t i = 0; i < (size_t)n / sizeof(batch[0]); i++) {
+            const struct keeper_msg *m = &batch[i];
+            if (m->op == KEEPER_HELLO_END) {
+                if (m->status > 0)
+                    log_msg(LOG_LVL_WARN, "keeper: %d exit statuses were lost while no "
+                            "supervisor ran (more exits than it keeps)", m->status);
+                if (until_end)
+                    return 0;
+            } else if (m->op == KEEPER_EXITED) {
+                if (h->restoring && until_end) {
+                    if (h->nexits == h->cap_exits) {
+                        size_t cap = h->cap_exits ? h->cap_exits * 2 : 256;
+                        struct keeper_msg *p = realloc(h->exits, cap * sizeof(*p));
+                        if (p == NULL)
+                            continue; /* that exit will show as an unknown status */
+                        h->exits = p;
+                        h->cap_exits = cap;
+                    }
+                    h->exits[h->nexits++] = *m;
+                } else {
+                    sup_exited(h->sup, m->pid, m->status, true, m->when_ns);
+                }
+            }
+        }
+    }
+}
+
+static void on_keeper(struct watcher *w, uint32_t events)
+{
+    struct handover *h = w->ctx;
+
+    (void)events;
+    (void)read_keeper(h, false);
+}
+
+/* ---- the state ---- */
+
+static int grow(struct handover *h, uint32_t cap)
+{
+    uint32_t old = h->hdr ? h->hdr->cap : 0;
+    void *p;
+
+    if (ftruncate(h->state_fd, (off_t)map_size(cap)) == -1)
+        return -1;
+    if (h->hdr == NULL)
+        p = mmap(NULL, map_size(cap), PROT_READ | PROT_WRITE, MAP_SHARED, h->state_fd, 0);
+    else
+        p = mremap(h->hdr, h->map_len, map_size(cap), MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        return -1;
+    h->hdr = p;
+    h->map_len = map_size(cap);
+    uint32_t *fs = realloc(h->free_slots, (h->nfree + (cap - old) + 1) * sizeof(*fs));
+    if (fs == NULL)
+        return -1;
+    h->free_slots = fs;
+    /* Highest first on the stack, so slots are handed out from 0 up. */
+    for (uint32_t i = cap; i-- > old;)
+        h->free_slots[h->nfree++] = i;
+    h->hdr->cap = cap;
+    return 0;
+}
+
+static int map_existing(struct handover *h)
+{
+    struct header hd;
+    off_t size = lseek(h->state_fd, 0, SEEK_END);
+
+    if (size < (off_t)sizeof(hd) || pread(h->state_fd, &hd, sizeof(hd), 0) != sizeof(hd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (hd.magic != STATE_MAGIC || hd.version != STATE_VERSION ||
+        (off_t)map_size(hd.cap) > size) {
+        errno = EPROTO;
+        return -1;
+    }
+    h->hdr = mmap(NULL, map_size(hd.cap), PROT_READ | PROT_WRITE, MAP_SHARED, h->state_fd, 0);
+    if (h->hdr == MAP_FAILED) {
+        h->hdr = NULL;
+        return -1;
+    }
+    h->map_len = map_size(hd.cap);
+    return 0;
+}
+
+struct handover *handover_open(struct supervisor *sup, int keeper_fd, int state_fd)
+{
+    struct handover *h = calloc(1, sizeof(*h));
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (h == NULL)
+        return NULL;
+    h->sup = sup;
+    h->keeper_fd = keeper_fd;
+    h->keeper_w.fd = -1;
+    h->state_fd = state_fd;
+    h->generation = 1;
+    if (keeper_fd != -1 &&
+        getsockopt(keeper_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        h->keeper_pid = cred.pid;
+    if (state_fd != -1) {
+        /* Inherited without close-on-exec: our children must not get it. */
+        (void)fcntl(state_fd, F_SETFD, FD_CLOEXEC); /* valid fd: cannot fail */
+        if (map_existing(h) == -1)
+            goto fail;
+        h->restoring = true;
+        uint32_t cap = h->hdr->cap;
+        h->free_slots = calloc(cap + 1, sizeof(*h->free_slots));
+        if (h->free_slots == NULL)
+            goto fail;
+        for (uint32_t i = cap; i-- > 0;) {
+            struct slot *s = slot_at(h, (int)i);
+            if (!s->rec[s->active & 1].used)
+                h->free_slots[h->nfree++] = i;
+        }
+    } else {
+        h->state_fd = memfd_create("tend-state", MFD_CLOEXEC);
+        if (h->state_fd == -1 || grow(h, FIRST_CAP) == -1)
+            goto fail;
+        h->hdr->magic = STATE_MAGIC;
+        h->hdr->version = STATE_VERSION;
+        h->hdr->control_fd = -1;
+        /* Keep the state at a number the keeper accepts (not 0-5). */
+        if (h->state_fd < KEEPER_FIRST_FD) {
+            int nfd = fcntl(h->state_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
+            if (nfd == -1)
+                goto fail;
+            (void)close(h->state_fd); /* the copy at nfd remains */
+            h->state_fd = nfd;
+        }
+        send_op(h, KEEPER_STATE, h->state_fd, true);
+    }
+    if (keeper_fd != -1 &&
+        loop_add(&sup->loop, &h->keeper_w, keeper_fd, EPOLLIN, on_keeper, h) == -1)
+        goto fail;
+    if (keeper_fd != -1)
+        (void)loop_set_urgent(&sup->loop, &h->keeper_w); /* exits, like SIGCHLD */
+    return h;
+fail: {
+    int err = errno;
+    handover_close(h);
+    errno = err;
+    return NULL;
+}
+}
+
+bool handover_restoring(const struct handover *h)
+{
+    return h != NULL && h->restoring;
+}
+
+int handover_control_fd(const struct handover *h)
+{
+    return h != NULL && h->restoring ? h->hdr->control_fd : -1;
+}
+
+void handover_set_control_fd(struct handover *h, int fd)
+{
+    if (h == NULL)
+        return;
+    if (!h->restoring || h->hdr->control_fd != fd)
+        deposit(h, fd);
+    h->hdr->control_fd = fd;
+}
+
+void handover_ready(struct handover *h)
+{
+    if (h != NULL)
+        send_op(h, KEEPER_READY, -1, false);
+}
+
+void handover_stopping(struct handover *h)
+{
+    if (h != NULL)
+        send_op(h, KEEPER_STOPPING, -1, false);
+}
+
+int handover_upgrade(struct handover *h)
+{
+    if (h == NULL || h->keeper_fd == -1) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    send_op(h, KEEPER_UPGRADE, -1, false);
+    /* The keeper answers once it stops reaping; the exits it sent before that are applied
+     * here, so the state we leave names no process that is already gone. */
+    h->restoring = false;
+    if (fd_set_blocking(h->keeper_fd) == -1 || read_keeper(h, true) == -1)
+        return -1;
+    return 0;
+}
+
+pid_t handover_keeper_pid(const struct handover *h)
+{
+    return h != NULL ? h->keeper_pid : 0;
+}
+
+bool handover_keeper_lost(const struct handover *h)
+{
+    return h != NULL && h->keeper_lost;
+}
+
+unsigned handover_generation(const struct handover *h)
+{
+    return h != NULL ? h->generation : 1;
+}
+
+void handover_set_generation(struct handover *h, unsigned generation)
+{
+    if (h != NULL) {
+        h->generation = generation;
+        h->hdr->generation = generation;
+    }
+}
+
+void handover_close(struct handover *h)
+{
+    if (h == NULL)
+        return;
+    loop_del(&h->sup->loop, &h->keeper_w);
+    fd_close_quiet(h->keeper_fd);
+    if (h->hdr != NULL)
+        (void)munmap(h->hdr, h->map_len); /* nothing to do if it fails: we are leaving */
+    fd_close_quiet(h->state_fd);
+    if (h->file_path != NULL) {
+        if (h->file_dirty)
+            write_file(h);
+        loop_timer_cancel(&h->sup->loop, &h->file_timer);
+    }
+    free(h->file_path);
+    free(h->cold);
+    free(h->free_slots);
+    free(h->exits);
+    free(h);
+}
+
+/* ---- services ---- */
+
+static void fill(struct rec *r, const struct service *svc, const int fds[4])
+{
+    const struct proc *p = &svc->p;
+
+    memset(r, 0, sizeof(*r));
+    r->used = 1;
+    r->name_hash = name_hash(p->conf->name);
+    snprintf(r->name, sizeof(r->name), "%.63s", p->conf->name);
+    r->state = (int32_t)p->state;
+    r->pid = p->pid;
+    r->id_lo_ns = svc->id_lo_ns;
+    r->id_hi_ns = svc->id_hi_ns;
+    r->launcher_pid = svc->launcher_pid;
+    r->lid_lo_ns = svc->lid_lo_ns;
+    r->lid_hi_ns = svc->lid_hi_ns;
+    r->adopted = svc->adopted;
+    r->spawning = svc->spawning;
+    r->start_ns = p->start_ns;
+    r->deadline_ns = p->deadline_ns;
+    r->last_run_ns = p->last_run_ns;
+    r->backoff = p->backoff;
+    r->crashes = p->crashes;
+    r->last_status = p->last_status;
+    r->last_pid = p->last_pid;
+    r->restarts = p->restarts;
+    r->exec_ok = p->exec_ok;
+    r->start_elapsed = p->start_elapsed;
+    r->pending_start = p->pending_start;
+    r->pending_auto_restart = p->pending_auto_restart;
+    r->crash_loop = p->crash_loop;
+    memcpy(r->fds, fds, sizeof(r->fds));
+    snprintf(r->reason, sizeof(r->reason), "%.119s", p->reason);
+}
+
+static void write_slot(struct handover *h, struct service *svc, const int fds[4])
+{
+    struct slot *s = slot_at(h, svc->slot);
+    uint32_t spare = (s->active & 1) ^ 1;
+
+    fill(&s->rec[spare], svc, fds);
+    /* The spare copy is complete before it becomes the current one. */
+    __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
+}
+
+static const struct rec *current(const struct handover *h, int i)
+{
+    const struct slot *s = slot_at(h, i);
+
+    return &s->rec[__atomic_load_n(&s->active, __ATOMIC_ACQUIRE) & 1];
+}
+
+static int find_slot(const struct handover *h, const char *name)
+{
+    uint64_t hash = name_hash(name);
+
+    for (uint32_t i = 0; i < h->hdr->cap; i++) {
+        const struct rec *r = current(h, (int)i);
+        if (r->used && r->name_hash == hash)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Whether a live or zombie process pid started inside [lo - 1 tick, hi]: the one we
+ * recorded. *ppid gets its parent. */
+static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid)
+{
+    struct ident id;
+    pid_t pgid, sid;
+    uint64_t t = tick_ns(), start;
+
+    if (pid <= 0 || ident_read(pid, &id, NULL) == -1 || ident_parents(pid, ppid, &pgid, &sid))
+        return false;
+    start = id.start_ticks * t;
+    return start + t >= lo && start <= hi;
+}
+
+/* Takes back a restored service's process: watched through a pidfd, its exit reported by
+ * the keeper (its parent now) or, when the keeper is not its parent, seen on the pidfd. */
+static void take_back(struct handover *h, struct service *svc, const struct rec *r)
+{
+    pid_t ppid = 0;
+    struct ident id;
+
+    if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid) &&
+        ident_read(r->pid, &id, NULL) == 0) {
+        bool kept = ppid == h->keeper_pid && h->keeper_pid != 0;
+        if (adopt_pidfd_open(svc, r->pid, id.start_ticks, !kept) == 0) {
+            svc->kept = kept;
+            log_msg(LOG_LVL_INFO, "%s: pid %d taken back (%s)", svc->display, (int)r->pid,
+                    kept ? "the keeper reports its exit" : "watched through a pidfd");
+            return;
+        }
+    }
+    if (r->pid > 0) {
+        svc->p.pid = r->pid;       /* not to be signalled: sup_exited comes first */
+        svc->restored_gone = true; /* its exit comes from the keeper's records, if any */
+    }
+}
+
+int handover_attach(struct service *svc)
+{
+    struct handover *h = svc->sup->handover;
+    int fds[4] = {-1, -1, -1, -1};
+
+    svc->slot = -1;
+    if (h == NULL)
+        return 0;
+    if (h->restoring) {
+        int i = find_slot(h, svc->p.conf->name);
+        if (i != -1) {
+            const struct rec *r = current(h, i);
+            struct proc *p = &svc->p;
+            svc->slot = i;
+            p->state = (enum proc_state)r->state;
+            p->start_ns = r->start_ns;
+            p->deadline_ns = r->deadline_ns;
+            p->last_run_ns = r->last_run_ns;
+            p->backoff = r->backoff;
+            p->crashes = r->crashes;
+            p->last_status = r->last_status;
+            p->last_pid = r->last_pid;
+            p->restarts = r->restarts;
+            p->exec_ok = r->exec_ok;
+            p->start_elapsed = r->start_elapsed;
+            p->pending_start = r->pending_start;
+            p->pending_auto_restart = r->pending_auto_restart;
+            p->crash_loop = r->crash_loop;
+            snprintf(p->reason, sizeof(p->reason), "%s", r->reason);
+            svc->adopted = r->adopted;
+            svc->id_lo_ns = r->id_lo_ns;
+            svc->id_hi_ns = r->id_hi_ns;
+            svc->restored = true;
+            for (int k = 0; k < 4; k++) {
+                if (r->fds[k] >= KEEPER_FIRST_FD)
+                    (void)fcntl(r->fds[k], F_SETFD, FD_CLOEXEC); /* ours now; children never */
+            }
+            if (logcap_attach(svc->logcap, r->fds) == -1)
+                log_msg(LOG_LVL_WARN, "%s: cannot take back its capture pipes: %s",
+                        svc->display, strerror(errno));
+            take_back(h, svc, r);
+            if (r->launcher_pid > 0 && r->launcher_pid != r->pid) {
+                pid_t ppid;
+                if (same_process(r->launcher_pid, r->lid_lo_ns, r->lid_hi_ns, &ppid)) {
+                    svc->launcher_pid = r->launcher_pid;
+                    svc->lid_lo_ns = r->lid_lo_ns;
+                    svc->lid_hi_ns = r->lid_hi_ns;
+                    svc->kept = svc->kept || ppid == h->keeper_pid;
+                }
+            }
+            if (r->spawning && r->pid == 0)
+                log_msg(LOG_LVL_WARN, "%s: the previous supervisor died while spawning it; "
+                        "an instance it may have forked is not tracked", svc->display);
+            write_slot(h, svc, r->fds);
+            return 0;
+        }
+    }
+    if (h->nfree == 0 && grow(h, h->hdr->cap * 2) == -1)
+        return -1;
+    svc->slot = (int)h->free_slots[--h->nfree];
+    if (h->ncold > 0)
+        (void)cold_adopt(h, svc); /* not adopted: it starts like any other */
+    write_slot(h, svc, fds);
+    file_changed(h);
+    return 0;
+}
+
+void handover_save(struct service *svc)
+{
+    struct handover *h = svc->sup->handover;
+    int fds[4];
+
+    if (h == NULL || svc->slot < 0)
+        return;
+    logcap_fds(svc->logcap, fds);
+    const struct rec *r = current(h, svc->slot);
+    /* New capture pipes go to the keeper before anything can write into them; pipes that
+     * are gone are released. */
+    for (int k = 0; k < 4; k++) {
+        if (fds[k] == r->fds[k])
+            continue;
+        if (r->fds[k] != -1)
+            release(h, r->fds[k]);
+        if (fds[k] != -1)
+            deposit(h, fds[k]);
+    }
+    if (r->pid != svc->p.pid)
+        file_changed(h);
+    write_slot(h, svc, fds);
+}
+
+void handover_spawn_begin(struct service *svc)
+{
+    svc->spawning = true;
+    svc->id_lo_ns = boot_ns();
+    svc->id_hi_ns = UINT64_MAX;
+    handover_save(svc);
+}
+
+void handover_spawn_end(struct service *svc)
+{
+    svc->spawning = false;
+    svc->id_hi_ns = boot_ns();
+    svc->kept = false;
+    if (svc->launcher_pid == svc->p.pid) {
+        svc->lid_lo_ns = svc->id_lo_ns;
+        svc->lid_hi_ns = svc->id_hi_ns;
+    }
+    handover_save(svc);
+}
+
+void handover_forget(struct service *svc)
+{
+    struct handover *h = svc->sup->handover;
+
+    if (h == NULL || svc->slot < 0)
+        return;
+    const struct rec *r = current(h, svc->slot);
+    for (int k = 0; k < 4; k++)
+        release(h, r->fds[k]);
+    struct slot *s = slot_at(h, svc->slot);
+    uint32_t spare = (s->active & 1) ^ 1;
+    memset(&s->rec[spare], 0, sizeof(s->rec[spare]));
+    __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
+    h->free_slots[h->nfree++] = (uint32_t)svc->slot; /* room: a slot came from it */
+    svc->slot = -1;
+}
+
+static bool fd_claimed(const struct handover *h, int fd)
+{
+    if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd)
+        return true;
+    for (uint32_t i = 0; i < h->hdr->cap; i++) {
+        const struct rec *r = current(h, (int)i);
+        for (int k = 0; r->used && k < 4; k++) {
+            if (r->fds[k] == fd)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Closes (and releases) every inherited descriptor that no slot claims: what a dead
+ * supervisor deposited just before it could record it. */
+static void release_strays(struct handover *h)
+{
+    int maxfd = (int)sysconf(_SC_OPEN_MAX);
+
+    for (int fd = KEEPER_FIRST_FD; fd < maxfd && fd < 1 << 20; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl == -1 || (fl & FD_CLOEXEC))
+            continue; /* not open, or one of ours */
+        if (fd_claimed(h, fd))
+            continue;
+        log_msg(LOG_LVL_DEBUG, "handover: releasing unclaimed descriptor %d", fd);
+        release(h, fd);
+        (void)close(fd); /* unclaimed: nothing reads it */
+    }
+}
+
+void handover_restore_done(struct supervisor *sup)
+{
+    struct handover *h = sup->handover;
+
+    if (h == NULL)
+        return;
+    free(h->cold);
+    h->cold = NULL;
+    h->ncold = 0;
+    if (!h->restoring)
+        return;
+    /* The keeper's records of exits that happened while no supervisor ran. */
+    if (h->keeper_fd != -1) {
+        send_op(h, KEEPER_HELLO, -1, false);
+        if (fd_set_blocking(h->keeper_fd) == 0) {
+            struct pollfd pfd = {.fd = h->keeper_fd, .events = POLLIN};
+            /* Bounded: a keeper that does not answer is treated as gone. */
+            if (poll(&pfd, 1, HELLO_TIMEOUT_MS) == 1)
+                (void)read_keeper(h, true);
+            else
+                keeper_gone(h);
+        }
+        if (h->keeper_fd != -1)
+            (void)fd_set_nonblock(h->keeper_fd); /* valid socket: cannot fail */
+    }
+    h->restoring = false;
+    /* Slots of programs that are no longer in the config: their process is stopped. */
+    for (uint32_t i = 0; i < h->hdr->cap; i++) {
+        const struct rec *r = current(h, (int)i);
+        bool claimed = false;
+        for (size_t j = 0; j < sup->nsvcs && r->used && !claimed; j++)
+            claimed = sup->svcs[j]->slot == (int)i;
+        if (!r->used || claimed)
+            continue;
+        pid_t ppid;
+        if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid)) {
+            int pfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+            log_msg(LOG_LVL_WARN, "%s: removed from the config while no supervisor ran: "
+                    "sending SIGTERM to pid %d", r->name, (int)r->pid);
+            if (pfd != -1) {
+                (void)syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0);
+                (void)syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
+                (void)close(pfd);
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            release(h, r->fds[k]);
+            if (r->fds[k] >= KEEPER_FIRST_FD)
+                (void)close(r->fds[k]); /* nobody captures this program any more */
+        }
+        struct slot *s = slot_at(h, (int)i);
+        uint32_t spare = (s->active & 1) ^ 1;
+        memset(&s->rec[spare], 0, sizeof(s->rec[spare]));
+        __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
+        h->free_slots[h->nfree++] = i;
+    }
+    release_strays(h);
+    /* Services whose process was gone: its status from the keeper, newest first. */
+    for (size_t j = 0; j < sup->nsvcs; j++) {
+        struct service *svc = sup->svcs[j];
+        int status = PROC_STATUS_UNKNOWN;
+        uint64_t when = 0;
+        if (!svc->restored_gone)
+            continue;
+        for (size_t i = h->nexits; i-- > 0;) {
+            if (h->exits[i].pid == svc->p.pid && h->exits[i].when_ns >= svc->p.start_ns) {
+                status = h->exits[i].status;
+                when = h->exits[i].when_ns;
+                break;
+            }
+        }
+        svc->restored_gone = false;
+        svc->kept = true; /* the record stands for the keeper's reaping */
+        log_msg(LOG_LVL_INFO, "%s: pid %d exited while no supervisor ran", svc->display,
+                (int)svc->p.pid);
+        sup_exited(sup, svc->p.pid, status, true, when);
+    }
+    free(h->exits);
+    h->exits = NULL;
+    h->nexits = h->cap_exits = 0;
+}
+
+/* ---- the state file, for a cold start ---- */
+
+/* A process's command name (/proc/PID/comm), with anything but [A-Za-z0-9._-] as '_' so it
+ * is one word in the file. */
+static int read_comm(pid_t pid, char *buf, size_t len)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    n = fd_read(fd, buf, len - 1);
+    fd_close_quiet(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    for (char *c = buf; *c != '\0'; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '_' || *c == '-'))
+            *c = '_';
+    }
+    return buf[0] != '\0' ? 0 : -1;
+}
+
+static void write_file(struct handover *h)
+{
+    struct supervisor *sup = h->sup;
+    char tmp[PATH_MAX + 8];
+    FILE *f;
+    int fd;
+
+    h->file_dirty = false;
+    snprintf(tmp, sizeof(tmp), "%s.new", h->file_path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+        log_msg(LOG_LVL_WARN, "cannot write the state file %s: %s (a cold start after tend "
+                "is killed whole would not find the programs)", tmp, strerror(errno));
+        fd_close_quiet(fd);
+        return;
+    }
+    fprintf(f, "tend-state 1\n");
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        const struct service *svc = sup->svcs[i];
+        struct ident id;
+        char comm[32];
+        if (svc->p.pid <= 0 || ident_read(svc->p.pid, &id, NULL) == -1 ||
+            read_comm(svc->p.pid, comm, sizeof(comm)) == -1)
+            continue;
+        fprintf(f, "%016llx %d %llu %s\n", (unsigned long long)name_hash(svc->p.conf->name),
+                (int)svc->p.pid, id.start_ticks, comm);
+    }
+    if (fflush(f) != 0 || ferror(f) || fclose(f) != 0 || rename(tmp, h->file_path) == -1) {
+        log_msg(LOG_LVL_WARN, "cannot write the state file %s: %s", h->file_path,
+                strerror(errno));
+        (void)unlink(tmp); /* best effort: a leftover .new is overwritten next time */
+    }
+}
+
+static void on_file_timer(struct timer *t, void *ctx)
+{
+    (void)t;
+    write_file(ctx);
+}
+
+/* A change worth the state file (a process started or ended): rewritten shortly, once for
+ * a whole burst of changes. */
+static void file_changed(struct handover *h)
+{
+    if (h->file_path == NULL || timer_armed(&h->file_timer))
+        return;
+    h->file_dirty = true;
+    (void)loop_timer_arm(&h->sup->loop, &h->file_timer, timer_now_ns() + FILE_DELAY_NS);
+}
+
+void handover_state_file(struct handover *h, const char *socket_path)
+{
+    char line[FILE_LINE_MAX];
+    FILE *f;
+
+    if (h == NULL || socket_path == NULL)
+        return;
+    h->file_path = malloc(strlen(socket_path) + sizeof(".state"));
+    if (h->file_path == NULL)
+        return;
+    sprintf(h->file_path, "%s.state", socket_path);
+    timer_init(&h->file_timer, on_file_timer, h);
+    if (h->restoring)
+        return; /* the state itself came from the keeper: the file is not needed */
+    /* A cold start: what a previous tend (keeper and supervisor both gone) left running. */
+    int fd = open(h->file_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd == -1 || (f = fdopen(fd, "r")) == NULL) {
+        fd_close_quiet(fd);
+        return;
+    }
+    if (fgets(line, sizeof(line), f) == NULL || strcmp(line, "tend-state 1\n") != 0) {
+        log_msg(LOG_LVL_WARN, "%s: not a state file this tend knows; ignored", h->file_path);
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        struct cold c = {0};
+        unsigned long long hash;
+        int pid;
+        if (sscanf(line, "%16llx %d %llu %31s", &hash, &pid, &c.start_ticks, c.comm) != 4 ||
+            pid <= 1)
+            continue;
+        c.name_hash = hash;
+        c.pid = pid;
+        struct cold *p = realloc(h->cold, (h->ncold + 1) * sizeof(*p));
+        if (p == NULL)
+            break;
+        h->cold = p;
+        h->cold[h->ncold++] = c;
+    }
+    fclose(f);
+}
+
+/* At attach, after a cold start: a process the dead tend left running for this program is
+ * taken over (watched and signalled through a pidfd, its output no longer captured) if it is
+ * the same process: alive, with the recorded start time and command name. */
+static bool cold_adopt(struct handover *h, struct service *svc)
+{
+    uint64_t hash = name_hash(svc->p.conf->name);
+
+    for (size_t i = 0; i < h->ncold; i++) {
+        struct cold *c = &h->cold[i];
+        struct ident id;
+        char state, comm[32];
+        if (c->name_hash != hash)
+            continue;
+        c->name_hash = 0; /* one process per entry */
+        if (ident_read(c->pid, &id, &state) == -1 || state == 'Z' ||
+            id.start_ticks != c->start_ticks || read_comm(c->pid, comm, sizeof(comm)) == -1 ||
+            strcmp(comm, c->comm) != 0) {
+            log_msg(LOG_LVL_WARN, "%s: pid %d from the state file is not the process a "
+                    "previous tend left (gone, or its pid was reused): not adopted",
+                    svc->display, (int)c->pid);
+            return false;
+        }
+        if (adopt_pidfd_open(svc, c->pid, id.start_ticks, true) == -1) {
+            log_msg(LOG_LVL_WARN, "%s: cannot watch pid %d: %s", svc->display, (int)c->pid,
+                    strerror(errno));
+            return false;
+        }
+        svc->p.state = PROC_RUNNING;
+        svc->p.exec_ok = svc->p.start_elapsed = true;
+        svc->p.start_ns = timer_now_ns();
+        svc->restored = true;
+        log_msg(LOG_LVL_WARN, "%s: adopted pid %d, left running by a previous tend that was "
+                "killed whole; its output is no longer captured (restart it to capture it "
+                "again)", svc->display, (int)c->pid);
+        return true;
+    }
+    return false;
+}
+
+void handover_remove_state_file(struct handover *h)
+{
+    if (h == NULL || h->file_path == NULL)
+        return;
+    (void)unlink(h->file_path); /* best effort: a stale file is checked by identity */
+    loop_timer_cancel(&h->sup->loop, &h->file_timer);
+    h->file_dirty = false;
+    free(h->file_path);
+    h->file_path = NULL; /* nothing is written any more */
+}

@@ -1,0 +1,76 @@
+/* handover: the supervisor's side of the keeper (keeper.h). Everything a new supervisor needs
+ * to continue where a dead one stopped lives in two places the keeper holds:
+ *
+ * - the deposited descriptors (each capture pipe's two ends, the listening control socket),
+ *   held by the keeper at the numbers the supervisor uses, and inherited by the next one;
+ * - the state: a memfd mapped shared, one fixed-size slot per service (its name's hash,
+ *   state, pid and the window its start time must fall in, launcher, restarts, crash
+ *   counters, deadline, descriptor numbers). A slot is double-buffered: the spare copy is
+ *   written whole, then one aligned store flips it in, so a supervisor killed at any
+ *   instruction leaves every slot consistent. Saving is a memory copy: no system call.
+ *
+ * A new supervisor restores each service from its slot: a process whose start time still
+ * falls in the recorded window is the same process and is watched again (through a pidfd;
+ * its exit status comes from the keeper, which is now its parent); one that is gone is
+ * given the exit status the keeper reaped, or an unknown status if there is none.
+ * Descriptors nobody claims are closed and released. Without a keeper (fd -1) every call
+ * is a no-op, so the supervisor runs the same way. */
+#ifndef TEND_HANDOVER_H
+#define TEND_HANDOVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct supervisor;
+struct service;
+struct handover;
+
+/* At start-up, before any service: connects to the keeper (keeper_fd, or -1 for none) and
+ * maps the state inherited from a previous supervisor (state_fd), or creates and deposits a
+ * new one (state_fd -1). -1/errno when the state cannot be created or is unusable. */
+struct handover *handover_open(struct supervisor *sup, int keeper_fd, int state_fd);
+/* Whether this supervisor continues a previous one's state. */
+bool handover_restoring(const struct handover *h);
+/* The listening control socket inherited from the previous supervisor, or -1. */
+int handover_control_fd(const struct handover *h);
+/* Deposits the listening control socket and records its number. */
+void handover_set_control_fd(struct handover *h, int fd);
+/* Tell the keeper: start-up is done / an orderly stop began / I exit for an upgrade
+ * (returns once the keeper has stopped reaping, with every exit before that applied). */
+void handover_ready(struct handover *h);
+void handover_stopping(struct handover *h);
+int handover_upgrade(struct handover *h);
+/* The keeper's pid, 0 when there is none or it is gone. */
+pid_t handover_keeper_pid(const struct handover *h);
+/* Whether the keeper died under this supervisor (the safety net is gone). */
+bool handover_keeper_lost(const struct handover *h);
+/* Supervisors started by this keeper so far (1: the first). */
+unsigned handover_generation(const struct handover *h);
+void handover_set_generation(struct handover *h, unsigned generation);
+void handover_close(struct handover *h);
+
+/* The state file beside the control socket (SOCKET.state): for a cold start, when keeper and
+ * supervisor were both killed, a new tend adopts the programs they left running instead of
+ * starting duplicates (identity: pid, start time, command name). Reads it (a fresh start
+ * only), then keeps it up to date. Call before any service is attached. */
+void handover_state_file(struct handover *h, const char *socket_path);
+/* An orderly stop: nothing is left running, so the file goes. */
+void handover_remove_state_file(struct handover *h);
+
+/* Per service: gives it a slot (its previous one, when restoring). Restoring also takes
+ * back the process, the policy counters and the capture pipes. 0, or -1/ENOMEM. */
+int handover_attach(struct service *svc);
+/* Writes the service's slot again after a change, depositing new capture pipes first. */
+void handover_save(struct service *svc);
+/* Around a spawn: the window in which the child's start time must fall. */
+void handover_spawn_begin(struct service *svc);
+void handover_spawn_end(struct service *svc);
+/* The service is going away: its slot is freed and its pipes released. */
+void handover_forget(struct service *svc);
+/* After every service is attached: services that were restored without their process get
+ * its exit (from the keeper's records), slots of programs no longer in the config have
+ * their process stopped, and unclaimed descriptors are released. */
+void handover_restore_done(struct supervisor *sup);
+
+#endif

@@ -1,0 +1,217 @@
+/* launch: starting one instance of a service (see launch.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "handover.h"
+#include "ident.h"
+#include "launch.h"
+#include "log.h"
+#include "logcap.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "util/env.h"
+#include "util/fd.h"
+#include "util/str.h"
+
+extern char **environ;
+
+/* The environment of a child: tend's own, then [tend] environment=, then the program's
+ * environment=, then supervisord's SUPERVISOR_* variables. Strings live in `arena`. */
+static char **child_env(const struct supervisor *sup, const struct proc_conf *c, char *arena,
+                        size_t arena_len)
+{
+    char *over[512];
+    int n = 0;
+    int w;
+
+    for (char **e = sup->config->tend.env; e != NULL && *e != NULL && n < 500; e++)
+        over[n++] = *e;
+    for (char **e = c->env; e != NULL && *e != NULL && n < 500; e++)
+        over[n++] = *e;
+    w = snprintf(arena, arena_len, "SUPERVISOR_ENABLED=1%cSUPERVISOR_PROCESS_NAME=%s%c"
+                 "SUPERVISOR_GROUP_NAME=%s", 0, c->name, 0, c->group);
+    if (w > 0 && (size_t)w < arena_len) {
+        over[n++] = arena;
+        over[n++] = arena + strlen(arena) + 1;
+        over[n] = over[n - 1] + strlen(over[n - 1]) + 1;
+        n++;
+    }
+    return env_build(environ, over, n);
+}
+
+/* Feeds a failure that happened in tend before the child could even be forked. */
+static void spawn_refused(struct service *svc, const char *what, int err)
+{
+    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = err, .what = what};
+
+    sup_apply(svc, &ev);
+}
+
+static void on_report(struct watcher *w, uint32_t events);
+
+void launch_close_report(struct service *svc)
+{
+    loop_del(&svc->sup->loop, &svc->report_w);
+    fd_close_quiet(svc->report_fd);
+    svc->report_fd = -1;
+}
+
+void launch_spawn(struct service *svc)
+{
+    struct supervisor *sup = svc->sup;
+    const struct proc_conf *c = svc->p.conf;
+    char path[PATH_MAX], what[PATH_MAX + 64], arena[1024];
+    char **envp = NULL;
+    const char *search = NULL;
+    gid_t *groups = NULL;
+    size_t ngroups = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int out_fd = -1, err_fd = -1, report_fd;
+    bool lent = false;
+    pid_t pid;
+
+    if (sup->shutting_down) {
+        /* An autorestart during shutdown would undo it: the process stays down. */
+        svc->p.state = PROC_STOPPED;
+        svc->p.deadline_ns = 0;
+        log_msg(LOG_LVL_INFO, "%s: not restarted: tend is shutting down", svc->display);
+        return;
+    }
+    envp = child_env(sup, c, arena, sizeof(arena));
+    if (envp == NULL) {
+        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
+        sup_apply(svc, &ev);
+        return;
+    }
+    for (char **e = envp; *e != NULL; e++) {
+        if (env_key_matches(*e, "PATH", 4))
+            search = *e + 5;
+    }
+    if (spawn_find_program(c->argv[0], search, path, sizeof(path)) == -1) {
+        snprintf(what, sizeof(what), "execute %s", c->argv[0]);
+        spawn_refused(svc, what, errno);
+        goto out;
+    }
+    if (c->user != NULL) {
+        char msg[256];
+        if (spawn_resolve_user(c->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg))) {
+            snprintf(what, sizeof(what), "cannot run as user '%s': %s", c->user, msg);
+            spawn_refused(svc, what, 0); /* the message says it all: no errno applies */
+            goto out;
+        }
+        if (geteuid() != 0 && uid != geteuid()) {
+            snprintf(what, sizeof(what), "cannot run as user '%s': tend is not root", c->user);
+            spawn_refused(svc, what, 0);
+            goto out;
+        }
+    }
+    /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
+     * made leaves that stream on /dev/null this time (logged by logcap). */
+    if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1)
+        log_msg(LOG_LVL_WARN, "%s: output not captured this time: %s", svc->display,
+                strerror(errno));
+    lent = true;
+
+    struct spawn_spec spec = {
+        .path = path,
+        .argv = c->argv,
+        .envp = envp,
+        .dir = c->directory,
+        .umask = c->umask,
+        .stdio_fd = {sup->null_fd, out_fd != -1 ? out_fd : sup->null_fd,
+                     err_fd != -1 ? err_fd : sup->null_fd},
+        .detach = SPAWN_DETACH_PGRP,
+        .nofile = sup->child_nofile,
+        .reset = &sup->child_reset,
+        .set_ids = c->user != NULL && geteuid() == 0,
+        .uid = uid,
+        .gid = gid,
+        .groups = groups,
+        .ngroups = ngroups,
+    };
+    /* The pipes reach the keeper, and the slot says a fork is under way, before it. */
+    handover_spawn_begin(svc);
+    if (spawn_start(&spec, &pid, &report_fd) == -1) {
+        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
+        log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
+        svc->spawning = false;
+        sup_apply(svc, &ev);
+        goto out;
+    }
+    svc->p.pid = pid;
+    svc->report_fd = report_fd;
+    svc->run_uid = spec.set_ids ? uid : geteuid();
+    if (adopt_pidfile_mode(svc)) {
+        struct ident id;
+        /* Our unreaped child: its identity cannot change under us. */
+        svc->launcher_ticks = ident_read(pid, &id, NULL) == 0 ? id.start_ticks : 0;
+        svc->launcher_pid = pid;
+        svc->adopted = false;
+        adopt_wait_begin(svc);
+    }
+    handover_spawn_end(svc);
+    if (fd_set_nonblock(report_fd) == -1 ||
+        loop_add(&sup->loop, &svc->report_w, report_fd, EPOLLIN, on_report, svc) == -1) {
+        /* Cannot watch the pipe: learn the outcome now, blocking until the exec. */
+        struct spawn_error e;
+        int r = spawn_read_report(report_fd, &e);
+        launch_close_report(svc);
+        struct proc_event ev = {.kind = r == 1 ? EV_EXEC_FAILED : EV_EXEC_OK,
+                                .stage = (int)e.stage, .err = e.err,
+                                .what = spawn_stage_name(e.stage)};
+        log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
+        sup_apply(svc, &ev);
+        goto out;
+    }
+    log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
+out:
+    if (lent)
+        logcap_after_spawn(svc->logcap); /* the descriptors are logcap's: never closed here */
+    free(groups);
+    free(envp);
+}
+
+/* Reads the report pipe: EOF = exec happened, a record = exec failed at a stage. */
+void launch_read_report(struct service *svc)
+{
+    struct spawn_error e = {STAGE_NONE, 0};
+    char what[PATH_MAX + 64];
+    int r = spawn_read_report(svc->report_fd, &e);
+
+    if (r == -1 && errno == EAGAIN)
+        return;
+    launch_close_report(svc);
+    if (r == 1) {
+        const struct proc_conf *c = svc->p.conf;
+        if (e.stage == STAGE_CHDIR)
+            snprintf(what, sizeof(what), "change directory to %s", c->directory);
+        else if (e.stage == STAGE_EXEC)
+            snprintf(what, sizeof(what), "execute %s", c->argv[0]);
+        else
+            snprintf(what, sizeof(what), "%s", spawn_stage_name(e.stage));
+        struct proc_event ev = {.kind = EV_EXEC_FAILED, .stage = (int)e.stage, .err = e.err,
+                                .what = what};
+        sup_apply(svc, &ev);
+    } else if (adopt_pidfile_mode(svc) && !svc->adopted) {
+        /* The launcher runs; the program counts as started once its pidfile is adopted. */
+    } else {
+        /* r == 0, or a read error we cannot learn more from: the child did not report a
+         * failure, so treat the exec as done; its exit, if any, comes through SIGCHLD. */
+        struct proc_event ev = {.kind = EV_EXEC_OK};
+        sup_apply(svc, &ev);
+    }
+}
+
+static void on_report(struct watcher *w, uint32_t events)
+{
+    (void)events;
+    launch_read_report(w->ctx);
+}
+

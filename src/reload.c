@@ -1,0 +1,241 @@
+/* reload: rereading the config and applying only the difference (see reload.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "health.h"
+#include "log.h"
+#include "logcap.h"
+#include "reload.h"
+#include "supervisor.h"
+#include "util/str.h"
+
+
+static int diag_cmp(const void *a, const void *b)
+{
+    const struct config_diag *x = a, *y = b;
+    int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+
+    return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Checks config has nothing the supervisor itself cannot run (a health check on a host name
+ * would need a blocking lookup). Appends errors to diags; returns -1 if there were any. */
+int reload_validate(const struct config *cfg, struct config_diags *diags)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const struct proc_conf *c = cfg->procs[i];
+        char msg[256];
+        if (c->healthcheck_kind == HEALTH_NONE || health_validate(c, msg, sizeof(msg)) == 0)
+            continue;
+        if (diags->count == diags->cap) {
+            diags->cap = diags->cap ? diags->cap * 2 : 8;
+            diags->items = xrealloc(diags->items, diags->cap * sizeof(*diags->items));
+        }
+        diags->items[diags->count++] = (struct config_diag){
+            .file = xstrdup(c->file),
+            .line = c->healthcheck_line > 0 ? c->healthcheck_line : c->line, .is_error = true,
+            .msg = xasprintf("[program:%s] healthcheck: %s", c->program, msg)};
+        diags->errors++;
+        rc = -1;
+    }
+    /* Keep the config module's order: by file, then line. */
+    if (rc == -1)
+        qsort(diags->items, diags->count, sizeof(*diags->items), diag_cmp);
+    return rc;
+}
+
+void reload_set_instance_logdir(struct tend_conf *t, const char *config_path)
+{
+    char *dir = logcap_instance_dir(t->childlogdir, t->identifier, config_path);
+
+    if (dir == NULL)
+        return;
+    free(t->childlogdir);
+    t->childlogdir = dir;
+}
+
+static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
+                        const char *name)
+{
+    char line[512];
+
+    snprintf(line, sizeof(line), "%s %s", verb, name);
+    log_msg(LOG_LVL_INFO, "reload: %s", line);
+    if (report != NULL)
+        report(line, ctx);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* The policy keys that differ between a and b (those proc_conf_equal leaves out), as
+ * "key, key" into buf; "" when none does. */
+static const char *policy_changes(const struct proc_conf *a, const struct proc_conf *b,
+                                  char *buf, size_t len)
+{
+    struct {
+        const char *key;
+        bool differs;
+    } keys[] = {
+        {"priority", a->priority != b->priority},
+        {"autostart", a->autostart != b->autostart},
+        {"startsecs", a->startsecs != b->startsecs},
+        {"startretries", a->startretries != b->startretries},
+        {"autorestart", a->autorestart != b->autorestart},
+        {"exitcodes", memcmp(a->exitcodes, b->exitcodes, sizeof(a->exitcodes)) != 0},
+        {"stopsignal", a->stopsignal != b->stopsignal},
+        {"stopwaitsecs", a->stopwaitsecs != b->stopwaitsecs},
+        {"stopasgroup", a->stopasgroup != b->stopasgroup},
+        {"killasgroup", a->killasgroup != b->killasgroup},
+        {"healthcheck", str_differs(a->healthcheck, b->healthcheck)},
+        {"healthcheck_interval", a->healthcheck_interval != b->healthcheck_interval},
+        {"healthcheck_timeout", a->healthcheck_timeout != b->healthcheck_timeout},
+        {"healthcheck_retries", a->healthcheck_retries != b->healthcheck_retries},
+        {"healthcheck_grace", a->healthcheck_grace != b->healthcheck_grace},
+        {"on_event", str_differs(a->on_event, b->on_event)},
+    };
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].differs)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "", keys[i].key);
+        if (w < 0 || (size_t)w >= len - n)
+            break; /* the list is cut: it only informs */
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+static bool svc_has_process(const struct service *svc)
+{
+    return svc->p.pid != 0 || svc->p.state == PROC_BACKOFF;
+}
+
+int sup_reload(struct supervisor *sup, struct config_diags *diags,
+               void (*report)(const char *line, void *ctx), void *ctx)
+{
+    struct config *cfg = NULL;
+    struct service **added = NULL;
+    size_t nadded = 0;
+
+    if (config_load(sup->config_path, &cfg, diags) == -1 ||
+        reload_validate(cfg, diags) == -1) {
+        config_free(cfg);
+        log_msg(LOG_LVL_ERROR, "reload: %s has errors; nothing changed", sup->config_path);
+        for (size_t i = 0; i < diags->count; i++) {
+            char buf[1024];
+            config_diag_format(&diags->items[i], buf, sizeof(buf));
+            log_msg(LOG_LVL_ERROR, "%s", buf);
+        }
+        return -1;
+    }
+    reload_set_instance_logdir(&cfg->tend, sup->config_path);
+    added = calloc(cfg->nprocs + 1, sizeof(*added));
+    if (added == NULL) {
+        config_free(cfg);
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Removed: in the table but not in the new config. */
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        struct service *svc = sup->svcs[i];
+        if (!svc->removing && config_find_proc(cfg, svc->p.conf->name) == NULL) {
+            svc->removing = true;
+            report_line(report, ctx, "removed", svc->display);
+        }
+    }
+    /* Added and changed. Each new process config is taken over from cfg by a service. */
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        struct proc_conf *nc = cfg->procs[i];
+        struct service *svc = NULL;
+        for (size_t j = 0; j < sup->nsvcs; j++) {
+            if (!sup->svcs[j]->removing && strcmp(sup->svcs[j]->p.conf->name, nc->name) == 0)
+                svc = sup->svcs[j];
+        }
+        cfg->procs[i] = NULL;
+        if (svc == NULL) {
+            struct service *fresh = svc_new(sup, nc);
+            if (fresh == NULL) {
+                log_msg(LOG_LVL_ERROR, "reload: out of memory adding %s", nc->name);
+                proc_conf_free(nc);
+                continue;
+            }
+            added[nadded++] = fresh;
+            report_line(report, ctx, "added", fresh->display);
+        } else if (proc_conf_equal(svc->p.conf, nc)) {
+            /* Only policy changed (or nothing): the process keeps running untouched, and
+             * the change is said all the same. */
+            char keys[300], what[400];
+            if (policy_changes(svc->p.conf, nc, keys, sizeof(keys))[0] != '\0') {
+                snprintf(what, sizeof(what), "%s (%s; the process keeps running)",
+                         svc->display, keys);
+                report_line(report, ctx, "updated", what);
+            }
+            proc_conf_free(svc->p.conf);
+            svc->p.conf = nc;
+            svc_set_health(svc);
+            logcap_reconfigure(svc->logcap, nc, cfg->tend.childlogdir);
+        } else {
+            report_line(report, ctx, "changed", svc->display);
+            if (svc->next_conf != NULL)
+                proc_conf_free(svc->next_conf);
+            svc->next_conf = nc;
+        }
+    }
+    /* Grow the table for the new services. */
+    if (nadded > 0) {
+        struct service **t = realloc(sup->svcs, (sup->nsvcs + nadded) * sizeof(*t));
+        if (t == NULL) {
+            for (size_t i = 0; i < nadded; i++)
+                svc_free(added[i]);
+            nadded = 0;
+            log_msg(LOG_LVL_ERROR, "reload: out of memory; new programs not added");
+        } else {
+            sup->svcs = t;
+            memcpy(sup->svcs + sup->nsvcs, added, nadded * sizeof(*t));
+            sup->nsvcs += nadded;
+        }
+    }
+    config_free(sup->config);
+    sup->config = cfg;
+    /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
+    for (size_t i = 0; i < nadded; i++)
+        logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
+    sup_sort(sup);
+    log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
+    if (sup->alerts != NULL) {
+        struct alert_event ae = {.event = CONFIG_EV_CONFIG_RELOADED, .program = "tend",
+                                 .group = "tend", .process = "tend", .pid = getpid(),
+                                 .wait_status = -1, .reason = sup->config_path};
+        alerts_configure(sup->alerts, cfg);
+        alerts_fire(sup->alerts, &ae);
+    }
+
+    /* Act, in priority order: stop the removed and changed, start the added. */
+    for (size_t i = sup->nsvcs; i-- > 0;) {
+        struct service *svc = sup->svcs[i];
+        if (svc->removing || svc->next_conf != NULL) {
+            if (svc_has_process(svc))
+                sup_stop(svc);
+            else
+                sup_after_stop(svc);
+        }
+    }
+    for (size_t i = 0; i < nadded; i++) {
+        if (added[i]->p.conf->autostart)
+            sup_start(added[i]);
+    }
+    free(added);
+    return 0;
+}
+

@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# End-to-end tests of the keeper (issue: a kill -9, crash or upgrade of tend loses nothing and
+# restarts nothing). `tend daemon -n` is the keeper; its child is the supervisor. The cases
+# kill the supervisor for real, at moments chosen at random, while real programs write
+# numbered lines (tests/helpers/flood -r), crash-loop, and are reloaded; then they check
+# every log line by line, every pid, and the processes that exist.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tendcase.bash"
+
+# The pid of the supervisor running now (the keeper's live child), once it has started.
+current_supervisor() {
+    local n=$1   # the generation to wait for
+    "$H/waitfor" -t 30 "$LOG" "generation $n;" >/dev/null 2>&1 || return 1
+    sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1
+}
+
+# Every process whose environment has TAG=$1, alive.
+tagged() {
+    local f p
+    for f in /proc/[0-9]*/environ; do
+        p=${f#/proc/}
+        p=${p%/environ}
+        tr '\0' '\n' 2>/dev/null <"$f" | grep -qx "TAG=$1" || continue
+        is_alive "$p" && echo "$p"
+    done
+    return 0
+}
+
+# check_series FILE KILLS: FILE and its rotated backups (FILE.N ... FILE.1, FILE), oldest
+# first, hold runs of flood lines numbered 1, 2, 3... with no gap, no repeat and no torn
+# line; a new run (from 1) only where the program was restarted, KILLS times in all.
+check_series() {
+    local f=$1 kills=$2 files=() k
+    for k in $(ls "$f".* 2>/dev/null | sed -n 's/.*\.\([0-9]*\)$/\1/p' | sort -rn); do
+        files+=("$f.$k")
+    done
+    files+=("$f")
+    cat "${files[@]}" | awk -v want_restarts="$kills" -v name="$f" '
+        length($0) != 39 || $1 !~ /^[0-9]+$/ { printf "%s: torn line %d: %s\n", name, NR, $0; bad = 1; exit }
+        { n = $1 + 0 }
+        n == 1 { if (NR > 1) restarts++; prev = 1; next }
+        n != prev + 1 { printf "%s: line %d: %d after %d\n", name, NR, n, prev; bad = 1; exit }
+        { prev = n }
+        END {
+            if (bad) exit 1
+            if (restarts != want_restarts) {
+                printf "%s: %d restarts, expected %d\n", name, restarts, want_restarts; exit 1
+            }
+            printf "%d\n", NR
+        }'
+}
+
+t_kill9_of_the_supervisor_loses_nothing() {
+    setup
+    local n=${RESILIENCE_PROGRAMS:-100} kills=${RESILIENCE_KILLS:-20} i k gen=1 sup
+    local -A orig killed_count
+    local victims="" reloader=""
+    {
+        for i in $(seq 1 "$n"); do
+            printf '[program:p%d]\ncommand=%s/flood -n 0 -s 40 -r 1000\nenvironment=TAG=p%d\n' \
+                "$i" "$H" "$i"
+            printf 'stdout_logfile=%s/logs/p%d.log\nstdout_logfile_maxbytes=100000\n' "$T" "$i"
+            printf 'stdout_logfile_backups=200\nstartsecs=1\n'
+        done
+        # A crash loop: runs 50 ms, exits 3, backs off (1 s, 2 s, 4 s ...).
+        printf '[program:crash]\ncommand=%s/exitwith -m 50 3\nenvironment=TAG=crash\n' "$H"
+        printf 'startsecs=0\nstartretries=1000\n'
+        # Spawned and stopped again by every reload that toggles it.
+        printf '[include]\nfiles=%s/extra.conf\n' "$T"
+    } >"$T/programs.conf"
+    : >"$T/extra.conf"
+    write_conf <"$T/programs.conf"
+    start_tend
+    sup=$TEND_PID
+    for i in $(seq 1 "$n"); do
+        wait_log "p$i \\(pid [0-9]+\\): STARTING -> RUNNING"
+    done
+    # One status call for every pid: a hundred clients would only add load.
+    while read -r name state pid _; do
+        [[ $name =~ ^p[0-9]+$ ]] && orig[$name]=$pid && killed_count[$name]=0
+    done < <(cli status || true)
+    expect_eq "${#orig[@]}" "$n" "programs in the status table"
+    local short=0
+    for k in $(seq 1 "$kills"); do
+        # A random moment: mostly after the new supervisor has settled, sometimes at once
+        # (during its restore, its first spawns, a reload).
+        if [ $((RANDOM % 3)) -eq 0 ] && [ $short -lt 2 ]; then
+            short=$((short + 1))
+            sleep "0.0$((RANDOM % 9 + 1))"
+        else
+            short=0
+            sleep "1.$((RANDOM % 6))"
+        fi
+        local extra=()
+        case $((RANDOM % 4)) in
+        0)  # a reload under way: the extra program comes or goes
+            if [ -s "$T/extra.conf" ]; then : >"$T/extra.conf"; else
+                printf '[program:extra]\ncommand=%s/sleeper\nenvironment=TAG=extra\nstartsecs=0\n' \
+                    "$H" >"$T/extra.conf"
+            fi
+            "$TEND" -s "$T/tend.sock" reload >/dev/null 2>&1 &
+            reloader=$!
+            ;;
+        1)  # a program dies with the supervisor: its exit happens while none runs
+            i=$((RANDOM % n + 1))
+            local victim
+            victim=$(cli status "p$i" 2>/dev/null | awk 'NR == 2 { print $3 }' || true)
+            if [[ $victim =~ ^[0-9]+$ ]] && [ "$victim" != 0 ]; then
+                extra=("$victim")
+                killed_count[p$i]=$((killed_count[p$i] + 1))
+                victims="$victims p$i:$victim"
+            fi
+            ;;
+        esac
+        kill -KILL "$sup" "${extra[@]}"
+        gen=$((gen + 1))
+        sup=$(current_supervisor "$gen") || fail "no supervisor of generation $gen"
+        [ -n "$sup" ] && [ "$sup" != "$TEND_PID" ] || fail "generation $gen: supervisor '$sup'"
+        TEND_PID=$sup
+        if [ -n "$reloader" ]; then
+            wait "$reloader" || true # it may have lost its supervisor: that is the point
+            reloader=""
+        fi
+    done
+    # The last supervisor must have taken everything back.
+    wait_log "generation $gen;"
+    for i in $(seq 1 "$n"); do
+        wait_log "p$i \\(pid [0-9]+\\): STARTING -> RUNNING|p$i: pid [0-9]+ taken back" 
+    done
+    # Every program not killed by the test kept its pid; the killed ones were restarted
+    # with their real status logged.
+    local -A now
+    while read -r name state pid _; do
+        [[ $name =~ ^p[0-9]+$ ]] && now[$name]=$pid
+    done < <(cli status || true)
+    for i in $(seq 1 "$n"); do
+        local now_pid=${now[p$i]:-}
+        if [ "${killed_count[p$i]}" = 0 ]; then
+            expect_eq "$now_pid" "${orig[p$i]}" "p$i's pid after $kills kills of the supervisor"
+        else
+            [ "$now_pid" != "${orig[p$i]}" ] || fail "p$i was killed but has its old pid"
+        fi
+    done
+    local v
+    for v in $victims; do
+        wait_log "${v%%:*} \\(pid ${v#*:}\\): RUNNING -> [A-Z]+: exited: signal 9 \\(SIGKILL\\)"
+    done
+    # No duplicate, no zombie.
+    for i in $(seq 1 "$n") crash; do
+        local tag=$i
+        [[ $i =~ ^[0-9]+$ ]] && tag=p$i
+        local count
+        count=$(tagged "$tag" | wc -l)
+        [ "$count" -le 1 ] || fail "$count processes of $tag: $(describe $(tagged "$tag"))"
+    done
+    [ -z "$(zombies_of "$KEEPER_PID")" ] || fail "zombies of the keeper: $(describe $(zombies_of "$KEEPER_PID"))"
+    [ -z "$(zombies_of "$TEND_PID")" ] || fail "zombies of the supervisor"
+    # Stop the writers (each line is one write: the last one is whole), then read the logs.
+    cli stop all >/dev/null
+    stop_tend
+    local total=0 lines
+    for i in $(seq 1 "$n"); do
+        lines=$(check_series "$T/logs/p$i.log" "${killed_count[p$i]}") || fail "$lines"
+        total=$((total + lines))
+    done
+    echo "checked $total lines of $n programs across $kills kills" >&2
+}
+
+
+# The keeper itself is killed: the supervisor notices, says so, and goes on supervising.
+t_keeper_killed_supervisor_goes_on() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+startsecs=0
+EOF
+    start_tend
+    local a b
+    a=$(cli pid a)
+    kill -KILL "$KEEPER_PID"
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    wait_log "keeper pid $KEEPER_PID is gone"
+    KEEPER_PID=""
+    cli status >"$T/status.out" 2>&1 || true
+    expect_file_match "$T/status.out" "the keeper is gone"
+    # Still supervising: a program killed now is restarted, with its real status.
+    kill -KILL "$a"
+    wait_log "a \\(pid $a\\): RUNNING -> STARTING: exited: signal 9 \\(SIGKILL\\)"
+    b=$(cli pid a)
+    [ "$b" != "$a" ] && [ "$b" != 0 ] || fail "a was not restarted"
+    kill -TERM "$TEND_PID"
+    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "the supervisor did not exit"
+    "$H/waitfor" -t 10 --gone "$b" || fail "a survived the shutdown"
+    TEND_PID=""
+    expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
+}
+
+# HUP reaches the supervisor through the keeper; a TERM while no supervisor runs still stops
+# everything (a supervisor is started only for that), and the keeper exits 0.
+t_keeper_forwards_signals_and_exit_status() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+startsecs=0
+EOF
+    start_tend
+    printf '[program:b]\ncommand=%s/sleeper\nstartsecs=0\n' "$H" >>"$CONF"
+    kill -HUP "$KEEPER_PID"
+    wait_log "reload: added b"
+    wait_log "b \\(pid [0-9]+\\): STARTING -> RUNNING"
+    local a b rc=0
+    a=$(cli pid a)
+    b=$(cli pid b)
+    # Stop the keeper, kill the supervisor, queue a TERM for the keeper, let it go on: it
+    # finds its supervisor dead and a TERM pending.
+    kill -STOP "$KEEPER_PID"
+    kill -KILL "$TEND_PID"
+    "$H/waitfor" -t 10 --gone "$TEND_PID" || true
+    kill -TERM "$KEEPER_PID"
+    kill -CONT "$KEEPER_PID"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "the keeper did not exit"
+    wait "$KEEPER_PID" || rc=$?
+    KEEPER_PID="" TEND_PID=""
+    expect_eq "$rc" 0 "the keeper's exit status"
+    "$H/waitfor" -t 10 --gone "$a" || fail "a survived"
+    "$H/waitfor" -t 10 --gone "$b" || fail "b survived"
+    expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
+}
+
+# `tend upgrade` with a different build installed in place: the keeper and the supervisor
+# run the new version, every program keeps its pid, and no output line is lost or repeated.
+t_upgrade_in_place_keeps_pids_and_logs() {
+    setup
+    [ -x "$TEND_BUILD/tend-next" ] || fail "no $TEND_BUILD/tend-next (make build-all builds it)"
+    mkdir -p "$T/bin"
+    cp "$TEND" "$T/bin/tend"
+    write_conf <<EOF
+[program:w]
+command=$H/flood -n 0 -s 40 -r 1000
+stdout_logfile=$T/logs/w.log
+stdout_logfile_maxbytes=20000
+stdout_logfile_backups=500
+startsecs=0
+[program:s]
+command=$H/sleeper
+startsecs=0
+EOF
+    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    wait_log "w \\(pid [0-9]+\\): STARTING -> RUNNING"
+    local w s old=$TEND_PID out lines
+    w=$(cli pid w)
+    s=$(cli pid s)
+    # Installed the way make install does it: a new file under the old name.
+    cp "$TEND_BUILD/tend-next" "$T/bin/tend.new"
+    mv "$T/bin/tend.new" "$T/bin/tend"
+    out=$("$T/bin/tend" -s "$T/tend.sock" upgrade) || fail "tend upgrade failed: $out"
+    wait_log "tend [^ ]*\\+next started as pid [0-9]+ \\(keeper $KEEPER_PID\\)"
+    TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
+    [ "$TEND_PID" != "$old" ] || fail "the supervisor was not replaced"
+    expect_match "$out" "new supervisor pid: $TEND_PID" "tend upgrade's output"
+    expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend" "the keeper's binary"
+    expect_eq "$(readlink "/proc/$TEND_PID/exe")" "$T/bin/tend" "the supervisor's binary"
+    expect_eq "$(cli pid w)" "$w" "w's pid after the upgrade"
+    expect_eq "$(cli pid s)" "$s" "s's pid after the upgrade"
+    # Back again, while w keeps writing.
+    cp "$TEND" "$T/bin/tend.new"
+    mv "$T/bin/tend.new" "$T/bin/tend"
+    out=$("$T/bin/tend" -s "$T/tend.sock" upgrade) || fail "the second upgrade failed: $out"
+    TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
+    expect_match "$out" "new supervisor pid: $TEND_PID" "the second upgrade's output"
+    expect_eq "$(cli pid w)" "$w" "w's pid after the second upgrade"
+    cli stop w >/dev/null
+    stop_tend
+    lines=$(check_series "$T/logs/w.log" 0) || fail "$lines"
+    echo "checked $lines lines across two upgrades" >&2
+}
+
+# Keeper and supervisor killed together: a new tend on the same config adopts the programs
+# they left (same pids, none duplicated) and says their output is no longer captured; a
+# state file naming a process that is not the one recorded is refused.
+t_cold_start_adopts_survivors_and_refuses_reused_pids() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+environment=TAG=cold-a
+startsecs=0
+[program:b]
+command=$H/sleeper
+environment=TAG=cold-b
+startsecs=0
+EOF
+    start_tend
+    local a b stranger
+    a=$(cli pid a)
+    b=$(cli pid b)
+    waitfor "$T/tend.sock.state" " $b " 10 >/dev/null || fail "no state file naming b"
+    waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    "$H/waitfor" -t 10 --gone "$TEND_PID"
+    KEEPER_PID="" TEND_PID=""
+    is_alive "$a" && is_alive "$b" || fail "the programs died with tend"
+    # b's entry now names a stranger: a live process whose start time is not the one
+    # recorded (what a reused pid looks like).
+    "$H/sleeper" &
+    stranger=$!
+    TRACKED="$TRACKED $stranger $b"
+    sed -i "s/ $b / $stranger /" "$T/tend.sock.state"
+    start_tend
+    wait_log "a: adopted pid $a, left running by a previous tend"
+    wait_log "b: pid $stranger from the state file is not the process"
+    wait_log "b \\(pid [0-9]+\\): STARTING -> RUNNING"
+    expect_eq "$(cli pid a)" "$a" "a's pid"
+    [ "$(cli pid b)" != "$stranger" ] || fail "the stranger was adopted"
+    expect_eq "$(tagged cold-a | wc -l)" 1 "processes of a"
+    is_alive "$stranger" || fail "the stranger was signalled"
+    # The adopted process is watched: its death is noticed and it is restarted.
+    kill -KILL "$a"
+    wait_log "a \\(pid $a\\): RUNNING -> STARTING"
+    stop_tend
+    is_alive "$stranger" || fail "the stranger was stopped with tend"
+    [ ! -e "$T/tend.sock.state" ] || fail "the state file outlived an orderly stop"
+}
+
+# As PID 1 of a PID namespace (a container's entry point), the keeper reaps every orphan,
+# also those of a supervisor that was killed, and SIGTERM stops everything and exits 0.
+t_pid1_reaps_orphans_and_stops_on_term() {
+    setup
+    unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot make a PID namespace"
+    write_conf <<EOF
+[program:orphaner]
+command=sh -c 'while :; do (sleep 0.05 &); sleep 0.1; done'
+startsecs=0
+[program:s]
+command=$H/sleeper
+startsecs=0
+EOF
+    unshare --pid --fork --mount-proc "$TEND" daemon -n -c "$CONF" \
+        >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    local outer=$! keeper sup zs="" round rc=0
+    "$H/waitfor" -t 15 "$LOG" "started as pid [0-9]+ \\(keeper 1\\)" >/dev/null ||
+        fail "tend did not start: $(cat "$T/tend.err")"
+    keeper=$(children_of "$outer")
+    [ -n "$keeper" ] || fail "no keeper under unshare"
+    TRACKED="$TRACKED $outer"
+    wait_log "orphaner \\(pid [0-9]+\\): STARTING -> RUNNING"
+    sup=$(children_of "$keeper" | head -n 1)
+    # With the supervisor gone, the orphaner is the keeper's child and its orphans reach the
+    # keeper: none may stay a zombie.
+    kill -KILL "$sup"
+    wait_log "generation 2;"
+    wait_log "orphaner: pid [0-9]+ taken back"
+    for round in $(seq 1 30); do
+        zs=$(zombies_of "$keeper")
+        [ -z "$zs" ] && [ "$round" -gt 10 ] && break
+        "$H/waitfor" -t 1 "$T/never" "x" >/dev/null 2>&1 || true  # a bounded pause between looks
+    done
+    [ -z "$zs" ] || fail "zombies under the keeper (PID 1): $(describe $zs)"
+    kill -TERM "$keeper"
+    wait "$outer" || rc=$?
+    expect_eq "$rc" 0 "exit status of tend as PID 1 after SIGTERM"
+    expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
+}
+
+cli() { "$TEND" -s "$T/tend.sock" "$@"; }
+wait_log() { "$H/waitfor" -t 30 "$LOG" "$1" >/dev/null || fail "no log line /$1/"; }
+
+run_tests
