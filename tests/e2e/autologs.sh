@@ -59,6 +59,9 @@ EOF
     [ -n "$dir" ] || fail "no instance directory in $T/logs"
     waitfor "$dir/quiet-stdout.log" '^out-line$' >/dev/null || fail "no stdout line"
     [ ! -e "$dir/quiet-stderr.log" ] || fail "an empty stderr file: $(ls -l "$dir")"
+    # `tend logs` first drains the pipe into the file: with nothing in it, no file either.
+    tendctl logs --stderr quiet >"$T/logs.out" 2>&1 || { cat "$T/logs.out"; fail "logs"; }
+    [ ! -e "$dir/quiet-stderr.log" ] || fail "tend logs made an empty stderr file: $(ls -l "$dir")"
     # Following a log that does not exist yet: nothing, then its lines as they come (the
     # default -n 10 also covers a follower that connects after the line was written).
     tendctl logs -f --stderr quiet >"$T/follow.out" 2>&1 &
