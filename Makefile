@@ -1,6 +1,6 @@
-# tend: one plain Makefile. `make` builds build/tend (+ daeml link), `make check` runs every
-# test on the normal and the sanitizer build, `make bench` runs the benchmarks, `make demo`
-# runs the supervisor on examples/.
+# tend: one plain Makefile. `make` builds build/tend, the daeml link and the test programs,
+# `make check` runs every test on the normal and the sanitizer build, `make bench` runs the
+# benchmarks, `make demo` runs the supervisor on examples/.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
@@ -30,6 +30,10 @@ VERSIONED := $(shell grep -l TEND_VERSION $(SRC))
 WEBSRC   := $(sort $(wildcard src/web/*.c))
 WEBASSETS := src/web/index.html src/web/app.js src/web/app.css
 WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -pthread
+
+# The rules below are made by $(eval): without this, the first of them (build/tend alone)
+# would be what a plain `make` builds.
+.DEFAULT_GOAL := all
 
 # Objects for one build directory ($1) with compiler flags ($2) and link flags ($3).
 define build_rules
@@ -78,13 +82,18 @@ $(eval $(call build_rules,build,$(CPPFLAGS) $(CFLAGS),$(LDFLAGS)))
 $(eval $(call build_rules,build/asan,$(SANFLAGS),))
 
 .SECONDARY:
-.PHONY: all asan check check-fast bench bench-compare demo deps install lint clean build-all build/asan-all \
-        static deb
+.PHONY: all asan check check-fast bench bench-compare demo deps deps-build deps-test install lint \
+        clean build-all build/asan-all static deb
 all: build-all
 asan: build/asan-all
 
+# The Debian packages, by purpose (scripts/deps.sh --list SET shows each set).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh all
+deps-build:
+	@sh scripts/deps.sh build
+deps-test:
+	@sh scripts/deps.sh test
 
 # The README's test command: installs what it needs, builds both flavours, runs everything.
 check: deps
@@ -94,18 +103,19 @@ check: deps
 	@bash tests/run.sh build build/asan
 
 # Normal build only, for a quick loop while developing.
-check-fast: build-all
+check-fast: deps-test build-all
 	@bash tests/run.sh build
 
-bench: deps build-all $(BENCHSRC:bench/%.c=build/bench/%)
+bench: deps-test build-all $(BENCHSRC:bench/%.c=build/bench/%)
 	@bash bench/run.sh build
 
 # tend beside supervisord, runit, s6 and daemontools (installs them from Debian, starts each
 # by hand in a temporary directory; no system service is enabled).
-bench-compare: deps build-all $(BENCHSRC:bench/%.c=build/bench/%)
+bench-compare: deps-test build-all $(BENCHSRC:bench/%.c=build/bench/%)
 	@bash bench/compare.sh build
 
-demo: deps build-all
+# Only what building needs: the demo uses no linter and no test-only package.
+demo: deps-build build-all
 	@bash examples/demo.sh build
 
 lint: build-all

@@ -9,8 +9,14 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 tend=$PWD/$build/tend
 waitfor=$PWD/$build/helpers/waitfor
-export TEND_DEMO_DIR=$PWD/$build/demo
-export TEND_DEMO_PORT=${TEND_DEMO_PORT:-18080}
+export TEND_DEMO_DIR=${TEND_DEMO_DIR:-$PWD/$build/demo}   # a test points it into its own directory
+# The business server's port: TEND_DEMO_PORT=N picks it; by default a port that is free now
+# (the kernel's choice for a bind to port 0), so the demo never collides with a service.
+if [ -z "${TEND_DEMO_PORT:-}" ]; then
+    TEND_DEMO_PORT=$("$PWD/$build/helpers/e2e_httpd" --free-port) || {
+        echo "demo: cannot find a free port (set TEND_DEMO_PORT)" >&2; exit 1; }
+fi
+export TEND_DEMO_PORT
 conf=examples/article.conf
 log=$TEND_DEMO_DIR/tend.log
 ctl() { "$tend" -c "$conf" "$@"; }
@@ -24,6 +30,7 @@ rm -rf "$TEND_DEMO_DIR"
 mkdir -p "$TEND_DEMO_DIR"
 say() { printf '\n== %s\n' "$*"; }
 
+echo "demo: business listens on 127.0.0.1:$TEND_DEMO_PORT (TEND_DEMO_PORT=N to choose)"
 say "tend check -c $conf"
 "$tend" check -c "$conf"
 

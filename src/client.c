@@ -21,6 +21,7 @@
 #include "config.h"
 #include "exitcode.h"
 #include "proto.h"
+#include "runtime.h"
 #include "util/fd.h"
 #include "util/str.h"
 
@@ -61,26 +62,36 @@ static const struct verb_spec verbs[] = {
      "Usage: tend signal SIGNAL NAME...|GROUP:*|all\n"
      "Send SIGNAL (a name as in kill -l, with or without SIG, or a number) to processes.\n"
      "Exit status: 0 sent, 1 failed, 2 bad signal, 4 no supervisor.\n"},
-    {"reload", 0, 0, false, false, false,
-     "Usage: tend reload\n"
+    {"reload", 0, 0, true, false, false,
+     "Usage: tend reload [--json]\n"
      "Reread the configuration and apply only what changed; prints what was added, changed\n"
-     "and removed. A broken configuration is rejected with its errors and nothing changes.\n"
+     "(restarted), updated (policy only: the process keeps running) and removed. A broken\n"
+     "configuration is rejected with its errors and nothing changes.\n"
+     "  --json   print the result as one JSON object (doc/json.md)\n"
      "Exit status: 0 applied, 1 rejected, 4 no supervisor.\n"},
     {"shutdown", 0, 0, false, false, false,
      "Usage: tend shutdown\n"
      "Stop every process, then the supervisor.\n"
      "Exit status: 0 done, 1 failed, 4 no supervisor.\n"},
-    {"pid", 0, 1, false, false, true,
-     "Usage: tend pid [NAME]\n"
+    {"pid", 0, 1, true, false, true,
+     "Usage: tend pid [--json] [NAME]\n"
      "Print the pid of process NAME, or of the supervisor itself without NAME.\n"
+     "  --json   print {\"pid\": N} (with \"name\" for a process)\n"
      "Exit status: 0 printed, 1 error, 4 no supervisor.\n"},
-    {"logs", 1, 1, false, false, false,
-     "Usage: tend logs [-n N] [--stderr] [-f] NAME\n"
+    {"logs", 1, -1, false, false, false,
+     "Usage: tend logs [-n N] [--stderr] [-f] NAME...|GROUP:|all\n"
      "Print the last N lines (default 10) of a process's captured stdout (or stderr).\n"
+     "With several processes (several names, a group, all) every line is prefixed by its\n"
+     "process's name, and with -f the processes' lines interleave as they are written.\n"
      "  -n N       how many lines\n"
      "  --stderr   the stderr log instead of stdout\n"
      "  -f         keep following, across rotations, until interrupted\n"
      "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
+    {"version", 0, 0, true, false, true,
+     "Usage: tend version [--json]\n"
+     "Print the version of this client and of the running supervisor (tend -V does too).\n"
+     "  --json   print {\"client\": V, \"supervisor\": V or null}\n"
+     "Exit status: 0 both printed, 4 no supervisor (the client's version is printed).\n"},
     {"upgrade", 0, 0, false, false, false,
      "Usage: tend upgrade\n"
      "Replace the running tend by the binary installed now, in place: the keeper re-executes\n"
@@ -96,13 +107,14 @@ static const struct verb_spec verbs[] = {
 static const char general_usage[] =
     "Usage: tend [-c FILE] [-s PATH] COMMAND [ARGS...]\n"
     "Commands talking to the running supervisor: status start stop restart signal reload\n"
-    "shutdown pid logrotate upgrade (tend COMMAND --help for each).\n";
+    "shutdown pid logs logrotate upgrade version (tend COMMAND --help for each).\n";
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
     "  -c, --config FILE   find the control socket through FILE\n"
-    "  -s, --socket PATH   control socket (default: $TEND_SOCKET, the config's, or\n"
-    "                      /run/tend/tend.sock for root, $XDG_RUNTIME_DIR/tend/tend.sock)\n"
+    "  -s, --socket PATH   control socket (default: $TEND_SOCKET, ./tend.conf's, the one\n"
+    "                      running supervisor advertised in the runtime directory, the\n"
+    "                      system config's, RUNTIME/tend.sock; see tend(1))\n"
     "  -h, --help          this help\n";
 
 struct client_opts {
@@ -117,6 +129,8 @@ struct client_opts {
     bool follow;        /* logs -f */
     char **args; /* positional words after the verb */
     size_t nargs;
+    const char *path;   /* the socket reached, for a second connection (waiting display) */
+    bool show_waiting;  /* start/stop/restart on a terminal: say what is still awaited */
 };
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
@@ -169,15 +183,12 @@ static const char *shown(const char *s, size_t len, char *buf, size_t buf_len)
 
 const char *client_default_socket(char *buf, size_t len)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char dir[PATH_MAX];
     int n;
 
-    if (geteuid() == 0)
-        n = snprintf(buf, len, "/run/tend/tend.sock");
-    else if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(buf, len, "%s/tend/tend.sock", xdg);
-    else
-        n = snprintf(buf, len, "/tmp/tend-%lu/tend.sock", (unsigned long)geteuid());
+    if (runtime_dir(dir, sizeof dir) == NULL)
+        return NULL;
+    n = snprintf(buf, len, "%s/tend.sock", dir);
     if (n < 0 || (size_t)n >= len) {
         errno = ENAMETOOLONG;
         return NULL;
@@ -455,6 +466,22 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
     fputs("]\n", out);
 }
 
+/* Set by client_run for the status table it prints on a terminal. */
+static bool colour;
+
+/* The SGR colour of a state: green running, yellow on the way, red failed. */
+static const char *state_colour(const char *state)
+{
+    if (strcmp(state, "RUNNING") == 0)
+        return "\033[32m";
+    if (strcmp(state, "STARTING") == 0 || strcmp(state, "STOPPING") == 0 ||
+        strcmp(state, "BACKOFF") == 0 || strcmp(state, "UNKNOWN") == 0)
+        return "\033[33m";
+    if (strcmp(state, "FATAL") == 0 || strcmp(state, "EXITED") == 0)
+        return "\033[31m";
+    return NULL;
+}
+
 enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU, COL_TASKS,
        COL_HEALTH, COL_EXIT, NCOLS };
 
@@ -559,7 +586,11 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
             if (!shown_col[c])
                 continue;
             const char *cell = i < 0 ? col_titles[c] : rows[i][c];
-            fputs(cell, out);
+            const char *sgr = colour && i >= 0 && c == COL_STATE ? state_colour(cell) : NULL;
+            if (sgr != NULL)
+                fprintf(out, "%s%s\033[0m", sgr, cell);
+            else
+                fputs(cell, out);
             if (c < row_last)
                 fprintf(out, "%*s", (int)(width[c] - display_width(cell) + 2), "");
         }
@@ -630,9 +661,90 @@ static int send_all(int fd, const char *data, size_t len)
 struct reply_state {
     struct proto_reply *procs; /* the proc lines, each owning its storage */
     size_t nprocs, cap;
+    char **msgs;               /* msg lines kept for a JSON result (pid, version, reload) */
+    size_t nmsgs;
     bool final;
     int exit_code;
 };
+
+/* ---- What start/stop/restart wait for, on a terminal ------------------------------------- */
+
+static bool waiting_shown; /* a waiting line is on the terminal, to be erased */
+
+static void clear_waiting(FILE *err)
+{
+    if (!waiting_shown)
+        return;
+    fputs("\r\033[K", err);
+    fflush(err);
+    waiting_shown = false;
+}
+
+static int send_all(int fd, const char *data, size_t len);
+static int connect_socket(const char *path);
+
+/* Asks the supervisor (on a second connection) for the state of the processes the request
+ * named, and shows those not yet where the request takes them, on one line of the terminal
+ * that the next output replaces: "waiting 3s for web (STOPPING, pid 123), db (STARTING)". */
+static void show_waiting(const struct client_opts *o, unsigned long long started, FILE *err)
+{
+    struct proto_buf req = {0};
+    struct proto_splitter sp;
+    struct str line = {0};
+    int fd = -1;
+    bool stop = strcmp(o->verb->name, "stop") == 0;
+    size_t shown_n = 0;
+
+    if (o->path == NULL || proto_build_request(&req, "status", o->args, o->nargs) == -1 ||
+        (fd = connect_socket(o->path)) == -1 || send_all(fd, req.data, req.len) == -1) {
+        fd_close_quiet(fd);
+        proto_buf_free(&req);
+        return; /* the display is a courtesy: the request itself goes on */
+    }
+    proto_splitter_init(&sp, PROTO_MAX_LINE);
+    str_appendf(&line, "waiting %llus for", (now_ms() - started + 500) / 1000);
+    for (bool done = false; !done;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 1000) <= 0 || proto_splitter_read(&sp, fd) <= 0)
+            break;
+        const char *l;
+        size_t len;
+        while (!done && proto_splitter_next(&sp, &l, &len) == 1) {
+            struct proto_reply r;
+            if (proto_parse_reply(l, len, &r) == -1)
+                continue;
+            if (r.kind == PROTO_REPLY_OK || r.kind == PROTO_REPLY_ERR) {
+                done = true;
+            } else if (r.kind == PROTO_REPLY_PROC) {
+                const char *state = r.proc.state;
+                bool settled = stop ? strcmp(state, "STOPPED") == 0 ||
+                                          strcmp(state, "EXITED") == 0 ||
+                                          strcmp(state, "FATAL") == 0
+                                    : strcmp(state, "RUNNING") == 0 ||
+                                          strcmp(state, "FATAL") == 0;
+                if (!settled && shown_n < 8) {
+                    if (r.proc.pid > 0)
+                        str_appendf(&line, "%s %s (%s, pid %ld)", shown_n ? "," : "",
+                                    r.proc.name, state, (long)r.proc.pid);
+                    else
+                        str_appendf(&line, "%s %s (%s)", shown_n ? "," : "", r.proc.name, state);
+                    shown_n++;
+                }
+            }
+            proto_reply_free(&r);
+        }
+    }
+    proto_splitter_free(&sp);
+    fd_close_quiet(fd);
+    proto_buf_free(&req);
+    if (shown_n > 0) {
+        /* One terminal line: cut to 200 bytes (the name list is a hint, not a report). */
+        fprintf(err, "\r\033[K%.200s", str_cstr(&line));
+        fflush(err);
+        waiting_shown = true;
+    }
+    str_free(&line);
+}
 
 /* Handles one reply line. Returns -1 on a malformed line (reported). */
 static int handle_line(const struct client_opts *o, struct reply_state *st, const char *line,
@@ -655,6 +767,17 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
         st->procs[st->nprocs++] = r; /* takes over r's storage */
         return 0;
     case PROTO_REPLY_MSG:
+        if (o->json && strcmp(o->verb->name, "status") != 0) {
+            /* Kept for the JSON result, printed once the reply is complete. */
+            st->msgs = xrealloc(st->msgs, (st->nmsgs + 1) * sizeof(*st->msgs));
+            st->msgs[st->nmsgs++] = xstrdup(r.text);
+            break;
+        }
+        if (strcmp(o->verb->name, "version") == 0) {
+            fprintf(out, "supervisor: tend %s\n", r.text);
+            break;
+        }
+        clear_waiting(err);
         /* With --json, stdout must stay one JSON document. */
         fprintf(o->json ? err : out, "%s\n", r.text);
         fflush(o->json ? err : out);
@@ -665,10 +788,12 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
             fflush(out); /* followed lines show as they come, like tail -f */
         break;
     case PROTO_REPLY_OK:
+        clear_waiting(err);
         st->final = true;
         st->exit_code = EXIT_OK;
         break;
     case PROTO_REPLY_ERR:
+        clear_waiting(err);
         st->final = true;
         st->exit_code = EXIT_FAIL;
         fprintf(err, "tend: %s\n", r.text[0] != '\0' ? r.text : r.code);
@@ -687,6 +812,7 @@ static int converse(const struct client_opts *o, int fd, const struct proto_buf 
 {
     struct proto_splitter sp;
     unsigned long long deadline = o->verb->quick ? now_ms() + CLIENT_REPLY_TIMEOUT_MS : 0;
+    unsigned long long started = now_ms();
     int rc = EXIT_FAIL;
 
     /* A supervisor that refuses the connection (denied, busy) answers at once and closes
@@ -722,11 +848,17 @@ static int converse(const struct client_opts *o, int fd, const struct proto_buf 
         if (deadline != 0) {
             unsigned long long now = now_ms();
             timeout = now >= deadline ? 0 : (int)(deadline - now);
+        } else if (o->show_waiting) {
+            timeout = 1000; /* the waiting line is refreshed every second */
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int ready = poll(&pfd, 1, timeout);
         if (ready == -1 && errno == EINTR)
             continue;
+        if (ready == 0 && deadline == 0 && o->show_waiting) {
+            show_waiting(o, started, err);
+            continue;
+        }
         if (ready == -1) {
             fprintf(err, "tend: cannot wait for the reply: %s\n", strerror(errno));
             goto out;
@@ -831,8 +963,24 @@ static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE
         return usage_error(err, "%s", "missing command");
     }
     o->verb = find_verb(verb_word);
-    if (o->verb == NULL)
+    if (o->verb == NULL) {
+        const char *near = NULL;
+        size_t best = (size_t)-1;
+        for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+            size_t d = str_levenshtein(verb_word, verbs[i].name);
+            if (d < best) {
+                best = d;
+                near = verbs[i].name;
+            }
+        }
+        if (strcmp(verb_word, "tail") == 0)
+            near = "logs", best = 0;
+        else if (strcmp(verb_word, "update") == 0)
+            near = "reload", best = 0;
+        if (near != NULL && (best <= 2 || best <= strlen(verb_word) / 3))
+            return usage_error(err, "unknown command '%s'; did you mean '%s'?", verb_word, near);
         return usage_error(err, "unknown command '%s'", verb_word);
+    }
     return 0;
 }
 
@@ -860,9 +1008,11 @@ static int validate(struct client_opts *o, FILE *err)
         return usage_error(err, "%s needs a NAME, GROUP:* or all", v->name);
     }
     if (v->max_args >= 0 && (int)o->nargs > v->max_args) {
+        /* Name the first word too many: that is the one at fault. */
         if (v->max_args == 0)
-            return usage_error(err, "%s takes no argument", v->name);
-        return usage_error(err, "%s takes at most one NAME", v->name);
+            return usage_error(err, "%s takes no argument, not '%s'", v->name, o->args[0]);
+        return usage_error(err, "%s takes at most one NAME: '%s' is one too many", v->name,
+                           o->args[v->max_args]);
     }
     for (size_t i = 0; i < o->nargs; i++) {
         if (o->args[i][0] == '\0')
@@ -920,9 +1070,448 @@ static int build_request(const struct client_opts *o, struct proto_buf *req, FIL
     return 0;
 }
 
+/* ---- Finding the supervisor --------------------------------------------------------------- */
+
+/* One place the client tried, for the "cannot reach" message. */
+struct attempts {
+    struct str text; /* "; "-separated descriptions */
+    int worst_errno;  /* EACCES beats everything: the supervisor is there but not for us */
+};
+
+static void attempt_note(struct attempts *a, const char *what, const char *path, int e)
+{
+    if (a->text.len > 0)
+        str_append(&a->text, "; ");
+    str_appendf(&a->text, "%s %s: %s", what, path,
+                e == EAGAIN ? "not accepting connections" : strerror(e));
+    if (e == EACCES || (a->worst_errno != EACCES && e != ENOENT && e != ECONNREFUSED))
+        a->worst_errno = e;
+}
+
+/* Connects to the socket named by config (or by the default socket when the config names
+ * none). -1 with errno, and the path tried in path. */
+static int connect_config(const char *config, char *path, size_t len, char *why, size_t why_len)
+{
+    if (client_socket_path(NULL, config, path, len, why, why_len) == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return connect_socket(path);
+}
+
+/* The live advertised supervisors (their connected fds in fds, n of them, at most cap).
+ * Returns how many there are; the entries stay in *list for the caller to free. */
+static size_t live_advertised(struct runtime_entry **list, size_t *nlist, int *fds, size_t cap,
+                              size_t *live_idx)
+{
+    size_t live = 0;
+
+    *nlist = runtime_list(NULL, list);
+    for (size_t i = 0; i < *nlist; i++) {
+        int fd = connect_socket((*list)[i].socket);
+        if (fd == -1)
+            continue; /* a pid reused after its supervisor died, or a socket removed */
+        if (live < cap) {
+            fds[live] = fd;
+            live_idx[live] = i;
+        } else {
+            fd_close_quiet(fd);
+        }
+        live++;
+    }
+    return live;
+}
+
+/* Finds the supervisor the user means and connects to it (the order is in tend(1)): -s, then
+ * $TEND_SOCKET, then -c FILE; without them ./tend.conf when there is one; else the one
+ * running supervisor advertised in the runtime directory; else the system config
+ * (/etc/tend.conf, /etc/supervisor/supervisord.conf); else the default socket. Returns the
+ * connected fd (and the socket's path in used), or -1 with the message printed and the exit
+ * code in *rc. */
+static int reach_supervisor(const struct client_opts *o, FILE *err, int *rc, char *used,
+                            size_t used_len)
+{
+    const char *env = getenv("TEND_SOCKET");
+    char path[PATH_MAX], why[PATH_MAX + 64], dir[PATH_MAX];
+    struct attempts a = {0};
+    int fd;
+
+    *rc = EXIT_FAIL;
+    if (o->socket != NULL || (env != NULL && env[0] != '\0') || o->config != NULL ||
+        access("tend.conf", F_OK) == 0) {
+        const char *config = o->config;
+        const char *from;
+        if (o->socket != NULL)
+            from = "socket (-s)";
+        else if (env != NULL && env[0] != '\0')
+            from = "socket ($TEND_SOCKET)";
+        else
+            from = NULL;
+        if (from == NULL && config == NULL)
+            config = "./tend.conf"; /* here: the supervisor of this directory is the one meant */
+        if (client_socket_path(o->socket, config, path, sizeof path, why, sizeof why) == NULL) {
+            fprintf(err, "tend: cannot reach the supervisor: %s\n", why);
+            return -1;
+        }
+        fd = connect_socket(path);
+        if (fd != -1) {
+            snprintf(used, used_len, "%s", path);
+            return fd;
+        }
+        char *what = from != NULL ? xstrdup(from) : xasprintf("socket of %s", config);
+        attempt_note(&a, what, path, errno);
+        free(what);
+    } else {
+        /* 1. The supervisors advertised in the runtime directory. */
+        struct runtime_entry *list = NULL;
+        size_t nlist = 0, idx[8];
+        int fds[8];
+        size_t live = live_advertised(&list, &nlist, fds, 8, idx);
+        const char *sys = config_default_path(); /* ./tend.conf is absent here */
+        if (live > 1 && sys != NULL) {
+            /* Several: the one serving the system config is the default one. */
+            char *real = realpath(sys, NULL);
+            size_t pick = live;
+            for (size_t i = 0; real != NULL && i < live && i < 8; i++) {
+                const char *c = list[idx[i]].config;
+                if (c != NULL && strcmp(c, real) == 0)
+                    pick = pick == live ? i : live + 1;
+            }
+            free(real);
+            if (pick < live) {
+                for (size_t i = 0; i < live && i < 8; i++) {
+                    if (i != pick)
+                        fd_close_quiet(fds[i]);
+                }
+                fds[0] = fds[pick];
+                idx[0] = idx[pick];
+                live = 1;
+            }
+        }
+        if (live == 1) {
+            snprintf(used, used_len, "%s", list[idx[0]].socket);
+            runtime_entries_free(list, nlist);
+            str_free(&a.text);
+            return fds[0];
+        }
+        if (live > 1) {
+            fprintf(err, "tend: %zu supervisors are running; say which with -c CONFIG or "
+                         "-s SOCKET:\n", live);
+            for (size_t i = 0; i < live && i < 8; i++) {
+                const struct runtime_entry *e = &list[idx[i]];
+                fprintf(err, "  pid %ld: -c %s  -s %s\n", (long)e->pid,
+                        e->config != NULL ? e->config : "?", e->socket);
+                fd_close_quiet(fds[i]);
+            }
+            runtime_entries_free(list, nlist);
+            *rc = EXIT_USAGE;
+            return -1;
+        }
+        runtime_entries_free(list, nlist);
+        if (runtime_dir(dir, sizeof dir) != NULL) {
+            if (a.text.len > 0)
+                str_append(&a.text, "; ");
+            str_appendf(&a.text, "no running supervisor advertised in %s/supervisors", dir);
+        }
+        /* 2. The system config's socket. */
+        if (sys != NULL) {
+            fd = connect_config(sys, path, sizeof path, why, sizeof why);
+            if (fd != -1) {
+                str_free(&a.text);
+                snprintf(used, used_len, "%s", path);
+                return fd;
+            }
+            if (errno == EINVAL) {
+                if (a.text.len > 0)
+                    str_append(&a.text, "; ");
+                str_appendf(&a.text, "%s: %s", sys, why);
+            } else {
+                char *what = xasprintf("socket of %s", sys);
+                attempt_note(&a, what, path, errno);
+                free(what);
+            }
+        }
+        /* 3. The default socket, when the system config did not name it already. */
+        char def[PATH_MAX];
+        if (client_default_socket(def, sizeof def) != NULL && (sys == NULL ||
+                                                               strcmp(def, path) != 0)) {
+            fd = connect_socket(def);
+            if (fd != -1) {
+                str_free(&a.text);
+                snprintf(used, used_len, "%s", def);
+                return fd;
+            }
+            attempt_note(&a, "default socket", def, errno);
+        }
+    }
+    if (a.worst_errno == EACCES) {
+        fprintf(err, "tend: cannot reach the supervisor: permission denied (%s)\n", str_cstr(&a.text));
+    } else if (a.worst_errno != 0) {
+        fprintf(err, "tend: cannot reach the supervisor (%s)\n", str_cstr(&a.text));
+    } else {
+        fprintf(err, "tend: no supervisor running (%s)\n", str_cstr(&a.text));
+        *rc = EXIT_NO_SUPERVISOR;
+    }
+    str_free(&a.text);
+    return -1;
+}
+
+void client_each_verb(void (*fn)(const char *verb, const char *option, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        const struct verb_spec *v = &verbs[i];
+        fn(v->name, NULL, ctx);
+        if (v->json)
+            fn(v->name, "--json", ctx);
+        if (v->no_wait)
+            fn(v->name, "--no-wait", ctx);
+        if (strcmp(v->name, "logs") == 0) {
+            /* parse_command_line's options of logs. */
+            fn(v->name, "-n", ctx);
+            fn(v->name, "--stderr", ctx);
+            fn(v->name, "-f", ctx);
+        }
+    }
+}
+
 bool client_is_verb(const char *word)
 {
     return find_verb(word) != NULL;
+}
+
+/* ---- Results printed after the reply ------------------------------------------------------ */
+
+static bool is_number(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+    }
+    return true;
+}
+
+/* The JSON document of pid, version and reload (doc/json.md), from the kept msg lines. */
+static void print_json_result(const struct client_opts *o, const struct reply_state *st,
+                              int rc, FILE *out)
+{
+    const char *verb = o->verb->name;
+
+    if (strcmp(verb, "pid") == 0) {
+        if (rc != EXIT_OK || st->nmsgs == 0 || !is_number(st->msgs[0]))
+            return;
+        fputs("{", out);
+        if (o->nargs > 0) {
+            fputs("\"name\": ", out);
+            json_put_string(out, o->args[0]);
+            fputs(", ", out);
+        }
+        fprintf(out, "\"pid\": %s}\n", st->msgs[0]);
+    } else if (strcmp(verb, "version") == 0) {
+        fputs("{\"client\": ", out);
+        json_put_string(out, TEND_VERSION);
+        fputs(", \"supervisor\": ", out);
+        if (rc == EXIT_OK && st->nmsgs > 0)
+            json_put_string(out, st->msgs[0]);
+        else
+            fputs("null", out);
+        fputs("}\n", out);
+    } else if (strcmp(verb, "reload") == 0) {
+        static const char *const kinds[] = {"added", "changed", "updated", "removed"};
+        bool first = true;
+        fprintf(out, "{\"applied\": %s, \"changes\": [", rc == EXIT_OK ? "true" : "false");
+        for (size_t i = 0; i < st->nmsgs; i++) {
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+                size_t n = strlen(kinds[k]);
+                const char *m = st->msgs[i];
+                if (strncmp(m, kinds[k], n) != 0 || m[n] != ' ')
+                    continue;
+                const char *name = m + n + 1, *detail = strstr(name, " (");
+                char *nm = xstrndup(name, detail != NULL ? (size_t)(detail - name) : strlen(name));
+                fprintf(out, "%s{\"change\": \"%s\", \"name\": ", first ? "" : ", ", kinds[k]);
+                json_put_string(out, nm);
+                free(nm);
+                if (detail != NULL) {
+                    char *d = xstrndup(detail + 2, strlen(detail + 2) - (detail[strlen(detail) - 1]
+                                                                             == ')'));
+                    fputs(", \"detail\": ", out);
+                    json_put_string(out, d);
+                    free(d);
+                }
+                fputs("}", out);
+                first = false;
+            }
+        }
+        fputs("], \"diagnostics\": [", out);
+        first = true;
+        for (size_t i = 0; i < st->nmsgs; i++) {
+            bool change = strcmp(st->msgs[i], "no changes") == 0;
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && !change; k++) {
+                size_t n = strlen(kinds[k]);
+                change = strncmp(st->msgs[i], kinds[k], n) == 0 && st->msgs[i][n] == ' ';
+            }
+            if (change)
+                continue;
+            fputs(first ? "" : ", ", out);
+            json_put_string(out, st->msgs[i]);
+            first = false;
+        }
+        fputs("]}\n", out);
+    }
+}
+
+/* ---- logs of several processes -------------------------------------------------------------- */
+
+struct log_stream {
+    int fd;
+    char *name;
+    struct proto_splitter sp;
+    bool done;
+};
+
+/* One `logs` connection per process, read together: each data line is printed as it comes,
+ * after its process's name, so that with -f the processes' lines interleave as they are
+ * written (as `docker compose logs -f` does). Returns the exit code. */
+static int logs_multi(const struct client_opts *o, const char *path, char **names, size_t n,
+                      FILE *out, FILE *err)
+{
+    struct log_stream *ls = xcalloc(n, sizeof(*ls));
+    struct pollfd *pfd = xcalloc(n, sizeof(*pfd));
+    size_t width = 0, open_n = 0;
+    int rc = EXIT_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t w = display_width(names[i]);
+        width = w > width ? w : width;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct proto_buf req = {0};
+        const char *words[6];
+        size_t nw = 0;
+        ls[i].fd = -1;
+        ls[i].name = names[i];
+        proto_splitter_init(&ls[i].sp, PROTO_MAX_LINE);
+        if (o->lines != NULL) {
+            words[nw++] = "-n";
+            words[nw++] = o->lines;
+        }
+        if (o->use_stderr)
+            words[nw++] = "--stderr";
+        if (o->follow)
+            words[nw++] = "-f";
+        if (names[i][0] == '-')
+            words[nw++] = "--";
+        words[nw++] = names[i];
+        if (proto_build_request(&req, "logs", (char **)words, nw) == -1 ||
+            (ls[i].fd = connect_socket(path)) == -1 ||
+            send_all(ls[i].fd, req.data, req.len) == -1) {
+            fprintf(err, "tend: %s: cannot ask for its log: %s\n", names[i], strerror(errno));
+            rc = EXIT_FAIL;
+            ls[i].done = true;
+        } else {
+            open_n++;
+        }
+        proto_buf_free(&req);
+    }
+    while (open_n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            pfd[i].fd = ls[i].done ? -1 : ls[i].fd;
+            pfd[i].events = POLLIN;
+        }
+        if (poll(pfd, n, -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            fprintf(err, "tend: cannot wait for the logs: %s\n", strerror(errno));
+            rc = EXIT_FAIL;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ls[i].done || pfd[i].revents == 0)
+                continue;
+            ssize_t got = proto_splitter_read(&ls[i].sp, ls[i].fd);
+            const char *line;
+            size_t len;
+            while (proto_splitter_next(&ls[i].sp, &line, &len) == 1) {
+                struct proto_reply r;
+                if (proto_parse_reply(line, len, &r) == -1)
+                    continue;
+                if (r.kind == PROTO_REPLY_DATA) {
+                    fprintf(out, "%-*s | %s\n", (int)width, ls[i].name, r.text);
+                } else if (r.kind == PROTO_REPLY_ERR) {
+                    fprintf(err, "tend: %s: %s\n", ls[i].name, r.text);
+                    rc = EXIT_FAIL;
+                    ls[i].done = true;
+                } else if (r.kind == PROTO_REPLY_OK) {
+                    ls[i].done = true;
+                }
+                proto_reply_free(&r);
+                if (ls[i].done)
+                    break;
+            }
+            if (o->follow)
+                fflush(out);
+            if (!ls[i].done && (got == 0 || (got == -1 && errno != EINTR && errno != EAGAIN))) {
+                fprintf(err, "tend: %s: the supervisor closed the connection\n", ls[i].name);
+                rc = EXIT_FAIL;
+                ls[i].done = true;
+            }
+            if (ls[i].done)
+                open_n--;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        fd_close_quiet(ls[i].fd);
+        proto_splitter_free(&ls[i].sp);
+    }
+    free(ls);
+    free(pfd);
+    return rc;
+}
+
+/* The processes that the words of a logs command select, asked of the supervisor with a
+ * status request on fd (which it consumes). Returns their names (n of them) or NULL with the
+ * exit code in *rc. */
+static char **select_names(const struct client_opts *o, int fd, size_t *n, int *rc, FILE *err)
+{
+    struct client_opts so = *o;
+    struct proto_buf req = {0};
+    struct reply_state st = {0};
+    char **names = NULL;
+    static const struct verb_spec status_spec = {"status", 0, -1, false, false, true, ""};
+
+    so.verb = &status_spec;
+    so.json = false;
+    so.follow = false;
+    *n = 0;
+    if (proto_build_request(&req, "status", o->args, o->nargs) == -1) {
+        fprintf(err, "tend: request too long\n");
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    *rc = converse(&so, fd, &req, &st, stdout, err);
+    if (*rc == EXIT_OK) {
+        names = xcalloc(st.nprocs + 1, sizeof(*names));
+        for (size_t i = 0; i < st.nprocs; i++)
+            names[(*n)++] = xstrdup(st.procs[i].proc.name);
+    }
+    for (size_t i = 0; i < st.nprocs; i++)
+        proto_reply_free(&st.procs[i]);
+    free(st.procs);
+    proto_buf_free(&req);
+    return names;
+}
+
+/* ---- Colours ------------------------------------------------------------------------------ */
+
+/* State colours on a terminal, as https://no-color.org asks: off when NO_COLOR is set (to
+ * anything but ""), when TERM is dumb, or when the output is not a terminal. */
+static bool use_colour(FILE *out)
+{
+    const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+
+    return isatty(fileno(out)) && (no == NULL || no[0] == '\0') &&
+           (term == NULL || strcmp(term, "dumb") != 0);
 }
 
 int client_run(int argc, char **argv, FILE *out, FILE *err)
@@ -930,7 +1519,7 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     struct client_opts o = {0};
     struct proto_buf req = {0};
     struct reply_state st = {0};
-    char path[PATH_MAX], why[PATH_MAX + 64];
+    char path[PATH_MAX];
     int fd = -1;
     int rc = parse_command_line(argc, argv, &o, err);
 
@@ -944,29 +1533,37 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     }
     if ((rc = validate(&o, err)) != 0 || (rc = build_request(&o, &req, err)) != 0)
         goto done;
-    if (client_socket_path(o.socket, o.config, path, sizeof path, why, sizeof why) == NULL) {
-        fprintf(err, "tend: %s\n", why);
-        rc = EXIT_FAIL;
+    bool version = strcmp(o.verb->name, "version") == 0;
+    if (version && !o.json)
+        fprintf(out, "client: tend %s\n", TEND_VERSION);
+    if ((fd = reach_supervisor(&o, err, &rc, path, sizeof path)) == -1) {
+        if (version && o.json)
+            print_json_result(&o, &st, rc, out);
         goto done;
     }
-    fd = connect_socket(path);
-    if (fd == -1) {
-        int e = errno;
-        if (e == ENOENT || e == ECONNREFUSED) {
-            fprintf(err, "tend: no supervisor running (socket %s: %s)\n", path, strerror(e));
-            rc = EXIT_NO_SUPERVISOR;
-        } else if (e == EACCES) {
-            fprintf(err, "tend: permission denied on %s\n", path);
-            rc = EXIT_FAIL;
-        } else if (e == EAGAIN) {
-            fprintf(err, "tend: cannot connect to %s: the supervisor is not accepting "
-                         "connections (gave up after %d s)\n",
-                    path, CLIENT_CONNECT_TIMEOUT_MS / 1000);
-            rc = EXIT_FAIL;
-        } else {
-            fprintf(err, "tend: cannot connect to %s: %s\n", path, strerror(e));
-            rc = EXIT_FAIL;
+    o.path = path;
+    o.show_waiting = !o.no_wait && isatty(fileno(err)) &&
+                     (strcmp(o.verb->name, "start") == 0 || strcmp(o.verb->name, "stop") == 0 ||
+                      strcmp(o.verb->name, "restart") == 0);
+    if (strcmp(o.verb->name, "logs") == 0) {
+        /* One process asked for by its own name: its log as it is. Anything else (several,
+         * a group, all): each line after its process's name. */
+        size_t n = 0;
+        char **names = select_names(&o, fd, &n, &rc, err);
+        fd = -1; /* select_names used it up */
+        if (names != NULL && n == 1 && o.nargs == 1 && strcmp(names[0], o.args[0]) == 0) {
+            if ((fd = connect_socket(path)) == -1) {
+                fprintf(err, "tend: cannot connect to %s: %s\n", path, strerror(errno));
+                rc = EXIT_FAIL;
+            } else {
+                rc = converse(&o, fd, &req, &st, out, err);
+            }
+        } else if (names != NULL && n > 0) {
+            rc = logs_multi(&o, path, names, n, out, err);
         }
+        for (size_t i = 0; names != NULL && i < n; i++)
+            free(names[i]);
+        free(names);
         goto done;
     }
     rc = converse(&o, fd, &req, &st, out, err);
@@ -979,6 +1576,10 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
         fputs("new supervisor pid: ", out);
         rc = client_run(3, again, out, err);
     }
+    if (version && rc != EXIT_OK && st.nmsgs == 0 && !o.json)
+        fprintf(out, "supervisor: unknown (it does not answer 'version': older than 0.1.0)\n");
+    if (o.json && strcmp(o.verb->name, "status") != 0)
+        print_json_result(&o, &st, rc, out);
     if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
         struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);
         for (size_t i = 0; i < st.nprocs; i++) {
@@ -986,7 +1587,9 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
             if (strcmp(procs[i].state, "RUNNING") != 0)
                 rc = EXIT_NOT_RUNNING;
         }
+        colour = !o.json && use_colour(out);
         client_format_status(out, procs, st.nprocs, o.json);
+        colour = false;
         free(procs);
     }
 done:
@@ -994,6 +1597,9 @@ done:
     for (size_t i = 0; i < st.nprocs; i++)
         proto_reply_free(&st.procs[i]);
     free(st.procs);
+    for (size_t i = 0; i < st.nmsgs; i++)
+        free(st.msgs[i]);
+    free(st.msgs);
     proto_buf_free(&req);
     free(o.args);
     fflush(out);

@@ -25,6 +25,11 @@
  * pid logrotate. main.c dispatches those (and a leading -c/-s option) to client_main. */
 bool client_is_verb(const char *word);
 
+/* Every verb of the client, and each option it takes beyond the global -c, -s and -h: calls
+ * fn(verb, NULL, ctx), then fn(verb, option, ctx) per option (for "did you mean" and the
+ * documentation check, `tend __doc-lists`). */
+void client_each_verb(void (*fn)(const char *verb, const char *option, void *ctx), void *ctx);
+
 /* The CLI entry point. argv[0] is the verb; the global options -c FILE, -s PATH and --help
  * may come before or after it (so argv[0] may also be one of those options). Prints to
  * stdout/stderr and returns the exit code. */
@@ -34,9 +39,9 @@ int client_main(int argc, char **argv);
  * status output go to out, errors to err. */
 int client_run(int argc, char **argv, FILE *out, FILE *err);
 
-/* The default control socket path, shared with the supervisor: /run/tend/tend.sock for
- * root (euid 0); otherwise $XDG_RUNTIME_DIR/tend/tend.sock if XDG_RUNTIME_DIR is set to an
- * absolute path, else /tmp/tend-UID/tend.sock. Writes into buf and returns it, or returns
+/* The default control socket path, shared with the supervisor: tend.sock in the runtime
+ * directory (runtime.h: $TEND_RUNTIME_DIR, else /run/tend for root (euid 0), else
+ * $XDG_RUNTIME_DIR/tend if XDG_RUNTIME_DIR is absolute, else /tmp/tend-UID). Writes into buf and returns it, or returns
  * NULL with errno ENAMETOOLONG if it does not fit in len. */
 const char *client_default_socket(char *buf, size_t len);
 

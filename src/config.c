@@ -1736,6 +1736,15 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
             t->childlogdir = expand_tilde(v);
         }
         break;
+    case KEY_IDENTIFIER:
+        if (value_nonempty(ld, sec, e, v)) {
+            free(t->identifier);
+            t->identifier = xstrdup(v);
+        }
+        break;
+    case KEY_NOCLEANUP:
+        (void)value_bool(ld, sec, e, v, &t->nocleanup);
+        break;
     case KEY_SOCKET:
         if (value_nonempty(ld, sec, e, v)) {
             char *path = expand_tilde(v);
@@ -2881,6 +2890,7 @@ void config_free(struct config *config)
     free(t->directory);
     str_vec_free(t->env);
     free(t->childlogdir);
+    free(t->identifier);
     free(t->socket);
     free(t->socket_owner);
     free(t->socket_group);

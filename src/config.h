@@ -162,6 +162,8 @@ struct tend_conf {
     char **env;   /* "K=V" for every child; NULL: none */
     bool nodaemon;
     char *childlogdir;
+    char *identifier;   /* names this supervisor's AUTO log directory; NULL: from the config */
+    bool nocleanup;     /* keep the AUTO log files of a previous run at start-up */
     char *socket;       /* control socket path; NULL: tend's default */
     int socket_mode;    /* default 0600 */
     char *socket_owner; /* user; NULL: unset */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alert.h"
@@ -27,6 +28,7 @@
 #include "handover.h"
 #include "health.h"
 #include "log.h"
+#include "preflight.h"
 #include "logcap.h"
 #include "proto.h"
 #include "reload.h"
@@ -40,6 +42,8 @@
 
 struct target {
     char *name;          /* display name; looked up again each time (reload may remove it) */
+    int priority;        /* start and stop go level by level, as supervisorctl's do */
+    bool issued;         /* the request was applied to it (its level came) */
     bool done;
     bool was_running;    /* start: it was already RUNNING when asked */
 };
@@ -259,9 +263,13 @@ static int select_services(struct conn *k, char **names, size_t nnames, struct s
     for (size_t i = 0; i < nnames; i++) {
         const char *name = names[i];
         size_t len = strlen(name);
-        bool whole_group = len > 2 && strcmp(name + len - 2, ":*") == 0;
+        /* GROUP:* and supervisorctl's GROUP: both name a whole group. */
+        size_t suffix = len > 2 && strcmp(name + len - 2, ":*") == 0 ? 2
+                        : len > 1 && name[len - 1] == ':'            ? 1
+                                                                     : 0;
+        bool whole_group = suffix > 0;
         char group[512];
-        snprintf(group, sizeof(group), "%.*s", whole_group ? (int)(len - 2) : (int)len, name);
+        snprintf(group, sizeof(group), "%.*s", (int)(len - suffix), name);
         bool matched = false;
         for (size_t j = 0; j < sup->nsvcs; j++) {
             struct service *svc = sup->svcs[j];
@@ -363,6 +371,39 @@ static void do_status(struct conn *k, struct proto_request *req)
     reply_ok(k);
 }
 
+/* Applies the request to the next priority level of targets not yet issued (to every one
+ * with all), in order. A target whose process is gone (a reload removed it) is issued all
+ * the same: check_waiter reports it. */
+static void issue_level(struct conn *k, bool all)
+{
+    struct supervisor *sup = k->ctl->sup;
+    size_t first = 0;
+
+    while (first < k->ntargets && k->targets[first].issued)
+        first++;
+    if (first == k->ntargets)
+        return;
+    int level = k->targets[first].priority;
+    /* Applying one request changes states and calls check_waiter through the listener;
+     * the others are not applied yet, so judging now would be wrong. */
+    k->issuing = true;
+    for (size_t i = first; i < k->ntargets; i++) {
+        struct target *t = &k->targets[i];
+        if (t->issued || (!all && t->priority != level && k->verb != PROTO_VERB_RESTART))
+            continue;
+        t->issued = true;
+        struct service *svc = sup_find(sup, t->name);
+        if (svc == NULL)
+            continue;
+        switch (k->verb) {
+        case PROTO_VERB_START: sup_start(svc); break;
+        case PROTO_VERB_STOP: sup_stop(svc); break;
+        default: sup_restart(svc); break;
+        }
+    }
+    k->issuing = false;
+}
+
 static void do_change(struct conn *k, struct proto_request *req)
 {
     struct supervisor *sup = k->ctl->sup;
@@ -379,29 +420,25 @@ static void do_change(struct conn *k, struct proto_request *req)
     k->req_ns = timer_now_ns();
     k->targets = xcalloc(n + 1, sizeof(*k->targets));
     k->ntargets = n;
+    /* sel is in ascending priority (the table's order); stop goes the other way, like
+     * supervisorctl's stop all and tend's own shutdown. */
     for (size_t i = 0; i < n; i++) {
-        k->targets[i].name = xstrdup(sel[i]->display);
-        k->targets[i].was_running = sel[i]->p.state == PROC_RUNNING;
+        struct service *svc = sel[req->verb == PROTO_VERB_STOP ? n - 1 - i : i];
+        k->targets[i].name = xstrdup(svc->display);
+        k->targets[i].priority = svc->p.conf->priority;
+        k->targets[i].was_running = svc->p.state == PROC_RUNNING;
     }
-    /* Applying one request changes states and calls check_waiter through the listener;
-     * the others are not applied yet, so judging now would be wrong. */
-    k->issuing = true;
-    for (size_t i = 0; i < n; i++) {
-        switch (req->verb) {
-        case PROTO_VERB_START: sup_start(sel[i]); break;
-        case PROTO_VERB_STOP: sup_stop(sel[i]); break;
-        default: sup_restart(sel[i]); break;
-        }
-    }
-    k->issuing = false;
     free(sel);
     if (req->no_wait) {
+        /* Nothing waits for a level to finish: every request goes out now, in order. */
+        issue_level(k, true);
         for (size_t i = 0; i < k->ntargets; i++)
             proto_buf_append_msgf(&k->out, "%s: %s requested", k->targets[i].name,
                                   proto_verb_name(req->verb));
         reply_ok(k);
         return;
     }
+    issue_level(k, false);
     check_waiter(k);
 }
 
@@ -597,6 +634,11 @@ static void on_follow_event(struct watcher *w, uint32_t events)
     (void)events;
     while (read(k->ino_fd, evbuf, sizeof(evbuf)) > 0)
         ; /* drained: what changed is learnt from the file itself */
+    if (k->follow_fd == -1) {
+        /* Waiting for an AUTO log's first line: the file appears now or later. */
+        k->follow_fd = open(k->follow_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        k->follow_pos = 0;
+    }
     follow_read(k);
     if (stat(k->follow_path, &now) == 0 && fstat(k->follow_fd, &cur) == 0 &&
         (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev || now.st_size < k->follow_pos)) {
@@ -662,12 +704,16 @@ static void do_logs(struct conn *k, struct proto_request *req)
     }
     logcap_flush(svc->logcap); /* what the pipe holds belongs in the answer */
     k->follow_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (k->follow_fd == -1 || fstat(k->follow_fd, &st) == -1) {
+    if (k->follow_fd == -1 && errno == ENOENT) {
+        /* An AUTO log is created at the first line written: nothing written yet. */
+        k->follow_pos = 0;
+    } else if (k->follow_fd == -1 || fstat(k->follow_fd, &st) == -1) {
         reply_err(k, PROTO_ERR_FAILED, "%s: cannot read %s: %s", svc->display, path,
                   strerror(errno));
         return;
+    } else {
+        k->follow_pos = tail_start(k->follow_fd, st.st_size, req->lines >= 0 ? req->lines : 10);
     }
-    k->follow_pos = tail_start(k->follow_fd, st.st_size, req->lines >= 0 ? req->lines : 10);
     k->follow_path = xstrdup(path);
     follow_read(k);
     if (!req->follow) {
@@ -732,6 +778,10 @@ static void handle_request(struct conn *k, const char *line, size_t len)
             reply_ok(k);
         break;
     case PROTO_VERB_LOGS: do_logs(k, &req); break;
+    case PROTO_VERB_VERSION:
+        proto_buf_append_msgf(&k->out, "%s", TEND_VERSION);
+        reply_ok(k);
+        break;
     case PROTO_VERB_UPGRADE: do_upgrade(k); break;
     case PROTO_VERB_INFO: do_info(k); break;
     default:
@@ -935,6 +985,14 @@ static void on_listen(struct watcher *w, uint32_t events)
 
 /* ---- waiting for start/stop/restart ---- */
 
+/* The last instance died of a SIGKILL that its stop signal was not: tend had to send it
+ * after stopwaitsecs. */
+static bool killed_on_stop(const struct proc *p)
+{
+    return p->last_status >= 0 && WIFSIGNALED(p->last_status) &&
+           WTERMSIG(p->last_status) == SIGKILL && p->conf->stopsignal != SIGKILL;
+}
+
 static void check_waiter(struct conn *k)
 {
     struct supervisor *sup = k->ctl->sup;
@@ -942,10 +1000,17 @@ static void check_waiter(struct conn *k)
 
     if (k->targets == NULL || k->final_queued || k->closed || k->issuing)
         return;
+again:
+    pending = 0;
+    bool unissued = false;
     for (size_t i = 0; i < k->ntargets; i++) {
         struct target *t = &k->targets[i];
         if (t->done)
             continue;
+        if (!t->issued) {
+            unissued = true;
+            continue;
+        }
         struct service *svc = sup_find(sup, t->name);
         const char *ok = NULL, *fail = NULL;
         if (svc == NULL) {
@@ -965,7 +1030,9 @@ static void check_waiter(struct conn *k)
                 break;
             case PROTO_VERB_STOP:
                 if (down)
-                    ok = "stopped";
+                    ok = killed_on_stop(p) ? "stopped (it ignored its stop signal: SIGKILL "
+                                             "sent after stopwaitsecs)"
+                                           : "stopped";
                 break;
             default:
                 if (p->state == PROC_RUNNING && fresh)
@@ -990,6 +1057,11 @@ static void check_waiter(struct conn *k)
         } else {
             pending++;
         }
+    }
+    if (pending == 0 && unissued) {
+        /* This level is done: the next one now (its states may be final at once). */
+        issue_level(k, false);
+        goto again;
     }
     if (pending > 0) {
         conn_flush(k); /* progress lines go out as they happen */
@@ -1024,10 +1096,10 @@ static int make_parent_dir(const struct control *c, const char *path, char *err,
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     const char *slash = strrchr(path, '/');
-    struct stat st;
 
     if (slash == NULL)
         return 0;
+    err[0] = '\0';
     snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
     if (mkdir(dir, c->has_gid ? 0710 : 0700) == 0) {
         if (c->has_gid && chown(dir, (uid_t)-1, c->gid) == -1) {
@@ -1042,15 +1114,10 @@ static int make_parent_dir(const struct control *c, const char *path, char *err,
                  strerror(errno));
         return -1;
     }
-    if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, len, "tend: %s is not a directory", dir);
-        return -1;
-    }
-    if ((st.st_uid != geteuid() && st.st_uid != 0) ||
-        ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-        snprintf(err, len, "tend: refusing socket directory %s: owned by uid %d with mode %03o "
-                 "(it must be ours or root's and not writable by others)", dir, (int)st.st_uid,
-                 (unsigned)(st.st_mode & 0777));
+    /* Symlinks on the way (Debian's /var/run -> /run) are judged with their target. */
+    if (preflight_socket_dir(dir, err, len) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, len, "tend: %s vanished while tend was starting", dir);
         return -1;
     }
     return 0;

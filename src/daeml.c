@@ -95,26 +95,34 @@ static int report_failure(const char *program, const struct spawn_spec *spec,
     return exec_exit_code(e->stage, e->err);
 }
 
+/* daeml's options: the parser's table, also listed by daeml_each_option. */
+enum { O_PIDFILE = 256, O_USER, O_GROUP, O_CHDIR, O_UMASK, O_STDOUT, O_STDERR, O_SYSLOG,
+       O_ENV, O_NOCLOSE, O_FOREGROUND, O_HELP, O_VERSION };
+static const struct option longopts[] = {
+    {"pidfile", required_argument, NULL, O_PIDFILE},
+    {"user", required_argument, NULL, O_USER},
+    {"group", required_argument, NULL, O_GROUP},
+    {"chdir", required_argument, NULL, O_CHDIR},
+    {"umask", required_argument, NULL, O_UMASK},
+    {"stdout", required_argument, NULL, O_STDOUT},
+    {"stderr", required_argument, NULL, O_STDERR},
+    {"syslog", required_argument, NULL, O_SYSLOG},
+    {"env", required_argument, NULL, O_ENV},
+    {"no-close", no_argument, NULL, O_NOCLOSE},
+    {"foreground", no_argument, NULL, O_FOREGROUND},
+    {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void daeml_each_option(void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        fn(o->name, ctx);
+}
+
 static int parse_args(int argc, char **argv, struct daeml_opts *o)
 {
-    enum { O_PIDFILE = 256, O_USER, O_GROUP, O_CHDIR, O_UMASK, O_STDOUT, O_STDERR, O_SYSLOG,
-           O_ENV, O_NOCLOSE, O_FOREGROUND, O_HELP, O_VERSION };
-    static const struct option longopts[] = {
-        {"pidfile", required_argument, NULL, O_PIDFILE},
-        {"user", required_argument, NULL, O_USER},
-        {"group", required_argument, NULL, O_GROUP},
-        {"chdir", required_argument, NULL, O_CHDIR},
-        {"umask", required_argument, NULL, O_UMASK},
-        {"stdout", required_argument, NULL, O_STDOUT},
-        {"stderr", required_argument, NULL, O_STDERR},
-        {"syslog", required_argument, NULL, O_SYSLOG},
-        {"env", required_argument, NULL, O_ENV},
-        {"no-close", no_argument, NULL, O_NOCLOSE},
-        {"foreground", no_argument, NULL, O_FOREGROUND},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     int c;
 
     opterr = 0;

@@ -28,8 +28,10 @@
 #include "logcap.h"
 #include "log.h"
 #include "pidfile.h"
+#include "preflight.h"
 #include "reload.h"
 #include "sdnotify.h"
+#include "runtime.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/fd.h"
@@ -45,8 +47,10 @@ static void print_diags(const struct config_diags *diags)
 }
 
 /* Loads the config named by -c or found by the default search. Prints every diagnostic.
- * Returns the config or NULL. */
-static struct config *load_config(const char *path)
+ * With preflight, what start-up would refuse about tend's own settings is found too, before
+ * anything is created (`tend daemon` in its caller's process, and `tend check`). Returns the
+ * config or NULL. */
+static struct config *load_config(const char *path, bool preflight)
 {
     struct config_diags diags = {0};
     struct config *cfg = NULL;
@@ -57,7 +61,8 @@ static struct config *load_config(const char *path)
         return NULL;
     }
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
-    if (cfg != NULL && reload_validate(cfg, &diags) == -1) {
+    if (cfg != NULL &&
+        (reload_validate(cfg, &diags) | (preflight ? preflight_tend(cfg, &diags) : 0)) != 0) {
         config_free(cfg);
         cfg = NULL;
     }
@@ -66,14 +71,36 @@ static struct config *load_config(const char *path)
     return cfg;
 }
 
-static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg)
+/* Options of daemon (-c FILE, -n) and check (-c FILE or a bare FILE, --json). Returns 0, 1
+ * after printing the usage (--help), or -1 after naming the argument at fault. */
+static const struct option daemon_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"nodaemon", no_argument, NULL, 'n'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+static const struct option check_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int short_name,
+                                                        const char *long_name, void *ctx),
+                            void *ctx)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"nodaemon", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    const struct option *o = strcmp(cmd, "daemon") == 0 ? daemon_opts : check_opts;
+
+    for (; o->name != NULL; o++)
+        fn(cmd, o->val == 'j' ? 0 : o->val, o->name, ctx);
+}
+
+static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg,
+                     bool *json)
+{
+    const struct option *longopts = fg != NULL ? daemon_opts : check_opts;
+    const char *usage = fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [-c] [FILE]";
     int c;
 
     optind = 1;
@@ -85,35 +112,108 @@ static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, 
             break;
         case 'n':
             if (fg == NULL)
-                goto bad;
+                goto bad_option; /* --nodaemon given to check */
             *fg = true;
             break;
+        case 'j':
+            if (json == NULL)
+                goto bad_option;
+            *json = true;
+            break;
         case 'h':
-            printf("Usage: tend %s [-c FILE]%s\n", cmd, fg ? " [-n]" : "");
+            printf("Usage: %s\n", usage);
             return 1;
         default:
-            goto bad;
+            goto bad_option;
         }
+    }
+    /* check takes the file as its argument too, as supervisord -c's users expect of a checker. */
+    if (fg == NULL && optind == argc - 1 && *path == NULL) {
+        *path = argv[optind];
+        return 0;
     }
     if (optind == argc)
         return 0;
-bad:
-    fprintf(stderr, "tend %s: unknown or incomplete argument '%s' (usage: tend %s [-c FILE]%s)\n",
-            cmd, argv[optind < argc ? optind : argc - 1], cmd, fg ? " [-n]" : "");
+    /* check's FILE is the first word: the one at fault is the next. */
+    int at = fg == NULL && *path == NULL && optind + 1 < argc ? optind + 1 : optind;
+    fprintf(stderr, "tend %s: unexpected argument '%s' (usage: %s)\n", cmd, argv[at], usage);
     return -1;
+bad_option:
+    if (optopt != 0 && strchr("c", optopt) != NULL)
+        fprintf(stderr, "tend %s: option '-%c' needs a FILE (usage: %s)\n", cmd, optopt, usage);
+    else if (optopt != 0)
+        fprintf(stderr, "tend %s: unknown option '-%c' (usage: %s)\n", cmd, optopt, usage);
+    else
+        fprintf(stderr, "tend %s: unknown option or missing value: '%s' (usage: %s)\n", cmd,
+                argv[optind - 1], usage);
+    return -1;
+}
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* tend check --json: {"file", "ok", "processes", "diagnostics": [{file, line, severity,
+ * message}]} (doc/json.md). */
+static int check_json(const char *path)
+{
+    struct config_diags diags = {0};
+    struct config *cfg = NULL;
+    int ok = 0;
+
+    if (path == NULL) {
+        printf("{\"file\": null, \"ok\": false, \"processes\": 0, \"diagnostics\": "
+               "[{\"file\": null, \"line\": 0, \"severity\": \"error\", \"message\": "
+               "\"no config file: none of ./tend.conf, /etc/tend.conf, "
+               "/etc/supervisor/supervisord.conf exists\"}]}\n");
+        return EXIT_FAIL;
+    }
+    (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    if (cfg != NULL && (reload_validate(cfg, &diags) | preflight_tend(cfg, &diags)) == 0)
+        ok = 1;
+    printf("{\"file\": ");
+    json_str(stdout, path);
+    printf(", \"ok\": %s, \"processes\": %zu, \"diagnostics\": [", ok ? "true" : "false",
+           ok ? cfg->nprocs : (size_t)0);
+    for (size_t i = 0; i < diags.count; i++) {
+        const struct config_diag *d = &diags.items[i];
+        printf("%s{\"file\": ", i > 0 ? ", " : "");
+        json_str(stdout, d->file != NULL ? d->file : path);
+        printf(", \"line\": %d, \"severity\": \"%s\", \"message\": ", d->line,
+               d->is_error ? "error" : "warning");
+        json_str(stdout, d->msg);
+        printf("}");
+    }
+    printf("]}\n");
+    config_diags_free(&diags);
+    config_free(cfg);
+    return ok ? EXIT_OK : EXIT_FAIL;
 }
 
 int check_main(int argc, char **argv)
 {
     const char *path = NULL;
     struct config *cfg;
-    int r = parse_c_n(argc, argv, "check", &path, NULL);
+    bool json = false;
+    int r = parse_c_n(argc, argv, "check", &path, NULL, &json);
 
     if (r != 0)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (path == NULL)
         path = config_default_path();
-    cfg = load_config(path);
+    if (json)
+        return check_json(path);
+    cfg = load_config(path, true);
     if (cfg == NULL)
         return EXIT_FAIL;
     if (cgroup_check_config(cfg) == -1) {
@@ -242,6 +342,8 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
         snprintf(err, errlen, "tend: cannot open log file %s: %s\n", file, strerror(errno));
         return -1;
     }
+    if (file != NULL && strcmp(file, "/dev/null") != 0)
+        log_set_rotation(t->logfile_maxbytes, t->logfile_backups);
     return 0;
 }
 
@@ -320,13 +422,13 @@ int supervisor_main(int argc, char **argv)
     int notify_fd = -1, pid_fd = -1, n = 0;
     char *config_path = NULL, *pidfile_path = NULL;
     struct config *cfg;
-    int r = parse_c_n(argc, argv, "daemon", &path, &foreground);
+    int r = parse_c_n(argc, argv, "daemon", &path, &foreground, NULL);
 
     if (r != 0)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (path == NULL)
         path = config_default_path();
-    cfg = load_config(path);
+    cfg = load_config(path, true);
     if (cfg == NULL)
         return EXIT_FAIL;
     /* An absolute path: the supervisor rereads it on reload and after a restart. */
@@ -449,6 +551,8 @@ int supervise_main(int argc, char **argv)
     char err[PATH_MAX + 256] = "";
     int notify_fd = -1, pid_fd = -1, state_fd = -1, last_status = -1, generation = 1;
     char *pidfile_path = NULL;
+    bool pid_written = false; /* the pidfile is ours to remove if start-up fails */
+    char advert[PATH_MAX] = ""; /* this supervisor's advertisement in the runtime directory */
     int i, r;
 
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -486,7 +590,9 @@ int supervise_main(int argc, char **argv)
     own_fd(4);
     own_fd(5);
 
-    sup.config = load_config(path);
+    /* No preflight here: `tend daemon` did it in its caller's directory, and what it checks
+     * is in use now (the socket is the keeper's). */
+    sup.config = load_config(path, false);
     if (sup.config == NULL) {
         /* Checked by `tend daemon` a moment ago, so this is a config edited since: after a
          * restart the keeper tries again (damped) until it is fixed. */
@@ -497,6 +603,7 @@ int supervise_main(int argc, char **argv)
     if (sup.config->tend.nodaemon)
         foreground = true;
     absolutize_tend_paths(&sup.config->tend, startdir);
+    reload_set_instance_logdir(&sup.config->tend, sup.config_path);
     const struct tend_conf *t = &sup.config->tend;
     /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
     pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
@@ -508,6 +615,7 @@ int supervise_main(int argc, char **argv)
          * orderly stop. */
         r = pidfile_commit(pid_fd, t->pidfile, getppid());
         pid_fd = -1;
+        pid_written = r == 0;
         if (r == -1) {
             snprintf(err, sizeof(err), "tend: cannot write pidfile %s: %s\n", t->pidfile,
                      strerror(errno));
@@ -567,6 +675,13 @@ int supervise_main(int argc, char **argv)
     }
     handover_set_control_fd(sup.handover, control_fd(sup.control));
     sup.started_ns = timer_now_ns();
+    /* Clients run from any directory find this supervisor through it (tend(1)). It is named
+     * by the keeper's pid, as the pidfile is: that pid stays valid while the socket does,
+     * across restarts and upgrades of the supervisor, each of which rewrites it here. */
+    if (runtime_advertise(control_path(sup.control), sup.config_path, getppid(), advert,
+                          sizeof(advert)) == -1)
+        log_msg(LOG_LVL_WARN, "cannot advertise this supervisor in the runtime directory: %s "
+                "(clients find it only through -c or -s)", strerror(errno));
     if (sup_add_services(&sup) == -1) {
         snprintf(err, sizeof(err), "tend: out of memory\n");
         goto fail;
@@ -581,6 +696,15 @@ int supervise_main(int argc, char **argv)
         log_msg(LOG_LVL_WARN, "supervisor restarted by the keeper (generation %d; the one "
                 "before ended with %s): programs are taken back, none restarted for it",
                 generation, why);
+    }
+    /* As supervisord does: the AUTO logs of a previous run go, unless nocleanup=true. Only
+     * at the first start: a restarted or upgraded supervisor takes back programs whose AUTO
+     * logs are in use. */
+    if (generation == 1 && state_fd == -1 && !t->nocleanup && t->childlogdir != NULL) {
+        size_t gone = logcap_clean_auto(t->childlogdir);
+        if (gone > 0)
+            log_msg(LOG_LVL_INFO, "removed %zu AUTO log file%s of a previous run from %s "
+                    "(nocleanup=true keeps them)", gone, gone == 1 ? "" : "s", t->childlogdir);
     }
     handover_restore_done(&sup);
     sdnotify_ready(&sup);
@@ -625,6 +749,7 @@ int supervise_main(int argc, char **argv)
         handover_remove_state_file(sup.handover);
         if (pidfile_path != NULL)
             (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
+        runtime_withdraw(advert);
     }
     free(pidfile_path);
     free_supervisor(&sup); /* log capture writes out what is left, and may say so */
@@ -641,7 +766,13 @@ fail:
         fputs(err, stderr);
     if (pid_fd != -1)
         pidfile_abort(pid_fd, pidfile_path);
+    if (pid_written)
+        (void)unlink(pidfile_path); /* best effort: a stale pidfile is detected by identity */
     free(pidfile_path);
+    /* A first supervisor that fails takes the keeper with it; a later one is started again
+     * by the keeper, which keeps the socket that the advertisement names. */
+    if (generation == 1)
+        runtime_withdraw(advert);
     free_supervisor(&sup);
     log_close();
     if (notify_fd != -1)

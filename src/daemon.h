@@ -9,5 +9,10 @@ int supervisor_main(int argc, char **argv);
 int supervise_main(int argc, char **argv);
 /* Entry point of `tend check`. */
 int check_main(int argc, char **argv);
+/* The options of `tend daemon` and `tend check` (cmd), from their parser's tables: fn gets
+ * each one's short letter (0 when it has none) and long name. */
+void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int short_name,
+                                                        const char *long_name, void *ctx),
+                            void *ctx);
 
 #endif

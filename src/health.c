@@ -80,6 +80,7 @@ struct health {
     enum health_kind kind;
     int port;
     int interval_s, timeout_s, retries, grace_s;
+    bool ever_ok;   /* a check passed since health_start: "starting" ends */
 
     /* The schedule. */
     enum health_phase phase;
@@ -382,6 +383,7 @@ static void finish(struct health *h, bool ok, const char *reason)
     close_check(h);
     if (ok) {
         h->verdict = VERDICT_OK;
+        h->ever_ok = true;
         h->failures = 0;
     } else {
         h->verdict = VERDICT_FAILING;
@@ -912,6 +914,7 @@ void health_start(struct health *h)
     h->checked = false;
     h->started_ns = timer_now_ns();
     h->verdict = VERDICT_UNKNOWN;
+    h->ever_ok = false;
     h->failures = 0;
     if (can_run(h))
         schedule_next(h);
@@ -953,6 +956,11 @@ pid_t health_child_pid(const struct health *h)
 
 const char *health_state(const struct health *h)
 {
+    /* Like a container's start period: until the first pass, during the grace and the
+     * failures that do not yet cause a restart, the service is starting, not failing. */
+    if (h->started && !h->ever_ok && h->disabled == NULL &&
+        (h->verdict == VERDICT_UNKNOWN || h->failures < h->retries))
+        return "starting";
     switch (h->verdict) {
     case VERDICT_OK:
         return "ok";

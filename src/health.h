@@ -84,8 +84,9 @@ bool health_reaped(struct health *h, pid_t pid, int wait_status);
  * health_stop or health_reconfigure), or 0: for a supervisor that maps pids to owners. */
 pid_t health_child_pid(const struct health *h);
 
-/* "" (no check configured, not started, or no verdict yet since health_start), "ok" or
- * "failing" (the last completed check failed). */
+/* "" (no check configured, or not started), "starting" (started, and no check has passed
+ * yet while the failures, if any, are fewer than healthcheck_retries: the grace period and
+ * a slow start), "ok", or "failing" (the last completed check failed). */
 const char *health_state(const struct health *h);
 /* The reason of the most recent failed check, or why the check is disabled; "" if none.
  * Survives health_stop/health_start, so a status line can say why a process was restarted. */

@@ -101,8 +101,8 @@ static const struct key_def tend_keys[] = {
     {"socket_owner", KEY_SOCKET_OWNER, KEYT_OWNER, true, NORANGE},
     {"socket_group", KEY_SOCKET_GROUP, KEYT_STRING, true, NORANGE},
     {"cgroups", KEY_CGROUPS, KEYT_BOOL, true, NORANGE},
-    UNSUP("identifier"),
-    UNSUP("nocleanup"),
+    {"identifier", KEY_IDENTIFIER, KEYT_NAME, true, NORANGE},
+    {"nocleanup", KEY_NOCLEANUP, KEYT_BOOL, true, NORANGE},
     UNSUP("strip_ansi"),
     UNSUP("silent"),
 };

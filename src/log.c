@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -24,7 +25,10 @@ static struct {
     int fd;
     char path[PATH_MAX];
     enum log_level level;
-} lg = {DEST_STDERR, -1, "", LOG_LVL_INFO};
+    long long max_bytes; /* rotate the file before it would pass this; 0: never */
+    int backups;         /* path.1 .. path.N kept; 0: the file is emptied instead */
+    long long size;      /* as far as we know: fstat at open + what we wrote */
+} lg = {DEST_STDERR, -1, "", LOG_LVL_INFO, 0, 0, 0};
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
@@ -43,7 +47,40 @@ int log_open_file(const char *path)
     lg.fd = fd;
     strcpy(lg.path, path);
     lg.dest = DEST_FILE;
+    struct stat st;
+    lg.size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
     return 0;
+}
+
+void log_set_rotation(long long max_bytes, int backups)
+{
+    lg.max_bytes = max_bytes > 0 ? max_bytes : 0;
+    lg.backups = backups > 0 ? backups : 0;
+}
+
+/* path.N-1 -> path.N ... path -> path.1, then a new path; with no backups, the file is
+ * emptied. Every step is best effort: a failed rename leaves the file growing, which loses
+ * nothing, and the next line tries again. */
+static void rotate(void)
+{
+    char from[PATH_MAX + 16], to[PATH_MAX + 16];
+
+    if (lg.backups == 0) {
+        if (ftruncate(lg.fd, 0) == 0)
+            lg.size = 0;
+        return;
+    }
+    for (int i = lg.backups - 1; i >= 1; i--) {
+        snprintf(from, sizeof(from), "%s.%d", lg.path, i);
+        snprintf(to, sizeof(to), "%s.%d", lg.path, i + 1);
+        (void)rename(from, to); /* a missing backup is normal: fewer rotations so far */
+    }
+    snprintf(to, sizeof(to), "%s.1", lg.path);
+    if (rename(lg.path, to) == -1)
+        return;
+    char path[PATH_MAX];
+    strcpy(path, lg.path);
+    (void)log_open_file(path); /* on failure the renamed file keeps the lines */
 }
 
 int log_reopen(void)
@@ -136,8 +173,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
         if (n > sizeof(line) - 2)
             n = sizeof(line) - 2; /* truncated: keep the line whole and terminated */
         line[n++] = '\n';
+        if (lg.dest == DEST_FILE && lg.max_bytes > 0 && lg.size > 0 &&
+            lg.size + (long long)n > lg.max_bytes)
+            rotate();
         /* Dropped on failure (full disk, closed stderr): logging must never stop tend. */
-        (void)fd_write_all(lg.dest == DEST_FILE ? lg.fd : STDERR_FILENO, line, n);
+        if (fd_write_all(lg.dest == DEST_FILE ? lg.fd : STDERR_FILENO, line, n) == 0)
+            lg.size += (long long)n;
     }
     va_end(ap);
     errno = saved;

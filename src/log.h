@@ -16,6 +16,10 @@ enum log_level {
 int log_open_file(const char *path);
 void log_use_syslog(const char *ident);
 void log_use_stderr(void);
+/* Size rotation of the log file ([tend] logfile_maxbytes, logfile_backups): before a line
+ * would take the file past max_bytes (0: never), FILE.1..FILE.backups shift up by one and
+ * FILE becomes FILE.1 (with backups 0, FILE is emptied). */
+void log_set_rotation(long long max_bytes, int backups);
 /* Reopens the log file (after logrotate moved it). 0 or -1/errno. */
 int log_reopen(void);
 void log_set_level(enum log_level level);

@@ -14,6 +14,7 @@
  *   file takes only in part has its partial last line truncated away again (regular files).
  * - While a stream is "retrying", file output is dropped and counted; the retry timer is
  *   armed only while there is a drop to report, so a quiet service costs no wakeups. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -997,7 +998,10 @@ static bool splicing(const struct stream *s)
 /* Reads up to max_reads times, stopping when the pipe is empty. */
 static void stream_pump(struct stream *s, int max_reads)
 {
-    if (s->rd_fd != -1 && s->c.to_file && s->file_fd == -1 && !s->retrying &&
+    /* The splice path needs the file open. Not an AUTO one: that is created at the first
+     * line written (a pump may find the pipe empty), so its first bytes take the read path,
+     * which opens it then, and the splice path serves the rest. */
+    if (s->rd_fd != -1 && s->c.to_file && !s->c.auto_dir && s->file_fd == -1 && !s->retrying &&
         stream_open(s) == -1)
         stream_fail(s, errno, "open");
     if (splicing(s) && splice_pump(s, max_reads) == 1)
@@ -1176,6 +1180,82 @@ static char *make_display(const struct proc_conf *conf)
 
 /* ---- public ---- */
 
+char *logcap_instance_dir(const char *childlogdir, const char *identifier,
+                          const char *config_path)
+{
+    char dflt[PATH_MAX];
+    char *out = NULL;
+
+    if (childlogdir == NULL) {
+        if (logcap_default_childlogdir(dflt, sizeof(dflt)) == -1)
+            return NULL;
+        childlogdir = dflt;
+    }
+    if (identifier != NULL) {
+        if (asprintf(&out, "%s/%s", childlogdir, identifier) == -1)
+            return NULL;
+        for (char *p = out + strlen(childlogdir) + 1; *p != '\0'; p++) {
+            if (*p == '/')
+                *p = '_';
+        }
+        return out;
+    }
+    /* FNV-1a of the path: stable across runs, distinct for distinct configs. */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)config_path; *p != '\0'; p++)
+        h = (h ^ *p) * 16777619u;
+    const char *base = strrchr(config_path, '/');
+    base = base != NULL ? base + 1 : config_path;
+    size_t blen = strcspn(base, ".");
+    if (blen == 0 || blen > 64)
+        blen = strlen(base) > 64 ? 64 : strlen(base);
+    if (asprintf(&out, "%s/%.*s-%08x", childlogdir, (int)blen, base, (unsigned)h) == -1)
+        return NULL;
+    return out;
+}
+
+/* NAME-stdout.log, NAME-stderr.log, and those followed by .N (a rotated backup). */
+static bool is_auto_name(const char *name)
+{
+    static const char *const ends[] = {"-stdout.log", "-stderr.log"};
+
+    for (size_t i = 0; i < 2; i++) {
+        const char *at = strstr(name, ends[i]);
+        while (at != NULL) {
+            const char *rest = at + strlen(ends[i]);
+            if (*rest == '\0')
+                return at > name;
+            if (*rest == '.' && rest[1] != '\0' && strspn(rest + 1, "0123456789") ==
+                                                         strlen(rest + 1))
+                return at > name;
+            at = strstr(at + 1, ends[i]);
+        }
+    }
+    return false;
+}
+
+size_t logcap_clean_auto(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0;
+
+    if (d == NULL)
+        return 0; /* nothing there yet: nothing to clean */
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (!is_auto_name(e->d_name) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            n++;
+        /* else: left in place; the next write appends to it, nothing is lost */
+    }
+    (void)closedir(d); /* read-only directory stream */
+    return n;
+}
+
 int logcap_default_childlogdir(char *buf, size_t len)
 {
     const char *base = NULL, *sub = "";
@@ -1265,9 +1345,17 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
                     "goes to /dev/null", lc->display, s->what, strerror(err));
             continue;
         }
-        /* Open now so that a bad path is reported when the program starts. */
-        if (s->c.to_file && s->file_fd == -1 && !s->retrying && stream_open(s) == -1)
+        /* Open a configured path now, so that a bad one is reported when the program
+         * starts. An AUTO file is created at the first line written: a program that never
+         * writes to stderr gets no empty stderr file. */
+        if (s->c.to_file && !s->c.auto_dir && s->file_fd == -1 && !s->retrying &&
+            stream_open(s) == -1)
             stream_fail(s, errno, "open");
+        /* Its directory exists from the start all the same: `tend logs -f` watches it. */
+        char dir[PATH_MAX];
+        const char *base;
+        if (s->c.to_file && s->c.auto_dir && split_path(s->c.path, dir, sizeof(dir), &base) == 0)
+            (void)make_dirs(dir); /* a failure is reported by the open at the first write */
     }
     *out_fd = capturing(&lc->s[0].c) ? lc->s[0].wr_fd : -1;
     if (lc->redirect_stderr)

@@ -115,6 +115,19 @@ void logcap_free(struct logcap *lc);
  * HOME is unset). Writes it to buf; 0, or -1/ENAMETOOLONG or ENOENT (no home). */
 int logcap_default_childlogdir(char *buf, size_t len);
 
+/* This supervisor's own AUTO directory: childlogdir (or the default above) / INSTANCE, where
+ * INSTANCE is identifier when set ('/' turned into '_'), else the config file's base name
+ * and a hash of its absolute path ("supervisord-8c2f1a07"), so that two supervisors sharing
+ * a childlogdir never write one file, and a restarted one finds its own again. Returns a
+ * malloc'd path, or NULL with errno. */
+char *logcap_instance_dir(const char *childlogdir, const char *identifier,
+                          const char *config_path);
+
+/* Removes the AUTO capture files (NAME-stdout.log, NAME-stderr.log and their numbered
+ * backups) that a previous run left in dir, as supervisord does at start-up; anything else
+ * in dir is left alone. Returns how many were removed (0 when dir does not exist). */
+size_t logcap_clean_auto(const char *dir);
+
 /* Test hook: the datagram socket that syslog lines are sent to (default "/dev/log"). */
 extern const char *logcap_syslog_socket;
 

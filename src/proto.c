@@ -43,6 +43,7 @@ static const char *const verb_names[PROTO_VERB_COUNT] = {
     [PROTO_VERB_LOGS] = "logs",
     [PROTO_VERB_UPGRADE] = "upgrade",
     [PROTO_VERB_INFO] = "info",
+    [PROTO_VERB_VERSION] = "version",
 };
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -519,6 +520,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
         case PROTO_VERB_LOGROTATE:
         case PROTO_VERB_UPGRADE:
         case PROTO_VERB_INFO:
+        case PROTO_VERB_VERSION:
         case PROTO_VERB_COUNT:
             break; /* no options */
         }
@@ -562,6 +564,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
     case PROTO_VERB_LOGROTATE:
     case PROTO_VERB_UPGRADE:
     case PROTO_VERB_INFO:
+    case PROTO_VERB_VERSION:
         if (npos != 0) {
             set_why(why, why_len, "%s takes no argument", verb);
             return PROTO_ERR_BAD_ARGUMENT;

@@ -57,6 +57,7 @@ enum proto_verb {
     PROTO_VERB_LOGS,
     PROTO_VERB_UPGRADE,
     PROTO_VERB_INFO, /* the supervisor's own facts: one info line (added with tend-web) */
+    PROTO_VERB_VERSION, /* the supervisor's version (a newer verb: old supervisors refuse it) */
     PROTO_VERB_COUNT
 };
 

@@ -51,15 +51,70 @@ int reload_validate(const struct config *cfg, struct config_diags *diags)
     return rc;
 }
 
+void reload_set_instance_logdir(struct tend_conf *t, const char *config_path)
+{
+    char *dir = logcap_instance_dir(t->childlogdir, t->identifier, config_path);
+
+    if (dir == NULL)
+        return;
+    free(t->childlogdir);
+    t->childlogdir = dir;
+}
+
 static void report_line(void (*report)(const char *, void *), void *ctx, const char *verb,
                         const char *name)
 {
-    char line[400];
+    char line[512];
 
     snprintf(line, sizeof(line), "%s %s", verb, name);
     log_msg(LOG_LVL_INFO, "reload: %s", line);
     if (report != NULL)
         report(line, ctx);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* The policy keys that differ between a and b (those proc_conf_equal leaves out), as
+ * "key, key" into buf; "" when none does. */
+static const char *policy_changes(const struct proc_conf *a, const struct proc_conf *b,
+                                  char *buf, size_t len)
+{
+    struct {
+        const char *key;
+        bool differs;
+    } keys[] = {
+        {"priority", a->priority != b->priority},
+        {"autostart", a->autostart != b->autostart},
+        {"startsecs", a->startsecs != b->startsecs},
+        {"startretries", a->startretries != b->startretries},
+        {"autorestart", a->autorestart != b->autorestart},
+        {"exitcodes", memcmp(a->exitcodes, b->exitcodes, sizeof(a->exitcodes)) != 0},
+        {"stopsignal", a->stopsignal != b->stopsignal},
+        {"stopwaitsecs", a->stopwaitsecs != b->stopwaitsecs},
+        {"stopasgroup", a->stopasgroup != b->stopasgroup},
+        {"killasgroup", a->killasgroup != b->killasgroup},
+        {"healthcheck", str_differs(a->healthcheck, b->healthcheck)},
+        {"healthcheck_interval", a->healthcheck_interval != b->healthcheck_interval},
+        {"healthcheck_timeout", a->healthcheck_timeout != b->healthcheck_timeout},
+        {"healthcheck_retries", a->healthcheck_retries != b->healthcheck_retries},
+        {"healthcheck_grace", a->healthcheck_grace != b->healthcheck_grace},
+        {"on_event", str_differs(a->on_event, b->on_event)},
+    };
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].differs)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "", keys[i].key);
+        if (w < 0 || (size_t)w >= len - n)
+            break; /* the list is cut: it only informs */
+        n += (size_t)w;
+    }
+    return buf;
 }
 
 static bool svc_has_process(const struct service *svc)
@@ -85,6 +140,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
         }
         return -1;
     }
+    reload_set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));
     if (added == NULL) {
         config_free(cfg);
@@ -118,7 +174,14 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             added[nadded++] = fresh;
             report_line(report, ctx, "added", fresh->display);
         } else if (proc_conf_equal(svc->p.conf, nc)) {
-            /* Only policy changed (or nothing): the process keeps running untouched. */
+            /* Only policy changed (or nothing): the process keeps running untouched, and
+             * the change is said all the same. */
+            char keys[300], what[400];
+            if (policy_changes(svc->p.conf, nc, keys, sizeof(keys))[0] != '\0') {
+                snprintf(what, sizeof(what), "%s (%s; the process keeps running)",
+                         svc->display, keys);
+                report_line(report, ctx, "updated", what);
+            }
             proc_conf_free(svc->p.conf);
             svc->p.conf = nc;
             svc_set_health(svc);

@@ -15,6 +15,11 @@ struct supervisor;
  * if there were any. */
 int reload_validate(const struct config *cfg, struct config_diags *diags);
 
+/* AUTO capture goes to this supervisor's own directory under childlogdir (see
+ * logcap_instance_dir): t->childlogdir becomes it. Left as it is when that cannot be computed
+ * (no home directory): logcap then says why the AUTO output is not kept. */
+void reload_set_instance_logdir(struct tend_conf *t, const char *config_path);
+
 /* Rereads the config and applies the difference. 0, or -1 with the config's diagnostics
  * in diags (nothing changed). `report` receives one line per change, e.g. "added web". */
 int sup_reload(struct supervisor *sup, struct config_diags *diags,

@@ -363,7 +363,9 @@ static void check_shutdown_progress(struct supervisor *sup)
         /* Then whatever is still alive under tend: nothing outlives it unannounced. */
         if (cgroup_sweep(sup->cgroups))
             return;
-        log_msg(LOG_LVL_INFO, "every program is stopped");
+        /* Reached from each exit's handling and from the reaping pass: say it once. */
+        if (!sup->loop.stopping)
+            log_msg(LOG_LVL_INFO, "every program is stopped");
         loop_stop(&sup->loop);
         return;
     }

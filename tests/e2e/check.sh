@@ -171,7 +171,7 @@ t_warnings_only_exit_0() {
     cat >"$f" <<EOF
 [supervisord]
 logfile=$T/tend.log
-nocleanup=true
+strip_ansi=true
 
 [unix_http_server]
 file=$T/tend.sock
@@ -184,7 +184,7 @@ EOF
     run_check -c "$f"
     expect_eq "$rc" 0 "status of tend check with warnings only; output: $(output)"
     expect_match "$(cat "$T/c.out")" "^$f: ok \\(1 process\\)\$" "what check prints"
-    expect_diag "$f" "$(line_of "$f" 'nocleanup=true')" warning "nocleanup"
+    expect_diag "$f" "$(line_of "$f" 'strip_ansi=true')" warning "strip_ansi"
     expect_diag "$f" "$(line_of "$f" 'username=someone')" warning "username"
     expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning "stdout_capture_maxbytes"
     expect_eq "$(count_diags warning)" 3 "warnings reported"

@@ -709,7 +709,8 @@ EOF
     expect_eq "$(cell "$T/out" stubborn STATE)" STOPPING "state after stop --no-wait"
     cli stop stubborn
     t1=$(ms_now)
-    expect_cli 0 "stubborn: stopped" "" "stop during STOPPING"
+    expect_cli 0 "stubborn: stopped (it ignored its stop signal: SIGKILL sent after stopwaitsecs)" "" \
+        "stop during STOPPING"
     expect_eq "$(count_log "${TS}stubborn \\(pid $pid\\): still alive 2s after SIGTERM: sending SIGKILL")" 1 \
         "the SIGKILL line"
     expect_eq "$(count_log "${TS}stubborn \\(pid $pid\\): STOPPING -> STOPPED: stopped: signal 9 \\(SIGKILL\\)")" 1 \
@@ -983,11 +984,12 @@ EOF
     [ ! -e "/proc/$s" ] && [ ! -e "/proc/$e" ] || fail "a program outlived tend"
     [ ! -e "$SOCK" ] || fail "the socket is still there"
     cli status
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" \
+    expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: No such file or directory)" \
         "status after shutdown"
     RC=0
     "$TEND" -c "$CONF" status >"$T/out" 2>"$T/err" || RC=$?
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" \
+    expect_cli 4 "" \
+        "tend: no supervisor running (socket of $CONF $SOCK: No such file or directory)" \
         "tend -c CONF status after shutdown"
 }
 
@@ -999,7 +1001,8 @@ t_no_supervisor() {
     SOCK=$T/none.sock
     while IFS= read -r args; do
         eval "cli $args"
-        expect_cli 4 "" "tend: no supervisor running (socket $SOCK: No such file or directory)" "$args"
+        expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: No such file or directory)" \
+            "$args"
     done <<'EOF'
 status
 status --json x
@@ -1041,7 +1044,8 @@ EOF
     TEND_PID="" KEEPER_PID=""
     [ -S "$SOCK" ] || fail "the socket file went away with a SIGKILLed tend"
     cli status
-    expect_cli 4 "" "tend: no supervisor running (socket $SOCK: Connection refused)" "status on a stale socket"
+    expect_cli 4 "" "tend: no supervisor running (socket (-s) $SOCK: Connection refused)" \
+        "status on a stale socket"
     # A new tend replaces the stale socket.
     start_tend
     cli start a   # waits until a is RUNNING, so that status can be expected to exit 0
@@ -1100,7 +1104,9 @@ EOF
     running a "$T/a.ready" >/dev/null
     expect_eq "$(stat -c '%a %F' "$SOCK")" "600 socket" "mode of the socket"
     cli_as --reuid=65534 --regid=65534 --clear-groups -- status
-    expect_cli 1 "" "tend: permission denied on $SOCK" "status as nobody on a 0600 socket"
+    expect_cli 1 "" \
+        "tend: cannot reach the supervisor: permission denied (socket (-s) $SOCK: Permission denied)" \
+        "status as nobody on a 0600 socket"
     expect_eq "$(count_log "refused")" 0 "refusals logged (nobody never got through)"
     status_promptly
     stop_tend

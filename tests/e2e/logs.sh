@@ -244,7 +244,8 @@ EOF
     stop_tend
 }
 
-# AUTO (the default): files NAME-stdout.log / NAME-stderr.log in childlogdir; NONE: no file.
+# AUTO (the default): files NAME-stdout.log / NAME-stderr.log in this supervisor's directory
+# in childlogdir; NONE: no file.
 t_auto_and_none() {
     setup
     write_conf <<EOF
@@ -260,10 +261,14 @@ autorestart=false
 startsecs=0
 EOF
     start_tend
-    wait_file "$T/logs/auto-stdout.log" '^out$'
-    wait_file "$T/logs/auto-stderr.log" '^err$'
+    local inst
+    inst=$(ls "$T/logs")   # this supervisor's own directory in childlogdir (tend.conf-HASH)
+    expect_match "$inst" '^tend-[0-9a-f]{8}$' "the instance directory"
+    wait_file "$T/logs/$inst/auto-stdout.log" '^out$'
+    wait_file "$T/logs/$inst/auto-stderr.log" '^err$'
     wait_log "${TS}quiet \\(pid [0-9]+\\): .*EXITED"
-    expect_eq "$(ls "$T/logs" | sort | tr '\n' ' ')" "auto-stderr.log auto-stdout.log " "childlogdir"
+    expect_eq "$(ls "$T/logs/$inst" | sort | tr '\n' ' ')" "auto-stderr.log auto-stdout.log " \
+        "childlogdir"
     stop_tend
 }
 

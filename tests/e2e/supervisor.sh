@@ -1107,7 +1107,7 @@ EOF
         [ -z "$left" ] || fail "left running: $(describe $left)"
     done
 
-    # An error found after the fork (the log cannot be opened) still reaches the caller.
+    # A log in a missing directory is found before anything starts (as tend check finds it).
     cat >"$bad" <<EOF
 [tend]
 logfile=$T/no/such/dir/tend.log
@@ -1118,8 +1118,25 @@ command=$H/exitwith -r $T/started 0
 EOF
     rc=0
     "$TEND" daemon -c "$bad" >"$T/b.out" 2>"$T/b.err" </dev/null || rc=$?
-    [ "$rc" != 0 ] || fail "tend daemon with an unopenable log exited 0"
+    [ "$rc" != 0 ] || fail "tend daemon with a log in a missing directory exited 0"
     expect_file_match "$T/b.err" "$T/no/such/dir/tend.log: No such file or directory"
+    [ ! -e "$T/bad.pid" ] || fail "a pidfile was written"
+
+    # An error found after the fork (the log cannot be opened: it is a directory) still
+    # reaches the caller.
+    mkdir "$T/logdir"
+    cat >"$bad" <<EOF
+[tend]
+logfile=$T/logdir
+pidfile=$T/bad.pid
+socket=$T/tend.sock
+[program:a]
+command=$H/exitwith -r $T/started 0
+EOF
+    rc=0
+    "$TEND" daemon -c "$bad" >"$T/b.out" 2>"$T/b.err" </dev/null || rc=$?
+    [ "$rc" != 0 ] || fail "tend daemon with an unopenable log exited 0"
+    expect_file_match "$T/b.err" "$T/logdir: Is a directory"
     # The failed daemon may still be finishing its exit when the caller returns: wait for it.
     for p in $(leftovers); do
         "$H/waitfor" -t 10 --gone "$p" || fail "the failed daemon stays: $(describe "$p")"

@@ -650,7 +650,7 @@ TEST(no_supervisor)
     unlink(sock);
     CHECK_INT(RUN(&c, "status", "-s", sock), EXIT_NO_SUPERVISOR);
     snprintf(want, sizeof want,
-             "tend: no supervisor running (socket %s: No such file or directory)\n", sock);
+             "tend: no supervisor running (socket (-s) %s: No such file or directory)\n", sock);
     CHECK_STR(c.err, want);
     CHECK_STR(c.out, "");
     captured_free(&c);
@@ -664,8 +664,8 @@ TEST(no_supervisor)
     memset(&c, 0, sizeof c);
     setenv("TEND_SOCKET", sock, 1);
     CHECK_INT(RUN(&c, "start", "all"), EXIT_NO_SUPERVISOR);
-    snprintf(want, sizeof want, "tend: no supervisor running (socket %s: Connection refused)\n",
-             sock);
+    snprintf(want, sizeof want,
+             "tend: no supervisor running (socket ($TEND_SOCKET) %s: Connection refused)\n", sock);
     CHECK_STR(c.err, want);
     captured_free(&c);
     clear_env();
@@ -688,7 +688,8 @@ TEST(permission_denied)
         if (geteuid() == 0 && setresuid(65534, 65534, 65534) == -1)
             _exit(2);
         int rc = RUN(&c, "-s", sock, "status");
-        snprintf(want, sizeof want, "tend: permission denied on %s\n", sock);
+        snprintf(want, sizeof want, "tend: cannot reach the supervisor: permission denied "
+                 "(socket (-s) %s: Permission denied)\n", sock);
         if (rc != EXIT_FAIL || strcmp(c.err, want) != 0) {
             fprintf(stderr, "  rc %d, err '%s'\n", rc, c.err);
             _exit(1);

@@ -140,7 +140,7 @@ TEST(error_and_verb_names_round_trip)
     CHECK_INT(proto_err_from_name("ok"), -1);
     static const char *const verbs[] = {"status", "start", "stop", "restart", "signal",
                                         "reload", "shutdown", "pid", "logrotate", "logs", "upgrade",
-                                        "info"};
+                                        "info", "version"};
     for (int i = 0; i < PROTO_VERB_COUNT; i++) {
         CHECK_STR(proto_verb_name((enum proto_verb)i), verbs[i]);
         CHECK_INT(proto_verb_from_name(verbs[i]), i);
