@@ -126,6 +126,7 @@ static int doc_lists(void)
         [KEYSEC_PROGRAM] = "program", [KEYSEC_GROUP] = "group",
         [KEYSEC_INCLUDE] = "include", [KEYSEC_TEND] = "tend",
         [KEYSEC_UNIX_HTTP] = "unix_http_server", [KEYSEC_ALERT] = "alert",
+        [KEYSEC_INET_HTTP] = "inet_http_server",
     };
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -120,7 +120,10 @@ t_keys_documented_both_ways() {
                 -e 's/^\.[A-Z]* *//' | tr ' ,' '\n\n' | grep -E '^[a-z][a-z0-9_]*$' | sort -u)
         local code
         code=$(keys_of "$sec" supported
-               if [ "$sec" = tend ]; then keys_of unix_http_server supported; fi)
+               if [ "$sec" = tend ]; then
+                   keys_of unix_http_server supported
+                   keys_of inet_http_server supported
+               fi)
         for k in $code; do
             printf '%s\n' "$documented" | grep -qx "$k" ||
                 problem "[$sec] key '$k' is not an entry of tend.conf(5)"
