@@ -563,6 +563,8 @@ static void do_info(struct conn *k)
         .alert_failures = sup->alerts != NULL ? alerts_failed(sup->alerts) : 0,
         .rss_bytes = self_rss_bytes(),
         .nprocs = sup->nsvcs,
+        .keeper_pid = (unsigned long long)handover_keeper_pid(sup->handover),
+        .supervisor_restarts = handover_generation(sup->handover) - 1,
     };
     time_t wall = time(NULL);
 

@@ -360,6 +360,8 @@ void proto_buf_append_info(struct proto_buf *b, const struct proto_info *i)
     buf_put_kv_uint(b, "cpu_us", i->cpu_us);
     buf_put_kv_uint(b, "rss", i->rss_bytes);
     buf_put_kv_uint(b, "procs", i->nprocs);
+    buf_put_kv_uint(b, "keeper", i->keeper_pid);
+    buf_put_kv_uint(b, "sup_restarts", i->supervisor_restarts);
     proto_buf_append(b, "\n", 1);
 }
 
@@ -775,11 +777,11 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
 }
 
 enum info_key { I_VERSION, I_PID, I_UPTIME, I_STARTED, I_RELOADS, I_ALERT_RUNS,
-                I_ALERT_FAILURES, I_CPU_US, I_RSS, I_PROCS, I_COUNT };
+                I_ALERT_FAILURES, I_CPU_US, I_RSS, I_PROCS, I_KEEPER, I_SUP_RESTARTS, I_COUNT };
 
 static const char *const info_keys[I_COUNT] = {
     "version", "pid", "uptime", "started", "reloads", "alert_runs", "alert_failures", "cpu_us",
-    "rss", "procs",
+    "rss", "procs", "keeper", "sup_restarts",
 };
 
 /* Same rules as a proc line: unknown keys ignored, a known key once, numbers decimal. Every
@@ -792,6 +794,7 @@ static int parse_info_words(char **words, long nwords, struct proto_info *info)
         [I_RELOADS] = &info->reloads, [I_ALERT_RUNS] = &info->alert_runs,
         [I_ALERT_FAILURES] = &info->alert_failures, [I_CPU_US] = &info->cpu_us,
         [I_RSS] = &info->rss_bytes, [I_PROCS] = &info->nprocs,
+        [I_KEEPER] = &info->keeper_pid, [I_SUP_RESTARTS] = &info->supervisor_restarts,
     };
     const char *why;
 

@@ -128,6 +128,8 @@ struct proto_info {
     unsigned long long cpu_us;       /* user + system CPU time, microseconds */
     unsigned long long rss_bytes;    /* resident memory */
     unsigned long long nprocs;       /* processes supervised */
+    unsigned long long keeper_pid;   /* the keeper's pid; 0: none (gone) */
+    unsigned long long supervisor_restarts; /* supervisors the keeper started after the first */
 };
 
 void proto_buf_init(struct proto_buf *b);

@@ -18,7 +18,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/sched.h>
 
 #include "spawn.h"
 #include "util/fd.h"
@@ -174,8 +173,8 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
     }
     for (size_t i = 0; i < spec->nrlimits; i++) {
         /* Raising a hard limit needs CAP_SYS_RESOURCE: tend as root has it. */
-        if (setrlimit((__rlimit_resource_t)spec->rlimits[i].resource,
-                      &spec->rlimits[i].value) == -1)
+        /* glibc types the resource as an enum, musl as an int: this converts to either. */
+        if (setrlimit(spec->rlimits[i].resource, &spec->rlimits[i].value) == -1)
             return fail(err, STAGE_RLIMITS);
     }
     if (spec->umask >= 0)
@@ -250,12 +249,20 @@ static void __attribute__((noreturn)) child_run(const struct spawn_spec *spec, i
  * -1/ENOSYS or EINVAL (among others) on kernels or set-ups that cannot: the caller falls
  * back to fork. The raw system call bypasses glibc's fork handlers; the child runs only
  * async-signal-safe code, as after fork, and never relies on glibc's cached thread id. */
+/* clone3's argument, as the kernel defines it (linux/sched.h, version 2 with cgroup); spelt
+ * out here because a static build's C library (musl) brings no kernel headers. */
+struct tend_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+};
+#define TEND_CLONE_INTO_CGROUP 0x200000000ULL
+
 static pid_t clone_into(int cgroup_fd)
 {
-    struct clone_args args;
+    struct tend_clone_args args;
 
     memset(&args, 0, sizeof(args));
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = TEND_CLONE_INTO_CGROUP;
     args.exit_signal = SIGCHLD;
     args.cgroup = (uint64_t)cgroup_fd;
     return (pid_t)syscall(SYS_clone3, &args, sizeof(args));

@@ -633,6 +633,11 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c)
         str_appendf(&o, "tend_processes %llu\n", info->nprocs);
         metric_head(&o, "tend_reloads_total", "counter", "Configuration reloads applied.");
         str_appendf(&o, "tend_reloads_total %llu\n", info->reloads);
+        metric_head(&o, "tend_supervisor_restarts_total", "counter",
+                    "Supervisors the keeper started again after one died or was upgraded.");
+        str_appendf(&o, "tend_supervisor_restarts_total %llu\n", info->supervisor_restarts);
+        metric_head(&o, "tend_keeper_up", "gauge", "Whether the keeper (the safety net) runs.");
+        str_appendf(&o, "tend_keeper_up %d\n", info->keeper_pid != 0);
         metric_head(&o, "tend_alert_runs_total", "counter", "Alert commands started.");
         str_appendf(&o, "tend_alert_runs_total %llu\n", info->alert_runs);
         metric_head(&o, "tend_alert_failures_total", "counter",

@@ -41,11 +41,11 @@ t_status_page_in_chromium() {
     for p in a b; do
         printf '[program:%s]\ncommand=/bin/sh -c %s\nstopasgroup=true\nstartsecs=0\n' "$p" \
             "'i=0; while :; do i=\$((i+1)); echo $p line \$i; sleep 0.2; done'"
-    done | { cat; printf '[inet_http_server]\nport=127.0.0.1:0\n'; } | write_conf
+    done | { cat; printf '[inet_http_server]\nport=127.0.0.1:0\n'; } | write_conf identifier=e2e
     start_tend
-    waitfor "$T/logs/tend-web-stdout.log" 'listening on http://' 20 >/dev/null || fail "no tend-web"
+    waitfor "$T/logs/e2e/tend-web-stdout.log" 'listening on http://' 20 >/dev/null || fail "no tend-web"
     local url
-    url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "$T/logs/tend-web-stdout.log" | tail -n 1)
+    url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "$T/logs/e2e/tend-web-stdout.log" | tail -n 1)
     NODE_PATH=$NODE_DIR/node_modules timeout 120 node "$ROOT/tests/browser/page.test.js" \
         "$url" "$T/chrome-profile" >"$T/page.out" 2>&1 || {
         cat "$T/page.out"

@@ -41,7 +41,7 @@ t_prometheus_scrapes_and_alerts() {
     command -v prometheus >/dev/null || fail "prometheus is not installed (scripts/deps.sh)"
     promtool check rules "$ROOT/doc/tend-alerts.yml" || fail "promtool refused doc/tend-alerts.yml"
 
-    write_conf <<EOF2
+    write_conf identifier=e2e <<EOF2
 [program:a]
 command=/bin/sh -c 'while :; do echo a; sleep 1; done'
 stopasgroup=true
@@ -55,9 +55,9 @@ username=prom
 password=scrape me
 EOF2
     start_tend
-    waitfor "$T/logs/tend-web-stdout.log" 'listening on http://' 20 >/dev/null || fail "no tend-web"
+    waitfor "$T/logs/e2e/tend-web-stdout.log" 'listening on http://' 20 >/dev/null || fail "no tend-web"
     local web
-    web=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$T/logs/tend-web-stdout.log" | tail -n 1)
+    web=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$T/logs/e2e/tend-web-stdout.log" | tail -n 1)
     printf 'scrape me' >"$T/prom-pass"
     cat >"$T/prometheus.yml" <<EOF2
 global:

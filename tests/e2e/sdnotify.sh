@@ -81,9 +81,9 @@ t_abstract_socket() {
     note '^1 1 READY=1$'
     tendctl shutdown >/dev/null
     note '^[0-9]+ 1 STOPPING=1$'
-    "$H/waitfor" -t 30 --gone "$TEND_PID" || fail "tend did not exit"
-    wait "$TEND_PID" || fail "tend's exit status after shutdown: $?"
-    TEND_PID=""
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    wait "$KEEPER_PID" || fail "tend's exit status after shutdown: $?"
+    TEND_PID="" KEEPER_PID=""
 }
 
 t_watchdog_pings() {

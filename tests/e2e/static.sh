@@ -80,19 +80,24 @@ EOF
         "PID 1's command line"
     expect_eq "$(proc_status "$tend_host" NSpid | awk '{print $NF}')" 1 "tend's pid inside"
     one_ns=$(sed -n 's/^ready //p' "$T/pub/one.ready")
-    one=$(children_of "$tend_host" | while read -r p; do
+    # Programs are the children of the supervisor, the keeper's child.
+    local sup_host
+    sup_host=$(children_of "$tend_host" | head -n 1)
+    one=$(children_of "$sup_host" | while read -r p; do
         [ "$(proc_status "$p" NSpid | awk '{print $NF}')" = "$one_ns" ] && echo "$p"; done)
     [ -n "$one" ] || fail "no host pid for one (pid $one_ns inside)"
     # user= from the bind-mounted files: uid, gid and the supplementary groups.
     expect_eq "$(proc_status "$one" Uid | awk '{print $1, $2, $3, $4}')" "4242 4242 4242 4242" "Uid"
     expect_eq "$(proc_status "$one" Gid | awk '{print $1, $2, $3, $4}')" "4242 4242 4242 4242" "Gid"
     expect_eq "$(proc_status "$one" Groups | xargs)" "4242 4243 4244" "Groups"
-    # The double-forked grandchild was reparented to PID 1 (tend) and reaped there.
+    # The double-forked grandchild was reparented to tend (the supervisor, a subreaper) and
+    # reaped there.
     waitfor "$T/pub/orphan.ready" '^ready [0-9]+$' || fail "no orphan"
     local orphan
     orphan=$(sed -n 's/^ready //p' "$T/pub/orphan.ready")
     wait_log "reaped orphan pid $orphan\$"
-    [ -z "$(zombies_of "$tend_host")" ] || fail "zombies under tend: $(zombies_of "$tend_host")"
+    [ -z "$(zombies_of "$tend_host")$(zombies_of "$sup_host")" ] ||
+        fail "zombies under tend: $(zombies_of "$tend_host") $(zombies_of "$sup_host")"
     # The control socket, with the static binary as the client too.
     expect_match "$("$S" -s "$T/tend.sock" status one)" "^one +RUNNING +$one_ns " "status"
     # A killed program comes back.

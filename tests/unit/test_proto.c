@@ -581,7 +581,7 @@ TEST(info_and_new_proc_keys_round_trip)
     proto_buf_append(&b, "", 1);
     CHECK_STR(b.data, "info version=0.1.0%20beta pid=4242 uptime=65 started=1796242397 "
                       "reloads=3 alert_runs=7 alert_failures=2 cpu_us=31376 rss=2842624 "
-                      "procs=1000\n");
+                      "procs=1000 keeper=0 sup_restarts=0\n");
     CHECK_INT(reply(b.data, &r), 0);
     CHECK_INT(r.kind, PROTO_REPLY_INFO);
     CHECK_STR(r.info.version, "0.1.0 beta");
