@@ -121,7 +121,7 @@ t_install_run_purge() {
     # A program in conf.d, run by `tend daemon` with the package's config found by default.
     cat >/etc/tend/conf.d/e2e.conf <<EOF
 [program:e2e-sleeper]
-command = $H/sleeper -r $T/ready
+command = sh -c 'echo e2e-sleeper up; exec $H/sleeper -r $T/ready'
 startsecs = 0
 EOF
     /usr/bin/tend check >check.out 2>&1 || { cat check.out; fail "tend check"; }
@@ -137,7 +137,10 @@ EOF
     expect_match "$(/usr/bin/tend status)" "^e2e-sleeper +RUNNING +$SLEEPER " "tend status"
     [ -S /run/tend/tend.sock ] || fail "no socket /run/tend/tend.sock"
     expect_file_match /var/log/tend/tend.log "started as pid $tend_pid \\(keeper [0-9]+\\) with /etc/tend/tend.conf"
-    ls /var/log/tend/e2e-sleeper* >/dev/null 2>&1 || fail "no child logs in /var/log/tend"
+    # Its first line, through tend logs (which writes out what the pipe holds first), in an
+    # AUTO file under /var/log/tend (in the supervisor instance's own directory).
+    expect_match "$(/usr/bin/tend logs e2e-sleeper)" "^e2e-sleeper up\$" "tend logs e2e-sleeper"
+    ls /var/log/tend/*/e2e-sleeper-stdout.log >/dev/null 2>&1 || fail "no child log in /var/log/tend"
     # Completion as installed, loaded the way bash-completion loads it.
     bash -c '. /usr/share/bash-completion/completions/tend; complete -p tend' >comp.out 2>&1
     expect_eq "$(cat comp.out)" "complete -F _tend tend" "complete -p tend"
