@@ -146,15 +146,20 @@ EOF
     expect_eq "$(cat comp.out)" "complete -F _tend tend" "complete -p tend"
 
     # An upgrade (the same version again) while tend runs: a conffile changed here is kept,
-    # the running supervisor goes on, and the new client talks to it.
+    # and the postinst upgrades tend in place: the keeper stays, the supervisor is a new one,
+    # the program keeps its pid.
+    local keeper
+    keeper=$(awk '{print $4}' "/proc/$tend_pid/stat")
     echo '; a local change' >>/etc/tend/tend.conf
     dpkg -i "$1" >>dpkg.out 2>&1 || { cat dpkg.out; fail "dpkg -i over the installed package"; }
     grep -qx '; a local change' /etc/tend/tend.conf || fail "the upgrade replaced a changed conffile"
-    alive "$tend_pid" || fail "tend did not survive the upgrade"
+    alive "$keeper" || fail "tend (its keeper) did not survive the upgrade"
+    expect_file_match /var/log/tend/tend.log "supervisor exiting for the upgrade"
+    [ "$(/usr/bin/tend pid)" != "$tend_pid" ] || fail "the supervisor was not upgraded in place"
     expect_match "$(/usr/bin/tend status)" "^e2e-sleeper +RUNNING +$SLEEPER " "status after the upgrade"
 
     /usr/bin/tend shutdown >shutdown.out 2>&1 || { cat shutdown.out; fail "tend shutdown"; }
-    "$H/waitfor" -t 30 --gone "$tend_pid" || fail "tend did not exit"
+    "$H/waitfor" -t 30 --gone "$keeper" || fail "tend did not exit"
     "$H/waitfor" -t 5 --gone "$SLEEPER" || fail "the program outlived tend"
     rm /etc/tend/conf.d/e2e.conf
 
