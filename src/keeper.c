@@ -40,6 +40,7 @@
 #define DAMP_MAX_MS 30000
 #define NUM_MAX 24             /* decimal digits of an int, with room */
 #define NS_PER_MS 1000000ULL
+#define BATCH 128              /* records per message, as the supervisor reads them */
 
 struct keeper {
     char exe[PATH_MAX];        /* the installed binary, for an upgrade */
@@ -60,14 +61,18 @@ struct keeper {
     uint64_t restart_at_ns;    /* 0: no restart pending */
     bool sock_hup;             /* the supervisor's end is closed: it is exiting */
     bool term_sent;            /* a TERM or INT was forwarded to the current supervisor */
+    uint64_t sent;             /* the next ring record the supervisor has not had */
+    bool end_pending;          /* the backlog's end is still to be sent */
+    bool ack_pending;          /* the upgrade's acknowledgement is still to be sent */
     int last_status;           /* wait status of the last supervisor, -1: none */
 };
 
-/* The exits the keeper reaped, oldest first from ring_start. Never cleared: a new
+/* The exits the keeper reaped: record number n is ring[n % RING]; the last RING of them are
+ * kept. Never cleared: a new
  * supervisor matches them against the pids it knows (by pid and time). */
 static struct keeper_msg ring[RING];
-static size_t ring_start, ring_len;
-static unsigned long ring_lost;
+static uint64_t ring_next;         /* records ever kept */
+static unsigned long ring_lost;     /* overwritten before the supervisor got them */
 
 static uint64_t now_ns(void)
 {
@@ -123,12 +128,55 @@ static int move_up(int fd)
     return nfd;
 }
 
-static void send_msg(const struct keeper *k, const struct keeper_msg *m)
+/* One message (an array of records) to the supervisor, never blocking. 0, or -1 when it
+ * must wait for room (the caller asks poll for POLLOUT) or the supervisor is gone. */
+static int send_records(const struct keeper *k, const struct keeper_msg *m, size_t n)
 {
-    /* The socket buffer holds hundreds of messages; if the supervisor stops reading, a
-     * record is still in the ring for the next one. MSG_DONTWAIT: never block the keeper. */
-    if (k->sup_pid != 0)
-        (void)send(SOCK_FD, m, sizeof(*m), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t r;
+
+    if (k->sup_pid == 0 || k->sock_hup)
+        return -1;
+    do
+        r = send(SOCK_FD, m, n * sizeof(*m), MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (r == -1 && errno == EINTR);
+    return r == (ssize_t)(n * sizeof(*m)) ? 0 : -1;
+}
+
+/* Delivers what the supervisor has not had yet, in batches, from k->sent on; then the
+ * pending end of the backlog and the upgrade's acknowledgement, in that order. What does
+ * not fit in the socket now waits for POLLOUT: a burst of exits (a thousand programs
+ * stopped at once) is delivered whole, never dropped. */
+static void flush(struct keeper *k)
+{
+    while (k->hello && k->sent < ring_next) {
+        size_t at = (size_t)(k->sent % RING), n = (size_t)(ring_next - k->sent);
+        if (n > BATCH)
+            n = BATCH;
+        if (n > RING - at)
+            n = RING - at;
+        if (send_records(k, &ring[at], n) == -1)
+            return;
+        k->sent += n;
+    }
+    if (k->hello && k->end_pending) {
+        struct keeper_msg end = {.op = KEEPER_HELLO_END, .fd = -1,
+                                 .status = (int32_t)(ring_lost > INT32_MAX ? INT32_MAX
+                                                                            : ring_lost)};
+        if (send_records(k, &end, 1) == -1)
+            return;
+        k->end_pending = false;
+    }
+    if (k->ack_pending) {
+        struct keeper_msg ack = {.op = KEEPER_HELLO_END, .fd = -1};
+        if (send_records(k, &ack, 1) == -1)
+            return;
+        k->ack_pending = false;
+    }
+}
+
+static bool want_out(const struct keeper *k)
+{
+    return (k->hello && (k->sent < ring_next || k->end_pending)) || k->ack_pending;
 }
 
 static void keep_exit(struct keeper *k, pid_t pid, int status)
@@ -136,26 +184,22 @@ static void keep_exit(struct keeper *k, pid_t pid, int status)
     struct keeper_msg m = {.op = KEEPER_EXITED, .fd = -1, .pid = pid, .status = status,
                            .when_ns = now_ns()};
 
-    if (ring_len == RING) {
-        ring_start = (ring_start + 1) % RING;
-        ring_len--;
-        ring_lost++;
+    ring[ring_next % RING] = m;
+    ring_next++;
+    if (k->hello && ring_next - k->sent > RING) {
+        ring_lost += ring_next - k->sent - RING; /* overwritten before it was delivered */
+        k->sent = ring_next - RING;
     }
-    ring[(ring_start + ring_len) % RING] = m;
-    ring_len++;
-    if (k->hello)
-        send_msg(k, &m);
+    flush(k);
 }
 
+/* A new supervisor asks for the exits: every one the ring still holds, then the end. */
 static void send_ring(struct keeper *k)
 {
-    struct keeper_msg end = {.op = KEEPER_HELLO_END, .fd = -1,
-                             .status = (int32_t)(ring_lost > INT32_MAX ? INT32_MAX : ring_lost)};
-
-    for (size_t i = 0; i < ring_len; i++)
-        send_msg(k, &ring[(ring_start + i) % RING]);
-    send_msg(k, &end);
+    k->sent = ring_next > RING ? ring_next - RING : 0;
+    k->end_pending = true;
     k->hello = true;
+    flush(k);
 }
 
 /* Places a received descriptor at the number the supervisor has it at, inheritable. */
@@ -223,9 +267,9 @@ static void read_messages(struct keeper *k)
         case KEEPER_UPGRADE: {
             /* From now on only the supervisor is reaped: exits stay with the kernel until
              * the re-executed keeper reaps them for the next supervisor. */
-            struct keeper_msg ack = {.op = KEEPER_HELLO_END, .fd = -1};
             k->upgrade = true;
-            send_msg(k, &ack);
+            k->ack_pending = true; /* after every exit not yet delivered */
+            flush(k);
             break;
         }
         case KEEPER_HELLO:
@@ -314,6 +358,7 @@ static int start_supervisor(struct keeper *k)
     (void)close(sv[1]);
     k->sup_pid = pid;
     k->sup_ready = k->hello = k->orderly = k->sock_hup = k->term_sent = false;
+    k->end_pending = k->ack_pending = false;
     k->sup_started_ns = now_ns();
     k->restart_at_ns = 0;
     /* The caller's notification and the pidfile belong to the first supervisor. */
@@ -480,7 +525,7 @@ static int keeper_loop(struct keeper *k)
     for (;;) {
         struct pollfd pfd[2] = {{.fd = SIG_FD, .events = POLLIN},
                                 {.fd = k->sup_pid && !k->sock_hup ? SOCK_FD : -1,
-                                 .events = POLLIN}};
+                                 .events = (short)(POLLIN | (want_out(k) ? POLLOUT : 0))}};
         int timeout = -1;
         if (k->sup_pid == 0 && k->restart_at_ns != 0) {
             uint64_t now = now_ns();
@@ -493,6 +538,8 @@ static int keeper_loop(struct keeper *k)
         }
         if (pfd[1].revents & POLLIN)
             read_messages(k);
+        if (pfd[1].revents & POLLOUT)
+            flush(k);
         /* Hung up: the supervisor is exiting; its SIGCHLD follows. Stop watching the
          * socket meanwhile, or poll would report it again and again. */
         if (pfd[1].revents & (POLLHUP | POLLERR))

@@ -359,6 +359,28 @@ EOF
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
 }
 
+# Many programs taken back, then all stopped at once: their exits reach the supervisor from
+# the keeper (their parent now) in a burst larger than a socket buffer, and none is lost
+# (the shutdown waits for every one of them).
+t_burst_of_exits_after_a_restart() {
+    setup
+    local n=400 i
+    for i in $(seq 1 "$n"); do
+        printf '[program:s%d]\ncommand=%s/sleeper\nstartsecs=0\nstdout_logfile=NONE\n' "$i" "$H"
+        printf 'stderr_logfile=NONE\n'
+    done | write_conf
+    start_tend
+    wait_log "s$n \\(pid [0-9]+\\): STARTING -> RUNNING"
+    for i in $(seq 1 "$n"); do wait_log "s$i \\(pid [0-9]+\\): STARTING -> RUNNING"; done
+    kill -KILL "$TEND_PID"
+    wait_log "generation 2;"
+    wait_log "s$n: pid [0-9]+ taken back"
+    TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
+    stop_tend
+    expect_eq "$(grep -c ': STOPPING -> STOPPED: stopped' "$LOG")" "$n" "programs stopped"
+    [ "$(grep -c 'still alive .* after SIGTERM' "$LOG")" = 0 ] || fail "exits were not seen"
+}
+
 cli() { "$TEND" -s "$T/tend.sock" "$@"; }
 wait_log() { "$H/waitfor" -t 30 "$LOG" "$1" >/dev/null || fail "no log line /$1/"; }
 
