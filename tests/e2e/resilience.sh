@@ -49,6 +49,10 @@ check_series() {
 t_kill9_of_the_supervisor_loses_nothing() {
     setup
     local n=${RESILIENCE_PROGRAMS:-100} kills=${RESILIENCE_KILLS:-20} i k gen=1 sup
+    # The figures on the normal build; a sanitizer build (several times slower per
+    # line) keeps the rate and the kills with half the programs, so the control socket's
+    # 10 s client timeout stays far away on a 2-core machine.
+    if [ -z "${RESILIENCE_PROGRAMS:-}" ] && grep -q __asan_init "$TEND"; then n=50; fi
     local -A orig killed_count
     local victims="" reloader=""
     {
