@@ -501,6 +501,18 @@ static void write_slot(struct handover *h, struct service *svc, const int fds[4]
     __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
 }
 
+/* Empties slot i (the same flip as write_slot, so a kill leaves it whole) and makes it free
+ * again. The free stack has room: every slot came from it or was never on it. */
+static void clear_slot(struct handover *h, int i)
+{
+    struct slot *s = slot_at(h, i);
+    uint32_t spare = (s->active & 1) ^ 1;
+
+    memset(&s->rec[spare], 0, sizeof(s->rec[spare]));
+    __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
+    h->free_slots[h->nfree++] = (uint32_t)i;
+}
+
 static const struct rec *current(const struct handover *h, int i)
 {
     const struct slot *s = slot_at(h, i);
@@ -677,11 +689,7 @@ void handover_forget(struct service *svc)
     const struct rec *r = current(h, svc->slot);
     for (int k = 0; k < 4; k++)
         release(h, r->fds[k]);
-    struct slot *s = slot_at(h, svc->slot);
-    uint32_t spare = (s->active & 1) ^ 1;
-    memset(&s->rec[spare], 0, sizeof(s->rec[spare]));
-    __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
-    h->free_slots[h->nfree++] = (uint32_t)svc->slot; /* room: a slot came from it */
+    clear_slot(h, svc->slot);
     svc->slot = -1;
 }
 
@@ -777,11 +785,7 @@ void handover_restore_done(struct supervisor *sup)
             if (r->fds[k] >= KEEPER_FIRST_FD)
                 (void)close(r->fds[k]); /* nobody captures this program any more */
         }
-        struct slot *s = slot_at(h, (int)i);
-        uint32_t spare = (s->active & 1) ^ 1;
-        memset(&s->rec[spare], 0, sizeof(s->rec[spare]));
-        __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
-        h->free_slots[h->nfree++] = i;
+        clear_slot(h, (int)i);
     }
     release_strays(h);
     /* Services whose process was gone: its status from the keeper, newest first. */
