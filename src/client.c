@@ -455,6 +455,9 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         fputs(", \"health\": ", out);
         json_put_string(out, p->health ? p->health : "");
         fprintf(out, ", \"dropped\": %llu", p->dropped_bytes);
+        if (p->supervisor_pid > 0)
+            fprintf(out, ", \"supervisor_pid\": %ld, \"keeper_pid\": %ld",
+                    (long)p->supervisor_pid, (long)p->keeper_pid);
         if (p->has_memory)
             fprintf(out, ", \"memory\": %llu", p->memory_bytes);
         if (p->has_cpu)

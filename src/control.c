@@ -319,6 +319,8 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .health = svc->health ? health_state(svc->health) : "",
         .dropped_bytes = logcap_dropped(svc->logcap),
         .written_bytes = logcap_written(svc->logcap),
+        .supervisor_pid = getpid(),
+        .keeper_pid = handover_keeper_pid(svc->sup->handover),
     };
 
     if (p->pid > 0 && now > p->start_ns)

@@ -337,6 +337,10 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
     buf_put_kv_uint(b, "dropped", p->dropped_bytes);
     buf_put_kv_uint(b, "written", p->written_bytes);
     buf_put_kv_uint(b, "started", p->started_s);
+    if (p->supervisor_pid > 0) { /* the answering tend's pids: keeper=0 means it is gone */
+        buf_put_kv_uint(b, "sup", (unsigned long long)p->supervisor_pid);
+        buf_put_kv_uint(b, "keeper", p->keeper_pid > 0 ? (unsigned long long)p->keeper_pid : 0);
+    }
     /* Usage only when known: an older client ignores keys it does not know. */
     if (p->has_memory)
         buf_put_kv_uint(b, "memory", p->memory_bytes);
@@ -718,11 +722,11 @@ static bool is_key(const char *w, size_t len)
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
                 K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_MEMORY, K_CPU, K_TASKS,
-                K_COUNT };
+                K_SUP, K_KEEPER, K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
-    "dropped", "written", "started", "memory", "cpu", "tasks",
+    "dropped", "written", "started", "memory", "cpu", "tasks", "sup", "keeper",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -749,8 +753,8 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         unsigned long long num = 0;
         if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED ||
              k == K_WRITTEN || k == K_STARTED || k == K_MEMORY || k == K_CPU ||
-             k == K_TASKS) &&
-            parse_uint(value, k == K_PID ? INT_MAX : ULLONG_MAX, &num) == -1)
+             k == K_TASKS || k == K_SUP || k == K_KEEPER) &&
+            parse_uint(value, k == K_PID || k == K_SUP || k == K_KEEPER ? INT_MAX : ULLONG_MAX, &num) == -1)
             return -1;
         switch (k) {
         case K_NAME: p->name = value; break;
@@ -768,6 +772,8 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_MEMORY: p->memory_bytes = num; p->has_memory = true; break;
         case K_CPU: p->cpu_usec = num; p->has_cpu = true; break;
         case K_TASKS: p->tasks = num; p->has_tasks = true; break;
+        case K_SUP: p->supervisor_pid = (pid_t)num; break;
+        case K_KEEPER: p->keeper_pid = (pid_t)num; break;
         default: break;
         }
     }

@@ -107,6 +107,8 @@ struct proto_proc {
     unsigned long long dropped_bytes; /* log bytes dropped */
     unsigned long long written_bytes; /* log bytes written (key "written"; 0 from old servers) */
     unsigned long long started_s;     /* wall-clock start, seconds since the epoch; 0 if none */
+    pid_t supervisor_pid;  /* the supervisor answering (key "sup"; 0 from old servers) */
+    pid_t keeper_pid;      /* its keeper, 0 when gone or none (key "keeper") */
     /* From its cgroup, read on request; each only when its has_ flag is set (no cgroups,
      * never started: unknown). */
     bool has_memory, has_cpu, has_tasks;

@@ -174,12 +174,17 @@ EOF
     start_tend
     local a b
     a=$(cli pid a)
+    # status --json names both tend processes.
+    cli status --json a >"$T/before.json"
+    expect_file_match "$T/before.json" "\"supervisor_pid\": $TEND_PID, \"keeper_pid\": $KEEPER_PID[,}]"
     kill -KILL "$KEEPER_PID"
     { wait "$KEEPER_PID"; } 2>/dev/null || true
     wait_log "keeper pid $KEEPER_PID is gone"
     KEEPER_PID=""
     cli status >"$T/status.out" 2>&1 || true
     expect_file_match "$T/status.out" "the keeper is gone"
+    cli status --json a >"$T/after.json" 2>/dev/null || true
+    expect_file_match "$T/after.json" "\"supervisor_pid\": $TEND_PID, \"keeper_pid\": 0[,}]"
     # Still supervising: a program killed now is restarted, with its real status.
     kill -KILL "$a"
     wait_log "a \\(pid $a\\): RUNNING -> STARTING: exited: signal 9 \\(SIGKILL\\)"

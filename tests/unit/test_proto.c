@@ -614,20 +614,26 @@ TEST(info_and_new_proc_keys_round_trip)
 
     /* written= and started= on proc lines; a line without them (an older server) is valid. */
     struct proto_proc p = {.name = "a", .group = "a", .state = "RUNNING", .pid = 12,
-                           .written_bytes = 123456789012ULL, .started_s = 1796242398};
+                           .written_bytes = 123456789012ULL, .started_s = 1796242398,
+                           .supervisor_pid = 4100, .keeper_pid = 4099};
     proto_buf_init(&b);
     proto_buf_append_proc(&b, &p);
     proto_buf_append(&b, "", 1);
-    CHECK(strstr(b.data, " dropped=0 written=123456789012 started=1796242398\n") != NULL);
+    CHECK(strstr(b.data, " dropped=0 written=123456789012 started=1796242398 sup=4100 "
+                         "keeper=4099\n") != NULL);
     CHECK_INT(reply(b.data, &r), 0);
     CHECK_INT(r.proc.written_bytes, 123456789012ULL);
     CHECK_INT(r.proc.started_s, 1796242398);
+    CHECK_INT(r.proc.supervisor_pid, 4100);
+    CHECK_INT(r.proc.keeper_pid, 4099);
     proto_reply_free(&r);
     proto_buf_free(&b);
     CHECK_INT(reply("proc name=a state=RUNNING\n", &r), 0);
     CHECK_INT(r.proc.written_bytes, 0);
     CHECK_INT(r.proc.started_s, 0);
+    CHECK_INT(r.proc.keeper_pid, 0);
     proto_reply_free(&r);
+    CHECK_INT(reply("proc name=a state=RUNNING keeper=99999999999\n", &r), -1);
     CHECK_INT(reply("proc name=a state=RUNNING written=x\n", &r), -1);
     CHECK_INT(reply("proc name=a state=RUNNING started=1 started=2\n", &r), -1);
 }
