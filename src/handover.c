@@ -610,7 +610,12 @@ int handover_attach(struct service *svc)
                 log_msg(LOG_LVL_WARN, "%s: cannot take back its capture pipes: %s",
                         svc->display, strerror(errno));
             take_back(h, svc, r);
-            if (r->launcher_pid > 0 && r->launcher_pid != r->pid) {
+            if (r->launcher_pid > 0 && r->launcher_pid == r->pid && svc->p.pid == r->pid) {
+                /* pidfile mode before the pidfile: the process is the launcher */
+                svc->launcher_pid = r->pid;
+                svc->lid_lo_ns = r->lid_lo_ns;
+                svc->lid_hi_ns = r->lid_hi_ns;
+            } else if (r->launcher_pid > 0 && r->launcher_pid != r->pid) {
                 pid_t ppid;
                 if (same_process(r->launcher_pid, r->lid_lo_ns, r->lid_hi_ns, &ppid)) {
                     svc->launcher_pid = r->launcher_pid;
@@ -619,9 +624,17 @@ int handover_attach(struct service *svc)
                     svc->kept = svc->kept || ppid == h->keeper_pid;
                 }
             }
-            if (r->spawning && r->pid == 0)
-                log_msg(LOG_LVL_WARN, "%s: the previous supervisor died while spawning it; "
-                        "an instance it may have forked is not tracked", svc->display);
+            if (r->spawning && r->pid == 0) {
+                /* No child stored its pid (spawn_spec.note_pid): the fork did not happen.
+                 * The spawn is done again, as a retry that is due now. */
+                log_msg(LOG_LVL_WARN, "%s: the previous supervisor died while spawning it, "
+                        "before the fork: spawning it again", svc->display);
+                p->state = PROC_BACKOFF;
+                p->deadline_ns = timer_now_ns();
+            } else if (r->spawning) {
+                log_msg(LOG_LVL_INFO, "%s: the previous supervisor died while spawning pid "
+                        "%d: taken over from there", svc->display, (int)r->pid);
+            }
             write_slot(h, svc, r->fds);
             return 0;
         }
@@ -660,12 +673,28 @@ void handover_save(struct service *svc)
     write_slot(h, svc, fds);
 }
 
-void handover_spawn_begin(struct service *svc)
+void handover_spawn_begin(struct service *svc, volatile int32_t *note[2])
 {
+    struct handover *h = svc->sup->handover;
+
     svc->spawning = true;
     svc->id_lo_ns = boot_ns();
     svc->id_hi_ns = UINT64_MAX;
+    if (adopt_pidfile_mode(svc)) {
+        svc->adopted = false; /* what is forked now is the launcher */
+        svc->lid_lo_ns = svc->id_lo_ns;
+        svc->lid_hi_ns = UINT64_MAX;
+    }
     handover_save(svc);
+    note[0] = note[1] = NULL;
+    if (h == NULL || svc->slot < 0)
+        return;
+    /* The record just made current: nothing else writes this slot until spawn_end. */
+    struct slot *s = slot_at(h, svc->slot);
+    struct rec *r = &s->rec[__atomic_load_n(&s->active, __ATOMIC_ACQUIRE) & 1];
+    note[0] = &r->pid;
+    if (adopt_pidfile_mode(svc))
+        note[1] = &r->launcher_pid;
 }
 
 void handover_spawn_end(struct service *svc)

@@ -63,8 +63,10 @@ void handover_remove_state_file(struct handover *h);
 int handover_attach(struct service *svc);
 /* Writes the service's slot again after a change, depositing new capture pipes first. */
 void handover_save(struct service *svc);
-/* Around a spawn: the window in which the child's start time must fall. */
-void handover_spawn_begin(struct service *svc);
+/* Around a spawn: the window in which the child's start time must fall. note[] gets where
+ * the child stores its own pid (spawn_spec.note_pid): the slot's pid, and its launcher's in
+ * pidfile mode; NULL without a slot. */
+void handover_spawn_begin(struct service *svc, volatile int32_t *note[2]);
 void handover_spawn_end(struct service *svc);
 /* The service is going away: its slot is freed and its pipes released. */
 void handover_forget(struct service *svc);

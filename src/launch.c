@@ -1,6 +1,7 @@
 /* launch: starting one instance of a service (see launch.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,18 @@ static void spawn_refused(struct service *svc, const char *what, int err)
 }
 
 static void on_report(struct watcher *w, uint32_t events);
+
+/* For the resilience tests: TEND_TEST_KILL_IN_SPAWN=before:FILE or after:FILE makes the
+ * supervisor SIGKILL itself just before or just after a fork, once: only if it can remove
+ * FILE (which the test creates). Nothing happens without the variable. */
+static void test_kill_in_spawn(const char *when)
+{
+    const char *v = getenv("TEND_TEST_KILL_IN_SPAWN");
+    size_t n = strlen(when);
+
+    if (v != NULL && strncmp(v, when, n) == 0 && v[n] == ':' && unlink(v + n + 1) == 0)
+        (void)raise(SIGKILL);
+}
 
 void launch_close_report(struct service *svc)
 {
@@ -168,9 +181,12 @@ void launch_spawn(struct service *svc)
         .nrlimits = nrl,
     };
     /* The pipes reach the keeper, and the slot says a fork is under way, before it. */
-    handover_spawn_begin(svc);
+    handover_spawn_begin(svc, spec.note_pid);
+    test_kill_in_spawn("before");
     int spawned = spawn_start(&spec, &pid, &report_fd);
     int saved = errno;
+    if (spawned == 0)
+        test_kill_in_spawn("after");
     cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
     errno = saved;
     if (spawned == -1) {

@@ -234,7 +234,12 @@ static void __attribute__((noreturn)) child_run(const struct spawn_spec *spec, i
     struct spawn_error e;
     const struct spawn_cgroup *cg = spec->cgroup;
 
-    /* First of all, so that nothing the program does can happen outside its cgroups. */
+    /* Plain stores to shared memory, async-signal-safe; the raw call, not a cached pid. */
+    for (int i = 0; i < 2; i++) {
+        if (spec->note_pid[i] != NULL)
+            *spec->note_pid[i] = (int32_t)syscall(SYS_getpid);
+    }
+    /* Then, so that nothing the program does can happen outside its cgroups. */
     if (cg != NULL && ((!placed && join_cgroup(cg->procs_fd) == -1) ||
                        join_cgroup(cg->join_fd[0]) == -1 || join_cgroup(cg->join_fd[1]) == -1)) {
         e.stage = STAGE_CGROUP;

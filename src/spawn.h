@@ -78,6 +78,10 @@ struct spawn_spec {
     const struct spawn_cgroup *cgroup; /* spawn_start only; NULL: stay in the caller's */
     const struct spawn_rlimit *rlimits; /* set after nofile; may be NULL when nrlimits is 0 */
     size_t nrlimits;
+    /* spawn_start only: the child stores its pid in each non-NULL one, before anything else.
+     * They point into shared memory that outlives the parent (the handover state), so a
+     * parent killed between the fork and its own record still leaves the pid behind. */
+    volatile int32_t *note_pid[2];
 };
 
 struct spawn_error {

@@ -617,6 +617,15 @@ static void reap_children(struct supervisor *sup)
 
 void sup_resume(struct service *svc)
 {
+    /* A spawn whose report pipe died with the previous supervisor: the child did not get
+     * to report a failure to us, so its exec counts as done (as when the pipe cannot be
+     * read); a failed exec shows as its exit status 127. The pidfile launcher waits for
+     * its pidfile instead. */
+    if (svc->p.state == PROC_STARTING && svc->p.pid != 0 && !svc->p.exec_ok &&
+        svc->report_fd == -1 && !adopt_pidfile_mode(svc)) {
+        struct proc_event ok = {.kind = EV_EXEC_OK};
+        sup_apply(svc, &ok);
+    }
     sync_timer(svc);
     if (svc->health != NULL && svc->p.pid != 0 && svc->p.state == PROC_RUNNING)
         health_start(svc->health);

@@ -197,6 +197,63 @@ EOF
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
 }
 
+# The supervisor dies in the middle of a spawn, just after the fork and just before it: the
+# next one takes the forked child over (one instance, its exit status known), or forks it
+# then. TEND_TEST_KILL_IN_SPAWN makes the supervisor kill itself there, once.
+t_supervisor_killed_during_a_spawn() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+environment=TAG=spawn-a
+autostart=false
+startsecs=0
+EOF
+    local a b
+    export TEND_TEST_KILL_IN_SPAWN="after:$T/kill-after"
+    start_tend
+    : >"$T/kill-after"
+    cli start a >/dev/null 2>&1 || true   # the supervisor dies before it answers
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    [ ! -e "$T/kill-after" ] || fail "the supervisor did not die in the spawn"
+    wait_log "a: the previous supervisor died while spawning pid [0-9]+: taken over"
+    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
+    a=$(cli pid a)
+    [ "$a" != 0 ] || fail "a has no pid"
+    expect_eq "$(tag_count spawn-a)" 1 "instances of a"
+    expect_eq "$(ps -o ppid= -p "$a" | tr -d ' ')" "$KEEPER_PID" "a's parent (the keeper)"
+    # Its exit comes with its real status, from the keeper.
+    kill -KILL "$a"
+    wait_log "a \\(pid $a\\): RUNNING -> STARTING: exited: signal 9 \\(SIGKILL\\)"
+    b=$(cli pid a)
+    [ "$b" != "$a" ] && [ "$b" != 0 ] || fail "a was not restarted"
+    expect_eq "$(tag_count spawn-a)" 1 "instances of a after its restart"
+    stop_tend
+    # Now the supervisor dies before the fork: the next one forks. A log of its own.
+    LOG=$T/tend2.log
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+environment=TAG=spawn-a
+autostart=false
+startsecs=0
+EOF
+    export TEND_TEST_KILL_IN_SPAWN="before:$T/kill-before"
+    start_tend
+    : >"$T/kill-before"
+    cli start a >/dev/null 2>&1 || true
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    [ ! -e "$T/kill-before" ] || fail "the supervisor did not die in the spawn"
+    wait_log "a: the previous supervisor died while spawning it, before the fork: spawning it again"
+    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
+    a=$(cli pid a)
+    [ "$a" != 0 ] || fail "a has no pid"
+    expect_eq "$(tag_count spawn-a)" 1 "instances of a"
+    unset TEND_TEST_KILL_IN_SPAWN
+    stop_tend
+    expect_eq "$(tag_count spawn-a)" 0 "instances of a after the stop"
+}
+
 # HUP reaches the supervisor through the keeper; a TERM while no supervisor runs still stops
 # everything (a supervisor is started only for that), and the keeper exits 0.
 t_keeper_forwards_signals_and_exit_status() {
