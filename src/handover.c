@@ -100,6 +100,26 @@ struct handover {
 static void file_changed(struct handover *h);
 static void write_file(struct handover *h);
 static bool cold_adopt(struct handover *h, struct service *svc);
+static bool cold_same(const struct cold *c, unsigned long long *start_ticks);
+
+/* SIGTERM (and SIGCONT, should it be stopped) to a process left by a previous tend whose
+ * program is no longer in the config, through a pidfd: checked by the caller, and not
+ * reused in between since the pidfd pins it... as long as start_ticks still match. */
+static void terminate_leftover(pid_t pid, unsigned long long start_ticks, const char *what)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct ident id;
+
+    if (pfd == -1)
+        return; /* gone meanwhile: nothing to stop */
+    if (ident_read(pid, &id, NULL) == 0 && id.start_ticks == start_ticks) {
+        log_msg(LOG_LVL_WARN, "%s: removed from the config while no supervisor ran: sending "
+                "SIGTERM to pid %d", what, (int)pid);
+        (void)syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0); /* gone: fine */
+        (void)syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
+    }
+    (void)close(pfd);
+}
 
 static uint64_t boot_ns(void)
 {
@@ -770,6 +790,15 @@ void handover_restore_done(struct supervisor *sup)
 
     if (h == NULL)
         return;
+    /* A cold start: what the dead tend left for programs no longer in the config. */
+    for (size_t i = 0; i < h->ncold; i++) {
+        unsigned long long ticks;
+        char what[64];
+        if (h->cold[i].name_hash == 0 || !cold_same(&h->cold[i], &ticks))
+            continue;
+        snprintf(what, sizeof(what), "%s (a program of a previous tend)", h->cold[i].comm);
+        terminate_leftover(h->cold[i].pid, ticks, what);
+    }
     free(h->cold);
     h->cold = NULL;
     h->ncold = 0;
@@ -799,16 +828,10 @@ void handover_restore_done(struct supervisor *sup)
         if (!r->used || claimed)
             continue;
         pid_t ppid;
-        if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid)) {
-            int pfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-            log_msg(LOG_LVL_WARN, "%s: removed from the config while no supervisor ran: "
-                    "sending SIGTERM to pid %d", r->name, (int)r->pid);
-            if (pfd != -1) {
-                (void)syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0);
-                (void)syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
-                (void)close(pfd);
-            }
-        }
+        struct ident id;
+        if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid) &&
+            ident_read(r->pid, &id, NULL) == 0)
+            terminate_leftover(r->pid, id.start_ticks, r->name);
         for (int k = 0; k < 4; k++) {
             release(h, r->fds[k]);
             if (r->fds[k] >= KEEPER_FIRST_FD)
@@ -966,26 +989,37 @@ void handover_state_file(struct handover *h, const char *socket_path)
 /* At attach, after a cold start: a process the dead tend left running for this program is
  * taken over (watched and signalled through a pidfd, its output no longer captured) if it is
  * the same process: alive, with the recorded start time and command name. */
+/* Whether the entry's process is alive and the same: start time and command name. */
+static bool cold_same(const struct cold *c, unsigned long long *start_ticks)
+{
+    struct ident id;
+    char state, comm[32];
+
+    if (ident_read(c->pid, &id, &state) == -1 || state == 'Z' ||
+        id.start_ticks != c->start_ticks || read_comm(c->pid, comm, sizeof(comm)) == -1 ||
+        strcmp(comm, c->comm) != 0)
+        return false;
+    *start_ticks = id.start_ticks;
+    return true;
+}
+
 static bool cold_adopt(struct handover *h, struct service *svc)
 {
     uint64_t hash = name_hash(svc->p.conf->name);
 
     for (size_t i = 0; i < h->ncold; i++) {
         struct cold *c = &h->cold[i];
-        struct ident id;
-        char state, comm[32];
+        unsigned long long ticks;
         if (c->name_hash != hash)
             continue;
         c->name_hash = 0; /* one process per entry */
-        if (ident_read(c->pid, &id, &state) == -1 || state == 'Z' ||
-            id.start_ticks != c->start_ticks || read_comm(c->pid, comm, sizeof(comm)) == -1 ||
-            strcmp(comm, c->comm) != 0) {
+        if (!cold_same(c, &ticks)) {
             log_msg(LOG_LVL_WARN, "%s: pid %d from the state file is not the process a "
                     "previous tend left (gone, or its pid was reused): not adopted",
                     svc->display, (int)c->pid);
             return false;
         }
-        if (adopt_pidfd_open(svc, c->pid, id.start_ticks, true) == -1) {
+        if (adopt_pidfd_open(svc, c->pid, ticks, true) == -1) {
             log_msg(LOG_LVL_WARN, "%s: cannot watch pid %d: %s", svc->display, (int)c->pid,
                     strerror(errno));
             return false;

@@ -351,11 +351,17 @@ startsecs=0
 command=$H/sleeper
 environment=TAG=cold-b
 startsecs=0
+[program:c]
+command=$H/sleeper
+environment=TAG=cold-c
+startsecs=0
 EOF
     start_tend
-    local a b stranger
+    local a b c stranger
     a=$(cli pid a)
     b=$(cli pid b)
+    c=$(cli pid c)
+    waitfor "$T/tend.sock.state" " $c " 10 >/dev/null || fail "no state file naming c"
     waitfor "$T/tend.sock.state" " $b " 10 >/dev/null || fail "no state file naming b"
     waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
     kill -KILL "$KEEPER_PID" "$TEND_PID"
@@ -369,7 +375,11 @@ EOF
     stranger=$!
     TRACKED="$TRACKED $stranger $b"
     sed -i "s/ $b / $stranger /" "$T/tend.sock.state"
+    # c is no longer in the config: what the dead tend left of it is stopped.
+    sed -i '/^\[program:c\]/,$d' "$CONF"
     start_tend
+    wait_log "sleeper \\(a program of a previous tend\\): removed from the config while no supervisor ran: sending SIGTERM to pid $c"
+    "$H/waitfor" -t 10 --gone "$c" || fail "c's process was not stopped"
     wait_log "a: adopted pid $a, left running by a previous tend"
     wait_log "b: pid $stranger from the state file is not the process"
     wait_log "b \\(pid [0-9]+\\): STARTING -> RUNNING"
