@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confsnap.h"
 #include "keys.h"
 #include "util/str.h"
 #include "websock.h"
@@ -101,6 +102,9 @@ struct loader {
     struct config *cfg;
     size_t procs_cap;
     size_t expanded_bytes; /* text produced by expand() so far, against MAX_EXPANDED_BYTES */
+    int record_fd;         /* -1, or every file read goes there (confsnap.h) */
+    int record_err;        /* errno of a failed recording, 0: none */
+    const struct confsnap *replay; /* NULL, or files come from this record, not the disk */
 };
 
 /* Values that expansions can refer to, for one section (and one process instance). */
@@ -678,6 +682,20 @@ static void process_include(struct loader *ld, size_t file, size_t sec_idx)
                             ? xstrdup(pats[i])
                             : xasprintf("%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/",
                                         pats[i]);
+        if (ld->replay != NULL) {
+            /* The recorded load matched these files (or nothing: then nothing was read). */
+            size_t n;
+            const char **paths = confsnap_glob(ld->replay, pattern, &n);
+            if (paths == NULL) {
+                (void)fputs("tend: out of memory\n", stderr); /* Aborting anyway. */
+                abort();
+            }
+            for (size_t j = 0; j < n; j++)
+                load_file(ld, paths[j], file, line);
+            free(paths);
+            free(pattern);
+            continue;
+        }
         glob_t g;
         int rc = glob(pattern, 0, NULL, &g);
         if (rc == GLOB_NOSPACE) {
@@ -702,6 +720,19 @@ static void process_include(struct loader *ld, size_t file, size_t sec_idx)
     str_vec_free(pats);
 }
 
+/* read_file, or the recorded copy when the loader replays a record. */
+static int ld_read_file(const struct loader *ld, const char *path, char **text, size_t *len,
+                        struct stat *st, const char **why)
+{
+    if (ld->replay == NULL)
+        return read_file(path, text, len, st, why);
+    if (confsnap_read(ld->replay, path, text, len, st) == -1) {
+        *why = errno == ENOENT ? "not in the configuration in force" : strerror(errno);
+        return -1;
+    }
+    return 0;
+}
+
 static void load_file(struct loader *ld, const char *path, size_t parent, int parent_line)
 {
     char *text;
@@ -712,13 +743,13 @@ static void load_file(struct loader *ld, const char *path, size_t parent, int pa
     size_t file;
 
     if (parent == NO_INDEX) {
-        if (read_file(path, &text, &len, &st, &why) == -1) {
+        if (ld_read_file(ld, path, &text, &len, &st, &why) == -1) {
             file = add_file(ld, path, NULL);
             diag(ld, file, 0, true, "cannot open: %s", why);
             return;
         }
     } else {
-        if (read_file(path, &text, &len, &st, &why) == -1) {
+        if (ld_read_file(ld, path, &text, &len, &st, &why) == -1) {
             diag(ld, parent, parent_line, true, "cannot open included file '%s': %s",
                  show(&sh, path), why);
             return;
@@ -752,6 +783,9 @@ static void load_file(struct loader *ld, const char *path, size_t parent, int pa
         }
     }
     file = add_file(ld, path, &st);
+    if (ld->record_fd != -1 && ld->record_err == 0 &&
+        confsnap_add(ld->record_fd, path, &st, text, len) == -1)
+        ld->record_err = errno;
     ld->stack[ld->depth++] = file;
     size_t include;
     parse_text(ld, file, text, len, &include);
@@ -2961,8 +2995,16 @@ const char *config_default_path(void)
 
 int config_load(const char *path, struct config **out, struct config_diags *diags)
 {
+    return config_load_ex(path, out, diags, -1, NULL);
+}
+
+int config_load_ex(const char *path, struct config **out, struct config_diags *diags,
+                   int record_fd, const struct confsnap *replay)
+{
     struct loader ld;
     memset(&ld, 0, sizeof ld);
+    ld.record_fd = record_fd;
+    ld.replay = replay;
     ld.diags = diags;
     ld.first_diag = diags->count;
     ld.cfg = xcalloc(1, sizeof *ld.cfg);
@@ -2980,6 +3022,9 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
     build_programs(&ld);
     build_web(&ld);
     build_alerts(&ld);
+    if (ld.record_err != 0)
+        diag(&ld, 0, 0, true, "cannot record the configuration for a supervisor restart: %s",
+             strerror(ld.record_err));
     sort_diags(&ld);
 
     int rc = 0;

@@ -245,6 +245,11 @@ struct config_diags {
  * may be warnings in diags), else -1 with *out NULL. Diagnostics are appended to diags in
  * file order (included files after the file including them), by line within a file. */
 int config_load(const char *path, struct config **out, struct config_diags *diags);
+/* config_load, recording every file read into record_fd (-1: none), or reading them from
+ * replay (NULL: the disk). See confsnap.h. */
+struct confsnap;
+int config_load_ex(const char *path, struct config **out, struct config_diags *diags,
+                   int record_fd, const struct confsnap *replay);
 void config_free(struct config *config);
 void config_diags_free(struct config_diags *diags);
 

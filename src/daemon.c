@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "confsnap.h"
 #include "control.h"
 #include "cgroup.h"
 #include "daemon.h"
@@ -50,7 +51,8 @@ static void print_diags(const struct config_diags *diags)
  * With preflight, what start-up would refuse about tend's own settings is found too, before
  * anything is created (`tend daemon` in its caller's process, and `tend check`). Returns the
  * config or NULL. */
-static struct config *load_config(const char *path, bool preflight)
+static struct config *load_config_ex(const char *path, bool preflight, int record_fd,
+                                     const struct confsnap *replay)
 {
     struct config_diags diags = {0};
     struct config *cfg = NULL;
@@ -60,7 +62,7 @@ static struct config *load_config(const char *path, bool preflight)
                         "/etc/tend.conf, /etc/supervisor/supervisord.conf exists (use -c FILE)\n");
         return NULL;
     }
-    (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
+    (void)config_load_ex(path, &cfg, &diags, record_fd, replay); /* NULL on error */
     if (cfg != NULL &&
         (reload_validate(cfg, &diags) | (preflight ? preflight_tend(cfg, &diags) : 0)) != 0) {
         config_free(cfg);
@@ -69,6 +71,11 @@ static struct config *load_config(const char *path, bool preflight)
     print_diags(&diags);
     config_diags_free(&diags);
     return cfg;
+}
+
+static struct config *load_config(const char *path, bool preflight)
+{
+    return load_config_ex(path, preflight, -1, NULL);
 }
 
 /* Options of daemon (-c FILE, -n) and check (-c FILE or a bare FILE, --json). Returns 0, 1
@@ -592,10 +599,35 @@ int supervise_main(int argc, char **argv)
 
     /* No preflight here: `tend daemon` did it in its caller's directory, and what it checks
      * is in use now (the socket is the keeper's). */
-    sup.config = load_config(path, false);
+    /* A supervisor the keeper restarted goes on with the config in force: the record the
+     * previous one left, not the files on disk (edited since, maybe broken). */
+    int snap_fd = state_fd != -1 ? handover_peek_config_fd(state_fd) : -1;
+    size_t snap_files = 0;
+    if (snap_fd != -1) {
+        struct confsnap *snap = confsnap_open(snap_fd);
+        if (snap != NULL) {
+            snap_files = confsnap_count(snap);
+            sup.config = load_config_ex(path, false, -1, snap);
+            confsnap_free(snap);
+        }
+        if (sup.config == NULL)
+            fprintf(stderr, "tend: the configuration in force cannot be read back (%s): "
+                    "reading %s\n", snap == NULL ? strerror(errno) : "see above", path);
+    }
+    if (sup.config == NULL) {
+        snap_fd = confsnap_create();
+        if (snap_fd == -1) {
+            snprintf(err, sizeof(err), "tend: cannot keep the configuration in force: %s\n",
+                     strerror(errno));
+            goto fail;
+        }
+        snap_files = 0;
+        sup.config = load_config_ex(path, false, snap_fd, NULL);
+    }
     if (sup.config == NULL) {
         /* Checked by `tend daemon` a moment ago, so this is a config edited since: after a
          * restart the keeper tries again (damped) until it is fixed. */
+        fd_close_quiet(snap_fd);
         snprintf(err, sizeof(err), "tend: %s has errors (see above)\n", path);
         goto fail;
     }
@@ -663,6 +695,10 @@ int supervise_main(int argc, char **argv)
         goto fail;
     }
     handover_set_generation(sup.handover, (unsigned)generation);
+    if (handover_set_config_fd(sup.handover, snap_fd) == -1)
+        log_msg(LOG_LVL_WARN, "cannot hand the configuration in force to the keeper: %s (a "
+                "restarted supervisor would read %s again)", strerror(errno), path);
+    snap_fd = -1;
     {
         char def[PATH_MAX];
         const char *sock = t->socket ? t->socket : client_default_socket(def, sizeof(def));
@@ -697,6 +733,13 @@ int supervise_main(int argc, char **argv)
                 "before ended with %s): programs are taken back, none restarted for it",
                 generation, why);
     }
+    if (snap_files > 0)
+        log_msg(LOG_LVL_INFO, "configuration: the one in force, kept by the keeper (%zu "
+                "file%s); changes on disk take effect at the next reload", snap_files,
+                snap_files == 1 ? "" : "s");
+    else if (state_fd != -1)
+        log_msg(LOG_LVL_WARN, "configuration: read from %s again (the one in force was not "
+                "kept)", path);
     /* As supervisord does: the AUTO logs of a previous run go, unless nocleanup=true. Only
      * at the first start: a restarted or upgraded supervisor takes back programs whose AUTO
      * logs are in use. */

@@ -61,7 +61,9 @@ struct header {
     uint32_t cap;                   /* slots */
     int32_t control_fd;
     uint32_t generation;
-    uint64_t reserved[5];
+    int32_t config_fd;              /* the config in force (confsnap.h); < 6: none */
+    uint32_t pad;
+    uint64_t reserved[4];
 };
 
 /* A program a previous, dead tend left running, from its state file. */
@@ -361,6 +363,7 @@ struct handover *handover_open(struct supervisor *sup, int keeper_fd, int state_
         h->hdr->magic = STATE_MAGIC;
         h->hdr->version = STATE_VERSION;
         h->hdr->control_fd = -1;
+        h->hdr->config_fd = -1;
         /* Keep the state at a number the keeper accepts (not 0-5). */
         if (h->state_fd < KEEPER_FIRST_FD) {
             int nfd = fcntl(h->state_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
@@ -402,6 +405,43 @@ void handover_set_control_fd(struct handover *h, int fd)
     if (!h->restoring || h->hdr->control_fd != fd)
         deposit(h, fd);
     h->hdr->control_fd = fd;
+}
+
+int handover_peek_config_fd(int state_fd)
+{
+    struct header hdr;
+
+    if (pread(state_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
+        hdr.magic != STATE_MAGIC || hdr.version != STATE_VERSION ||
+        hdr.config_fd < KEEPER_FIRST_FD || fcntl(hdr.config_fd, F_GETFD) == -1)
+        return -1;
+    return hdr.config_fd;
+}
+
+int handover_set_config_fd(struct handover *h, int fd)
+{
+    if (h == NULL) {
+        fd_close_quiet(fd);
+        return 0;
+    }
+    if (fd == h->hdr->config_fd) /* taken back from the previous supervisor */
+        return fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (fd < KEEPER_FIRST_FD) {
+        /* At a number the keeper accepts (not 0-5). */
+        int nfd = fcntl(fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
+        fd_close_quiet(fd);
+        if (nfd == -1)
+            return -1;
+        fd = nfd;
+    }
+    deposit(h, fd);
+    int old = h->hdr->config_fd;
+    h->hdr->config_fd = fd;
+    if (old >= KEEPER_FIRST_FD) {
+        release(h, old);
+        fd_close_quiet(old);
+    }
+    return 0;
 }
 
 void handover_ready(struct handover *h)
@@ -460,6 +500,8 @@ void handover_close(struct handover *h)
         return;
     loop_del(&h->sup->loop, &h->keeper_w);
     fd_close_quiet(h->keeper_fd);
+    if (h->hdr != NULL && h->hdr->config_fd >= KEEPER_FIRST_FD)
+        fd_close_quiet(h->hdr->config_fd); /* the keeper keeps its own copy */
     if (h->hdr != NULL)
         (void)munmap(h->hdr, h->map_len); /* nothing to do if it fails: we are leaving */
     fd_close_quiet(h->state_fd);
@@ -744,7 +786,8 @@ void handover_forget(struct service *svc)
 
 static bool fd_claimed(const struct handover *h, int fd)
 {
-    if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd)
+    if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd ||
+        fd == h->hdr->config_fd)
         return true;
     for (uint32_t i = 0; i < h->hdr->cap; i++) {
         const struct rec *r = current(h, (int)i);

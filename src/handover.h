@@ -39,6 +39,12 @@ void handover_set_control_fd(struct handover *h, int fd);
 /* Tell the keeper: start-up is done / an orderly stop began / I exit for an upgrade
  * (returns once the keeper has stopped reaping, with every exit before that applied). */
 void handover_ready(struct handover *h);
+/* The config in force (confsnap.h): the record a previous supervisor left in the state at
+ * state_fd, or -1. Before handover_open, so that the config can be loaded from it. */
+int handover_peek_config_fd(int state_fd);
+/* Makes fd (a confsnap record, ours) the config in force: the keeper holds it, the previous
+ * record is released and closed. Without a handover, fd is closed. 0 or -1/errno. */
+int handover_set_config_fd(struct handover *h, int fd);
 void handover_stopping(struct handover *h);
 int handover_upgrade(struct handover *h);
 /* The keeper's pid, 0 when there is none or it is gone. */

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "confsnap.h"
+#include "handover.h"
 #include "health.h"
 #include "log.h"
 #include "logcap.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "supervisor.h"
+#include "util/fd.h"
 #include "util/str.h"
 
 
@@ -129,8 +132,14 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     struct service **added = NULL;
     size_t nadded = 0;
 
-    if (config_load(sup->config_path, &cfg, diags) == -1 ||
+    /* What this load reads becomes the config in force for a restarted supervisor. */
+    int snap_fd = confsnap_create();
+    if (snap_fd == -1)
+        log_msg(LOG_LVL_WARN, "reload: cannot keep the configuration in force: %s (a "
+                "restarted supervisor would read %s again)", strerror(errno), sup->config_path);
+    if (config_load_ex(sup->config_path, &cfg, diags, snap_fd, NULL) == -1 ||
         reload_validate(cfg, diags) == -1) {
+        fd_close_quiet(snap_fd);
         config_free(cfg);
         log_msg(LOG_LVL_ERROR, "reload: %s has errors; nothing changed", sup->config_path);
         for (size_t i = 0; i < diags->count; i++) {
@@ -143,6 +152,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     reload_set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));
     if (added == NULL) {
+        fd_close_quiet(snap_fd);
         config_free(cfg);
         errno = ENOMEM;
         return -1;
@@ -209,6 +219,9 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     }
     config_free(sup->config);
     sup->config = cfg;
+    if (snap_fd != -1 && handover_set_config_fd(sup->handover, snap_fd) == -1)
+        log_msg(LOG_LVL_WARN, "reload: cannot hand the configuration in force to the keeper: "
+                "%s", strerror(errno));
     /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
     for (size_t i = 0; i < nadded; i++)
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);

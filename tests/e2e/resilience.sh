@@ -254,6 +254,54 @@ EOF
     expect_eq "$(tag_count spawn-a)" 0 "instances of a after the stop"
 }
 
+# A restarted supervisor goes on with the config in force, kept by the keeper: not with the
+# file on disk, edited since (here broken) and never reloaded. A reload reads the disk, and
+# what it applies is what the next restart keeps.
+t_restart_keeps_the_config_in_force() {
+    setup
+    mkdir "$T/conf.d"
+    printf '[program:b]\ncommand=%s/sleeper\nenvironment=TAG=force-b\nstartsecs=0\n' "$H" \
+        >"$T/conf.d/b.conf"
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+environment=TAG=force-a
+startsecs=0
+[include]
+files=conf.d/*.conf
+EOF
+    start_tend
+    local a b gen2 gen3
+    a=$(cli pid a)
+    b=$(cli pid b)
+    # Broken on disk, and b's file gone.
+    printf '[program:c]\ncommand=\n' >>"$CONF"
+    rm "$T/conf.d/b.conf"
+    kill -KILL "$TEND_PID"
+    gen2=$(current_supervisor 2) || fail "no second supervisor"
+    wait_log "configuration: the one in force, kept by the keeper \\(2 files\\)"
+    TEND_PID=$gen2
+    expect_eq "$(cli pid a)" "$a" "a's pid"
+    expect_eq "$(cli pid b)" "$b" "b's pid"
+    cli status >"$T/status.out" 2>&1 || true
+    expect_file_match "$T/status.out" "^b +RUNNING"
+    # A reload reads the disk: refused while it is broken, applied once fixed.
+    if cli reload >"$T/reload.out" 2>&1; then fail "a broken config was reloaded"; fi
+    expect_eq "$(cli pid b)" "$b" "b's pid after a refused reload"
+    sed -i '/^\[program:c\]/,$d' "$CONF"
+    cli reload >"$T/reload.out" 2>&1 || fail "reload: $(cat "$T/reload.out")"
+    "$H/waitfor" -t 10 --gone "$b" || fail "b was not stopped by the reload"
+    # The next restart keeps what the reload applied: b stays gone, a keeps its pid.
+    kill -KILL "$TEND_PID"
+    gen3=$(current_supervisor 3) || fail "no third supervisor"
+    TEND_PID=$gen3
+    wait_log "configuration: the one in force, kept by the keeper \\(1 file\\)"
+    expect_eq "$(cli pid a)" "$a" "a's pid after the second restart"
+    if cli pid b >/dev/null 2>&1; then fail "b came back"; fi
+    expect_eq "$(tag_count force-b)" 0 "instances of b"
+    stop_tend
+}
+
 # HUP reaches the supervisor through the keeper; a TERM while no supervisor runs still stops
 # everything (a supervisor is started only for that), and the keeper exits 0.
 t_keeper_forwards_signals_and_exit_status() {

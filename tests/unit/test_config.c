@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confsnap.h"
 #include "../harness.h"
 #include "keys.h"
 #include "util/str.h"
@@ -1897,6 +1898,59 @@ TEST(includes_relative_globs)
     }
     config_diags_free(&d);
     CHECK_INT(chdir(cwd), 0);
+    fx_done(&fx);
+}
+
+/* The config in force, recorded by one load and replayed by another (confsnap.h): the same
+ * programs from the same files, with the disk changed meanwhile; a cut record is refused. */
+TEST(config_recorded_and_replayed)
+{
+    struct fx fx;
+    fx_init(&fx);
+    fx_write(&fx, "etc/main.conf",
+             "[include]\nfiles = conf.d/*.conf\n[program:main]\ncommand=/bin/main %(here)s\n");
+    fx_write(&fx, "etc/conf.d/b.conf", "[program:b]\ncommand=/bin/b\n");
+    fx_write(&fx, "etc/conf.d/a.conf", "[program:a]\ncommand=/bin/a\npriority=1\n");
+    char *main_path = fx_path(&fx, "etc/main.conf");
+    struct config *cfg = NULL;
+    struct config_diags d = {0};
+    int rec = confsnap_create();
+    CHECK(rec != -1);
+    CHECK_INT(config_load_ex(main_path, &cfg, &d, rec, NULL), 0);
+    config_free(cfg);
+    cfg = NULL;
+    /* The disk changes: broken main file, a.conf gone, a new file the pattern matches. */
+    fx_write(&fx, "etc/main.conf", "[program:main\n");
+    char *a_path = fx_path(&fx, "etc/conf.d/a.conf");
+    CHECK_INT(unlink(a_path), 0);
+    free(a_path);
+    fx_write(&fx, "etc/conf.d/c.conf", "[program:c]\ncommand=/bin/c\n");
+    struct confsnap *snap = confsnap_open(rec);
+    CHECK(snap != NULL);
+    if (snap != NULL) {
+        CHECK_INT(confsnap_count(snap), 3);
+        CHECK_INT(config_load_ex(main_path, &cfg, &d, -1, snap), 0);
+        CHECK_INT(d.count, 0);
+        CHECK(cfg != NULL && cfg->nprocs == 3);
+        if (cfg != NULL && cfg->nprocs == 3) {
+            CHECK_STR(cfg->procs[0]->name, "a");
+            CHECK_STR(cfg->procs[1]->name, "b");
+            CHECK_STR(cfg->procs[2]->name, "main");
+            CHECK(config_find_proc(cfg, "c") == NULL);
+        }
+        config_free(cfg);
+        confsnap_free(snap);
+    }
+    /* A record cut short (its writer killed mid-file) is not one. */
+    struct stat st;
+    CHECK_INT(fstat(rec, &st), 0);
+    CHECK_INT(ftruncate(rec, st.st_size - 3), 0);
+    errno = 0;
+    CHECK(confsnap_open(rec) == NULL);
+    CHECK_INT(errno, EINVAL);
+    close(rec);
+    config_diags_free(&d);
+    free(main_path);
     fx_done(&fx);
 }
 
