@@ -69,7 +69,11 @@ echo "  kill -9 of the supervisor -> tend status answered: median $((rc / 1000))
 sup=$(sup_pid)
 for p in "$keeper" "$sup"; do
     rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$p/status")
+    anon=$(sed -n 's/^RssAnon:[[:space:]]*//p' "/proc/$p/status")
+    file=$(sed -n 's/^RssFile:[[:space:]]*//p' "/proc/$p/status")
     pss=$(sed -n 's/^Pss:[[:space:]]*//p' "/proc/$p/smaps_rollup")
     [ "$p" = "$keeper" ] && who=keeper || who=supervisor
-    echo "  $who with $n programs: VmRSS $rss, Pss $pss"
+    # RssFile is mostly the C library's and tend's pages, shared with every process that
+    # maps them (a static build maps far fewer): RssAnon is the process's own memory.
+    echo "  $who with $n programs: VmRSS $rss (RssAnon $anon, RssFile $file), Pss $pss"
 done
