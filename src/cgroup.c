@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "ident.h"
 #include "log.h"
 #include "util/fd.h"
 #include "util/str.h"
@@ -374,9 +375,10 @@ int cgroup_check_config(const struct config *cfg)
 
 static void on_sweep_timer(struct timer *tm, void *ctx);
 
-static bool tree_setup(struct cgroup_tree *t)
+static bool tree_setup(struct cgroup_tree *t, pid_t keeper, bool restarted)
 {
     char mnt[PATH_MAX], own[PATH_MAX], buf[64];
+    struct ident kid;
 
     if (find_mount(NULL, mnt, sizeof(mnt)) == -1) {
         snprintf(t->why, sizeof(t->why), "no cgroup2 hierarchy is mounted");
@@ -388,17 +390,26 @@ static bool tree_setup(struct cgroup_tree *t)
     }
     if (strcmp(own, "/") == 0) {
         /* The root cgroup: make a parent of our own, named so that tends sharing the host
-         * (or PID 1 of several PID namespaces) cannot collide. */
-        t->rel = xasprintf("/tend.%d.%llx", (int)getpid(),
-                           (unsigned long long)(timer_now_ns() & 0xffffffffffULL));
+         * (or PID 1 of several PID namespaces) cannot collide: after the keeper (its pid and
+         * start time), so that a restarted supervisor finds it again, or after us. */
+        if (keeper > 0 && ident_read(keeper, &kid, NULL) == 0)
+            t->rel = xasprintf("/tend.%d.%llx", (int)keeper, kid.start_ticks);
+        else
+            t->rel = xasprintf("/tend.%d.%llx", (int)getpid(),
+                               (unsigned long long)(timer_now_ns() & 0xffffffffffULL));
         t->base = xasprintf("%s%s", mnt, t->rel);
-        if (mkdir(t->base, 0755) == -1) {
+        if (mkdir(t->base, 0755) == -1 && (keeper <= 0 || errno != EEXIST)) {
             snprintf(t->why, sizeof(t->why), "cannot create cgroup %s: %s", t->base,
                      strerror(errno));
             return false;
         }
         t->made_base = true;
     } else {
+        /* Born in the leaf the first supervisor made for itself and the keeper: the tree is
+         * its parent's. */
+        size_t n = strlen(own);
+        if (restarted && keeper > 0 && n > 5 && strcmp(own + n - 5, "/tend") == 0)
+            own[n - 5] = '\0';
         t->rel = xstrdup(own);
         t->base = xasprintf("%s%s", mnt, own);
         /* Move into a leaf so the base may hand controllers to the services. Failing that,
@@ -412,6 +423,12 @@ static bool tree_setup(struct cgroup_tree *t)
             free(leaf);
             return false;
         }
+        /* The keeper too: it would otherwise be a process in base, where v2 then refuses to
+         * enable controllers for the services. A failure costs only the v2 limits. */
+        snprintf(buf, sizeof(buf), "%d", (int)keeper);
+        if (keeper > 0 && write_at(leaf, "cgroup.procs", buf) == -1)
+            log_msg(LOG_LVL_WARN, "cgroups: cannot move the keeper (pid %d) into %s: %s",
+                    (int)keeper, leaf, strerror(errno));
         free(leaf);
     }
     char probe[PATH_MAX * 2];
@@ -423,8 +440,9 @@ static bool tree_setup(struct cgroup_tree *t)
     return true;
 }
 
-struct cgroup_tree *cgroup_tree_open(struct loop *loop, bool enabled,
-                                     cgroup_empty_fn *on_sweep_done, void *ctx)
+struct cgroup_tree *cgroup_tree_open(struct loop *loop, bool enabled, pid_t keeper,
+                                     bool restarted, cgroup_empty_fn *on_sweep_done,
+                                     void *ctx)
 {
     struct cgroup_tree *t = xcalloc(1, sizeof(*t));
 
@@ -435,7 +453,7 @@ struct cgroup_tree *cgroup_tree_open(struct loop *loop, bool enabled,
     if (!enabled)
         snprintf(t->why, sizeof(t->why), "disabled by cgroups=false");
     else
-        t->active = tree_setup(t);
+        t->active = tree_setup(t, keeper, restarted);
     if (t->active) {
         log_msg(LOG_LVL_INFO, "cgroups: every program in its own cgroup under %s%s%s%s",
                 t->base, t->v2_memory || t->v2_pids || t->v2_cpu ? " (controllers:" : "",
@@ -740,6 +758,21 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
         return -1;
     }
     cg->oom_base = oom_kills(cg);
+    return 0;
+}
+
+int cgroup_svc_taken_back(struct cgroup_svc *cg, const struct proc_conf *c, pid_t pid,
+                          char *msg, size_t len)
+{
+    struct spawn_cgroup sc;
+
+    /* The same steps as before a spawn (its cgroup exists: the tree is the keeper's), with
+     * the descriptors a spawn would use closed at once. */
+    if (cgroup_svc_prepare(cg, c, &sc, msg, len) == -1)
+        return -1;
+    cgroup_svc_spawned(cg, &sc, 0);
+    pid_t pgid = getpgid(pid);
+    cg->pgid = pgid > 0 ? pgid : pid; /* gone meanwhile: its exit comes anyway */
     return 0;
 }
 

@@ -41,9 +41,15 @@ struct cgroup_caps {
 /* Finds tend's own cgroup and makes the parent of the service cgroups under it. enabled
  * false ([tend] cgroups=false) or any failure selects the process-group fallback; the reason
  * is logged once. on_sweep_done is called when the shutdown sweep has finished. Never NULL
- * (out of memory aborts, as everywhere in tend). */
-struct cgroup_tree *cgroup_tree_open(struct loop *loop, bool enabled,
-                                     cgroup_empty_fn *on_sweep_done, void *ctx);
+ * (out of memory aborts, as everywhere in tend).
+ * keeper: the keeper's pid (0: none). The tree is the keeper's, not one supervisor's: a
+ * supervisor it restarts finds the same tree (with the programs it takes back in it), and
+ * in a cgroup of its own the keeper moves into the leaf with the supervisor, so that the
+ * cgroup holds no process and may hand controllers down (cgroup v2's rule). restarted: a
+ * supervisor the keeper restarted, born in that leaf. */
+struct cgroup_tree *cgroup_tree_open(struct loop *loop, bool enabled, pid_t keeper,
+                                     bool restarted, cgroup_empty_fn *on_sweep_done,
+                                     void *ctx);
 /* Removes the (empty) service cgroups and the parent tend made; frees. NULL is a no-op. */
 void cgroup_tree_close(struct cgroup_tree *t);
 bool cgroup_tree_active(const struct cgroup_tree *t);
@@ -76,6 +82,10 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
 /* After spawn_start (pid > 0) or a failed one (pid 0): closes what prepare opened and, without
  * cgroups, remembers the process group the child leads. */
 void cgroup_svc_spawned(struct cgroup_svc *cg, struct spawn_cgroup *sc, pid_t pid);
+/* pid, started by a previous supervisor, is taken back: its cgroup (and process group) are
+ * the service's again, for its leftovers and its usage. 0, or -1 with msg filled. */
+int cgroup_svc_taken_back(struct cgroup_svc *cg, const struct proc_conf *c, pid_t pid,
+                          char *msg, size_t len);
 
 /* The main process has exited: stop what is left of its tree with c's stopsignal, SIGKILL
  * after stopwaitsecs (unless leftovers=keep and !force). Logs what it killed. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -683,6 +684,15 @@ int supervise_main(int argc, char **argv)
     if (sup.null_fd == -1) {
         snprintf(err, sizeof(err), "tend: cannot open /dev/null: %s\n", strerror(errno));
         goto fail;
+    }
+    {
+        /* The keeper is our parent and the peer of its socket (checked: not a stray fd 3). */
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+        if (getsockopt(KEEPER_SOCK_FD, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+            cred.pid == getppid())
+            sup.keeper_pid = cred.pid;
+        sup.restarted = state_fd != -1;
     }
     if (sup_init(&sup) == -1) {
         snprintf(err, sizeof(err), "tend: cannot set up the event loop: %s\n", strerror(errno));

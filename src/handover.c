@@ -672,6 +672,11 @@ int handover_attach(struct service *svc)
                 log_msg(LOG_LVL_WARN, "%s: cannot take back its capture pipes: %s",
                         svc->display, strerror(errno));
             take_back(h, svc, r);
+            char msg[300];
+            if (svc->p.pid != 0 && !svc->restored_gone &&
+                cgroup_svc_taken_back(svc->cg, svc->p.conf, svc->p.pid, msg, sizeof(msg)) == -1)
+                log_msg(LOG_LVL_WARN, "%s: its process tree is not tracked again: %s",
+                        svc->display, msg);
             if (r->launcher_pid > 0 && r->launcher_pid == r->pid && svc->p.pid == r->pid) {
                 /* pidfile mode before the pidfile: the process is the launcher */
                 svc->launcher_pid = r->pid;

@@ -712,7 +712,8 @@ int sup_init(struct supervisor *sup)
         loop_add(&sup->loop, &sup->sig_w, sup->sig_fd, EPOLLIN, on_signal, sup) == -1 ||
         loop_set_urgent(&sup->loop, &sup->sig_w) == -1)
         return -1;
-    sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, on_sweep_done, sup);
+    sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, sup->keeper_pid,
+                                    sup->restarted, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */

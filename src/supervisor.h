@@ -80,6 +80,8 @@ struct supervisor {
     size_t nlisteners;
     struct control *control;   /* the control socket server, NULL if none */
     struct handover *handover; /* the keeper's side of things, NULL without a keeper */
+    pid_t keeper_pid;          /* the keeper (our parent) as we started, 0: none */
+    bool restarted;            /* started by the keeper to take over from a previous one */
     bool upgrading;            /* leaving for `tend upgrade`: hand everything over */
     struct alerts *alerts;
     uint64_t started_ns;

@@ -165,6 +165,32 @@ t_stop_stops_escaped_child() {
     stop_tend
 }
 
+# The supervisor killed: the keeper (in the leaf with it, so that the cgroup itself holds no
+# process) starts one that finds the same tree, with the program it takes back in it, and
+# stops that program's whole tree, the escaped child included.
+t_supervisor_killed_keeps_the_tree() {
+    cg_setup
+    escape_conf
+    start_in_cg
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    local main esc
+    main=$(ready_pid "$T/esc.ready" ready)
+    esc=$(ready_pid "$T/esc.ready" escaped)
+    expect_eq "$(sed -n 's/^0:://p' "/proc/$KEEPER_PID/cgroup")" "${CG#"$V2"}/tend" "the keeper's cgroup"
+    expect_eq "$(cat "$CG/cgroup.procs")" "" "processes in tend's own cgroup"
+    kill -KILL "$TEND_PID"
+    wait_log "generation 2;"
+    tend_started "$KEEPER_PID" "$LOG" 15 || fail "no second supervisor"
+    wait_log "esc: pid $main taken back"
+    expect_eq "$(count_log "cgroups: every program in its own cgroup under $(re "$CG")( |\$)")" 2 "cgroup trees"
+    expect_eq "$(cg_pids esc)" "$(printf '%s\n' "$main" "$esc" | sort -n | tr '\n' ' ' | sed 's/ $//')" "esc's cgroup"
+    tendctl stop esc >/dev/null
+    wait_log "killed 1 leftover process of esc"
+    all_gone "$main" "$esc"
+    expect_file_match "$T/esc.term" "^term $esc\$"
+    stop_tend
+}
+
 # stopleftovers=false keeps supervisord's behaviour while tend runs; tend shutdown still
 # leaves nothing behind: the kept process gets SIGTERM (its handler runs).
 t_shutdown_leaves_nothing() {

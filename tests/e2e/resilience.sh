@@ -299,7 +299,15 @@ EOF
     expect_eq "$(cli pid a)" "$a" "a's pid after the second restart"
     if cli pid b >/dev/null 2>&1; then fail "b came back"; fi
     expect_eq "$(tag_count force-b)" 0 "instances of b"
+    # With cgroups, the tree is the keeper's: the same one for the three supervisors, and
+    # gone after the stop.
+    local trees
+    trees=$(sed -n 's/.* cgroups: every program in its own cgroup under \([^ ]*\).*/\1/p' "$LOG" | sort -u)
     stop_tend
+    if [ -n "$trees" ]; then
+        expect_eq "$(printf '%s\n' "$trees" | wc -l)" 1 "cgroup trees of one keeper"
+        [ ! -d "$trees" ] || fail "$trees outlived the stop"
+    fi
 }
 
 # HUP reaches the supervisor through the keeper; a TERM while no supervisor runs still stops
