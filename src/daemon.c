@@ -708,7 +708,6 @@ int supervise_main(int argc, char **argv)
     if (handover_set_config_fd(sup.handover, snap_fd) == -1)
         log_msg(LOG_LVL_WARN, "cannot hand the configuration in force to the keeper: %s (a "
                 "restarted supervisor would read %s again)", strerror(errno), path);
-    snap_fd = -1;
     {
         char def[PATH_MAX];
         const char *sock = t->socket ? t->socket : client_default_socket(def, sizeof(def));
