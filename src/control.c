@@ -305,7 +305,13 @@ static int select_services(struct conn *k, char **names, size_t nnames, struct s
 
 /* ---- verbs ---- */
 
-static void append_status(struct conn *k, struct service *svc, uint64_t now)
+/* tend's own pids, named on every line (the same for the whole reply). */
+struct status_ids {
+    pid_t supervisor, keeper;
+};
+
+static void append_status(struct conn *k, struct service *svc, uint64_t now,
+                          const struct status_ids *ids)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -319,8 +325,8 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .health = svc->health ? health_state(svc->health) : "",
         .dropped_bytes = logcap_dropped(svc->logcap),
         .written_bytes = logcap_written(svc->logcap),
-        .supervisor_pid = getpid(),
-        .keeper_pid = handover_keeper_pid(svc->sup->handover),
+        .supervisor_pid = ids->supervisor,
+        .keeper_pid = ids->keeper,
     };
 
     if (p->pid > 0 && now > p->start_ns)
@@ -354,17 +360,18 @@ static void do_status(struct conn *k, struct proto_request *req)
 {
     struct supervisor *sup = k->ctl->sup;
     uint64_t now = timer_now_ns();
+    const struct status_ids ids = {getpid(), handover_keeper_pid(sup->handover)};
 
     if (req->nnames == 0) {
         for (size_t i = 0; i < sup->nsvcs; i++)
-            append_status(k, sup->svcs[i], now);
+            append_status(k, sup->svcs[i], now, &ids);
     } else {
         struct service **sel;
         size_t n;
         if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
             return;
         for (size_t i = 0; i < n; i++)
-            append_status(k, sel[i], now);
+            append_status(k, sel[i], now, &ids);
         free(sel);
     }
     if (handover_keeper_lost(sup->handover))

@@ -595,8 +595,9 @@ static int find_slot(const struct handover *h, const char *name)
 }
 
 /* Whether a live or zombie process pid started inside [lo - 1 tick, hi]: the one we
- * recorded. *ppid gets its parent. */
-static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid)
+ * recorded. *ppid gets its parent, *ticks (when not NULL) its start time. */
+static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid,
+                         unsigned long long *ticks)
 {
     struct ident id;
     pid_t pgid, sid;
@@ -605,6 +606,8 @@ static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid)
     if (pid <= 0 || ident_read(pid, &id, NULL) == -1 || ident_parents(pid, ppid, &pgid, &sid))
         return false;
     start = id.start_ticks * t;
+    if (ticks != NULL)
+        *ticks = id.start_ticks;
     return start + t >= lo && start <= hi;
 }
 
@@ -613,12 +616,11 @@ static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid)
 static void take_back(struct handover *h, struct service *svc, const struct rec *r)
 {
     pid_t ppid = 0;
-    struct ident id;
+    unsigned long long ticks;
 
-    if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid) &&
-        ident_read(r->pid, &id, NULL) == 0) {
+    if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid, &ticks)) {
         bool kept = ppid == h->keeper_pid && h->keeper_pid != 0;
-        if (adopt_pidfd_open(svc, r->pid, id.start_ticks, !kept) == 0) {
+        if (adopt_pidfd_open(svc, r->pid, ticks, !kept) == 0) {
             svc->kept = kept;
             log_msg(LOG_LVL_INFO, "%s: pid %d taken back (%s)", svc->display, (int)r->pid,
                     kept ? "the keeper reports its exit" : "watched through a pidfd");
@@ -684,7 +686,7 @@ int handover_attach(struct service *svc)
                 svc->lid_hi_ns = r->lid_hi_ns;
             } else if (r->launcher_pid > 0 && r->launcher_pid != r->pid) {
                 pid_t ppid;
-                if (same_process(r->launcher_pid, r->lid_lo_ns, r->lid_hi_ns, &ppid)) {
+                if (same_process(r->launcher_pid, r->lid_lo_ns, r->lid_hi_ns, &ppid, NULL)) {
                     svc->launcher_pid = r->launcher_pid;
                     svc->lid_lo_ns = r->lid_lo_ns;
                     svc->lid_hi_ns = r->lid_hi_ns;
@@ -876,10 +878,9 @@ void handover_restore_done(struct supervisor *sup)
         if (!r->used || claimed)
             continue;
         pid_t ppid;
-        struct ident id;
-        if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid) &&
-            ident_read(r->pid, &id, NULL) == 0)
-            terminate_leftover(r->pid, id.start_ticks, r->name);
+        unsigned long long ticks;
+        if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid, &ticks))
+            terminate_leftover(r->pid, ticks, r->name);
         for (int k = 0; k < 4; k++) {
             release(h, r->fds[k]);
             if (r->fds[k] >= KEEPER_FIRST_FD)

@@ -60,6 +60,13 @@ start_in_cg() {
         fail "tend did not start; stderr:"$'\n'"$(cat "$T/tend.err")"
 }
 
+# After start_in_cg with escape_conf: waits for esc; sets the caller's main and esc (the
+# program, and the child that left its session).
+esc_ready() {
+    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
+    main=$(ready_pid "$T/esc.ready" ready)
+    esc=$(ready_pid "$T/esc.ready" escaped)
+}
 ready_pid() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }   # FILE KEY
 cg_pids() { sort -n "$CG/svc.$1/cgroup.procs" | tr '\n' ' ' | sed 's/ $//'; }
 all_gone() {   # PID...: each is gone within 10 s
@@ -152,10 +159,8 @@ t_stop_stops_escaped_child() {
     cg_setup
     escape_conf
     start_in_cg
-    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
     local main esc
-    main=$(ready_pid "$T/esc.ready" ready)
-    esc=$(ready_pid "$T/esc.ready" escaped)
+    esc_ready
     [ "$(pstat "$esc" 6)" != "$(pstat "$main" 6)" ] || fail "the child did not leave the session"
     tendctl stop esc >/dev/null
     wait_log "killed 1 leftover process of esc"
@@ -172,10 +177,8 @@ t_supervisor_killed_keeps_the_tree() {
     cg_setup
     escape_conf
     start_in_cg
-    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
     local main esc
-    main=$(ready_pid "$T/esc.ready" ready)
-    esc=$(ready_pid "$T/esc.ready" escaped)
+    esc_ready
     expect_eq "$(sed -n 's/^0:://p' "/proc/$KEEPER_PID/cgroup")" "${CG#"$V2"}/tend" "the keeper's cgroup"
     expect_eq "$(cat "$CG/cgroup.procs")" "" "processes in tend's own cgroup"
     kill -KILL "$TEND_PID"
@@ -201,10 +204,8 @@ stopleftovers=false
 autorestart=false
 EOF
     start_in_cg
-    waitfor "$T/esc.ready" '^escaped' || fail "esc never got ready"
     local main esc
-    main=$(ready_pid "$T/esc.ready" ready)
-    esc=$(ready_pid "$T/esc.ready" escaped)
+    esc_ready
     kill -KILL "$main"
     wait_log "esc \\(pid $main\\): RUNNING -> EXITED"
     is_alive "$esc" || fail "stopleftovers=false: the leftover was stopped"

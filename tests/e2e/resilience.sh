@@ -200,8 +200,9 @@ EOF
 # The supervisor dies in the middle of a spawn, just after the fork and just before it: the
 # next one takes the forked child over (one instance, its exit status known), or forks it
 # then. TEND_TEST_KILL_IN_SPAWN makes the supervisor kill itself there, once.
-t_supervisor_killed_during_a_spawn() {
-    setup
+# spawn_killed WHEN: a tend whose supervisor kills itself WHEN (before, after) the fork of
+# `tend start a`, once; TEND_PID is then the supervisor the keeper started next.
+spawn_killed() {
     write_conf <<EOF
 [program:a]
 command=$H/sleeper
@@ -209,13 +210,18 @@ environment=TAG=spawn-a
 autostart=false
 startsecs=0
 EOF
-    local a b
-    export TEND_TEST_KILL_IN_SPAWN="after:$T/kill-after"
+    export TEND_TEST_KILL_IN_SPAWN="$1:$T/kill-$1"
     start_tend
-    : >"$T/kill-after"
+    : >"$T/kill-$1"
     cli start a >/dev/null 2>&1 || true   # the supervisor dies before it answers
     TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
-    [ ! -e "$T/kill-after" ] || fail "the supervisor did not die in the spawn"
+    [ ! -e "$T/kill-$1" ] || fail "the supervisor did not die in the spawn ($1 the fork)"
+}
+
+t_supervisor_killed_during_a_spawn() {
+    setup
+    local a b
+    spawn_killed after
     wait_log "a: the previous supervisor died while spawning pid [0-9]+: taken over"
     wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
     a=$(cli pid a)
@@ -231,19 +237,7 @@ EOF
     stop_tend
     # Now the supervisor dies before the fork: the next one forks. A log of its own.
     LOG=$T/tend2.log
-    write_conf <<EOF
-[program:a]
-command=$H/sleeper
-environment=TAG=spawn-a
-autostart=false
-startsecs=0
-EOF
-    export TEND_TEST_KILL_IN_SPAWN="before:$T/kill-before"
-    start_tend
-    : >"$T/kill-before"
-    cli start a >/dev/null 2>&1 || true
-    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
-    [ ! -e "$T/kill-before" ] || fail "the supervisor did not die in the spawn"
+    spawn_killed before
     wait_log "a: the previous supervisor died while spawning it, before the fork: spawning it again"
     wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
     a=$(cli pid a)
