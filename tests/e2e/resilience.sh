@@ -200,8 +200,9 @@ EOF
 # The supervisor dies in the middle of a spawn, just after the fork and just before it: the
 # next one takes the forked child over (one instance, its exit status known), or forks it
 # then. TEND_TEST_KILL_IN_SPAWN makes the supervisor kill itself there, once.
-# spawn_killed WHEN: a tend whose supervisor kills itself WHEN (before, after) the fork of
-# `tend start a`, once; TEND_PID is then the supervisor the keeper started next.
+# spawn_killed WHEN LINE: a tend whose supervisor kills itself WHEN (before, after) the fork
+# of `tend start a`, once; the next supervisor (TEND_PID) logs LINE and runs one instance of
+# a, whose pid goes into the caller's a.
 spawn_killed() {
     write_conf <<EOF
 [program:a]
@@ -216,17 +217,17 @@ EOF
     cli start a >/dev/null 2>&1 || true   # the supervisor dies before it answers
     TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
     [ ! -e "$T/kill-$1" ] || fail "the supervisor did not die in the spawn ($1 the fork)"
+    wait_log "$2"
+    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
+    a=$(cli pid a)
+    [ "$a" != 0 ] || fail "a has no pid"
+    expect_eq "$(tag_count spawn-a)" 1 "instances of a"
 }
 
 t_supervisor_killed_during_a_spawn() {
     setup
     local a b
-    spawn_killed after
-    wait_log "a: the previous supervisor died while spawning pid [0-9]+: taken over"
-    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
-    a=$(cli pid a)
-    [ "$a" != 0 ] || fail "a has no pid"
-    expect_eq "$(tag_count spawn-a)" 1 "instances of a"
+    spawn_killed after "a: the previous supervisor died while spawning pid [0-9]+: taken over"
     expect_eq "$(ps -o ppid= -p "$a" | tr -d ' ')" "$KEEPER_PID" "a's parent (the keeper)"
     # Its exit comes with its real status, from the keeper.
     kill -KILL "$a"
@@ -237,12 +238,8 @@ t_supervisor_killed_during_a_spawn() {
     stop_tend
     # Now the supervisor dies before the fork: the next one forks. A log of its own.
     LOG=$T/tend2.log
-    spawn_killed before
-    wait_log "a: the previous supervisor died while spawning it, before the fork: spawning it again"
-    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
-    a=$(cli pid a)
-    [ "$a" != 0 ] || fail "a has no pid"
-    expect_eq "$(tag_count spawn-a)" 1 "instances of a"
+    spawn_killed before \
+        "a: the previous supervisor died while spawning it, before the fork: spawning it again"
     unset TEND_TEST_KILL_IN_SPAWN
     stop_tend
     expect_eq "$(tag_count spawn-a)" 0 "instances of a after the stop"
