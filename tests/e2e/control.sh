@@ -417,15 +417,19 @@ EOF
     expect_eq "$(err)" "" "stderr of status --json"
     "$RAW" json <"$T/out" >"$T/flat" 2>"$T/json.err" ||
         fail "status --json is not valid JSON: $(cat "$T/json.err"): $(out)"
-    grep -qvE '^\[[01]\]\.[a-z]+=' "$T/flat" && fail "not an array of 2 flat objects: $(cat "$T/flat")"
-    keys="name group state pid uptime restarts exit reason health dropped "
-    expect_eq "$(sed -n 's/^\[0\]\.\([a-z]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "$keys" "keys of object 0"
+    grep -qvE '^\[[01]\]\.[a-z_]+=' "$T/flat" && fail "not an array of 2 flat objects: $(cat "$T/flat")"
+    keys="name group state pid uptime restarts exit reason health dropped supervisor_pid keeper_pid "
+    expect_eq "$(sed -n 's/^\[0\]\.\([a-z_]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "$keys" "keys of object 0"
     # Usage keys follow for a service with a process, when tend uses cgroups.
-    expect_match "$(sed -n 's/^\[1\]\.\([a-z]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "^$keys(memory cpu tasks )?\$" "keys of object 1"
-    expect_eq "$(grep -cE '^\[[01]\]\.(pid|uptime|restarts|dropped)=(0|[1-9][0-9]*)$' "$T/flat")" 8 \
+    expect_match "$(sed -n 's/^\[1\]\.\([a-z_]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "^$keys(memory cpu tasks )?\$" "keys of object 1"
+    expect_eq "$(grep -cE '^\[[01]\]\.(pid|uptime|restarts|dropped|supervisor_pid|keeper_pid)=(0|[1-9][0-9]*)$' "$T/flat")" 12 \
         "numbers as JSON numbers"
     expect_eq "$(grep -cE '^\[[01]\]\.(name|group|state|exit|reason|health)="' "$T/flat")" 12 \
         "strings as JSON strings"
+    local sp kp
+    sp=$(sed -n 's/^\[0\]\.supervisor_pid=//p' "$T/flat")
+    kp=$(sed -n 's/^\[0\]\.keeper_pid=//p' "$T/flat")
+    expect_eq "$(awk '{print $4}' "/proc/$sp/stat")" "$kp" "the keeper is the supervisor's parent"
     expect_eq "$(grep '^\[1\]\.name=' "$T/flat")" '[1].name="web"' "web is the second object"
     expect_eq "$(grep '^\[1\]\.state=' "$T/flat")" '[1].state="RUNNING"' "web's state"
     expect_eq "$(grep '^\[1\]\.pid=' "$T/flat")" "[1].pid=$w" "web's pid"
