@@ -168,6 +168,7 @@ static const char *const plain_sections[] = {
 };
 static const char *const named_sections[] = {
     "program", "group", "alert", "eventlistener", "fcgi-program", "rpcinterface",
+    "ctlplugin",
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -1395,8 +1396,8 @@ static enum section_kind classify(struct loader *ld, struct section *sec)
                  show(&sh, name), kind);
             return SEC_INVALID;
         }
-        if (strcmp(kind, "rpcinterface") == 0)
-            return SEC_IGNORED;
+        if (strcmp(kind, "rpcinterface") == 0 || strcmp(kind, "ctlplugin") == 0)
+            return SEC_IGNORED; /* read by supervisord's RPC layer and by supervisorctl */
         if (is_blank(sec->arg[0]) || is_blank(sec->arg[strlen(sec->arg) - 1])) {
             /* supervisord strips the name: [program: web ] is [program:web]. */
             char *arg = xstrdup(sec->arg);
@@ -1475,13 +1476,15 @@ static void check_keys(struct loader *ld, struct section *sec, enum key_section 
             continue;
         const struct key_def *d = keys_find(ks, e->key);
         if (d == NULL) {
+            /* supervisord ignores a key it does not know, and a config it runs must run
+             * here: a warning (an error under `tend check --strict`), ignored. */
             const struct key_def *near = keys_nearest(ks, e->key);
             if (near != NULL)
-                diag(ld, sec->file, e->line, true,
-                     "unknown key '%s' in [%s]; did you mean '%s'?", show(&sh, e->key),
+                diag(ld, sec->file, e->line, false,
+                     "unknown key '%s' in [%s]; did you mean '%s'? ignored", show(&sh, e->key),
                      show(&sh2, sec->name), near->name);
             else
-                diag(ld, sec->file, e->line, true, "unknown key '%s' in [%s]",
+                diag(ld, sec->file, e->line, false, "unknown key '%s' in [%s]; ignored",
                      show(&sh, e->key), show(&sh2, sec->name));
         } else if (!d->supported) {
             diag(ld, sec->file, e->line, false,

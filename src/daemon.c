@@ -50,6 +50,21 @@ static void print_diags(const struct config_diags *diags)
  * With preflight, what start-up would refuse about tend's own settings is found too, before
  * anything is created (`tend daemon` in its caller's process, and `tend check`). Returns the
  * config or NULL. */
+/* `tend check --strict`: every warning counts as an error (for CI). */
+static bool strict_check;
+
+/* Under --strict, warnings become errors: the diagnostics say so and the config fails. */
+static bool strict_fails(struct config_diags *diags)
+{
+    if (!strict_check || diags->warnings == 0)
+        return false;
+    for (size_t i = 0; i < diags->count; i++)
+        diags->items[i].is_error = true;
+    diags->errors += diags->warnings;
+    diags->warnings = 0;
+    return true;
+}
+
 static struct config *load_config(const char *path, bool preflight)
 {
     struct config_diags diags = {0};
@@ -63,6 +78,10 @@ static struct config *load_config(const char *path, bool preflight)
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
     if (cfg != NULL &&
         (reload_validate(cfg, &diags) | (preflight ? preflight_tend(cfg, &diags) : 0)) != 0) {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    if (strict_fails(&diags)) {
         config_free(cfg);
         cfg = NULL;
     }
@@ -82,6 +101,7 @@ static const struct option daemon_opts[] = {
 static const struct option check_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"json", no_argument, NULL, 'j'},
+    {"strict", no_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -93,14 +113,15 @@ void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int sho
     const struct option *o = strcmp(cmd, "daemon") == 0 ? daemon_opts : check_opts;
 
     for (; o->name != NULL; o++)
-        fn(cmd, o->val == 'j' ? 0 : o->val, o->name, ctx);
+        fn(cmd, o->val == 'j' || o->val == 's' ? 0 : o->val, o->name, ctx);
 }
 
 static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg,
                      bool *json)
 {
     const struct option *longopts = fg != NULL ? daemon_opts : check_opts;
-    const char *usage = fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [-c] [FILE]";
+    const char *usage =
+        fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [--strict] [-c] [FILE]";
     int c;
 
     optind = 1;
@@ -119,6 +140,11 @@ static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, 
             if (json == NULL)
                 goto bad_option;
             *json = true;
+            break;
+        case 's':
+            if (fg != NULL)
+                goto bad_option; /* --strict given to daemon */
+            strict_check = true;
             break;
         case 'h':
             printf("Usage: %s\n", usage);
@@ -181,6 +207,8 @@ static int check_json(const char *path)
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
     if (cfg != NULL && (reload_validate(cfg, &diags) | preflight_tend(cfg, &diags)) == 0)
         ok = 1;
+    if (strict_fails(&diags))
+        ok = 0;
     printf("{\"file\": ");
     json_str(stdout, path);
     printf(", \"ok\": %s, \"processes\": %zu, \"diagnostics\": [", ok ? "true" : "false",

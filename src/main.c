@@ -14,7 +14,8 @@
 static const char tend_usage[] =
     "Usage: tend COMMAND [ARGS...]\n"
     "  daemon [-c FILE] [-n]     run the supervisor (-n: stay in the foreground)\n"
-    "  check [--json] [-c] [FILE]   validate a config: every problem as FILE:LINE: message\n"
+    "  check [--json] [--strict] [-c] [FILE]   validate a config: every problem as\n"
+    "                            FILE:LINE: message (--strict: warnings are errors too)\n"
     "  status [--json] [NAME|GROUP:|GROUP:*...]   one line per process (exit 3 if not all\n"
     "                            RUNNING)\n"
     "  start|stop|restart [--no-wait] NAME...|GROUP:|GROUP:*|all   (start in priority order,\n"
