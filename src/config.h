@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum autorestart {
     AUTORESTART_FALSE,
@@ -84,6 +85,15 @@ enum proc_rlimit {
 #define PROC_RLIM_UNSET (-1LL)
 #define PROC_RLIM_INFINITY (-2LL) /* "unlimited" */
 
+/* What a process section is: [program:x], [eventlistener:x] (speaks supervisord's event
+ * listener protocol on its stdin and stdout, events.c) or [fcgi-program:x] (gets the socket
+ * tend binds as its stdin, fcgi.c). */
+enum proc_kind {
+    PROC_KIND_PROGRAM,
+    PROC_KIND_LISTENER,
+    PROC_KIND_FCGI,
+};
+
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). */
 struct proc_conf {
@@ -144,6 +154,17 @@ struct proc_conf {
     long long rlimits[PROC_RLIM_COUNT]; /* soft = hard; PROC_RLIM_UNSET or _INFINITY */
     char *file;     /* where its [program:x] header is */
     int line;
+    enum proc_kind kind;
+    /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
+     * many events its pool buffers (default 10). */
+    uint32_t listener_events;
+    int buffer_size;
+    /* PROC_KIND_FCGI: socket= as written ("tcp://HOST:PORT" or "unix:///PATH"), and for a
+     * unix socket its owner ("USER[:GROUP]", NULL: tend's) and mode (default 0700). */
+    char *fcgi_socket;
+    char *fcgi_socket_owner;
+    int fcgi_socket_mode;
+    int fcgi_socket_backlog; /* listen(2) backlog, default SOMAXCONN */
 };
 
 /* [tend] (or [supervisord]) plus the socket settings of [unix_http_server]. */

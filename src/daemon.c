@@ -22,6 +22,7 @@
 #include "control.h"
 #include "cgroup.h"
 #include "daemon.h"
+#include "events.h"
 #include "exitcode.h"
 #include "handover.h"
 #include "keeper.h"
@@ -659,6 +660,7 @@ int supervise_main(int argc, char **argv)
     (void)signal(SIGHUP, SIG_DFL); /* cannot fail for these valid signals */
     (void)signal(SIGINT, SIG_DFL);
     (void)signal(SIGTERM, SIG_DFL);
+    (void)signal(SIGQUIT, SIG_DFL);
     (void)signal(SIGCHLD, SIG_DFL);
     (void)signal(SIGUSR1, SIG_DFL);
     (void)signal(SIGUSR2, SIG_DFL);
@@ -748,12 +750,19 @@ int supervise_main(int argc, char **argv)
                     svc->display);
             sup_restart(svc);
         }
+        /* An event listener's protocol pipes went with the supervisor before. */
+        if (svc->p.conf->kind == PROC_KIND_LISTENER && svc->p.pid != 0) {
+            log_msg(LOG_LVL_INFO, "%s: event listener restarted: its pipes were the previous "
+                    "supervisor's", svc->display);
+            sup_restart(svc);
+        }
     }
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
         notify_fd = -1;
     }
     handover_ready(sup.handover);
+    events_running(sup.events);
     if (shutdown_now) {
         sup_shutdown(&sup);
     } else {
@@ -769,6 +778,10 @@ int supervise_main(int argc, char **argv)
     } else {
         r = EXIT_OK;
     }
+    /* A program had failed when tend was stopped (the "stop the container when a program
+     * dies" idiom): the exit status says so. */
+    if (r == EXIT_OK && !sup.upgrading && events_program_failed(sup.events))
+        r = EXIT_PROGRAM_FAILED;
     if (sup.upgrading) {
         /* Everything stays for the next supervisor: the socket, the pidfile, the pipes. */
         control_keep_socket(sup.control);

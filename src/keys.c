@@ -133,6 +133,22 @@ static const struct key_def inet_http_keys[] = {
     {"user", KEY_USER, KEYT_STRING, true, NORANGE},
 };
 
+/* Keys an [eventlistener:x] has beyond a program's (keys_find falls back to program_keys). */
+static const struct key_def listener_keys[] = {
+    {"events", KEY_LISTENER_EVENTS, KEYT_LIST, true, NORANGE},
+    /* Events waiting for a READY listener; past it the oldest is dropped (logged). */
+    {"buffer_size", KEY_BUFFER_SIZE, KEYT_UINT, true, 1, 65536},
+    UNSUP("result_handler"),
+};
+
+/* Keys an [fcgi-program:x] has beyond a program's. */
+static const struct key_def fcgi_keys[] = {
+    {"socket", KEY_FCGI_SOCKET, KEYT_STRING, true, NORANGE},
+    {"socket_owner", KEY_FCGI_SOCKET_OWNER, KEYT_OWNER, true, NORANGE},
+    {"socket_mode", KEY_FCGI_SOCKET_MODE, KEYT_OCTAL, true, 0, 07777},
+    {"socket_backlog", KEY_FCGI_SOCKET_BACKLOG, KEYT_UINT, true, 1, 65535},
+};
+
 struct key_table {
     const struct key_def *defs;
     size_t count;
@@ -148,6 +164,8 @@ static const struct key_table tables[KEYSEC_COUNT] = {
     [KEYSEC_UNIX_HTTP] = TABLE(unix_http_keys),
     [KEYSEC_ALERT] = TABLE(alert_keys),
     [KEYSEC_INET_HTTP] = TABLE(inet_http_keys),
+    [KEYSEC_LISTENER] = TABLE(listener_keys),
+    [KEYSEC_FCGI] = TABLE(fcgi_keys),
 };
 
 const struct key_def *keys_list(enum key_section section, size_t *count)

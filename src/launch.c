@@ -10,6 +10,7 @@
 #include "adopt.h"
 #include "handover.h"
 #include "cgroup.h"
+#include "events.h"
 #include "ident.h"
 #include "launch.h"
 #include "log.h"
@@ -147,13 +148,18 @@ void launch_spawn(struct service *svc)
         spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
         goto out;
     }
+    /* An event listener's stdin and stdout are the protocol's pipes (events.c). */
+    int in_fd = sup->null_fd;
+    if (events_child_fds(svc, &in_fd, &out_fd) == -1)
+        log_msg(LOG_LVL_WARN, "%s: no event listener pipes this time: %s", svc->display,
+                strerror(errno));
     struct spawn_spec spec = {
         .path = path,
         .argv = c->argv,
         .envp = envp,
         .dir = c->directory,
         .umask = c->umask,
-        .stdio_fd = {sup->null_fd, out_fd != -1 ? out_fd : sup->null_fd,
+        .stdio_fd = {in_fd, out_fd != -1 ? out_fd : sup->null_fd,
                      err_fd != -1 ? err_fd : sup->null_fd},
         .detach = SPAWN_DETACH_PGRP,
         .nofile = sup->child_nofile,
@@ -171,6 +177,7 @@ void launch_spawn(struct service *svc)
     handover_spawn_begin(svc);
     int spawned = spawn_start(&spec, &pid, &report_fd);
     int saved = errno;
+    events_after_spawn(svc, spawned == 0);
     cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
     errno = saved;
     if (spawned == -1) {

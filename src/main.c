@@ -127,7 +127,8 @@ static int doc_lists(void)
         [KEYSEC_PROGRAM] = "program", [KEYSEC_GROUP] = "group",
         [KEYSEC_INCLUDE] = "include", [KEYSEC_TEND] = "tend",
         [KEYSEC_UNIX_HTTP] = "unix_http_server", [KEYSEC_ALERT] = "alert",
-        [KEYSEC_INET_HTTP] = "inet_http_server",
+        [KEYSEC_INET_HTTP] = "inet_http_server", [KEYSEC_LISTENER] = "eventlistener",
+        [KEYSEC_FCGI] = "fcgi-program",
     };
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

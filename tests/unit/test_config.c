@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "evtype.h"
 #include "../harness.h"
 #include "keys.h"
 #include "util/str.h"
@@ -518,19 +519,66 @@ TEST(ignored_and_unsupported_sections)
                            "whatever=1\n"
                            "[rpcinterface:supervisor]\n"
                            "supervisor.rpcinterface_factory = x:y\n"
+                           "[ctlplugin:wildcards]\n"
+                           "supervisor.ctl_factory = x:y\n"
                            "[eventlistener:mem]\n"
                            "command=memmon\n"
+                           "events=PROCESS_STATE_EXITED, TICK_60\n"
+                           "buffer_size=3\n"
                            "[fcgi-program:php]\n"
+                           "command=/usr/bin/php-cgi\n"
                            "socket=tcp://localhost:9000\n"
+                           "socket_backlog=7\n"
+                           "numprocs=2\n"
+                           "process_name=%(program_name)s_%(process_num)d\n"
                            "[program:a]\n"
                            "command=/bin/a\n"),
               0);
+    CHECK_STR(fx.text, "");
+    CHECK_INT(fx.cfg->nprocs, 4);
+    const struct proc_conf *m = fx_proc(&fx, "mem");
+    CHECK(m != NULL && m->kind == PROC_KIND_LISTENER);
+    if (m != NULL) {
+        CHECK(m->listener_events == (EVT_MASK(EVT_PROCESS_STATE_EXITED) | EVT_MASK(EVT_TICK_60)));
+        CHECK_INT(m->buffer_size, 3);
+    }
+    const struct proc_conf *f = fx_proc(&fx, "php_1");
+    CHECK(f != NULL && f->kind == PROC_KIND_FCGI);
+    if (f != NULL) {
+        CHECK_STR(f->fcgi_socket, "tcp://localhost:9000");
+        CHECK_INT(f->fcgi_socket_backlog, 7);
+        CHECK_INT(f->fcgi_socket_mode, 0700);
+    }
+    CHECK(fx_proc(&fx, "a") != NULL && fx_proc(&fx, "a")->kind == PROC_KIND_PROGRAM);
+    fx_done(&fx);
+
+    /* Parent types stand for their children; required keys and bad values are errors. */
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\nevents=PROCESS_STATE,TICK\n"), 0);
+    m = fx_proc(&fx, "l");
+    CHECK(m != NULL && m->listener_events == (EVT_TICKS | EVT_MASK(EVT_PROCESS_STATE_STOPPED) |
+                                              EVT_MASK(EVT_PROCESS_STATE_STARTING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_RUNNING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_BACKOFF) |
+                                              EVT_MASK(EVT_PROCESS_STATE_STOPPING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_EXITED) |
+                                              EVT_MASK(EVT_PROCESS_STATE_FATAL) |
+                                              EVT_MASK(EVT_PROCESS_STATE_UNKNOWN)));
+    CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\n"
+                           "events=PROCESS_STATE_EXITD,NOPE\nbufer_size=2\n"
+                           "[eventlistener:k]\ncommand=/bin/k\n"
+                           "[fcgi-program:f]\ncommand=/bin/f\nsocket=http://x\n"
+                           "[fcgi-program:g]\ncommand=/bin/g\n"),
+              -1);
     CHECK_STR(fx.text,
-              "main.conf:6: warning: [eventlistener:mem]: event listeners are not supported "
-              "by tend (see [alert]); section ignored\n"
-              "main.conf:8: warning: [fcgi-program:php]: FastCGI programs are not supported "
-              "by tend; section ignored");
-    CHECK_INT(fx.cfg->nprocs, 1);
+              "main.conf:3: error: events: unknown event type 'PROCESS_STATE_EXITD'; did you "
+              "mean 'PROCESS_STATE_EXITED'?\n"
+              "main.conf:3: error: events: unknown event type 'NOPE'\n"
+              "main.conf:4: warning: unknown key 'bufer_size' in [eventlistener:l]; did you "
+              "mean 'buffer_size'? ignored\n"
+              "main.conf:5: error: [eventlistener:k] is missing required key 'events'\n"
+              "main.conf:9: error: socket: 'http://x' is not tcp://HOST:PORT or unix:///PATH\n"
+              "main.conf:10: error: [fcgi-program:g] is missing required key 'socket'");
     fx_done(&fx);
 }
 
