@@ -80,7 +80,8 @@ struct events {
     struct timer tick;
     uint64_t next_tick_ns;
     time_t last_tick_s;
-    bool failed;
+    bool failed;       /* a program had failed when the shutdown began */
+    bool by_program;   /* the stop signal came from one of tend's programs */
 };
 
 /* ---- messages and pools ---- */
@@ -607,9 +608,10 @@ void events_stopping(struct events *ev)
         if (p->state == PROC_FATAL ||
             ((p->state == PROC_EXITED || p->state == PROC_BACKOFF ||
               p->state == PROC_STARTING) && exit_unexpected(p))) {
-            if (!ev->failed)
-                log_msg(LOG_LVL_INFO, "%s had failed (%s) when the shutdown began: tend will "
-                        "exit with status 5", sup->svcs[i]->display, proc_state_name(p->state));
+            if (!ev->failed && ev->by_program)
+                log_msg(LOG_LVL_INFO, "%s had failed (%s) when a program stopped tend: tend "
+                        "will exit with status 5", sup->svcs[i]->display,
+                        proc_state_name(p->state));
             ev->failed = true;
         }
     }
@@ -618,7 +620,38 @@ void events_stopping(struct events *ev)
 
 bool events_program_failed(const struct events *ev)
 {
-    return ev != NULL && ev->failed;
+    return ev != NULL && ev->failed && ev->by_program;
+}
+
+void events_stop_signal(struct events *ev, pid_t sender)
+{
+    pid_t self = getpid(), p = sender;
+
+    if (ev == NULL || sender <= 0)
+        return;
+    /* Up the parent chain: a descendant of ours reaches us (bounded: a chain is short, and
+     * a process that vanishes meanwhile just ends the walk). */
+    for (int depth = 0; depth < 64 && p > 1; depth++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            return;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        (void)fclose(f); /* read-only: nothing to lose */
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')'); /* the command name may hold anything */
+        int ppid;
+        if (rp == NULL || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+            return;
+        if (ppid == self) {
+            ev->by_program = true;
+            log_msg(LOG_LVL_INFO, "the stop signal came from pid %d, one of tend's programs",
+                    (int)sender);
+            return;
+        }
+        p = ppid;
+    }
 }
 
 int events_child_fds(struct service *svc, int *in_fd, int *out_fd)

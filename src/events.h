@@ -24,6 +24,7 @@
 #define TEND_EVENTS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct supervisor;
 struct service;
@@ -39,8 +40,14 @@ void events_free(struct events *ev);
 void events_running(struct events *ev);
 void events_stopping(struct events *ev);
 
-/* Whether, when the shutdown began, a program had failed: it was FATAL, or its last exit
- * was unexpected (not in exitcodes, or a signal) and it had not been RUNNING since. */
+/* A stop signal arrived from sender (signalfd's ssi_pid): note whether one of tend's own
+ * programs sent it (a descendant of the supervisor, such as an event listener). */
+void events_stop_signal(struct events *ev, pid_t sender);
+
+/* Whether a program asked tend to stop (events_stop_signal) and, when the shutdown began,
+ * a program had failed: it was FATAL, or its last exit was unexpected (not in exitcodes,
+ * or a signal) and it had not been RUNNING since. tend then exits with status 5. A stop
+ * from outside (tend shutdown, SIGTERM from an operator or init) exits 0 as before. */
 bool events_program_failed(const struct events *ev);
 
 /* For launch.c, just before spawning svc: a listener gets pipes for its stdin and stdout

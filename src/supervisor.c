@@ -22,6 +22,7 @@
 #include "adopt.h"
 #include "alert.h"
 #include "events.h"
+#include "fcgi.h"
 #include "handover.h"
 #include "health.h"
 #include "launch.h"
@@ -74,6 +75,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     if (handover_attach(svc) == -1)
         log_msg(LOG_LVL_WARN, "%s: no room in the handover state (%s): a supervisor restart "
                 "would lose track of it", svc->display, strerror(errno));
+    fcgi_attach(svc);
     return svc;
 }
 
@@ -86,6 +88,7 @@ void svc_release(struct service *svc)
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
     cgroup_svc_release(svc->cg);
     events_release(svc);
+    fcgi_detach(svc);
 }
 
 void svc_free(void *ptr)
@@ -666,6 +669,8 @@ static void on_signal(struct watcher *w, uint32_t events)
         case SIGINT:
         case SIGQUIT: /* supervisord's users send it to stop it (the container idiom) */
             log_msg(LOG_LVL_INFO, "received SIG%s", sig_name((int)si.ssi_signo) ?: "?");
+            if (!sup->shutting_down)
+                events_stop_signal(sup->events, (pid_t)si.ssi_pid);
             sup_shutdown(sup);
             break;
         case SIGHUP:
