@@ -78,6 +78,7 @@ struct events {
     size_t npools;
     unsigned long serial;
     struct timer tick;
+    struct timer kick; /* dispatch every pool soon: after a release, outside the caller */
     uint64_t next_tick_ns;
     time_t last_tick_s;
     bool failed;       /* a program had failed when the shutdown began */
@@ -529,6 +530,14 @@ static void on_tick(struct timer *t, void *ctx)
     arm_tick(ev);
 }
 
+static void on_kick(struct timer *t, void *ctx)
+{
+    struct events *ev = ctx;
+    (void)t;
+    for (size_t i = 0; i < ev->npools; i++)
+        pool_dispatch(ev, ev->pools[i]);
+}
+
 /* ---- public ---- */
 
 struct events *events_new(struct supervisor *sup)
@@ -538,6 +547,7 @@ struct events *events_new(struct supervisor *sup)
         return NULL;
     ev->sup = sup;
     timer_init(&ev->tick, on_tick, ev);
+    timer_init(&ev->kick, on_kick, ev);
     if (sup_listen(sup, on_state, ev) == -1) {
         log_msg(LOG_LVL_ERROR, "event listeners get no events: no room for another "
                 "state-change listener");
@@ -552,6 +562,7 @@ void events_free(struct events *ev)
     if (ev == NULL)
         return;
     loop_timer_cancel(&ev->sup->loop, &ev->tick);
+    loop_timer_cancel(&ev->sup->loop, &ev->kick);
     for (size_t i = 0; i < ev->npools; i++) {
         struct evpool *p = ev->pools[i];
         struct queued q;
@@ -725,8 +736,11 @@ void events_release(struct service *svc)
     if (lp == NULL)
         return;
     lp_close(lp);
-    if (lp->pool != NULL)
-        pool_dispatch(lp->ev, lp->pool);
+    /* Not dispatched here: the caller may be freeing the service table (sup_destroy). An
+     * event it held goes to another listener of the pool from the loop, at once. */
+    if (lp->pool != NULL && lp->pool->count > 0 && !timer_armed(&lp->ev->kick))
+        (void)loop_timer_arm(&lp->ev->sup->loop, &lp->ev->kick, timer_now_ns()); /* fails
+                                    * only without memory: then the next event dispatches */
     svc->evproc = NULL;
     loop_defer_free(&lp->ev->sup->loop, free, lp);
 }
