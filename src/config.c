@@ -1765,6 +1765,12 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
     case KEY_NOCLEANUP:
         (void)value_bool(ld, sec, e, v, &t->nocleanup);
         break;
+    case KEY_SILENT:
+        (void)value_bool(ld, sec, e, v, &t->silent);
+        break;
+    case KEY_STRIP_ANSI:
+        (void)value_bool(ld, sec, e, v, &t->strip_ansi);
+        break;
     case KEY_SOCKET:
         if (value_nonempty(ld, sec, e, v)) {
             char *path = expand_tilde(v);

@@ -190,6 +190,8 @@ struct tend_conf {
     char *socket_owner; /* user; NULL: unset */
     char *socket_group; /* group; NULL: unset */
     bool cgroups;       /* put every program in its own cgroup (default true) */
+    bool silent;        /* foreground: no log on stderr (the file AUTO names instead) */
+    bool strip_ansi;    /* take ANSI escape sequences out of captured output */
     char *file; /* where the [tend]/[supervisord] header is; NULL when absent */
     int line;
 };

@@ -342,6 +342,10 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
     if ((unsigned)t->loglevel < sizeof(map) / sizeof(map[0]))
         lvl = map[t->loglevel];
     log_set_level(lvl);
+    /* silent=true (supervisord -s): nothing on stderr in the foreground; the log goes where
+     * it would go in the background. */
+    if (t->silent)
+        foreground = false;
     switch (t->logfile_kind) {
     case LOG_TARGET_SYSLOG:
         log_use_syslog("tend");
@@ -634,6 +638,7 @@ int supervise_main(int argc, char **argv)
     absolutize_tend_paths(&sup.config->tend, startdir);
     reload_set_instance_logdir(&sup.config->tend, sup.config_path);
     const struct tend_conf *t = &sup.config->tend;
+    logcap_strip_ansi = t->strip_ansi;
     /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
     pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
     if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||

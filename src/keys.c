@@ -103,8 +103,10 @@ static const struct key_def tend_keys[] = {
     {"cgroups", KEY_CGROUPS, KEYT_BOOL, true, NORANGE},
     {"identifier", KEY_IDENTIFIER, KEYT_NAME, true, NORANGE},
     {"nocleanup", KEY_NOCLEANUP, KEYT_BOOL, true, NORANGE},
-    UNSUP("strip_ansi"),
-    UNSUP("silent"),
+    /* supervisord's: ANSI escape sequences taken out of the programs' captured output. */
+    {"strip_ansi", KEY_STRIP_ANSI, KEYT_BOOL, true, NORANGE},
+    /* supervisord -s: in the foreground, tend's log does not go to standard error. */
+    {"silent", KEY_SILENT, KEYT_BOOL, true, NORANGE},
 };
 
 /* [unix_http_server] spells the socket settings its own way; they land in the same fields. */

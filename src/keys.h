@@ -135,6 +135,9 @@ enum key_id {
     KEY_FCGI_SOCKET_OWNER,
     KEY_FCGI_SOCKET_MODE,
     KEY_FCGI_SOCKET_BACKLOG,
+    /* [tend] */
+    KEY_SILENT,
+    KEY_STRIP_ANSI,
 };
 
 struct key_def {

@@ -832,11 +832,47 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
 
 /* ---- reading ---- */
 
+bool logcap_strip_ansi;
+
+/* Copies buf without its ANSI escape sequences into out (at least len bytes); returns the
+ * new length. A sequence cut by the end of buf loses only its part in buf. */
+static size_t strip_ansi(const char *buf, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\033') {
+            out[o++] = buf[i];
+            continue;
+        }
+        if (i + 1 < len && buf[i + 1] == '[') {
+            /* CSI: parameters and intermediates (0x20..0x3f), then a final 0x40..0x7e. */
+            i += 2;
+            while (i < len && (unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] <= 0x3f)
+                i++;
+            /* i is at the final byte (skipped by the loop), or at the end. */
+        } else if (i + 1 < len && buf[i + 1] != '\n') {
+            i++; /* ESC and one character (ESC c, ESC 7, ...) */
+        }
+    }
+    return o;
+}
+
 /* buf is whole lines, or a piece of a long line (no final newline). */
 static void deliver(struct stream *s, const char *buf, size_t len)
 {
+    static char stripped[CARRY_MAX + READ_MAX + 1];
+
     if (len == 0)
         return;
+    if (logcap_strip_ansi && len <= sizeof(stripped) && memchr(buf, '\033', len) != NULL) {
+        bool open_line = buf[len - 1] != '\n';
+        len = strip_ansi(buf, len, stripped);
+        buf = stripped;
+        if (len == 0) {
+            s->in_line = open_line;
+            return;
+        }
+    }
     if (s->c.to_syslog)
         syslog_lines(s, buf, len);
     if (s->c.to_file) {
@@ -992,7 +1028,8 @@ static int splice_pump(struct stream *s, int max_rounds)
 static bool splicing(const struct stream *s)
 {
     return s->rd_fd != -1 && s->c.to_file && s->file_fd != -1 && s->file_splice &&
-           !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps;
+           !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps &&
+           !logcap_strip_ansi;
 }
 
 /* Reads up to max_reads times, stopping when the pipe is empty. */

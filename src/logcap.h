@@ -104,6 +104,10 @@ const char *logcap_path(const struct logcap *lc, int stream);
 /* Set when the supervisor leaves for an upgrade: logcap_free then leaves what the pipes hold
  * for the next supervisor and writes a partial line as it is, without ending it. */
 extern bool logcap_handing_over;
+/* [tend] strip_ansi=true: ANSI escape sequences (ESC [ ... final byte, and two-byte ESC X)
+ * are taken out of captured output before it is written (files and syslog). The zero-copy
+ * splice path is off meanwhile: the bytes must pass through tend to be filtered. */
+extern bool logcap_strip_ansi;
 
 /* Writes out what can still be read and the last unterminated line, logs any output that had
  * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop

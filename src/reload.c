@@ -209,6 +209,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     }
     config_free(sup->config);
     sup->config = cfg;
+    logcap_strip_ansi = cfg->tend.strip_ansi;
     /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
     for (size_t i = 0; i < nadded; i++)
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);

@@ -164,15 +164,15 @@ EOF
     expect_eq "$(count_diags warning)" 3 "warnings reported; output: $(output)"
 }
 
-# Only warnings (supervisord keys tend does not support, in three kinds of section): each is
-# reported at its line, and the config is ok.
+# Only warnings (supervisord keys tend does not support and a key nobody knows, in three kinds
+# of section): each is reported at its line, and the config is ok.
 t_warnings_only_exit_0() {
     setup
     local f=$T/warn.conf
     cat >"$f" <<EOF
 [supervisord]
 logfile=$T/tend.log
-strip_ansi=true
+nosuchkey=true
 
 [unix_http_server]
 file=$T/tend.sock
@@ -185,7 +185,7 @@ EOF
     run_check -c "$f"
     expect_eq "$rc" 0 "status of tend check with warnings only; output: $(output)"
     expect_match "$(cat "$T/c.out")" "^$f: ok \\(1 process\\)\$" "what check prints"
-    expect_diag "$f" "$(line_of "$f" 'strip_ansi=true')" warning "strip_ansi"
+    expect_diag "$f" "$(line_of "$f" 'nosuchkey=true')" warning "unknown key 'nosuchkey'"
     expect_diag "$f" "$(line_of "$f" 'username=someone')" warning "username"
     expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning "stdout_capture_maxbytes"
     expect_eq "$(count_diags warning)" 3 "warnings reported"
