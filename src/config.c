@@ -2236,6 +2236,12 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         free(copy);
         break;
     }
+    case KEY_STDOUT_EVENTS_ENABLED:
+        (void)value_bool(ld, sec, e, v, &p->stdout_events);
+        break;
+    case KEY_STDERR_EVENTS_ENABLED:
+        (void)value_bool(ld, sec, e, v, &p->stderr_events);
+        break;
     case KEY_BUFFER_SIZE:
         (void)value_int(ld, sec, e, v, &p->buffer_size);
         break;
@@ -2953,6 +2959,7 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            a->stderr_logfile_backups == b->stderr_logfile_backups &&
            a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps &&
            a->kind == b->kind && same_string(a->fcgi_socket, b->fcgi_socket) &&
+           a->stdout_events == b->stdout_events && a->stderr_events == b->stderr_events &&
            same_string(a->fcgi_socket_owner, b->fcgi_socket_owner) &&
            a->fcgi_socket_mode == b->fcgi_socket_mode &&
            a->fcgi_socket_backlog == b->fcgi_socket_backlog;

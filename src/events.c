@@ -14,6 +14,7 @@
 #include "events.h"
 #include "evtype.h"
 #include "log.h"
+#include "logcap.h"
 #include "supervisor.h"
 #include "util/fd.h"
 
@@ -488,6 +489,43 @@ static void on_state(struct service *svc, const struct proc_effects *fx, void *c
         pool_dispatch(ev, lp->pool);
 }
 
+/* ---- output as events ---- */
+
+/* logcap's hook has no context argument: the one events object of this supervisor. */
+static struct events *log_events;
+
+static void on_output(const char *name, bool is_stderr, const char *buf, size_t len)
+{
+    struct events *ev = log_events;
+    enum evtype t = is_stderr ? EVT_PROCESS_LOG_STDERR : EVT_PROCESS_LOG_STDOUT;
+    uint32_t want = 0;
+
+    if (ev == NULL)
+        return;
+    for (size_t i = 0; i < ev->npools; i++)
+        want |= ev->pools[i]->mask;
+    if ((want & EVT_MASK(t)) == 0)
+        return; /* nobody listens: no copy */
+    struct supervisor *sup = ev->sup;
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        struct service *svc = sup->svcs[i];
+        if (strcmp(svc->p.conf->name, name) != 0)
+            continue;
+        char head[512];
+        int h = snprintf(head, sizeof(head), "processname:%s groupname:%s pid:%d channel:%s\n",
+                         name, svc->p.conf->group, (int)svc->p.pid,
+                         is_stderr ? "stderr" : "stdout");
+        char *payload;
+        if (h < 0 || (size_t)h >= sizeof(head) || (payload = malloc((size_t)h + len)) == NULL)
+            return; /* a name too long for a header, or no memory: this output only */
+        memcpy(payload, head, (size_t)h);
+        memcpy(payload + h, buf, len);
+        emit(ev, t, payload, (size_t)h + len);
+        free(payload);
+        return;
+    }
+}
+
 /* ---- ticks ---- */
 
 static uint32_t subscribed(const struct events *ev)
@@ -548,6 +586,8 @@ struct events *events_new(struct supervisor *sup)
     ev->sup = sup;
     timer_init(&ev->tick, on_tick, ev);
     timer_init(&ev->kick, on_kick, ev);
+    log_events = ev;
+    logcap_event_hook = on_output;
     if (sup_listen(sup, on_state, ev) == -1) {
         log_msg(LOG_LVL_ERROR, "event listeners get no events: no room for another "
                 "state-change listener");
@@ -563,6 +603,10 @@ void events_free(struct events *ev)
         return;
     loop_timer_cancel(&ev->sup->loop, &ev->tick);
     loop_timer_cancel(&ev->sup->loop, &ev->kick);
+    if (log_events == ev) {
+        log_events = NULL;
+        logcap_event_hook = NULL;
+    }
     for (size_t i = 0; i < ev->npools; i++) {
         struct evpool *p = ev->pools[i];
         struct queued q;

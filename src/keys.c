@@ -66,10 +66,11 @@ static const struct key_def program_keys[] = {
     {"rlimit_stack", KEY_RLIMIT_STACK, KEYT_STRING, true, NORANGE},
     {"rlimit_fsize", KEY_RLIMIT_FSIZE, KEYT_STRING, true, NORANGE},
     {"rlimit_cpu", KEY_RLIMIT_CPU, KEYT_STRING, true, NORANGE},
+    /* Each line of output is also a PROCESS_LOG_STDOUT/STDERR event ([eventlistener:x]). */
+    {"stdout_events_enabled", KEY_STDOUT_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
+    {"stderr_events_enabled", KEY_STDERR_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
     UNSUP("stdout_capture_maxbytes"),
     UNSUP("stderr_capture_maxbytes"),
-    UNSUP("stdout_events_enabled"),
-    UNSUP("stderr_events_enabled"),
     UNSUP("serverurl"),
 };
 

@@ -138,6 +138,9 @@ enum key_id {
     /* [tend] */
     KEY_SILENT,
     KEY_STRIP_ANSI,
+    /* [program:x] */
+    KEY_STDOUT_EVENTS_ENABLED,
+    KEY_STDERR_EVENTS_ENABLED,
 };
 
 struct key_def {

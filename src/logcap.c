@@ -61,6 +61,7 @@ struct stream_conf {
     bool to_syslog;
     bool auto_dir;        /* the file is in childlogdir: create the directory if missing */
     bool timestamps;
+    bool events;          /* also passed to logcap_event_hook */
     char *path;           /* owned; NULL unless to_file */
     long long max_bytes;  /* 0: never rotate on size */
     int backups;
@@ -833,6 +834,7 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
 /* ---- reading ---- */
 
 bool logcap_strip_ansi;
+void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf, size_t len);
 
 /* Copies buf without its ANSI escape sequences into out (at least len bytes); returns the
  * new length. A sequence cut by the end of buf loses only its part in buf. */
@@ -873,6 +875,8 @@ static void deliver(struct stream *s, const char *buf, size_t len)
             return;
         }
     }
+    if (s->c.events && logcap_event_hook != NULL)
+        logcap_event_hook(s->lc->name, s == &s->lc->s[1], buf, len);
     if (s->c.to_syslog)
         syslog_lines(s, buf, len);
     if (s->c.to_file) {
@@ -1029,7 +1033,7 @@ static bool splicing(const struct stream *s)
 {
     return s->rd_fd != -1 && s->c.to_file && s->file_fd != -1 && s->file_splice &&
            !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps &&
-           !logcap_strip_ansi;
+           !logcap_strip_ansi && !s->c.events;
 }
 
 /* Reads up to max_reads times, stopping when the pipe is empty. */
@@ -1173,6 +1177,8 @@ static int make_confs(struct stream_conf c[2], const char *display, const struct
                          p->stdout_logfile, p->stdout_syslog, p->stdout_logfile_maxbytes,
                          p->stdout_logfile_backups, p->stdout_timestamps, childlogdir) == -1)
         return -1;
+    c[0].events = p->stdout_events;
+    c[1].events = p->stderr_events;
     /* redirect_stderr: stderr shares stdout's pipe, so its own stream stays unused. */
     if (!p->redirect_stderr &&
         make_stream_conf(&c[1], display, p->name, "stderr", p->stderr_logfile_kind,
@@ -1202,7 +1208,7 @@ static void report_lost_drop(struct stream *s)
 
 static bool capturing(const struct stream_conf *c)
 {
-    return c->to_file || c->to_syslog;
+    return c->to_file || c->to_syslog || c->events;
 }
 
 /* "group:name", or "name" when the group is the program itself, as tend's log says it. */

@@ -108,6 +108,11 @@ extern bool logcap_handing_over;
  * are taken out of captured output before it is written (files and syslog). The zero-copy
  * splice path is off meanwhile: the bytes must pass through tend to be filtered. */
 extern bool logcap_strip_ansi;
+/* stdout_events_enabled / stderr_events_enabled: every piece of output delivered (whole
+ * lines, or a piece of a long one) is also passed here (events.c sets it). The stream is
+ * read even when it goes to no file. */
+extern void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf,
+                                 size_t len);
 
 /* Writes out what can still be read and the last unterminated line, logs any output that had
  * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop

@@ -24,7 +24,8 @@ ready_pid() {   # FILE: wait for a helper's "ready PID" file and print the PID
 }
 
 # make_listener: $T/listener.py OUT records every event as one line of OUT:
-#   "HEADERS | PAYLOAD" (the header fields as received, then the payload), and answers OK,
+#   "HEADERS | PAYLOAD" (the header fields as received, then the payload with each newline
+# written as \n), and answers OK,
 # except that it FAILs the first delivery of each serial whose event name is in $FAIL_FIRST.
 make_listener() {
     cat >"$T/listener.py" <<'PYEOF'
@@ -40,7 +41,7 @@ while True:
     line = " ".join("%s:%s" % (k, headers[k]) for k in
                     ("ver", "server", "serial", "pool", "poolserial", "eventname", "len"))
     with open(out, "a") as f:
-        f.write("%s | %s\n" % (line, payload))
+        f.write("%s | %s\n" % (line, payload.replace("\n", "\\n")))
     if headers["eventname"] in fail_first and headers["serial"] not in failed:
         failed.add(headers["serial"])
         childutils.listener.fail(sys.stdout)
@@ -179,6 +180,37 @@ CONF
     KEEPER_PID="" TEND_PID=""
     expect_eq "$rc" 0 "tend's exit status when the program exited as expected"
     wait_log "received SIGQUIT"
+}
+
+# stdout_events_enabled: each line a program writes is also a PROCESS_LOG_STDOUT event
+# (processname, groupname, pid, channel, then the data), and still reaches its log file;
+# stderr without stderr_events_enabled raises nothing.
+t_process_log_events() {
+    need_childutils
+    setup
+    make_listener
+    printf '#!/bin/sh\necho "hello out"\necho "hello err" >&2\nexec sleep 1000\n' >"$T/chatty.sh"
+    chmod +x "$T/chatty.sh"
+    write_conf <<CONF
+[eventlistener:logs]
+command=$PY $T/listener.py $T/events.log
+events=PROCESS_LOG
+priority=1
+[program:chatty]
+command=$T/chatty.sh
+stdout_logfile=$T/chatty.log
+stdout_events_enabled=true
+priority=2
+CONF
+    start_tend
+    local pid
+    waitfor "$T/events.log" 'eventname:PROCESS_LOG_STDOUT' 15 >/dev/null ||
+        fail "no PROCESS_LOG_STDOUT event; got: $(cat "$T/events.log" 2>/dev/null)"
+    pid=$(st chatty pid)
+    expect_file_match "$T/events.log" "^ver:3\\.0 server:supervisor serial:[0-9]+ pool:logs poolserial:[0-9]+ eventname:PROCESS_LOG_STDOUT len:[0-9]+ \\| processname:chatty groupname:chatty pid:$pid channel:stdout\\\\nhello out\\\\n\$"
+    waitfor "$T/chatty.log" '^hello out$' 15 >/dev/null || fail "the line did not reach the log file"
+    if grep -q 'PROCESS_LOG_STDERR' "$T/events.log"; then fail "a stderr event without stderr_events_enabled"; fi
+    stop_tend
 }
 
 run_tests

@@ -606,14 +606,14 @@ TEST(tend_section_all_keys)
                            "socket_owner=svc:ops\n"
                            "identifier=tend\n"
                            "nocleanup=true\n"
-                           "strip_ansi=false\n"
-                           "silent=false\n"),
+                           "strip_ansi=true\n"
+                           "silent=true\n"),
               0);
-    /* identifier and nocleanup are supported (AUTO log directory, start-up cleanup). */
-    CHECK_STR(fx.text, "main.conf:20: warning: [tend] key 'strip_ansi' is not supported by "
-                       "tend yet; ignored\n"
-                       "main.conf:21: warning: [tend] key 'silent' is not supported by tend "
-                       "yet; ignored");
+    /* identifier and nocleanup are supported (AUTO log directory, start-up cleanup), and so
+     * are strip_ansi and silent. */
+    CHECK_STR(fx.text, "");
+    CHECK(fx.cfg->tend.strip_ansi);
+    CHECK(fx.cfg->tend.silent);
     const struct tend_conf *t = &fx.cfg->tend;
     CHECK_STR(t->identifier, "tend");
     CHECK(t->nocleanup);
@@ -949,7 +949,6 @@ TEST(unknown_and_unsupported_keys)
     }
     /* The unsupported supervisord program keys the brief names are all in the table. */
     static const char *const named[] = {"stdout_capture_maxbytes", "stderr_capture_maxbytes",
-                                        "stdout_events_enabled", "stderr_events_enabled",
                                         "serverurl"};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         const struct key_def *d = keys_find(KEYSEC_PROGRAM, named[i]);
@@ -1062,6 +1061,8 @@ static bool ok_stderr_logfile_backups(const struct proc_conf *p)
 }
 static bool ok_stderr_syslog(const struct proc_conf *p) { return p->stderr_syslog; }
 static bool ok_stdout_timestamps(const struct proc_conf *p) { return p->stdout_timestamps; }
+static bool ok_stdout_events(const struct proc_conf *p) { return p->stdout_events; }
+static bool ok_stderr_events(const struct proc_conf *p) { return p->stderr_events; }
 static bool ok_pidfile(const struct proc_conf *p)
 {
     return strcmp(p->pidfile, "/run/p.pid") == 0;
@@ -1178,6 +1179,8 @@ static const struct key_case key_cases[] = {
     {"stderr_logfile_backups", "2", ok_stderr_logfile_backups},
     {"stderr_syslog", "yes", ok_stderr_syslog},
     {"stdout_timestamps", "on", ok_stdout_timestamps},
+    {"stdout_events_enabled", "true", ok_stdout_events},
+    {"stderr_events_enabled", "1", ok_stderr_events},
     {"pidfile", "/run/p.pid", ok_pidfile},
     {"healthcheck", "tcp:127.0.0.1:8080", ok_healthcheck},
     {"healthcheck_interval", "30", ok_healthcheck_interval},
@@ -2182,7 +2185,7 @@ TEST(diags_accumulate_and_format)
     struct fx fx;
     fx_init(&fx);
     fx_write(&fx, "a.conf", "[program:a]\ncommand=/bin/a\ncommand=/bin/b\n");
-    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nstdout_events_enabled=1\n");
+    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nstdout_capture_maxbytes=1\n");
     struct config_diags d = {0};
     struct config *cfg = (struct config *)&d; /* Must be overwritten with NULL. */
     char *a = fx_path(&fx, "a.conf"), *b = fx_path(&fx, "b.conf");
