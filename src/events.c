@@ -126,7 +126,7 @@ static void pool_configure(struct evpool *p, const struct proc_conf *c)
         struct queued *r = calloc(cap, sizeof(*r));
         if (r == NULL)
             return; /* keeps the old, smaller buffer: fewer events buffered, none lost now */
-        for (size_t i = 0; i < p->count; i++)
+        for (size_t i = 0; p->ring_cap > 0 && i < p->count; i++)
             r[i] = p->ring[(p->head + i) % p->ring_cap];
         free(p->ring);
         p->ring = r;
@@ -406,7 +406,7 @@ static void emit(struct events *ev, enum evtype type, const char *payload, size_
                 log_msg(LOG_LVL_WARN, "event %s not sent: out of memory", evtype_name(type));
                 return;
             }
-            m->refs = 0;
+            m->refs = 1; /* ours until the loop ends: a pool may drop it at once */
             m->type = type;
             m->serial = ev->serial;
             m->len = len;
@@ -417,6 +417,7 @@ static void emit(struct events *ev, enum evtype type, const char *payload, size_
         pool_push(p, (struct queued){m, ++p->poolserial}, false);
         pool_dispatch(ev, p);
     }
+    msg_unref(m);
 }
 
 static void emit_state(struct events *ev, struct service *svc, enum proc_state to,
