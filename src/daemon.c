@@ -755,8 +755,10 @@ int supervise_main(int argc, char **argv)
                     svc->display);
             sup_restart(svc);
         }
-        /* An event listener's protocol pipes went with the supervisor before. */
-        if (svc->p.conf->kind == PROC_KIND_LISTENER && svc->p.pid != 0) {
+        /* An event listener's protocol pipes went with the supervisor before (one that
+         * exited meanwhile was started again by the restore, with pipes of ours). */
+        if (svc->p.conf->kind == PROC_KIND_LISTENER && svc->p.pid != 0 &&
+            svc->evproc == NULL) {
             log_msg(LOG_LVL_INFO, "%s: event listener restarted: its pipes were the previous "
                     "supervisor's", svc->display);
             sup_restart(svc);

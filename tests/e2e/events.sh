@@ -182,6 +182,46 @@ CONF
     wait_log "received SIGQUIT"
 }
 
+# TICK_5 every five seconds (when: is the time); after a kill -9 of the supervisor the
+# keeper starts another, which restarts the listener (its pipes were the dead one's), and
+# ticks reach the new listener process.
+t_ticks_and_supervisor_restart() {
+    need_childutils
+    setup
+    make_listener
+    # Each listener process records into its own file, named by its pid.
+    write_conf <<CONF
+[eventlistener:ticks]
+command=/bin/sh -c 'exec $PY $T/listener.py $T/events.\$\$.log'
+events=TICK_5
+CONF
+    start_tend
+    local lpid when now sup newpid
+    lpid=$(st ticks pid)
+    waitfor "$T/events.$lpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 15 >/dev/null ||
+        fail "no TICK_5 event; got: $(cat "$T"/events.*.log 2>/dev/null)"
+    when=$(sed -nE 's/.*\| when:([0-9]+)$/\1/p' "$T/events.$lpid.log" | head -n 1)
+    now=$(date +%s)
+    [ $((now - when)) -ge 0 ] && [ $((now - when)) -le 30 ] || fail "when:$when is not now ($now)"
+    sup=$(tendctl pid)
+    kill -KILL "$sup"
+    # The old listener goes: it reads end of file when its supervisor dies (and exits, as
+    # childutils does), or the new supervisor restarts it if it is still there.
+    "$H/waitfor" -t 30 --gone "$lpid" || fail "the listener of the dead supervisor stays"
+    wait_log "supervisor restarted by the keeper"
+    local i got=""
+    for i in $(seq 1 15); do
+        newpid=$(st ticks pid)
+        if [ "$newpid" != 0 ] && [ "$newpid" != "$lpid" ] &&
+            waitfor "$T/events.$newpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 2 >/dev/null 2>&1; then
+            got=$newpid
+            break
+        fi
+    done
+    [ -n "$got" ] || fail "no tick reached a new listener process (now pid $(st ticks pid))"
+    stop_tend
+}
+
 # stdout_events_enabled: each line a program writes is also a PROCESS_LOG_STDOUT event
 # (processname, groupname, pid, channel, then the data), and still reaches its log file;
 # stderr without stderr_events_enabled raises nothing.
