@@ -2236,6 +2236,14 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         free(copy);
         break;
     }
+    case KEY_STDOUT_CAPTURE_MAXBYTES:
+        if (value_size(ld, sec, e, v, &n))
+            p->stdout_capture_maxbytes = n;
+        break;
+    case KEY_STDERR_CAPTURE_MAXBYTES:
+        if (value_size(ld, sec, e, v, &n))
+            p->stderr_capture_maxbytes = n;
+        break;
     case KEY_STDOUT_EVENTS_ENABLED:
         (void)value_bool(ld, sec, e, v, &p->stdout_events);
         break;
@@ -2960,6 +2968,8 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps &&
            a->kind == b->kind && same_string(a->fcgi_socket, b->fcgi_socket) &&
            a->stdout_events == b->stdout_events && a->stderr_events == b->stderr_events &&
+           a->stdout_capture_maxbytes == b->stdout_capture_maxbytes &&
+           a->stderr_capture_maxbytes == b->stderr_capture_maxbytes &&
            same_string(a->fcgi_socket_owner, b->fcgi_socket_owner) &&
            a->fcgi_socket_mode == b->fcgi_socket_mode &&
            a->fcgi_socket_backlog == b->fcgi_socket_backlog;

@@ -157,6 +157,8 @@ struct proc_conf {
     enum proc_kind kind;
     bool stdout_events; /* stdout_events_enabled: output lines are PROCESS_LOG_STDOUT events */
     bool stderr_events; /* stderr_events_enabled: ... PROCESS_LOG_STDERR */
+    long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
+    long long stderr_capture_maxbytes;
     /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
      * many events its pool buffers (default 10). */
     uint32_t listener_events;

@@ -495,10 +495,26 @@ static void on_state(struct service *svc, const struct proc_effects *fx, void *c
 /* logcap's hook has no context argument: the one events object of this supervisor. */
 static struct events *log_events;
 
+static void raise_output(enum evtype t, const char *name, bool is_stderr, const char *buf,
+                         size_t len, bool channel);
+
 static void on_output(const char *name, bool is_stderr, const char *buf, size_t len)
 {
+    raise_output(is_stderr ? EVT_PROCESS_LOG_STDERR : EVT_PROCESS_LOG_STDOUT, name, is_stderr,
+                 buf, len, true);
+}
+
+/* Capture mode: PROCESS_COMMUNICATION_*, whose payload has no channel field. */
+static void on_comm(const char *name, bool is_stderr, const char *buf, size_t len)
+{
+    raise_output(is_stderr ? EVT_PROCESS_COMMUNICATION_STDERR
+                           : EVT_PROCESS_COMMUNICATION_STDOUT, name, is_stderr, buf, len, false);
+}
+
+static void raise_output(enum evtype t, const char *name, bool is_stderr, const char *buf,
+                         size_t len, bool channel)
+{
     struct events *ev = log_events;
-    enum evtype t = is_stderr ? EVT_PROCESS_LOG_STDERR : EVT_PROCESS_LOG_STDOUT;
     uint32_t want = 0;
 
     if (ev == NULL)
@@ -513,9 +529,10 @@ static void on_output(const char *name, bool is_stderr, const char *buf, size_t 
         if (strcmp(svc->p.conf->name, name) != 0)
             continue;
         char head[512];
-        int h = snprintf(head, sizeof(head), "processname:%s groupname:%s pid:%d channel:%s\n",
+        int h = snprintf(head, sizeof(head), "processname:%s groupname:%s pid:%d%s%s\n",
                          name, svc->p.conf->group, (int)svc->p.pid,
-                         is_stderr ? "stderr" : "stdout");
+                         channel ? " channel:" : "",
+                         channel ? (is_stderr ? "stderr" : "stdout") : "");
         char *payload;
         if (h < 0 || (size_t)h >= sizeof(head) || (payload = malloc((size_t)h + len)) == NULL)
             return; /* a name too long for a header, or no memory: this output only */
@@ -589,6 +606,7 @@ struct events *events_new(struct supervisor *sup)
     timer_init(&ev->kick, on_kick, ev);
     log_events = ev;
     logcap_event_hook = on_output;
+    logcap_comm_hook = on_comm;
     if (sup_listen(sup, on_state, ev) == -1) {
         log_msg(LOG_LVL_ERROR, "event listeners get no events: no room for another "
                 "state-change listener");
@@ -607,6 +625,7 @@ void events_free(struct events *ev)
     if (log_events == ev) {
         log_events = NULL;
         logcap_event_hook = NULL;
+        logcap_comm_hook = NULL;
     }
     for (size_t i = 0; i < ev->npools; i++) {
         struct evpool *p = ev->pools[i];

@@ -69,8 +69,10 @@ static const struct key_def program_keys[] = {
     /* Each line of output is also a PROCESS_LOG_STDOUT/STDERR event ([eventlistener:x]). */
     {"stdout_events_enabled", KEY_STDOUT_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
     {"stderr_events_enabled", KEY_STDERR_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
-    UNSUP("stdout_capture_maxbytes"),
-    UNSUP("stderr_capture_maxbytes"),
+    /* supervisord's capture mode: output between <!--XSUPERVISOR:BEGIN--> and
+     * <!--XSUPERVISOR:END--> is a PROCESS_COMMUNICATION event, at most this many bytes. */
+    {"stdout_capture_maxbytes", KEY_STDOUT_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
+    {"stderr_capture_maxbytes", KEY_STDERR_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
     UNSUP("serverurl"),
 };
 

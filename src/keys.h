@@ -141,6 +141,8 @@ enum key_id {
     /* [program:x] */
     KEY_STDOUT_EVENTS_ENABLED,
     KEY_STDERR_EVENTS_ENABLED,
+    KEY_STDOUT_CAPTURE_MAXBYTES,
+    KEY_STDERR_CAPTURE_MAXBYTES,
 };
 
 struct key_def {

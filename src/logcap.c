@@ -62,6 +62,7 @@ struct stream_conf {
     bool auto_dir;        /* the file is in childlogdir: create the directory if missing */
     bool timestamps;
     bool events;          /* also passed to logcap_event_hook */
+    long long capture_max; /* capture mode (logcap_comm_hook); 0: off */
     char *path;           /* owned; NULL unless to_file */
     long long max_bytes;  /* 0: never rotate on size */
     int backups;
@@ -106,6 +107,11 @@ struct stream {
     unsigned long long drop_bytes, drop_lines; /* this episode, not yet reported */
     unsigned long long dropped_total;          /* bytes, for status */
     unsigned long long written_total;          /* bytes the file took, for metrics */
+
+    /* capture mode */
+    bool comm_mode;       /* between the BEGIN and END tokens */
+    char *comm_buf;
+    size_t comm_len;
 };
 
 struct logcap {
@@ -835,6 +841,10 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
 
 bool logcap_strip_ansi;
 void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf, size_t len);
+void (*logcap_comm_hook)(const char *name, bool is_stderr, const char *buf, size_t len);
+
+#define COMM_BEGIN "<!--XSUPERVISOR:BEGIN-->"
+#define COMM_END "<!--XSUPERVISOR:END-->"
 
 /* Copies buf without its ANSI escape sequences into out (at least len bytes); returns the
  * new length. A sequence cut by the end of buf loses only its part in buf. */
@@ -859,8 +869,59 @@ static size_t strip_ansi(const char *buf, size_t len, char *out)
     return o;
 }
 
+/* Capture mode: keeps the newest capture_max bytes of what is between the tokens. */
+static void comm_append(struct stream *s, const char *buf, size_t len)
+{
+    size_t max = (size_t)s->c.capture_max;
+    if (len >= max) {
+        buf += len - max;
+        len = max;
+        s->comm_len = 0;
+    }
+    if (s->comm_buf == NULL && (s->comm_buf = malloc(max)) == NULL)
+        return; /* no memory: this capture is lost, its tokens still bound it */
+    if (s->comm_len + len > max) {
+        size_t drop = s->comm_len + len - max;
+        memmove(s->comm_buf, s->comm_buf + drop, s->comm_len - drop);
+        s->comm_len -= drop;
+    }
+    memcpy(s->comm_buf + s->comm_len, buf, len);
+    s->comm_len += len;
+}
+
+static void deliver_out(struct stream *s, const char *buf, size_t len);
+
 /* buf is whole lines, or a piece of a long line (no final newline). */
 static void deliver(struct stream *s, const char *buf, size_t len)
+{
+    if (s->c.capture_max <= 0) {
+        deliver_out(s, buf, len);
+        return;
+    }
+    while (len > 0) {
+        const char *tok = s->comm_mode ? COMM_END : COMM_BEGIN;
+        size_t tlen = strlen(tok);
+        const char *at = memmem(buf, len, tok, tlen);
+        size_t upto = at != NULL ? (size_t)(at - buf) : len;
+        if (s->comm_mode)
+            comm_append(s, buf, upto);
+        else
+            deliver_out(s, buf, upto);
+        if (at == NULL)
+            return;
+        buf = at + tlen;
+        len -= upto + tlen;
+        if (s->comm_mode) {
+            if (logcap_comm_hook != NULL)
+                logcap_comm_hook(s->lc->name, s == &s->lc->s[1], s->comm_buf != NULL ?
+                                 s->comm_buf : "", s->comm_len);
+            s->comm_len = 0;
+        }
+        s->comm_mode = !s->comm_mode;
+    }
+}
+
+static void deliver_out(struct stream *s, const char *buf, size_t len)
 {
     static char stripped[CARRY_MAX + READ_MAX + 1];
 
@@ -1033,7 +1094,7 @@ static bool splicing(const struct stream *s)
 {
     return s->rd_fd != -1 && s->c.to_file && s->file_fd != -1 && s->file_splice &&
            !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps &&
-           !logcap_strip_ansi && !s->c.events;
+           !logcap_strip_ansi && !s->c.events && s->c.capture_max <= 0;
 }
 
 /* Reads up to max_reads times, stopping when the pipe is empty. */
@@ -1179,6 +1240,8 @@ static int make_confs(struct stream_conf c[2], const char *display, const struct
         return -1;
     c[0].events = p->stdout_events;
     c[1].events = p->stderr_events;
+    c[0].capture_max = p->stdout_capture_maxbytes;
+    c[1].capture_max = p->stderr_capture_maxbytes;
     /* redirect_stderr: stderr shares stdout's pipe, so its own stream stays unused. */
     if (!p->redirect_stderr &&
         make_stream_conf(&c[1], display, p->name, "stderr", p->stderr_logfile_kind,
@@ -1208,7 +1271,7 @@ static void report_lost_drop(struct stream *s)
 
 static bool capturing(const struct stream_conf *c)
 {
-    return c->to_file || c->to_syslog || c->events;
+    return c->to_file || c->to_syslog || c->events || c->capture_max > 0;
 }
 
 /* "group:name", or "name" when the group is the program itself, as tend's log says it. */
@@ -1497,6 +1560,13 @@ void logcap_reconfigure(struct logcap *lc, const struct proc_conf *conf, const c
             report_lost_drop(s);
             close_file(s);
         }
+        if (s->c.capture_max != c[i].capture_max) {
+            /* The buffer is sized by the old capture_maxbytes: a capture under way ends. */
+            free(s->comm_buf);
+            s->comm_buf = NULL;
+            s->comm_len = 0;
+            s->comm_mode = false;
+        }
         stream_conf_free(&s->c);
         s->c = c[i];
         if (!capturing(&s->c) && s->rd_fd != -1)
@@ -1575,6 +1645,7 @@ static void free_mem(void *ptr)
     for (int i = 0; i < 2; i++) {
         stream_conf_free(&lc->s[i].c);
         free(lc->s[i].carry);
+        free(lc->s[i].comm_buf);
     }
     free(lc->name);
     free(lc->display);

@@ -113,6 +113,12 @@ extern bool logcap_strip_ansi;
  * read even when it goes to no file. */
 extern void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf,
                                  size_t len);
+/* *_capture_maxbytes (supervisord's capture mode): what a program writes between
+ * <!--XSUPERVISOR:BEGIN--> and <!--XSUPERVISOR:END--> goes here, not to its log (the newest
+ * capture_maxbytes of it when there is more). Tokens are found within what one read
+ * delivers (a token split across two reads is not seen). */
+extern void (*logcap_comm_hook)(const char *name, bool is_stderr, const char *buf,
+                                size_t len);
 
 /* Writes out what can still be read and the last unterminated line, logs any output that had
  * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop

@@ -139,7 +139,7 @@ autostart=true
 
 [program:d]
 command=/bin/sleep 1
-stdout_capture_maxbytes=1MB
+serverurl=AUTO
 startsecs=abc
 stopsignal=BOGUS
 exitcodes=0,300
@@ -155,8 +155,8 @@ EOF
     expect_diag "$f" "$(line_of "$f" '[programme:b]')" error \
         "unknown section \\[programme:b\\].*did you mean \\[program:b\\]"
     expect_diag "$f" "$(line_of "$f" '[program:c]')" error "\\[program:c\\].*command"
-    expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning \
-        "stdout_capture_maxbytes.*not supported"
+    expect_diag "$f" "$(line_of "$f" 'serverurl=AUTO')" warning \
+        "serverurl.*not supported"
     expect_diag "$f" "$(line_of "$f" 'startsecs=abc')" error "startsecs.*'abc'"
     expect_diag "$f" "$(line_of "$f" 'stopsignal=BOGUS')" error "stopsignal.*'BOGUS'"
     expect_diag "$f" "$(line_of "$f" 'exitcodes=0,300')" error "exitcodes.*'300'"
@@ -180,14 +180,14 @@ username=someone
 
 [program:d]
 command=/bin/sleep 1
-stdout_capture_maxbytes=1MB
+serverurl=AUTO
 EOF
     run_check -c "$f"
     expect_eq "$rc" 0 "status of tend check with warnings only; output: $(output)"
     expect_match "$(cat "$T/c.out")" "^$f: ok \\(1 process\\)\$" "what check prints"
     expect_diag "$f" "$(line_of "$f" 'nosuchkey=true')" warning "unknown key 'nosuchkey'"
     expect_diag "$f" "$(line_of "$f" 'username=someone')" warning "username"
-    expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning "stdout_capture_maxbytes"
+    expect_diag "$f" "$(line_of "$f" 'serverurl=AUTO')" warning "serverurl"
     expect_eq "$(count_diags warning)" 3 "warnings reported"
     expect_eq "$(count_diags error)" 0 "errors reported"
 }

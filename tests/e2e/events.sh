@@ -253,4 +253,35 @@ CONF
     stop_tend
 }
 
+# Capture mode (stdout_capture_maxbytes): what a program writes between supervisord's tokens
+# is a PROCESS_COMMUNICATION_STDOUT event (processname, groupname, pid, then the newest
+# capture_maxbytes of the data) and stays out of its log file; the rest goes to the log.
+t_capture_mode_communication() {
+    need_childutils
+    setup
+    make_listener
+    printf '#!/bin/sh\necho before\necho "<!--XSUPERVISOR:BEGIN-->abcdefghijKLMNOPQR<!--XSUPERVISOR:END-->"\necho after\nexec sleep 1000\n' >"$T/comm.sh"
+    chmod +x "$T/comm.sh"
+    write_conf <<CONF
+[eventlistener:comms]
+command=$PY $T/listener.py $T/events.log
+events=PROCESS_COMMUNICATION
+priority=1
+[program:comm]
+command=$T/comm.sh
+stdout_logfile=$T/comm.log
+stdout_capture_maxbytes=8
+priority=2
+CONF
+    start_tend
+    waitfor "$T/events.log" 'eventname:PROCESS_COMMUNICATION_STDOUT' 15 >/dev/null ||
+        fail "no PROCESS_COMMUNICATION_STDOUT event; got: $(cat "$T/events.log" 2>/dev/null)"
+    local pid
+    pid=$(st comm pid)
+    expect_file_match "$T/events.log" "eventname:PROCESS_COMMUNICATION_STDOUT len:[0-9]+ \\| processname:comm groupname:comm pid:$pid\\\\nKLMNOPQR\$"
+    waitfor "$T/comm.log" '^after$' 15 >/dev/null || fail "the output after the capture is not in the log"
+    expect_eq "$(cat "$T/comm.log")" $'before\n\nafter' "the log file (the capture left out)"
+    stop_tend
+}
+
 run_tests

@@ -446,7 +446,7 @@ TEST(several_mistakes_all_reported)
                            "command=/bin/db\n"       /* 8 */
                            "[program:db]\n"          /* 9 */
                            "umask=089\n"             /* 10 */
-                           "stdout_capture_maxbytes=1MB\n"), /* 11 */
+                           "serverurl=AUTO\n"), /* 11 */
               -1);
     CHECK_STR(fx.text,
               "main.conf:3: error: startsecs: 'abc' is not a non-negative integer\n"
@@ -458,7 +458,7 @@ TEST(several_mistakes_all_reported)
               "main.conf:7: error: unknown section [prgram:db]; did you mean [program:db]?\n"
               "main.conf:9: error: [program:db] is missing required key 'command'\n"
               "main.conf:10: error: umask: '089' is not an octal number\n"
-              "main.conf:11: warning: [program:db] key 'stdout_capture_maxbytes' is not "
+              "main.conf:11: warning: [program:db] key 'serverurl' is not "
               "supported by tend yet; ignored");
     CHECK_INT(fx.d.errors, 6);
     CHECK_INT(fx.d.warnings, 2);
@@ -948,8 +948,7 @@ TEST(unknown_and_unsupported_keys)
         }
     }
     /* The unsupported supervisord program keys the brief names are all in the table. */
-    static const char *const named[] = {"stdout_capture_maxbytes", "stderr_capture_maxbytes",
-                                        "serverurl"};
+    static const char *const named[] = {"serverurl"};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         const struct key_def *d = keys_find(KEYSEC_PROGRAM, named[i]);
         CHECK(d != NULL && !d->supported);
@@ -1062,6 +1061,14 @@ static bool ok_stderr_logfile_backups(const struct proc_conf *p)
 static bool ok_stderr_syslog(const struct proc_conf *p) { return p->stderr_syslog; }
 static bool ok_stdout_timestamps(const struct proc_conf *p) { return p->stdout_timestamps; }
 static bool ok_stdout_events(const struct proc_conf *p) { return p->stdout_events; }
+static bool ok_stdout_capture(const struct proc_conf *p)
+{
+    return p->stdout_capture_maxbytes == 1024 * 1024;
+}
+static bool ok_stderr_capture(const struct proc_conf *p)
+{
+    return p->stderr_capture_maxbytes == 100;
+}
 static bool ok_stderr_events(const struct proc_conf *p) { return p->stderr_events; }
 static bool ok_pidfile(const struct proc_conf *p)
 {
@@ -1180,6 +1187,8 @@ static const struct key_case key_cases[] = {
     {"stderr_syslog", "yes", ok_stderr_syslog},
     {"stdout_timestamps", "on", ok_stdout_timestamps},
     {"stdout_events_enabled", "true", ok_stdout_events},
+    {"stdout_capture_maxbytes", "1MB", ok_stdout_capture},
+    {"stderr_capture_maxbytes", "100", ok_stderr_capture},
     {"stderr_events_enabled", "1", ok_stderr_events},
     {"pidfile", "/run/p.pid", ok_pidfile},
     {"healthcheck", "tcp:127.0.0.1:8080", ok_healthcheck},
@@ -2185,7 +2194,7 @@ TEST(diags_accumulate_and_format)
     struct fx fx;
     fx_init(&fx);
     fx_write(&fx, "a.conf", "[program:a]\ncommand=/bin/a\ncommand=/bin/b\n");
-    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nstdout_capture_maxbytes=1\n");
+    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nserverurl=AUTO\n");
     struct config_diags d = {0};
     struct config *cfg = (struct config *)&d; /* Must be overwritten with NULL. */
     char *a = fx_path(&fx, "a.conf"), *b = fx_path(&fx, "b.conf");
