@@ -79,7 +79,10 @@ struct stream {
     struct watcher w;
     char *carry;          /* the partial line read so far */
     size_t carry_len, carry_cap;
+    char *comm_buf;       /* capture mode: what is between the tokens so far */
+    size_t comm_len;
     bool in_line;         /* a piece of a long line was delivered; its end has not */
+    bool comm_mode;       /* capture mode: between the BEGIN and END tokens */
 
     /* the file */
     int file_fd;
@@ -107,11 +110,6 @@ struct stream {
     unsigned long long drop_bytes, drop_lines; /* this episode, not yet reported */
     unsigned long long dropped_total;          /* bytes, for status */
     unsigned long long written_total;          /* bytes the file took, for metrics */
-
-    /* capture mode */
-    bool comm_mode;       /* between the BEGIN and END tokens */
-    char *comm_buf;
-    size_t comm_len;
 };
 
 struct logcap {
