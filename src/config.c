@@ -16,12 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "confsnap.h"
+#include "evtype.h"
 #include "keys.h"
 #include "util/str.h"
 #include "websock.h"
@@ -75,6 +77,7 @@ struct section {
     size_t nentries;
     size_t cap;
     size_t group_sec; /* SEC_PROGRAM: the [group:x] that lists it, or NO_INDEX */
+    enum proc_kind flavor; /* SEC_PROGRAM: [program:x], [eventlistener:x] or [fcgi-program:x] */
 };
 
 struct file {
@@ -172,6 +175,7 @@ static const char *const plain_sections[] = {
 };
 static const char *const named_sections[] = {
     "program", "group", "alert", "eventlistener", "fcgi-program", "rpcinterface",
+    "ctlplugin",
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -1429,8 +1433,8 @@ static enum section_kind classify(struct loader *ld, struct section *sec)
                  show(&sh, name), kind);
             return SEC_INVALID;
         }
-        if (strcmp(kind, "rpcinterface") == 0)
-            return SEC_IGNORED;
+        if (strcmp(kind, "rpcinterface") == 0 || strcmp(kind, "ctlplugin") == 0)
+            return SEC_IGNORED; /* read by supervisord's RPC layer and by supervisorctl */
         if (is_blank(sec->arg[0]) || is_blank(sec->arg[strlen(sec->arg) - 1])) {
             /* supervisord strips the name: [program: web ] is [program:web]. */
             char *arg = xstrdup(sec->arg);
@@ -1447,13 +1451,19 @@ static enum section_kind classify(struct loader *ld, struct section *sec)
         }
         if (strcmp(kind, "alert") == 0)
             return SEC_ALERT; /* Any text names an alert. */
-        if (strcmp(kind, "eventlistener") == 0 || strcmp(kind, "fcgi-program") == 0)
-            return SEC_UNSUPPORTED;
         if (!valid_name(sec->arg)) {
             diag(ld, sec->file, sec->line, true,
                  "invalid %s name '%s' (it may not contain spaces, ':' or '/')", kind,
                  show(&sh, sec->arg));
             return SEC_INVALID;
+        }
+        if (strcmp(kind, "eventlistener") == 0) {
+            sec->flavor = PROC_KIND_LISTENER;
+            return SEC_PROGRAM;
+        }
+        if (strcmp(kind, "fcgi-program") == 0) {
+            sec->flavor = PROC_KIND_FCGI;
+            return SEC_PROGRAM;
         }
         return strcmp(kind, "program") == 0 ? SEC_PROGRAM : SEC_GROUP;
     }
@@ -1508,14 +1518,22 @@ static void check_keys(struct loader *ld, struct section *sec, enum key_section 
         if (e->dup)
             continue;
         const struct key_def *d = keys_find(ks, e->key);
+        /* Event listeners and FastCGI programs are programs with a few keys more. */
+        bool programish = ks == KEYSEC_LISTENER || ks == KEYSEC_FCGI;
+        if (d == NULL && programish)
+            d = keys_find(KEYSEC_PROGRAM, e->key);
         if (d == NULL) {
+            /* supervisord ignores a key it does not know, and a config it runs must run
+             * here: a warning (an error under `tend check --strict`), ignored. */
             const struct key_def *near = keys_nearest(ks, e->key);
+            if (near == NULL && programish)
+                near = keys_nearest(KEYSEC_PROGRAM, e->key);
             if (near != NULL)
-                diag(ld, sec->file, e->line, true,
-                     "unknown key '%s' in [%s]; did you mean '%s'?", show(&sh, e->key),
+                diag(ld, sec->file, e->line, false,
+                     "unknown key '%s' in [%s]; did you mean '%s'? ignored", show(&sh, e->key),
                      show(&sh2, sec->name), near->name);
             else
-                diag(ld, sec->file, e->line, true, "unknown key '%s' in [%s]",
+                diag(ld, sec->file, e->line, false, "unknown key '%s' in [%s]; ignored",
                      show(&sh, e->key), show(&sh2, sec->name));
         } else if (!d->supported) {
             diag(ld, sec->file, e->line, false,
@@ -1624,7 +1642,9 @@ static void check_sections(struct loader *ld)
         enum key_section ks;
         switch (s->kind) {
         case SEC_PROGRAM:
-            ks = KEYSEC_PROGRAM;
+            ks = s->flavor == PROC_KIND_LISTENER ? KEYSEC_LISTENER
+                 : s->flavor == PROC_KIND_FCGI   ? KEYSEC_FCGI
+                                                 : KEYSEC_PROGRAM;
             break;
         case SEC_GROUP:
             ks = KEYSEC_GROUP;
@@ -1778,6 +1798,12 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
         break;
     case KEY_NOCLEANUP:
         (void)value_bool(ld, sec, e, v, &t->nocleanup);
+        break;
+    case KEY_SILENT:
+        (void)value_bool(ld, sec, e, v, &t->silent);
+        break;
+    case KEY_STRIP_ANSI:
+        (void)value_bool(ld, sec, e, v, &t->strip_ansi);
         break;
     case KEY_SOCKET:
         if (value_nonempty(ld, sec, e, v)) {
@@ -2046,6 +2072,9 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->healthcheck_interval = 10;
     p->healthcheck_timeout = 5;
     p->healthcheck_retries = 3;
+    p->buffer_size = 10;
+    p->fcgi_socket_mode = 0700;
+    p->fcgi_socket_backlog = SOMAXCONN;
 }
 
 static void set_string(char **field, char *value)
@@ -2221,6 +2250,65 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
                  show(&sh, v));
         break;
     }
+    case KEY_LISTENER_EVENTS: {
+        /* Comma-separated, as supervisord reads it; spaces around names are fine. */
+        char *copy = xstrdup(v), *save = NULL;
+        p->listener_events = 0;
+        for (char *w = strtok_r(copy, ", \t\n", &save); w != NULL;
+             w = strtok_r(NULL, ", \t\n", &save)) {
+            uint32_t m = evtype_mask(w);
+            const char *near = m == 0 ? evtype_nearest(w) : NULL;
+            if (m == 0 && near != NULL)
+                diag(ld, sec->file, e->line, true,
+                     "%s: unknown event type '%s'; did you mean '%s'?", e->key, show(&sh, w),
+                     near);
+            else if (m == 0)
+                diag(ld, sec->file, e->line, true, "%s: unknown event type '%s'", e->key,
+                     show(&sh, w));
+            p->listener_events |= m;
+        }
+        free(copy);
+        break;
+    }
+    case KEY_STDOUT_CAPTURE_MAXBYTES:
+        if (value_size(ld, sec, e, v, &n))
+            p->stdout_capture_maxbytes = n;
+        break;
+    case KEY_STDERR_CAPTURE_MAXBYTES:
+        if (value_size(ld, sec, e, v, &n))
+            p->stderr_capture_maxbytes = n;
+        break;
+    case KEY_STDOUT_EVENTS_ENABLED:
+        (void)value_bool(ld, sec, e, v, &p->stdout_events);
+        break;
+    case KEY_STDERR_EVENTS_ENABLED:
+        (void)value_bool(ld, sec, e, v, &p->stderr_events);
+        break;
+    case KEY_BUFFER_SIZE:
+        (void)value_int(ld, sec, e, v, &p->buffer_size);
+        break;
+    case KEY_FCGI_SOCKET:
+        if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "unix://", 7) != 0)
+            diag(ld, sec->file, e->line, true,
+                 "%s: '%s' is not tcp://HOST:PORT or unix:///PATH", e->key, show(&sh, v));
+        else if (strncmp(v, "unix://", 7) == 0 && v[7] != '/')
+            diag(ld, sec->file, e->line, true, "%s: '%s' needs an absolute path (unix:///PATH)",
+                 e->key, show(&sh, v));
+        else if (strncmp(v, "tcp://", 6) == 0 && strrchr(v + 6, ':') == NULL)
+            diag(ld, sec->file, e->line, true, "%s: '%s' needs a port (tcp://HOST:PORT)",
+                 e->key, show(&sh, v));
+        else
+            set_string(&p->fcgi_socket, xstrdup(v));
+        break;
+    case KEY_FCGI_SOCKET_OWNER:
+        set_string(&p->fcgi_socket_owner, xstrdup(v));
+        break;
+    case KEY_FCGI_SOCKET_MODE:
+        (void)value_int(ld, sec, e, v, &p->fcgi_socket_mode);
+        break;
+    case KEY_FCGI_SOCKET_BACKLOG:
+        (void)value_int(ld, sec, e, v, &p->fcgi_socket_backlog);
+        break;
     default:
         break; /* The table gives [program:x] no other supported keys. */
     }
@@ -2300,6 +2388,7 @@ static void build_program(struct loader *ld, const struct section *sec)
         p->group = xstrdup(group);
         p->file = xstrdup(ld->files[sec->file].path);
         p->line = sec->line;
+        p->kind = sec->flavor;
         for (size_t k = 0; k < sec->nentries; k++) {
             const struct entry *e = &sec->entries[k];
             char *v;
@@ -2310,6 +2399,12 @@ static void build_program(struct loader *ld, const struct section *sec)
         }
         if (p->name == NULL && pname == NULL)
             p->name = xstrdup(sec->arg);
+        if (i == 0 && p->kind == PROC_KIND_LISTENER && find_entry(sec, KEY_LISTENER_EVENTS) == NULL)
+            diag(ld, sec->file, sec->line, true, "[%s] is missing required key 'events'",
+                 show(&sh, sec->name));
+        if (i == 0 && p->kind == PROC_KIND_FCGI && find_entry(sec, KEY_FCGI_SOCKET) == NULL)
+            diag(ld, sec->file, sec->line, true, "[%s] is missing required key 'socket'",
+                 show(&sh, sec->name));
         if (!ps.grace_set)
             p->healthcheck_grace = p->startsecs;
         if (p->stopasgroup && !p->killasgroup) {
@@ -2842,6 +2937,8 @@ void proc_conf_free(struct proc_conf *p)
     str_vec_free(p->healthcheck_argv);
     free(p->on_event);
     free(p->file);
+    free(p->fcgi_socket);
+    free(p->fcgi_socket_owner);
     free(p);
 }
 
@@ -2872,6 +2969,8 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->healthcheck_argv = str_vec_dup(p->healthcheck_argv);
     c->on_event = dup_or_null(p->on_event);
     c->file = dup_or_null(p->file);
+    c->fcgi_socket = dup_or_null(p->fcgi_socket);
+    c->fcgi_socket_owner = dup_or_null(p->fcgi_socket_owner);
     return c;
 }
 
@@ -2900,7 +2999,14 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            same_string(a->stderr_logfile, b->stderr_logfile) &&
            a->stderr_logfile_maxbytes == b->stderr_logfile_maxbytes &&
            a->stderr_logfile_backups == b->stderr_logfile_backups &&
-           a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps;
+           a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps &&
+           a->kind == b->kind && same_string(a->fcgi_socket, b->fcgi_socket) &&
+           a->stdout_events == b->stdout_events && a->stderr_events == b->stderr_events &&
+           a->stdout_capture_maxbytes == b->stdout_capture_maxbytes &&
+           a->stderr_capture_maxbytes == b->stderr_capture_maxbytes &&
+           same_string(a->fcgi_socket_owner, b->fcgi_socket_owner) &&
+           a->fcgi_socket_mode == b->fcgi_socket_mode &&
+           a->fcgi_socket_backlog == b->fcgi_socket_backlog;
 }
 
 const struct proc_conf *config_find_proc(const struct config *config, const char *name)

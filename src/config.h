@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum autorestart {
     AUTORESTART_FALSE,
@@ -84,6 +85,15 @@ enum proc_rlimit {
 #define PROC_RLIM_UNSET (-1LL)
 #define PROC_RLIM_INFINITY (-2LL) /* "unlimited" */
 
+/* What a process section is: [program:x], [eventlistener:x] (speaks supervisord's event
+ * listener protocol on its stdin and stdout, events.c) or [fcgi-program:x] (gets the socket
+ * tend binds as its stdin, fcgi.c). */
+enum proc_kind {
+    PROC_KIND_PROGRAM,
+    PROC_KIND_LISTENER,
+    PROC_KIND_FCGI,
+};
+
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). */
 struct proc_conf {
@@ -144,6 +154,21 @@ struct proc_conf {
     long long rlimits[PROC_RLIM_COUNT]; /* soft = hard; PROC_RLIM_UNSET or _INFINITY */
     char *file;     /* where its [program:x] header is */
     int line;
+    enum proc_kind kind;
+    bool stdout_events; /* stdout_events_enabled: output lines are PROCESS_LOG_STDOUT events */
+    bool stderr_events; /* stderr_events_enabled: ... PROCESS_LOG_STDERR */
+    long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
+    long long stderr_capture_maxbytes;
+    /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
+     * many events its pool buffers (default 10). */
+    uint32_t listener_events;
+    int buffer_size;
+    /* PROC_KIND_FCGI: socket= as written ("tcp://HOST:PORT" or "unix:///PATH"), and for a
+     * unix socket its owner ("USER[:GROUP]", NULL: tend's) and mode (default 0700). */
+    char *fcgi_socket;
+    char *fcgi_socket_owner;
+    int fcgi_socket_mode;
+    int fcgi_socket_backlog; /* listen(2) backlog, default SOMAXCONN */
 };
 
 /* [tend] (or [supervisord]) plus the socket settings of [unix_http_server]. */
@@ -169,6 +194,8 @@ struct tend_conf {
     char *socket_owner; /* user; NULL: unset */
     char *socket_group; /* group; NULL: unset */
     bool cgroups;       /* put every program in its own cgroup (default true) */
+    bool silent;        /* foreground: no log on stderr (the file AUTO names instead) */
+    bool strip_ansi;    /* take ANSI escape sequences out of captured output */
     char *file; /* where the [tend]/[supervisord] header is; NULL when absent */
     int line;
 };

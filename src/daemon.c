@@ -24,6 +24,7 @@
 #include "control.h"
 #include "cgroup.h"
 #include "daemon.h"
+#include "events.h"
 #include "exitcode.h"
 #include "handover.h"
 #include "keeper.h"
@@ -48,6 +49,21 @@ static void print_diags(const struct config_diags *diags)
     }
 }
 
+/* `tend check --strict`: every warning counts as an error (for CI). */
+static bool strict_check;
+
+/* Under --strict, warnings become errors: the diagnostics say so and the config fails. */
+static bool strict_fails(struct config_diags *diags)
+{
+    if (!strict_check || diags->warnings == 0)
+        return false;
+    for (size_t i = 0; i < diags->count; i++)
+        diags->items[i].is_error = true;
+    diags->errors += diags->warnings;
+    diags->warnings = 0;
+    return true;
+}
+
 /* Loads the config named by -c or found by the default search. Prints every diagnostic.
  * With preflight, what start-up would refuse about tend's own settings is found too, before
  * anything is created (`tend daemon` in its caller's process, and `tend check`). Returns the
@@ -66,6 +82,10 @@ static struct config *load_config_ex(const char *path, bool preflight, int recor
     (void)config_load_ex(path, &cfg, &diags, record_fd, replay); /* NULL on error */
     if (cfg != NULL &&
         (reload_validate(cfg, &diags) | (preflight ? preflight_tend(cfg, &diags) : 0)) != 0) {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    if (strict_fails(&diags)) {
         config_free(cfg);
         cfg = NULL;
     }
@@ -90,6 +110,7 @@ static const struct option daemon_opts[] = {
 static const struct option check_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"json", no_argument, NULL, 'j'},
+    {"strict", no_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -101,14 +122,15 @@ void supervisor_each_option(const char *cmd, void (*fn)(const char *cmd, int sho
     const struct option *o = strcmp(cmd, "daemon") == 0 ? daemon_opts : check_opts;
 
     for (; o->name != NULL; o++)
-        fn(cmd, o->val == 'j' ? 0 : o->val, o->name, ctx);
+        fn(cmd, o->val == 'j' || o->val == 's' ? 0 : o->val, o->name, ctx);
 }
 
 static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, bool *fg,
                      bool *json)
 {
     const struct option *longopts = fg != NULL ? daemon_opts : check_opts;
-    const char *usage = fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [-c] [FILE]";
+    const char *usage =
+        fg ? "tend daemon [-c FILE] [-n]" : "tend check [--json] [--strict] [-c] [FILE]";
     int c;
 
     optind = 1;
@@ -127,6 +149,11 @@ static int parse_c_n(int argc, char **argv, const char *cmd, const char **path, 
             if (json == NULL)
                 goto bad_option;
             *json = true;
+            break;
+        case 's':
+            if (fg != NULL)
+                goto bad_option; /* --strict given to daemon */
+            strict_check = true;
             break;
         case 'h':
             printf("Usage: %s\n", usage);
@@ -189,6 +216,8 @@ static int check_json(const char *path)
     (void)config_load(path, &cfg, &diags); /* cfg stays NULL on error */
     if (cfg != NULL && (reload_validate(cfg, &diags) | preflight_tend(cfg, &diags)) == 0)
         ok = 1;
+    if (strict_fails(&diags))
+        ok = 0;
     printf("{\"file\": ");
     json_str(stdout, path);
     printf(", \"ok\": %s, \"processes\": %zu, \"diagnostics\": [", ok ? "true" : "false",
@@ -321,6 +350,10 @@ static int open_own_log(const struct tend_conf *t, bool foreground, const char *
     if ((unsigned)t->loglevel < sizeof(map) / sizeof(map[0]))
         lvl = map[t->loglevel];
     log_set_level(lvl);
+    /* silent=true (supervisord -s): nothing on stderr in the foreground; the log goes where
+     * it would go in the background. */
+    if (t->silent)
+        foreground = false;
     switch (t->logfile_kind) {
     case LOG_TARGET_SYSLOG:
         log_use_syslog("tend");
@@ -638,6 +671,7 @@ int supervise_main(int argc, char **argv)
     absolutize_tend_paths(&sup.config->tend, startdir);
     reload_set_instance_logdir(&sup.config->tend, sup.config_path);
     const struct tend_conf *t = &sup.config->tend;
+    logcap_strip_ansi = t->strip_ansi;
     /* The config may be replaced by a reload: keep what start-up wrote, to remove at exit. */
     pidfile_path = t->pidfile ? xstrdup(t->pidfile) : NULL;
     if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
@@ -664,6 +698,7 @@ int supervise_main(int argc, char **argv)
     (void)signal(SIGHUP, SIG_DFL); /* cannot fail for these valid signals */
     (void)signal(SIGINT, SIG_DFL);
     (void)signal(SIGTERM, SIG_DFL);
+    (void)signal(SIGQUIT, SIG_DFL);
     (void)signal(SIGCHLD, SIG_DFL);
     (void)signal(SIGUSR1, SIG_DFL);
     (void)signal(SIGUSR2, SIG_DFL);
@@ -772,12 +807,21 @@ int supervise_main(int argc, char **argv)
                     svc->display);
             sup_restart(svc);
         }
+        /* An event listener's protocol pipes went with the supervisor before (one that
+         * exited meanwhile was started again by the restore, with pipes of ours). */
+        if (svc->p.conf->kind == PROC_KIND_LISTENER && svc->p.pid != 0 &&
+            svc->evproc == NULL) {
+            log_msg(LOG_LVL_INFO, "%s: event listener restarted: its pipes were the previous "
+                    "supervisor's", svc->display);
+            sup_restart(svc);
+        }
     }
     if (notify_fd != -1) {
         spawn_detach_ready(notify_fd);
         notify_fd = -1;
     }
     handover_ready(sup.handover);
+    events_running(sup.events);
     if (shutdown_now) {
         sup_shutdown(&sup);
     } else {
@@ -793,6 +837,10 @@ int supervise_main(int argc, char **argv)
     } else {
         r = EXIT_OK;
     }
+    /* A program had failed when tend was stopped (the "stop the container when a program
+     * dies" idiom): the exit status says so. */
+    if (r == EXIT_OK && !sup.upgrading && events_program_failed(sup.events))
+        r = EXIT_PROGRAM_FAILED;
     if (sup.upgrading) {
         /* Everything stays for the next supervisor: the socket, the pidfile, the pipes. */
         control_keep_socket(sup.control);

@@ -8,6 +8,8 @@ enum {
     EXIT_USAGE = 2,        /* bad command line */
     EXIT_NOT_RUNNING = 3,  /* tend status: a named process is not RUNNING */
     EXIT_NO_SUPERVISOR = 4,/* no supervisor answers on the control socket */
+    EXIT_PROGRAM_FAILED = 5,/* tend daemon: stopped while a program had failed (FATAL, or
+                             * its last exit unexpected), e.g. by an event listener */
     EXIT_CANNOT_EXEC = 126,/* daeml: PROGRAM found but not executable */
     EXIT_NOT_FOUND = 127,  /* daeml: PROGRAM not found */
 };

@@ -200,6 +200,18 @@ static void release(struct handover *h, int fd)
         send_op(h, KEEPER_RELEASE, fd, false);
 }
 
+void handover_deposit(struct handover *h, int fd)
+{
+    if (h != NULL && h->keeper_fd != -1)
+        deposit(h, fd);
+}
+
+void handover_release(struct handover *h, int fd)
+{
+    if (h != NULL && h->keeper_fd != -1)
+        release(h, fd);
+}
+
 /* ---- the keeper's messages ---- */
 
 static void keeper_gone(struct handover *h)

@@ -81,4 +81,11 @@ void handover_forget(struct service *svc);
  * their process stopped, and unclaimed descriptors are released. */
 void handover_restore_done(struct supervisor *sup);
 
+/* A descriptor that is no service slot's (fcgi.c's listening sockets): deposited, the keeper
+ * holds it at its number, and a supervisor that restarts inherits it there without
+ * close-on-exec; it claims it (sets FD_CLOEXEC) before handover_restore_done, which closes
+ * whatever nobody claimed. Released when it is closed for good. No-ops without a keeper. */
+void handover_deposit(struct handover *h, int fd);
+void handover_release(struct handover *h, int fd);
+
 #endif

@@ -54,13 +54,13 @@ struct keeper {
     bool hello;                /* it asked for exits: send them as they happen */
     bool orderly;              /* it said STOPPING: its exit is ours */
     bool upgrade;              /* it said UPGRADE: re-execute once it is gone */
-    bool stop_requested;       /* TERM/INT while no supervisor ran: the next one stops all */
+    bool stop_requested;       /* TERM/INT/QUIT while no supervisor ran: the next one stops all */
     unsigned generation;       /* supervisors started, across upgrades */
     unsigned quick_deaths;
     uint64_t sup_started_ns;
     uint64_t restart_at_ns;    /* 0: no restart pending */
     bool sock_hup;             /* the supervisor's end is closed: it is exiting */
-    bool term_sent;            /* a TERM or INT was forwarded to the current supervisor */
+    bool term_sent;            /* a TERM, INT or QUIT was forwarded to the current supervisor */
     uint64_t sent;             /* the next ring record the supervisor has not had */
     bool end_pending;          /* the backlog's end is still to be sent */
     bool ack_pending;          /* the upgrade's acknowledgement is still to be sent */
@@ -495,12 +495,13 @@ static int on_signals(struct keeper *k)
     for (int sig = 1; sig < NSIG; sig++) {
         if (!pending[sig])
             continue;
-        if (sig == SIGTERM || sig == SIGINT)
+        bool stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+        if (stop)
             k->term_sent = true; /* if it dies before it could act, the next one stops */
         if (k->sup_pid != 0) {
             /* Our unreaped child: its pid cannot have been reused. */
             (void)kill(k->sup_pid, sig);
-        } else if (sig == SIGTERM || sig == SIGINT) {
+        } else if (stop) {
             /* No supervisor to stop the programs: start one now, which stops them all. */
             k->stop_requested = true;
             k->restart_at_ns = 1;
@@ -608,6 +609,7 @@ int keeper_main(int argc, char **argv)
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGQUIT); /* supervisord's users stop it so: the supervisor stops all */
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGUSR1);
     sigaddset(&mask, SIGUSR2);

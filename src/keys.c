@@ -66,10 +66,13 @@ static const struct key_def program_keys[] = {
     {"rlimit_stack", KEY_RLIMIT_STACK, KEYT_STRING, true, NORANGE},
     {"rlimit_fsize", KEY_RLIMIT_FSIZE, KEYT_STRING, true, NORANGE},
     {"rlimit_cpu", KEY_RLIMIT_CPU, KEYT_STRING, true, NORANGE},
-    UNSUP("stdout_capture_maxbytes"),
-    UNSUP("stderr_capture_maxbytes"),
-    UNSUP("stdout_events_enabled"),
-    UNSUP("stderr_events_enabled"),
+    /* Each line of output is also a PROCESS_LOG_STDOUT/STDERR event ([eventlistener:x]). */
+    {"stdout_events_enabled", KEY_STDOUT_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
+    {"stderr_events_enabled", KEY_STDERR_EVENTS_ENABLED, KEYT_BOOL, true, NORANGE},
+    /* supervisord's capture mode: output between <!--XSUPERVISOR:BEGIN--> and
+     * <!--XSUPERVISOR:END--> is a PROCESS_COMMUNICATION event, at most this many bytes. */
+    {"stdout_capture_maxbytes", KEY_STDOUT_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
+    {"stderr_capture_maxbytes", KEY_STDERR_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
     UNSUP("serverurl"),
 };
 
@@ -103,8 +106,10 @@ static const struct key_def tend_keys[] = {
     {"cgroups", KEY_CGROUPS, KEYT_BOOL, true, NORANGE},
     {"identifier", KEY_IDENTIFIER, KEYT_NAME, true, NORANGE},
     {"nocleanup", KEY_NOCLEANUP, KEYT_BOOL, true, NORANGE},
-    UNSUP("strip_ansi"),
-    UNSUP("silent"),
+    /* supervisord's: ANSI escape sequences taken out of the programs' captured output. */
+    {"strip_ansi", KEY_STRIP_ANSI, KEYT_BOOL, true, NORANGE},
+    /* supervisord -s: in the foreground, tend's log does not go to standard error. */
+    {"silent", KEY_SILENT, KEYT_BOOL, true, NORANGE},
 };
 
 /* [unix_http_server] spells the socket settings its own way; they land in the same fields. */
@@ -133,6 +138,22 @@ static const struct key_def inet_http_keys[] = {
     {"user", KEY_USER, KEYT_STRING, true, NORANGE},
 };
 
+/* Keys an [eventlistener:x] has beyond a program's (keys_find falls back to program_keys). */
+static const struct key_def listener_keys[] = {
+    {"events", KEY_LISTENER_EVENTS, KEYT_LIST, true, NORANGE},
+    /* Events waiting for a READY listener; past it the oldest is dropped (logged). */
+    {"buffer_size", KEY_BUFFER_SIZE, KEYT_UINT, true, 1, 65536},
+    UNSUP("result_handler"),
+};
+
+/* Keys an [fcgi-program:x] has beyond a program's. */
+static const struct key_def fcgi_keys[] = {
+    {"socket", KEY_FCGI_SOCKET, KEYT_STRING, true, NORANGE},
+    {"socket_owner", KEY_FCGI_SOCKET_OWNER, KEYT_OWNER, true, NORANGE},
+    {"socket_mode", KEY_FCGI_SOCKET_MODE, KEYT_OCTAL, true, 0, 07777},
+    {"socket_backlog", KEY_FCGI_SOCKET_BACKLOG, KEYT_UINT, true, 1, 65535},
+};
+
 struct key_table {
     const struct key_def *defs;
     size_t count;
@@ -148,6 +169,8 @@ static const struct key_table tables[KEYSEC_COUNT] = {
     [KEYSEC_UNIX_HTTP] = TABLE(unix_http_keys),
     [KEYSEC_ALERT] = TABLE(alert_keys),
     [KEYSEC_INET_HTTP] = TABLE(inet_http_keys),
+    [KEYSEC_LISTENER] = TABLE(listener_keys),
+    [KEYSEC_FCGI] = TABLE(fcgi_keys),
 };
 
 const struct key_def *keys_list(enum key_section section, size_t *count)

@@ -18,6 +18,8 @@ enum key_section {
     KEYSEC_UNIX_HTTP,   /* [unix_http_server] */
     KEYSEC_ALERT,       /* [alert], [alert:NAME] */
     KEYSEC_INET_HTTP,   /* [inet_http_server]: the HTTP front, tend-web */
+    KEYSEC_LISTENER,    /* [eventlistener:x]: its own keys; the rest are [program:x]'s */
+    KEYSEC_FCGI,        /* [fcgi-program:x]: its own keys; the rest are [program:x]'s */
     KEYSEC_COUNT
 };
 
@@ -125,6 +127,22 @@ enum key_id {
     KEY_PORT,
     KEY_USERNAME,
     KEY_PASSWORD,
+    /* [eventlistener:x] (and every [program:x] key) */
+    KEY_LISTENER_EVENTS,
+    KEY_BUFFER_SIZE,
+    /* [fcgi-program:x] (and every [program:x] key) */
+    KEY_FCGI_SOCKET,
+    KEY_FCGI_SOCKET_OWNER,
+    KEY_FCGI_SOCKET_MODE,
+    KEY_FCGI_SOCKET_BACKLOG,
+    /* [tend] */
+    KEY_SILENT,
+    KEY_STRIP_ANSI,
+    /* [program:x] */
+    KEY_STDOUT_EVENTS_ENABLED,
+    KEY_STDERR_EVENTS_ENABLED,
+    KEY_STDOUT_CAPTURE_MAXBYTES,
+    KEY_STDERR_CAPTURE_MAXBYTES,
 };
 
 struct key_def {

@@ -11,6 +11,8 @@
 #include "adopt.h"
 #include "handover.h"
 #include "cgroup.h"
+#include "events.h"
+#include "fcgi.h"
 #include "ident.h"
 #include "launch.h"
 #include "log.h"
@@ -92,7 +94,7 @@ void launch_spawn(struct service *svc)
     size_t ngroups = 0;
     uid_t uid = 0;
     gid_t gid = 0;
-    int out_fd = -1, err_fd = -1, report_fd;
+    int out_fd = -1, err_fd = -1, report_fd, in_fd = sup->null_fd;
     bool lent = false;
     pid_t pid;
 
@@ -137,6 +139,11 @@ void launch_spawn(struct service *svc)
             goto out;
         }
     }
+    /* An [fcgi-program:x] instance's stdin is its program's listening socket (fcgi.c). */
+    if (fcgi_child_fd(svc, &in_fd, what, sizeof(what)) == -1) {
+        spawn_refused(svc, what, 0); /* the message names the socket and the errno */
+        goto out;
+    }
     /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
      * made leaves that stream on /dev/null this time (logged by logcap). */
     if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1)
@@ -165,13 +172,17 @@ void launch_spawn(struct service *svc)
         spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
         goto out;
     }
+    /* An event listener's stdin and stdout are the protocol's pipes (events.c). */
+    if (events_child_fds(svc, &in_fd, &out_fd) == -1)
+        log_msg(LOG_LVL_WARN, "%s: no event listener pipes this time: %s", svc->display,
+                strerror(errno));
     struct spawn_spec spec = {
         .path = path,
         .argv = c->argv,
         .envp = envp,
         .dir = c->directory,
         .umask = c->umask,
-        .stdio_fd = {sup->null_fd, out_fd != -1 ? out_fd : sup->null_fd,
+        .stdio_fd = {in_fd, out_fd != -1 ? out_fd : sup->null_fd,
                      err_fd != -1 ? err_fd : sup->null_fd},
         .detach = SPAWN_DETACH_PGRP,
         .nofile = sup->child_nofile,
@@ -192,6 +203,7 @@ void launch_spawn(struct service *svc)
     int saved = errno;
     if (spawned == 0)
         test_kill_in_spawn("after");
+    events_after_spawn(svc, spawned == 0);
     cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
     errno = saved;
     if (spawned == -1) {

@@ -61,6 +61,8 @@ struct stream_conf {
     bool to_syslog;
     bool auto_dir;        /* the file is in childlogdir: create the directory if missing */
     bool timestamps;
+    bool events;          /* also passed to logcap_event_hook */
+    long long capture_max; /* capture mode (logcap_comm_hook); 0: off */
     char *path;           /* owned; NULL unless to_file */
     long long max_bytes;  /* 0: never rotate on size */
     int backups;
@@ -77,7 +79,10 @@ struct stream {
     struct watcher w;
     char *carry;          /* the partial line read so far */
     size_t carry_len, carry_cap;
+    char *comm_buf;       /* capture mode: what is between the tokens so far */
+    size_t comm_len;
     bool in_line;         /* a piece of a long line was delivered; its end has not */
+    bool comm_mode;       /* capture mode: between the BEGIN and END tokens */
 
     /* the file */
     int file_fd;
@@ -832,11 +837,105 @@ static void put_stamped(struct stream *s, const char *buf, size_t len)
 
 /* ---- reading ---- */
 
+bool logcap_strip_ansi;
+void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf, size_t len);
+void (*logcap_comm_hook)(const char *name, bool is_stderr, const char *buf, size_t len);
+
+#define COMM_BEGIN "<!--XSUPERVISOR:BEGIN-->"
+#define COMM_END "<!--XSUPERVISOR:END-->"
+
+/* Copies buf without its ANSI escape sequences into out (at least len bytes); returns the
+ * new length. A sequence cut by the end of buf loses only its part in buf. */
+static size_t strip_ansi(const char *buf, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\033') {
+            out[o++] = buf[i];
+            continue;
+        }
+        if (i + 1 < len && buf[i + 1] == '[') {
+            /* CSI: parameters and intermediates (0x20..0x3f), then a final 0x40..0x7e. */
+            i += 2;
+            while (i < len && (unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] <= 0x3f)
+                i++;
+            /* i is at the final byte (skipped by the loop), or at the end. */
+        } else if (i + 1 < len && buf[i + 1] != '\n') {
+            i++; /* ESC and one character (ESC c, ESC 7, ...) */
+        }
+    }
+    return o;
+}
+
+/* Capture mode: keeps the newest capture_max bytes of what is between the tokens. */
+static void comm_append(struct stream *s, const char *buf, size_t len)
+{
+    size_t max = (size_t)s->c.capture_max;
+    if (len >= max) {
+        buf += len - max;
+        len = max;
+        s->comm_len = 0;
+    }
+    if (s->comm_buf == NULL && (s->comm_buf = malloc(max)) == NULL)
+        return; /* no memory: this capture is lost, its tokens still bound it */
+    if (s->comm_len + len > max) {
+        size_t drop = s->comm_len + len - max;
+        memmove(s->comm_buf, s->comm_buf + drop, s->comm_len - drop);
+        s->comm_len -= drop;
+    }
+    memcpy(s->comm_buf + s->comm_len, buf, len);
+    s->comm_len += len;
+}
+
+static void deliver_out(struct stream *s, const char *buf, size_t len);
+
 /* buf is whole lines, or a piece of a long line (no final newline). */
 static void deliver(struct stream *s, const char *buf, size_t len)
 {
+    if (s->c.capture_max <= 0) {
+        deliver_out(s, buf, len);
+        return;
+    }
+    while (len > 0) {
+        const char *tok = s->comm_mode ? COMM_END : COMM_BEGIN;
+        size_t tlen = strlen(tok);
+        const char *at = memmem(buf, len, tok, tlen);
+        size_t upto = at != NULL ? (size_t)(at - buf) : len;
+        if (s->comm_mode)
+            comm_append(s, buf, upto);
+        else
+            deliver_out(s, buf, upto);
+        if (at == NULL)
+            return;
+        buf = at + tlen;
+        len -= upto + tlen;
+        if (s->comm_mode) {
+            if (logcap_comm_hook != NULL)
+                logcap_comm_hook(s->lc->name, s == &s->lc->s[1], s->comm_buf != NULL ?
+                                 s->comm_buf : "", s->comm_len);
+            s->comm_len = 0;
+        }
+        s->comm_mode = !s->comm_mode;
+    }
+}
+
+static void deliver_out(struct stream *s, const char *buf, size_t len)
+{
+    static char stripped[CARRY_MAX + READ_MAX + 1];
+
     if (len == 0)
         return;
+    if (logcap_strip_ansi && len <= sizeof(stripped) && memchr(buf, '\033', len) != NULL) {
+        bool open_line = buf[len - 1] != '\n';
+        len = strip_ansi(buf, len, stripped);
+        buf = stripped;
+        if (len == 0) {
+            s->in_line = open_line;
+            return;
+        }
+    }
+    if (s->c.events && logcap_event_hook != NULL)
+        logcap_event_hook(s->lc->name, s == &s->lc->s[1], buf, len);
     if (s->c.to_syslog)
         syslog_lines(s, buf, len);
     if (s->c.to_file) {
@@ -992,7 +1091,8 @@ static int splice_pump(struct stream *s, int max_rounds)
 static bool splicing(const struct stream *s)
 {
     return s->rd_fd != -1 && s->c.to_file && s->file_fd != -1 && s->file_splice &&
-           !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps;
+           !s->retrying && s->carry_len == 0 && !s->c.to_syslog && !s->c.timestamps &&
+           !logcap_strip_ansi && !s->c.events && s->c.capture_max <= 0;
 }
 
 /* Reads up to max_reads times, stopping when the pipe is empty. */
@@ -1136,6 +1236,10 @@ static int make_confs(struct stream_conf c[2], const char *display, const struct
                          p->stdout_logfile, p->stdout_syslog, p->stdout_logfile_maxbytes,
                          p->stdout_logfile_backups, p->stdout_timestamps, childlogdir) == -1)
         return -1;
+    c[0].events = p->stdout_events;
+    c[1].events = p->stderr_events;
+    c[0].capture_max = p->stdout_capture_maxbytes;
+    c[1].capture_max = p->stderr_capture_maxbytes;
     /* redirect_stderr: stderr shares stdout's pipe, so its own stream stays unused. */
     if (!p->redirect_stderr &&
         make_stream_conf(&c[1], display, p->name, "stderr", p->stderr_logfile_kind,
@@ -1165,7 +1269,7 @@ static void report_lost_drop(struct stream *s)
 
 static bool capturing(const struct stream_conf *c)
 {
-    return c->to_file || c->to_syslog;
+    return c->to_file || c->to_syslog || c->events || c->capture_max > 0;
 }
 
 /* "group:name", or "name" when the group is the program itself, as tend's log says it. */
@@ -1454,6 +1558,13 @@ void logcap_reconfigure(struct logcap *lc, const struct proc_conf *conf, const c
             report_lost_drop(s);
             close_file(s);
         }
+        if (s->c.capture_max != c[i].capture_max) {
+            /* The buffer is sized by the old capture_maxbytes: a capture under way ends. */
+            free(s->comm_buf);
+            s->comm_buf = NULL;
+            s->comm_len = 0;
+            s->comm_mode = false;
+        }
         stream_conf_free(&s->c);
         s->c = c[i];
         if (!capturing(&s->c) && s->rd_fd != -1)
@@ -1532,6 +1643,7 @@ static void free_mem(void *ptr)
     for (int i = 0; i < 2; i++) {
         stream_conf_free(&lc->s[i].c);
         free(lc->s[i].carry);
+        free(lc->s[i].comm_buf);
     }
     free(lc->name);
     free(lc->display);

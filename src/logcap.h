@@ -104,6 +104,21 @@ const char *logcap_path(const struct logcap *lc, int stream);
 /* Set when the supervisor leaves for an upgrade: logcap_free then leaves what the pipes hold
  * for the next supervisor and writes a partial line as it is, without ending it. */
 extern bool logcap_handing_over;
+/* [tend] strip_ansi=true: ANSI escape sequences (ESC [ ... final byte, and two-byte ESC X)
+ * are taken out of captured output before it is written (files and syslog). The zero-copy
+ * splice path is off meanwhile: the bytes must pass through tend to be filtered. */
+extern bool logcap_strip_ansi;
+/* stdout_events_enabled / stderr_events_enabled: every piece of output delivered (whole
+ * lines, or a piece of a long one) is also passed here (events.c sets it). The stream is
+ * read even when it goes to no file. */
+extern void (*logcap_event_hook)(const char *name, bool is_stderr, const char *buf,
+                                 size_t len);
+/* *_capture_maxbytes (supervisord's capture mode): what a program writes between
+ * <!--XSUPERVISOR:BEGIN--> and <!--XSUPERVISOR:END--> goes here, not to its log (the newest
+ * capture_maxbytes of it when there is more). Tokens are found within what one read
+ * delivers (a token split across two reads is not seen). */
+extern void (*logcap_comm_hook)(const char *name, bool is_stderr, const char *buf,
+                                size_t len);
 
 /* Writes out what can still be read and the last unterminated line, logs any output that had
  * to be dropped and was not yet reported, closes every descriptor. Safe inside a loop

@@ -14,7 +14,8 @@
 static const char tend_usage[] =
     "Usage: tend COMMAND [ARGS...]\n"
     "  daemon [-c FILE] [-n]     run the supervisor (-n: stay in the foreground)\n"
-    "  check [--json] [-c] [FILE]   validate a config: every problem as FILE:LINE: message\n"
+    "  check [--json] [--strict] [-c] [FILE]   validate a config: every problem as\n"
+    "                            FILE:LINE: message (--strict: warnings are errors too)\n"
     "  status [--json] [NAME|GROUP:|GROUP:*...]   one line per process (exit 3 if not all\n"
     "                            RUNNING)\n"
     "  start|stop|restart [--no-wait] NAME...|GROUP:|GROUP:*|all   (start in priority order,\n"
@@ -126,7 +127,8 @@ static int doc_lists(void)
         [KEYSEC_PROGRAM] = "program", [KEYSEC_GROUP] = "group",
         [KEYSEC_INCLUDE] = "include", [KEYSEC_TEND] = "tend",
         [KEYSEC_UNIX_HTTP] = "unix_http_server", [KEYSEC_ALERT] = "alert",
-        [KEYSEC_INET_HTTP] = "inet_http_server",
+        [KEYSEC_INET_HTTP] = "inet_http_server", [KEYSEC_LISTENER] = "eventlistener",
+        [KEYSEC_FCGI] = "fcgi-program",
     };
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

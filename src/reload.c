@@ -222,6 +222,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     if (snap_fd != -1 && handover_set_config_fd(sup->handover, snap_fd) == -1)
         log_msg(LOG_LVL_WARN, "reload: cannot hand the configuration in force to the keeper: "
                 "%s", strerror(errno));
+    logcap_strip_ansi = cfg->tend.strip_ansi;
     /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
     for (size_t i = 0; i < nadded; i++)
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);

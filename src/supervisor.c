@@ -21,6 +21,8 @@
 
 #include "adopt.h"
 #include "alert.h"
+#include "events.h"
+#include "fcgi.h"
 #include "handover.h"
 #include "health.h"
 #include "launch.h"
@@ -73,6 +75,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     if (handover_attach(svc) == -1)
         log_msg(LOG_LVL_WARN, "%s: no room in the handover state (%s): a supervisor restart "
                 "would lose track of it", svc->display, strerror(errno));
+    fcgi_attach(svc);
     return svc;
 }
 
@@ -84,6 +87,8 @@ void svc_release(struct service *svc)
     adopt_pidfd_end(svc);
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
     cgroup_svc_release(svc->cg);
+    events_release(svc);
+    fcgi_detach(svc);
 }
 
 void svc_free(void *ptr)
@@ -384,6 +389,7 @@ void sup_shutdown(struct supervisor *sup)
         return;
     log_msg(LOG_LVL_INFO, "shutting down: stopping every program by descending priority");
     sup->shutting_down = true;
+    events_stopping(sup->events);
     handover_stopping(sup->handover);
     sdnotify_stopping();
     sup->shutdown_priority = INT_MAX;
@@ -670,7 +676,10 @@ static void on_signal(struct watcher *w, uint32_t events)
             break;
         case SIGTERM:
         case SIGINT:
+        case SIGQUIT: /* supervisord's users send it to stop it (the container idiom) */
             log_msg(LOG_LVL_INFO, "received SIG%s", sig_name((int)si.ssi_signo) ?: "?");
+            if (!sup->shutting_down)
+                events_stop_signal(sup->events, (pid_t)si.ssi_pid);
             sup_shutdown(sup);
             break;
         case SIGHUP:
@@ -703,6 +712,7 @@ int sup_init(struct supervisor *sup)
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGQUIT);
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGUSR1);
     sigaddset(&mask, SIGUSR2);
@@ -717,6 +727,7 @@ int sup_init(struct supervisor *sup)
     sup->alerts = alerts_new(&sup->loop);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
+    sup->events = events_new(sup);
     return 0;
 }
 
@@ -753,6 +764,8 @@ void sup_destroy(struct supervisor *sup)
     free(sup->svcs);
     sup->svcs = NULL;
     sup->nsvcs = 0;
+    events_free(sup->events);
+    sup->events = NULL;
     cgroup_tree_close(sup->cgroups);
     sup->cgroups = NULL;
     loop_free(&sup->loop);

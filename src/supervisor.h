@@ -53,6 +53,8 @@ struct service {
     bool spawning;             /* between the decision to fork and the recorded pid */
     bool restored;             /* restored from a previous supervisor's state */
     bool restored_gone;        /* ... without its process: the keeper's record decides */
+    struct evproc *evproc;     /* [eventlistener:x]: its protocol pipes (events.c) */
+    struct fcgi_sock *fcgi;    /* [fcgi-program:x]: the socket it gets as stdin (fcgi.c) */
     uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start */
     uint64_t lid_lo_ns, lid_hi_ns; /* ... of launcher_pid's */
 };
@@ -76,7 +78,7 @@ struct supervisor {
     struct {
         sup_listener_fn *fn;
         void *ctx;
-    } listeners[4];
+    } listeners[8];
     size_t nlisteners;
     struct control *control;   /* the control socket server, NULL if none */
     struct handover *handover; /* the keeper's side of things, NULL without a keeper */
@@ -84,6 +86,7 @@ struct supervisor {
     bool restarted;            /* started by the keeper to take over from a previous one */
     bool upgrading;            /* leaving for `tend upgrade`: hand everything over */
     struct alerts *alerts;
+    struct events *events;     /* [eventlistener:x] pools (events.c); NULL: none */
     uint64_t started_ns;
     int null_fd;               /* /dev/null, opened once for every child's unused stdio */
     rlim_t child_nofile;       /* children's RLIMIT_NOFILE soft limit (tend raises its own) */

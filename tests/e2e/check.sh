@@ -115,9 +115,10 @@ EOF
         fail "tend check created files: $(ls "$T")"
 }
 
-# Every mistake is reported, not just the first, each at its own line: an unknown key with
-# the nearest valid one, bad values, an unknown section with a suggestion, a missing command;
-# a supervisord key tend does not support is a warning only. Status 1 and no "ok".
+# Every mistake is reported, not just the first, each at its own line: bad values, an unknown
+# section with a suggestion, a missing command; an unknown key (with the nearest valid one) and
+# a supervisord key tend does not support are warnings only, as supervisord ignores both.
+# Status 1 and no "ok".
 t_errors_each_with_line() {
     setup
     local f=$T/bad.conf
@@ -138,7 +139,7 @@ autostart=true
 
 [program:d]
 command=/bin/sleep 1
-stdout_capture_maxbytes=1MB
+serverurl=AUTO
 startsecs=abc
 stopsignal=BOGUS
 exitcodes=0,300
@@ -146,32 +147,32 @@ EOF
     run_check -c "$f"
     expect_eq "$rc" 1 "status of tend check on a config with errors; output: $(output)"
     if output | grep -q ': ok'; then fail "check said ok: $(output)"; fi
-    expect_diag "$f" "$(line_of "$f" 'logfle=/tmp/tend-e2e-x.log')" error \
+    expect_diag "$f" "$(line_of "$f" 'logfle=/tmp/tend-e2e-x.log')" warning \
         "unknown key 'logfle' in \\[tend\\].*did you mean 'logfile'"
-    expect_diag "$f" "$(line_of "$f" 'startsec=3')" error \
+    expect_diag "$f" "$(line_of "$f" 'startsec=3')" warning \
         "unknown key 'startsec' in \\[program:a\\].*did you mean 'startsecs'"
     expect_diag "$f" "$(line_of "$f" 'autorestart=maybe')" error "autorestart.*'maybe'"
     expect_diag "$f" "$(line_of "$f" '[programme:b]')" error \
         "unknown section \\[programme:b\\].*did you mean \\[program:b\\]"
     expect_diag "$f" "$(line_of "$f" '[program:c]')" error "\\[program:c\\].*command"
-    expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning \
-        "stdout_capture_maxbytes.*not supported"
+    expect_diag "$f" "$(line_of "$f" 'serverurl=AUTO')" warning \
+        "serverurl.*not supported"
     expect_diag "$f" "$(line_of "$f" 'startsecs=abc')" error "startsecs.*'abc'"
     expect_diag "$f" "$(line_of "$f" 'stopsignal=BOGUS')" error "stopsignal.*'BOGUS'"
     expect_diag "$f" "$(line_of "$f" 'exitcodes=0,300')" error "exitcodes.*'300'"
-    expect_eq "$(count_diags error)" 8 "errors reported; output: $(output)"
-    expect_eq "$(count_diags warning)" 1 "warnings reported; output: $(output)"
+    expect_eq "$(count_diags error)" 6 "errors reported; output: $(output)"
+    expect_eq "$(count_diags warning)" 3 "warnings reported; output: $(output)"
 }
 
-# Only warnings (supervisord keys tend does not support, in three kinds of section): each is
-# reported at its line, and the config is ok.
+# Only warnings (supervisord keys tend does not support and a key nobody knows, in three kinds
+# of section): each is reported at its line, and the config is ok.
 t_warnings_only_exit_0() {
     setup
     local f=$T/warn.conf
     cat >"$f" <<EOF
 [supervisord]
 logfile=$T/tend.log
-strip_ansi=true
+nosuchkey=true
 
 [unix_http_server]
 file=$T/tend.sock
@@ -179,16 +180,67 @@ username=someone
 
 [program:d]
 command=/bin/sleep 1
-stdout_capture_maxbytes=1MB
+serverurl=AUTO
 EOF
     run_check -c "$f"
     expect_eq "$rc" 0 "status of tend check with warnings only; output: $(output)"
     expect_match "$(cat "$T/c.out")" "^$f: ok \\(1 process\\)\$" "what check prints"
-    expect_diag "$f" "$(line_of "$f" 'strip_ansi=true')" warning "strip_ansi"
+    expect_diag "$f" "$(line_of "$f" 'nosuchkey=true')" warning "unknown key 'nosuchkey'"
     expect_diag "$f" "$(line_of "$f" 'username=someone')" warning "username"
-    expect_diag "$f" "$(line_of "$f" 'stdout_capture_maxbytes=1MB')" warning "stdout_capture_maxbytes"
+    expect_diag "$f" "$(line_of "$f" 'serverurl=AUTO')" warning "serverurl"
     expect_eq "$(count_diags warning)" 3 "warnings reported"
     expect_eq "$(count_diags error)" 0 "errors reported"
+}
+
+# What supervisord runs, tend runs: keys it ignores (inherit= in a program, program keys pasted
+# into [supervisord], a typo) are warnings that name FILE:LINE and the nearest valid key, and
+# [ctlplugin:x] (a supervisorctl section) is ignored. --strict makes every warning an error:
+# the same lines, status 1.
+t_lenient_and_strict() {
+    setup
+    local f=$T/lenient.conf
+    cat >"$f" <<EOF
+[supervisord]
+logfile=$T/tend.log
+autorestart=true
+
+[ctlplugin:wildcards]
+supervisor.ctl_factory = supervisorwildcards.controllerplugin:make_wildcards_controllerplugin
+
+[program:d]
+command=/bin/sleep 1
+inherit=base
+stopwaitsec=3
+EOF
+    run_check -c "$f"
+    expect_eq "$rc" 0 "status of tend check on a config supervisord runs; output: $(output)"
+    expect_match "$(cat "$T/c.out")" "^$f: ok \\(1 process\\)\$" "what check prints"
+    expect_diag "$f" "$(line_of "$f" 'autorestart=true')" warning \
+        "unknown key 'autorestart' in \\[supervisord\\]"
+    expect_diag "$f" "$(line_of "$f" 'inherit=base')" warning "unknown key 'inherit'"
+    expect_diag "$f" "$(line_of "$f" 'stopwaitsec=3')" warning \
+        "unknown key 'stopwaitsec'.*did you mean 'stopwaitsecs'"
+    expect_eq "$(count_diags warning)" 3 "warnings reported; output: $(output)"
+    expect_eq "$(count_diags error)" 0 "errors reported; output: $(output)"
+
+    run_check --strict -c "$f"
+    expect_eq "$rc" 1 "status of tend check --strict with warnings; output: $(output)"
+    if output | grep -q ': ok'; then fail "check --strict said ok: $(output)"; fi
+    expect_diag "$f" "$(line_of "$f" 'inherit=base')" error "unknown key 'inherit'"
+    expect_diag "$f" "$(line_of "$f" 'stopwaitsec=3')" error "did you mean 'stopwaitsecs'"
+    expect_eq "$(count_diags error)" 3 "errors under --strict; output: $(output)"
+    expect_eq "$(count_diags warning)" 0 "warnings left under --strict; output: $(output)"
+
+    local out
+    out=$("$TEND" check --json --strict "$f") && fail "check --json --strict exited 0"
+    expect_eq "$(python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["ok"], sorted(set(x["severity"] for x in d["diagnostics"])))' <<<"$out")" \
+        "False ['error']" "check --json --strict"
+
+    # Without warnings, --strict changes nothing.
+    sed -i '/^autorestart=true$/d; /^inherit=base$/d; s/^stopwaitsec=3$/stopwaitsecs=3/' "$f"
+    run_check --strict -c "$f"
+    expect_eq "$rc" 0 "status of tend check --strict on a clean config; output: $(output)"
 }
 
 # A mistake in an included file is reported with that file's path (one that names it from
@@ -207,15 +259,15 @@ EOF
     cat >"$T/etc/conf.d/x.conf" <<'EOF'
 [program:x]
 command=/bin/true
-autostrat=false
+autostart=maybe
 EOF
     run_check -c etc/main.conf
     expect_eq "$rc" 1 "status; output: $(output)"
     expect_diag etc/main.conf "$(line_of "$T/etc/main.conf" 'priority=high')" error "priority.*'high'"
     local line file
-    line=$(output | grep -F "x.conf:$(line_of "$T/etc/conf.d/x.conf" 'autostrat=false'): error: " || true)
+    line=$(output | grep -F "x.conf:$(line_of "$T/etc/conf.d/x.conf" 'autostart=maybe'): error: " || true)
     [ -n "$line" ] || fail "no error at line 3 of the included file: $(output)"
-    expect_match "$line" "unknown key 'autostrat'.*did you mean 'autostart'" "the included file's error"
+    expect_match "$line" "autostart: 'maybe'" "the included file's error"
     file=${line%%:*}
     [ -e "$file" ] && [ "$(realpath "$file")" = "$T/etc/conf.d/x.conf" ] ||
         fail "the included file is reported as '$file', which does not name it from $PWD"

@@ -104,8 +104,10 @@ t_options_documented_both_ways() {
 t_keys_documented_both_ways() {
     local sec manre k documented man
     man=$(plain "$ROOT/man/tend.conf.5")
-    for sec in tend program group alert; do
+    for sec in tend program group alert eventlistener fcgi-program; do
         case $sec in
+            eventlistener) manre='.SH [eventlistener:NAME] SETTINGS' ;;
+            fcgi-program) manre='.SH [fcgi-program:NAME] SETTINGS' ;;
             tend) manre='.SH [tend] SETTINGS' ;;
             program) manre='.SH [program:NAME] SETTINGS' ;;
             group) manre='.SH [group:NAME] SETTINGS' ;;
@@ -148,7 +150,7 @@ t_keys_documented_both_ways() {
 # and "warned" for one tend warns about, and no row for a key the code does not have.
 t_migration_key_table() {
     local page=$ROOT/doc/migrating-from-supervisord.md sec key how want rows
-    rows=$(grep -E '^\| \[[a-z_]+\] \| [a-z_]+ \| (yes|warned) \|' "$page" |
+    rows=$(grep -E '^\| \[[a-z_-]+\] \| [a-z_]+ \| (yes|warned) \|' "$page" |
         awk -F' *\\| *' '{print $2, $3, $4}')
     [ -n "$rows" ] || fail "no key table in $page"
     while read -r sec key how; do

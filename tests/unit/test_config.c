@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "confsnap.h"
+#include "evtype.h"
 #include "../harness.h"
 #include "keys.h"
 #include "util/str.h"
@@ -446,22 +447,22 @@ TEST(several_mistakes_all_reported)
                            "command=/bin/db\n"       /* 8 */
                            "[program:db]\n"          /* 9 */
                            "umask=089\n"             /* 10 */
-                           "stdout_capture_maxbytes=1MB\n"), /* 11 */
+                           "serverurl=AUTO\n"), /* 11 */
               -1);
     CHECK_STR(fx.text,
               "main.conf:3: error: startsecs: 'abc' is not a non-negative integer\n"
               "main.conf:4: error: stopsignal: unknown signal 'FOO'\n"
               "main.conf:5: error: autorestart: 'sometimes' is not one of true, false, "
               "unexpected\n"
-              "main.conf:6: error: unknown key 'comand' in [program:web]; did you mean "
-              "'command'?\n"
+              "main.conf:6: warning: unknown key 'comand' in [program:web]; did you mean "
+              "'command'? ignored\n"
               "main.conf:7: error: unknown section [prgram:db]; did you mean [program:db]?\n"
               "main.conf:9: error: [program:db] is missing required key 'command'\n"
               "main.conf:10: error: umask: '089' is not an octal number\n"
-              "main.conf:11: warning: [program:db] key 'stdout_capture_maxbytes' is not "
+              "main.conf:11: warning: [program:db] key 'serverurl' is not "
               "supported by tend yet; ignored");
-    CHECK_INT(fx.d.errors, 7);
-    CHECK_INT(fx.d.warnings, 1);
+    CHECK_INT(fx.d.errors, 6);
+    CHECK_INT(fx.d.warnings, 2);
     fx_done(&fx);
 }
 
@@ -519,19 +520,66 @@ TEST(ignored_and_unsupported_sections)
                            "whatever=1\n"
                            "[rpcinterface:supervisor]\n"
                            "supervisor.rpcinterface_factory = x:y\n"
+                           "[ctlplugin:wildcards]\n"
+                           "supervisor.ctl_factory = x:y\n"
                            "[eventlistener:mem]\n"
                            "command=memmon\n"
+                           "events=PROCESS_STATE_EXITED, TICK_60\n"
+                           "buffer_size=3\n"
                            "[fcgi-program:php]\n"
+                           "command=/usr/bin/php-cgi\n"
                            "socket=tcp://localhost:9000\n"
+                           "socket_backlog=7\n"
+                           "numprocs=2\n"
+                           "process_name=%(program_name)s_%(process_num)d\n"
                            "[program:a]\n"
                            "command=/bin/a\n"),
               0);
+    CHECK_STR(fx.text, "");
+    CHECK_INT(fx.cfg->nprocs, 4);
+    const struct proc_conf *m = fx_proc(&fx, "mem");
+    CHECK(m != NULL && m->kind == PROC_KIND_LISTENER);
+    if (m != NULL) {
+        CHECK(m->listener_events == (EVT_MASK(EVT_PROCESS_STATE_EXITED) | EVT_MASK(EVT_TICK_60)));
+        CHECK_INT(m->buffer_size, 3);
+    }
+    const struct proc_conf *f = fx_proc(&fx, "php_1");
+    CHECK(f != NULL && f->kind == PROC_KIND_FCGI);
+    if (f != NULL) {
+        CHECK_STR(f->fcgi_socket, "tcp://localhost:9000");
+        CHECK_INT(f->fcgi_socket_backlog, 7);
+        CHECK_INT(f->fcgi_socket_mode, 0700);
+    }
+    CHECK(fx_proc(&fx, "a") != NULL && fx_proc(&fx, "a")->kind == PROC_KIND_PROGRAM);
+    fx_done(&fx);
+
+    /* Parent types stand for their children; required keys and bad values are errors. */
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\nevents=PROCESS_STATE,TICK\n"), 0);
+    m = fx_proc(&fx, "l");
+    CHECK(m != NULL && m->listener_events == (EVT_TICKS | EVT_MASK(EVT_PROCESS_STATE_STOPPED) |
+                                              EVT_MASK(EVT_PROCESS_STATE_STARTING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_RUNNING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_BACKOFF) |
+                                              EVT_MASK(EVT_PROCESS_STATE_STOPPING) |
+                                              EVT_MASK(EVT_PROCESS_STATE_EXITED) |
+                                              EVT_MASK(EVT_PROCESS_STATE_FATAL) |
+                                              EVT_MASK(EVT_PROCESS_STATE_UNKNOWN)));
+    CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\n"
+                           "events=PROCESS_STATE_EXITD,NOPE\nbufer_size=2\n"
+                           "[eventlistener:k]\ncommand=/bin/k\n"
+                           "[fcgi-program:f]\ncommand=/bin/f\nsocket=http://x\n"
+                           "[fcgi-program:g]\ncommand=/bin/g\n"),
+              -1);
     CHECK_STR(fx.text,
-              "main.conf:6: warning: [eventlistener:mem]: event listeners are not supported "
-              "by tend (see [alert]); section ignored\n"
-              "main.conf:8: warning: [fcgi-program:php]: FastCGI programs are not supported "
-              "by tend; section ignored");
-    CHECK_INT(fx.cfg->nprocs, 1);
+              "main.conf:3: error: events: unknown event type 'PROCESS_STATE_EXITD'; did you "
+              "mean 'PROCESS_STATE_EXITED'?\n"
+              "main.conf:3: error: events: unknown event type 'NOPE'\n"
+              "main.conf:4: warning: unknown key 'bufer_size' in [eventlistener:l]; did you "
+              "mean 'buffer_size'? ignored\n"
+              "main.conf:5: error: [eventlistener:k] is missing required key 'events'\n"
+              "main.conf:9: error: socket: 'http://x' is not tcp://HOST:PORT or unix:///PATH\n"
+              "main.conf:10: error: [fcgi-program:g] is missing required key 'socket'");
     fx_done(&fx);
 }
 
@@ -559,14 +607,14 @@ TEST(tend_section_all_keys)
                            "socket_owner=svc:ops\n"
                            "identifier=tend\n"
                            "nocleanup=true\n"
-                           "strip_ansi=false\n"
-                           "silent=false\n"),
+                           "strip_ansi=true\n"
+                           "silent=true\n"),
               0);
-    /* identifier and nocleanup are supported (AUTO log directory, start-up cleanup). */
-    CHECK_STR(fx.text, "main.conf:20: warning: [tend] key 'strip_ansi' is not supported by "
-                       "tend yet; ignored\n"
-                       "main.conf:21: warning: [tend] key 'silent' is not supported by tend "
-                       "yet; ignored");
+    /* identifier and nocleanup are supported (AUTO log directory, start-up cleanup), and so
+     * are strip_ansi and silent. */
+    CHECK_STR(fx.text, "");
+    CHECK(fx.cfg->tend.strip_ansi);
+    CHECK(fx.cfg->tend.silent);
     const struct tend_conf *t = &fx.cfg->tend;
     CHECK_STR(t->identifier, "tend");
     CHECK(t->nocleanup);
@@ -640,7 +688,8 @@ TEST(tend_section_all_keys)
               "on/off, 1/0)\n"
               "main.conf:7: error: logfile_maxbytes: 'lots' is not a size (bytes, or a number "
               "with KB, MB or GB)\n"
-              "main.conf:8: error: unknown key 'logfiel' in [tend]; did you mean 'logfile'?\n"
+              "main.conf:8: warning: unknown key 'logfiel' in [tend]; did you mean 'logfile'? "
+              "ignored\n"
               "main.conf:9: error: umask: '1000' is out of range (0..0777)");
     fx_done(&fx);
 }
@@ -833,8 +882,8 @@ TEST(alerts)
               "main.conf:7: error: rate: '5/x' is not COUNT or COUNT/SECONDS (positive "
               "integers, e.g. 5/60)\n"
               "main.conf:8: error: events: no events listed\n"
-              "main.conf:9: error: unknown key 'program' in [alert:x]; did you mean "
-              "'programs'?\n"
+              "main.conf:9: warning: unknown key 'program' in [alert:x]; did you mean "
+              "'programs'? ignored\n"
               "main.conf:10: error: programs: no program names or patterns");
     /* Event names round-trip. */
     for (int ev = 0; ev < CONFIG_EV_COUNT; ev++) {
@@ -859,14 +908,16 @@ TEST(unknown_and_unsupported_keys)
                            "frobnicate=1\n"
                            "a=1\n"
                            "serverurl=AUTO\n"),
-              -1);
+              0);
+    /* supervisord ignores keys it does not know: a warning each, still naming the nearest
+     * valid key (`tend check --strict` makes them errors). */
     CHECK_STR(fx.text,
-              "main.conf:3: error: unknown key 'autorestar' in [program:x]; did you mean "
-              "'autorestart'?\n"
-              "main.conf:4: error: unknown key 'stdout_logfile_maxbyte' in [program:x]; did "
-              "you mean 'stdout_logfile_maxbytes'?\n"
-              "main.conf:5: error: unknown key 'frobnicate' in [program:x]\n"
-              "main.conf:6: error: unknown key 'a' in [program:x]\n"
+              "main.conf:3: warning: unknown key 'autorestar' in [program:x]; did you mean "
+              "'autorestart'? ignored\n"
+              "main.conf:4: warning: unknown key 'stdout_logfile_maxbyte' in [program:x]; did "
+              "you mean 'stdout_logfile_maxbytes'? ignored\n"
+              "main.conf:5: warning: unknown key 'frobnicate' in [program:x]; ignored\n"
+              "main.conf:6: warning: unknown key 'a' in [program:x]; ignored\n"
               "main.conf:7: warning: [program:x] key 'serverurl' is not supported by tend yet; "
               "ignored");
 
@@ -898,9 +949,7 @@ TEST(unknown_and_unsupported_keys)
         }
     }
     /* The unsupported supervisord program keys the brief names are all in the table. */
-    static const char *const named[] = {"stdout_capture_maxbytes", "stderr_capture_maxbytes",
-                                        "stdout_events_enabled", "stderr_events_enabled",
-                                        "serverurl"};
+    static const char *const named[] = {"serverurl"};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         const struct key_def *d = keys_find(KEYSEC_PROGRAM, named[i]);
         CHECK(d != NULL && !d->supported);
@@ -1012,6 +1061,16 @@ static bool ok_stderr_logfile_backups(const struct proc_conf *p)
 }
 static bool ok_stderr_syslog(const struct proc_conf *p) { return p->stderr_syslog; }
 static bool ok_stdout_timestamps(const struct proc_conf *p) { return p->stdout_timestamps; }
+static bool ok_stdout_events(const struct proc_conf *p) { return p->stdout_events; }
+static bool ok_stdout_capture(const struct proc_conf *p)
+{
+    return p->stdout_capture_maxbytes == 1024 * 1024;
+}
+static bool ok_stderr_capture(const struct proc_conf *p)
+{
+    return p->stderr_capture_maxbytes == 100;
+}
+static bool ok_stderr_events(const struct proc_conf *p) { return p->stderr_events; }
 static bool ok_pidfile(const struct proc_conf *p)
 {
     return strcmp(p->pidfile, "/run/p.pid") == 0;
@@ -1128,6 +1187,10 @@ static const struct key_case key_cases[] = {
     {"stderr_logfile_backups", "2", ok_stderr_logfile_backups},
     {"stderr_syslog", "yes", ok_stderr_syslog},
     {"stdout_timestamps", "on", ok_stdout_timestamps},
+    {"stdout_events_enabled", "true", ok_stdout_events},
+    {"stdout_capture_maxbytes", "1MB", ok_stdout_capture},
+    {"stderr_capture_maxbytes", "100", ok_stderr_capture},
+    {"stderr_events_enabled", "1", ok_stderr_events},
     {"pidfile", "/run/p.pid", ok_pidfile},
     {"healthcheck", "tcp:127.0.0.1:8080", ok_healthcheck},
     {"healthcheck_interval", "30", ok_healthcheck_interval},
@@ -1215,8 +1278,8 @@ TEST(numbers)
               "main.conf:9: error: healthcheck_interval: '0' is not a positive integer\n"
               "main.conf:10: error: stdout_logfile_backups: '3x' is not a non-negative "
               "integer\n"
-              "main.conf:11: error: unknown key 'priority2' in [program:p]; did you mean "
-              "'priority'?");
+              "main.conf:11: warning: unknown key 'priority2' in [program:p]; did you mean "
+              "'priority'? ignored");
     const struct proc_conf *p = fx_prog_line(&fx, "priority=-2147483648");
     CHECK(p != NULL && p->priority == INT_MIN);
     p = fx_prog_line(&fx, "startsecs=2147483647");
@@ -1886,7 +1949,7 @@ TEST(includes_relative_globs)
     char cwd[4096];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     CHECK_INT(chdir(fx.dir), 0);
-    fx_write(&fx, "etc/conf.d/a.conf", "[program:a]\ncommand=/bin/a\nbogus=1\n");
+    fx_write(&fx, "etc/conf.d/a.conf", "[program:a]\ncommand=/bin/a\n[program:zz]\n");
     struct config *cfg;
     struct config_diags d = {0};
     CHECK_INT(config_load("etc/main.conf", &cfg, &d), -1);
@@ -1894,7 +1957,8 @@ TEST(includes_relative_globs)
     if (d.count == 1) {
         char buf[512];
         config_diag_format(&d.items[0], buf, sizeof buf);
-        CHECK_STR(buf, "etc/conf.d/a.conf:3: error: unknown key 'bogus' in [program:a]");
+        CHECK_STR(buf, "etc/conf.d/a.conf:3: error: [program:zz] is missing required key "
+                       "'command'");
     }
     config_diags_free(&d);
     CHECK_INT(chdir(cwd), 0);
@@ -1969,8 +2033,8 @@ TEST(include_no_match_and_missing)
               "main.conf:2: warning: files: no such file '/definitely/not/here.conf'");
     CHECK_INT(fx_conf(&fx, "[include]\nfile=x\n"), -1);
     CHECK_STR(fx.text, "main.conf:1: error: [include] is missing required key 'files'\n"
-                       "main.conf:2: error: unknown key 'file' in [include]; did you mean "
-                       "'files'?");
+                       "main.conf:2: warning: unknown key 'file' in [include]; did you mean "
+                       "'files'? ignored");
     /* A directory matched by a glob cannot be read. */
     fx_write(&fx, "d/sub.conf/x", "");
     CHECK_INT(fx_conf(&fx, "[include]\nfiles=d/*.conf\n"), -1);
@@ -2166,8 +2230,8 @@ TEST(inet_http_server_errors)
     fx_done(&fx);
 
     fx_init(&fx);
-    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\nprt=1\n"), -1);
-    CHECK(strstr(fx.text, "main.conf:3: error: unknown key 'prt'") != NULL);
+    CHECK_INT(fx_conf(&fx, "[inet_http_server]\nport=9001\nprt=1\n"), 0);
+    CHECK(strstr(fx.text, "main.conf:3: warning: unknown key 'prt'") != NULL);
     fx_done(&fx);
 
     fx_init(&fx);
@@ -2183,8 +2247,8 @@ TEST(diags_accumulate_and_format)
 {
     struct fx fx;
     fx_init(&fx);
-    fx_write(&fx, "a.conf", "[program:a]\nbad=1\ncommand=/bin/a\n");
-    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nstdout_events_enabled=1\n");
+    fx_write(&fx, "a.conf", "[program:a]\ncommand=/bin/a\ncommand=/bin/b\n");
+    fx_write(&fx, "b.conf", "[program:b]\ncommand=/bin/b\nserverurl=AUTO\n");
     struct config_diags d = {0};
     struct config *cfg = (struct config *)&d; /* Must be overwritten with NULL. */
     char *a = fx_path(&fx, "a.conf"), *b = fx_path(&fx, "b.conf");
@@ -2198,9 +2262,9 @@ TEST(diags_accumulate_and_format)
     CHECK_INT(d.warnings, 1);
     if (d.count == 2) {
         CHECK_STR(d.items[0].file, a);
-        CHECK_INT(d.items[0].line, 2);
+        CHECK_INT(d.items[0].line, 3);
         CHECK(d.items[0].is_error);
-        CHECK_STR(d.items[0].msg, "unknown key 'bad' in [program:a]");
+        CHECK_STR(d.items[0].msg, "duplicate key 'command' in [program:a] (first at line 2)");
         CHECK_STR(d.items[1].file, b);
         CHECK(!d.items[1].is_error);
         char small[12];

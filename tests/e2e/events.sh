@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# End-to-end tests of [eventlistener:x]: listeners written against supervisord's own helper
+# module (supervisor.childutils, from Debian's supervisor package) run under the real tend
+# and receive the events supervisord would send, with its header and payload fields; a FAIL
+# result gets the event sent again; a listener that never answers blocks nothing (its pool
+# drops the oldest events past buffer_size, and says so); and the "stop the container when a
+# program dies" idiom (a listener that sends SIGQUIT to its parent) stops tend in order, with
+# exit status 5 when a program had failed and 0 when none had.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tendcase.bash"
+
+# Debian's python3, where the supervisor package puts its modules (a pyenv python on PATH
+# would not see them).
+PY=/usr/bin/python3
+
+need_childutils() {
+    "$PY" -c 'import supervisor.childutils' 2>/dev/null ||
+        skip "supervisor.childutils is not installed (scripts/deps.sh installs supervisor)"
+}
+
+ready_pid() {   # FILE: wait for a helper's "ready PID" file and print the PID
+    waitfor "$1" '^ready [0-9]+' 15 >&2 || fail "no ready line in $1"
+    sed -nE 's/^ready ([0-9]+).*/\1/p' "$1"
+}
+
+# make_listener: $T/listener.py OUT records every event as one line of OUT:
+#   "HEADERS | PAYLOAD" (the header fields as received, then the payload with each newline
+# written as \n), and answers OK,
+# except that it FAILs the first delivery of each serial whose event name is in $FAIL_FIRST.
+make_listener() {
+    cat >"$T/listener.py" <<'PYEOF'
+import os
+import sys
+from supervisor import childutils
+
+out = sys.argv[1]
+fail_first = set(os.environ.get("FAIL_FIRST", "").split(","))
+failed = set()
+while True:
+    headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+    line = " ".join("%s:%s" % (k, headers[k]) for k in
+                    ("ver", "server", "serial", "pool", "poolserial", "eventname", "len"))
+    with open(out, "a") as f:
+        f.write("%s | %s\n" % (line, payload.replace("\n", "\\n")))
+    if headers["eventname"] in fail_first and headers["serial"] not in failed:
+        failed.add(headers["serial"])
+        childutils.listener.fail(sys.stdout)
+    else:
+        childutils.listener.ok(sys.stdout)
+PYEOF
+}
+
+# A killed program: the listener gets PROCESS_STATE_EXITED (expected:0, its pid) and then
+# PROCESS_STATE_STARTING (from EXITED), with supervisord's header; a FAIL is sent again with
+# the same serial; SUPERVISOR_STATE_CHANGE_RUNNING came first.
+t_listener_gets_process_state() {
+    need_childutils
+    setup
+    make_listener
+    write_conf <<CONF
+[eventlistener:watch]
+command=$PY $T/listener.py $T/events.log
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE
+environment=FAIL_FIRST=PROCESS_STATE_EXITED
+priority=1
+[program:victim]
+command=$H/sleeper -r $T/v.ready
+startsecs=0
+CONF
+    start_tend
+    local pid1 pid2 ere
+    pid1=$(ready_pid "$T/v.ready")
+    waitfor "$T/events.log" "eventname:PROCESS_STATE_RUNNING .*\\| processname:victim groupname:victim from_state:STARTING pid:$pid1\$" 15 >/dev/null ||
+        fail "no RUNNING event for victim; got: $(cat "$T/events.log" 2>/dev/null)"
+    expect_file_match "$T/events.log" '^ver:3\.0 server:supervisor serial:[0-9]+ pool:watch poolserial:[0-9]+ eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0 \| $'
+    rm -f "$T/v.ready"
+    kill -KILL "$pid1"
+    pid2=$(ready_pid "$T/v.ready")
+    ere="eventname:PROCESS_STATE_EXITED len:[0-9]+ \\| processname:victim groupname:victim from_state:RUNNING expected:0 pid:$pid1\$"
+    waitfor "$T/events.log" "$ere" 15 >/dev/null || fail "no EXITED event; got: $(cat "$T/events.log")"
+    # Rejected once, sent again: the same serial twice, the second time answered OK, then
+    # the events after it.
+    waitfor "$T/events.log" "eventname:PROCESS_STATE_RUNNING .*from_state:STARTING pid:$pid2\$" 15 >/dev/null ||
+        fail "no RUNNING event for the new instance; got: $(cat "$T/events.log")"
+    expect_eq "$(grep -Ec -- "$ere" "$T/events.log")" 2 "deliveries of the rejected EXITED event"
+    local serials
+    serials=$(grep -E -- "$ere" "$T/events.log" | sed -E 's/.* serial:([0-9]+) .*/\1/' | sort -u | wc -l)
+    expect_eq "$serials" 1 "serials of the two deliveries (the same event again)"
+    wait_log "watch: listener rejected event PROCESS_STATE_EXITED serial [0-9]+ \\(FAIL\\): it will be sent again"
+    expect_file_match "$T/events.log" "eventname:PROCESS_STATE_STARTING len:[0-9]+ \\| processname:victim groupname:victim from_state:EXITED tries:0\$"
+    # len: is the payload's length, byte for byte.
+    local bad
+    bad=$(awk -F' \\| ' '{ n = split($1, h, " "); for (i = 1; i <= n; i++) if (h[i] ~ /^len:/) l = substr(h[i], 5)
+                           if (length($2) != l + 0) print }' "$T/events.log")
+    expect_eq "$bad" "" "events whose len: differs from their payload"
+    # Pool serials count up by one per event queued in the pool.
+    local ps
+    ps=$(sed -E 's/.* poolserial:([0-9]+) .*/\1/' "$T/events.log" | sort -un | head -n 3 | tr '\n' ' ')
+    expect_eq "$ps" "1 2 3 " "the first pool serials"
+    stop_tend
+}
+
+# A listener that says READY and never answers: tend still answers status, restarts killed
+# programs, and past buffer_size drops the oldest events of that pool, logged.
+t_stuck_listener_blocks_nothing() {
+    setup
+    write_conf <<CONF
+[eventlistener:stuck]
+command=/bin/sh -c 'printf "READY\\n"; exec sleep 1000'
+events=EVENT
+buffer_size=2
+[program:victim]
+command=$H/sleeper -r $T/v.ready
+startsecs=0
+CONF
+    start_tend
+    local pid i
+    pid=$(ready_pid "$T/v.ready")
+    for i in 1 2 3 4 5; do
+        rm -f "$T/v.ready"
+        kill -KILL "$pid"
+        pid=$(ready_pid "$T/v.ready")
+        expect_eq "$(st victim pid)" "$pid" "victim's pid after kill $i"
+    done
+    expect_eq "$(st stuck state)" RUNNING "the stuck listener"
+    wait_log "event listener pool stuck: buffer full \\(buffer_size=2\\): dropped event [A-Z_]+ serial [0-9]+"
+    stop_tend
+}
+
+# The container idiom: a listener on PROCESS_STATE_EXITED/FATAL sends SIGQUIT to its parent
+# (the supervisor). tend stops every program in order and exits 5: a program had failed.
+t_container_idiom_exit_status() {
+    setup
+    cat >"$T/stopper.sh" <<'SH'
+#!/bin/sh
+printf 'READY\n'
+while read -r line; do
+    echo "got: $line" >&2
+    kill -QUIT "$PPID"
+done
+SH
+    chmod +x "$T/stopper.sh"
+    write_conf <<CONF
+[eventlistener:stopper]
+command=$T/stopper.sh
+events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL
+[program:job]
+command=$H/exitwith -r $T/job.ready -u 3
+startsecs=0
+autorestart=false
+[program:other]
+command=$H/sleeper -r $T/o.ready
+CONF
+    start_tend
+    local job other rc=0
+    job=$(ready_pid "$T/job.ready")
+    other=$(ready_pid "$T/o.ready")
+    kill -USR1 "$job"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not stop"
+    wait "$KEEPER_PID" || rc=$?
+    KEEPER_PID="" TEND_PID=""
+    expect_eq "$rc" 5 "tend's exit status after a program failed"
+    wait_log "received SIGQUIT"
+    wait_log "the stop signal came from pid [0-9]+, one of tend's programs"
+    wait_log "job had failed \\(EXITED\\) when a program stopped tend: tend will exit with status 5"
+    expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
+    if alive "$other"; then fail "other still runs after tend stopped"; fi
+    check_sanitizers
+
+    # The same with a program that ends as expected (exit 0): status 0.
+    : >"$LOG"
+    rm -f "$T/job.ready" "$T/o.ready"
+    sed -i "s| -u 3\$| -u 0|" "$CONF"
+    start_tend
+    job=$(ready_pid "$T/job.ready")
+    kill -USR1 "$job"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not stop"
+    rc=0
+    wait "$KEEPER_PID" || rc=$?
+    KEEPER_PID="" TEND_PID=""
+    expect_eq "$rc" 0 "tend's exit status when the program exited as expected"
+    wait_log "received SIGQUIT"
+
+    # SIGQUIT sent from outside to the keeper (the pid in tend's pidfile) is passed on to the
+    # supervisor, which stops every program in order: the keeper does not die of it.
+    : >"$LOG"
+    rm -f "$T/o.ready"
+    start_tend
+    other=$(ready_pid "$T/o.ready")
+    kill -QUIT "$KEEPER_PID"
+    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not stop on SIGQUIT"
+    rc=0
+    wait "$KEEPER_PID" || rc=$?
+    KEEPER_PID="" TEND_PID=""
+    expect_eq "$rc" 0 "tend's exit status after SIGQUIT with nothing failed"
+    wait_log "received SIGQUIT"
+    expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
+    if alive "$other"; then fail "other still runs after SIGQUIT to the keeper"; fi
+}
+
+# TICK_5 every five seconds (when: is the time); after a kill -9 of the supervisor the
+# keeper starts another, which restarts the listener (its pipes were the dead one's), and
+# ticks reach the new listener process.
+t_ticks_and_supervisor_restart() {
+    need_childutils
+    setup
+    make_listener
+    # Each listener process records into its own file, named by its pid.
+    write_conf <<CONF
+[eventlistener:ticks]
+command=/bin/sh -c 'exec $PY $T/listener.py $T/events.\$\$.log'
+events=TICK_5
+CONF
+    start_tend
+    local lpid when now sup newpid
+    lpid=$(st ticks pid)
+    waitfor "$T/events.$lpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 15 >/dev/null ||
+        fail "no TICK_5 event; got: $(cat "$T"/events.*.log 2>/dev/null)"
+    when=$(sed -nE 's/.*\| when:([0-9]+)$/\1/p' "$T/events.$lpid.log" | head -n 1)
+    now=$(date +%s)
+    [ $((now - when)) -ge 0 ] && [ $((now - when)) -le 30 ] || fail "when:$when is not now ($now)"
+    sup=$(tendctl pid)
+    kill -KILL "$sup"
+    # The old listener goes: it reads end of file when its supervisor dies (and exits, as
+    # childutils does), or the new supervisor restarts it if it is still there.
+    "$H/waitfor" -t 30 --gone "$lpid" || fail "the listener of the dead supervisor stays"
+    wait_log "supervisor restarted by the keeper"
+    local i got=""
+    for i in $(seq 1 15); do
+        newpid=$(st ticks pid)
+        if [ "$newpid" != 0 ] && [ "$newpid" != "$lpid" ] &&
+            waitfor "$T/events.$newpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 2 >/dev/null 2>&1; then
+            got=$newpid
+            break
+        fi
+    done
+    [ -n "$got" ] || fail "no tick reached a new listener process (now pid $(st ticks pid))"
+    stop_tend
+}
+
+# stdout_events_enabled: each line a program writes is also a PROCESS_LOG_STDOUT event
+# (processname, groupname, pid, channel, then the data), and still reaches its log file;
+# stderr without stderr_events_enabled raises nothing.
+t_process_log_events() {
+    need_childutils
+    setup
+    make_listener
+    printf '#!/bin/sh\necho "hello out"\necho "hello err" >&2\nexec sleep 1000\n' >"$T/chatty.sh"
+    chmod +x "$T/chatty.sh"
+    write_conf <<CONF
+[eventlistener:logs]
+command=$PY $T/listener.py $T/events.log
+events=PROCESS_LOG
+priority=1
+[program:chatty]
+command=$T/chatty.sh
+stdout_logfile=$T/chatty.log
+stdout_events_enabled=true
+priority=2
+CONF
+    start_tend
+    local pid
+    waitfor "$T/events.log" 'eventname:PROCESS_LOG_STDOUT' 15 >/dev/null ||
+        fail "no PROCESS_LOG_STDOUT event; got: $(cat "$T/events.log" 2>/dev/null)"
+    pid=$(st chatty pid)
+    expect_file_match "$T/events.log" "^ver:3\\.0 server:supervisor serial:[0-9]+ pool:logs poolserial:[0-9]+ eventname:PROCESS_LOG_STDOUT len:[0-9]+ \\| processname:chatty groupname:chatty pid:$pid channel:stdout\\\\nhello out\\\\n\$"
+    waitfor "$T/chatty.log" '^hello out$' 15 >/dev/null || fail "the line did not reach the log file"
+    if grep -q 'PROCESS_LOG_STDERR' "$T/events.log"; then fail "a stderr event without stderr_events_enabled"; fi
+    stop_tend
+}
+
+# Capture mode (stdout_capture_maxbytes): what a program writes between supervisord's tokens
+# is a PROCESS_COMMUNICATION_STDOUT event (processname, groupname, pid, then the newest
+# capture_maxbytes of the data) and stays out of its log file; the rest goes to the log.
+t_capture_mode_communication() {
+    need_childutils
+    setup
+    make_listener
+    printf '#!/bin/sh\necho before\necho "<!--XSUPERVISOR:BEGIN-->abcdefghijKLMNOPQR<!--XSUPERVISOR:END-->"\necho after\nexec sleep 1000\n' >"$T/comm.sh"
+    chmod +x "$T/comm.sh"
+    write_conf <<CONF
+[eventlistener:comms]
+command=$PY $T/listener.py $T/events.log
+events=PROCESS_COMMUNICATION
+priority=1
+[program:comm]
+command=$T/comm.sh
+stdout_logfile=$T/comm.log
+stdout_capture_maxbytes=8
+priority=2
+CONF
+    start_tend
+    waitfor "$T/events.log" 'eventname:PROCESS_COMMUNICATION_STDOUT' 15 >/dev/null ||
+        fail "no PROCESS_COMMUNICATION_STDOUT event; got: $(cat "$T/events.log" 2>/dev/null)"
+    local pid
+    pid=$(st comm pid)
+    expect_file_match "$T/events.log" "eventname:PROCESS_COMMUNICATION_STDOUT len:[0-9]+ \\| processname:comm groupname:comm pid:$pid\\\\nKLMNOPQR\$"
+    waitfor "$T/comm.log" '^after$' 15 >/dev/null || fail "the output after the capture is not in the log"
+    expect_eq "$(cat "$T/comm.log")" $'before\n\nafter' "the log file (the capture left out)"
+    stop_tend
+}
+
+run_tests
