@@ -66,6 +66,11 @@ static const struct key_def program_keys[] = {
     {"rlimit_stack", KEY_RLIMIT_STACK, KEYT_STRING, true, NORANGE},
     {"rlimit_fsize", KEY_RLIMIT_FSIZE, KEYT_STRING, true, NORANGE},
     {"rlimit_cpu", KEY_RLIMIT_CPU, KEYT_STRING, true, NORANGE},
+    /* Readiness and dependencies: what must be ready before it starts, how it says it is. */
+    {"depends_on", KEY_DEPENDS_ON, KEYT_LIST, true, NORANGE},
+    {"readiness", KEY_READINESS, KEYT_STRING, true, NORANGE},
+    {"startwaitsecs", KEY_STARTWAITSECS, KEYT_UINT, true, POSITIVE},
+    {"watchdogsecs", KEY_WATCHDOGSECS, KEYT_UINT, true, NONNEG},
     UNSUP("stdout_capture_maxbytes"),
     UNSUP("stderr_capture_maxbytes"),
     UNSUP("stdout_events_enabled"),

@@ -125,6 +125,11 @@ enum key_id {
     KEY_PORT,
     KEY_USERNAME,
     KEY_PASSWORD,
+    /* [program:x]: readiness and dependencies (issue 15) */
+    KEY_DEPENDS_ON,
+    KEY_READINESS,
+    KEY_STARTWAITSECS,
+    KEY_WATCHDOGSECS,
 };
 
 struct key_def {

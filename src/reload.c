@@ -9,6 +9,7 @@
 #include "health.h"
 #include "log.h"
 #include "logcap.h"
+#include "deps.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -213,6 +214,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     for (size_t i = 0; i < nadded; i++)
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
     sup_sort(sup);
+    deps_rebuild(sup); /* dependencies by difference: the graph follows the new config */
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
     sup->reloads++;
     if (sup->alerts != NULL) {
