@@ -455,10 +455,15 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         fputs(", \"health\": ", out);
         json_put_string(out, p->health ? p->health : "");
         fprintf(out, ", \"dropped\": %llu", p->dropped_bytes);
-        fputs(", \"waiting\": ", out);
-        json_put_string(out, p->waiting ? p->waiting : "");
-        fputs(", \"status\": ", out);
-        json_put_string(out, p->status ? p->status : "");
+        /* Only when there is something to say, like the usage figures. */
+        if (p->waiting != NULL && p->waiting[0] != '\0') {
+            fputs(", \"waiting\": ", out);
+            json_put_string(out, p->waiting);
+        }
+        if (p->status != NULL && p->status[0] != '\0') {
+            fputs(", \"status\": ", out);
+            json_put_string(out, p->status);
+        }
         if (p->has_memory)
             fprintf(out, ", \"memory\": %llu", p->memory_bytes);
         if (p->has_cpu)

@@ -2467,8 +2467,8 @@ static void check_dependencies(struct loader *ld)
                     found = true;
                 }
             }
-            if (!found && p->process_num == cfg->procs[i]->process_num &&
-                (i == 0 || strcmp(cfg->procs[i - 1]->program, p->program) != 0))
+            /* Said once per program, not once per instance of it. */
+            if (!found && (i == 0 || strcmp(cfg->procs[i - 1]->program, p->program) != 0))
                 diag(ld, file_index(ld, p->file), p->depends_on_line, true,
                      "depends_on: no program, group or process is named '%s'",
                      show(&sh, *d));
