@@ -159,20 +159,39 @@ static void take_mainpid(struct notify *n, const char *value, pid_t sender)
     handover_save(svc);
 }
 
-/* One datagram, checked whole before any of it is acted on. */
+/* Why a datagram is not the protocol's text (NULL when it is): no NUL or control byte
+ * (but newline and tab), and every non-empty line KEY=VALUE. */
+static const char *malformed(const char *buf, size_t len)
+{
+    size_t line_start = 0;
+    bool eq = false;
+
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)buf[i] : '\n';
+        if (c == '\0' || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            return "control bytes in it";
+        if (c == '=' && !eq) {
+            if (i == line_start)
+                return "a line is not KEY=VALUE";
+            eq = true;
+        }
+        if (c == '\n') {
+            if (i > line_start && !eq)
+                return "a line is not KEY=VALUE";
+            line_start = i + 1;
+            eq = false;
+        }
+    }
+    return NULL;
+}
+
+/* One datagram, already checked whole (malformed, sender) before any of it is acted on. */
 static void handle(struct notify *n, char *buf, size_t len, pid_t pid)
 {
     struct service *svc = n->svc;
     bool ready = false, ping = false, trigger = false, status_set = false;
     const char *status = NULL, *mainpid = NULL, *extend = NULL, *wd_usec = NULL;
 
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c == '\0' || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-            refuse(n, "control bytes in it", pid);
-            return;
-        }
-    }
     buf[len] = '\0';
     for (char *line = buf, *next; line != NULL && *line != '\0'; line = next) {
         next = strchr(line, '\n');
@@ -181,10 +200,8 @@ static void handle(struct notify *n, char *buf, size_t len, pid_t pid)
         if (*line == '\0')
             continue;
         char *eq = strchr(line, '=');
-        if (eq == NULL || eq == line) {
-            refuse(n, "a line is not KEY=VALUE", pid);
-            return;
-        }
+        if (eq == NULL)
+            continue; /* cannot happen: malformed() saw every line has one */
         *eq = '\0';
         const char *v = eq + 1;
         if (strcmp(line, "READY") == 0)
@@ -289,12 +306,21 @@ static void on_datagram(struct watcher *w, uint32_t events)
             refuse(n, "more than " STR(NOTIFY_RATE) " datagrams a second", cred.pid);
             continue;
         }
-        if (!have_cred || !sender_belongs(n->svc, cred.pid)) {
-            refuse(n, "the sender is not a process of this program", cred.pid);
-            continue;
-        }
+        /* The text first: it costs no look at /proc, and a garbage datagram is refused
+         * for what it is even when its sender is gone already. */
         if ((size_t)got > NOTIFY_MAX_BYTES || (msg.msg_flags & MSG_TRUNC)) {
             refuse(n, "larger than " STR(NOTIFY_MAX_BYTES) " bytes", cred.pid);
+            continue;
+        }
+        const char *bad = malformed(buf, (size_t)got);
+        if (bad != NULL) {
+            refuse(n, bad, cred.pid);
+            continue;
+        }
+        /* A sender that exited before we read is refused too: its identity cannot be
+         * checked any more (send from a process that outlives the datagram). */
+        if (!have_cred || !sender_belongs(n->svc, cred.pid)) {
+            refuse(n, "the sender is not a process of this program", cred.pid);
             continue;
         }
         handle(n, buf, (size_t)got, cred.pid);
