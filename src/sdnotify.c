@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deps.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -32,6 +33,7 @@ static struct {
     uint64_t watchdog_ns;          /* ping interval (half of WATCHDOG_USEC), 0 = none */
     struct timer watchdog;
     struct timer status;           /* a STATUS= update is due */
+    bool ready_sent;               /* READY=1 went out (start-up is over) */
 } sdn = {.fd = -1};
 
 static void send_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,11 +99,54 @@ static void send_status(const char *prefix)
     send_msg("%sSTATUS=%s", prefix, status);
 }
 
+/* Every autostart program reached its first steady state: RUNNING (which, with readiness=,
+ * means ready), EXITED or FATAL, or waiting for a dependency that cannot come. */
+static bool all_steady(void)
+{
+    for (size_t i = 0; i < sdn.sup->nsvcs; i++) {
+        const struct service *svc = sdn.sup->svcs[i];
+        if (svc->removing || !svc->p.conf->autostart)
+            continue;
+        switch (svc->p.state) {
+        case PROC_RUNNING:
+        case PROC_EXITED:
+        case PROC_FATAL:
+            break;
+        case PROC_STOPPED:
+            if (svc->dep_wait_start && !deps_blocked(svc))
+                return false;
+            break;
+        case PROC_STARTING:
+        case PROC_BACKOFF:
+        case PROC_STOPPING:
+        case PROC_UNKNOWN:
+            return false;
+        }
+    }
+    return true;
+}
+
+static void maybe_ready(void)
+{
+    if (sdn.ready_sent || !all_steady())
+        return;
+    sdn.ready_sent = true;
+    send_status("READY=1\n");
+}
+
 static void on_status_timer(struct timer *t, void *ctx)
 {
+    bool was_ready = sdn.ready_sent;
+
     (void)t;
     (void)ctx;
-    send_status("");
+    if (was_ready) {
+        send_status("");
+        return;
+    }
+    maybe_ready(); /* READY=1 carries the status */
+    if (!sdn.ready_sent)
+        send_status(""); /* "1 stopped, 1 starting": where start-up is */
 }
 
 /* Every state change: a STATUS= update soon, one for any number of changes in between. */
@@ -111,6 +156,8 @@ static void on_state_change(struct service *svc, const struct proc_effects *fx, 
     (void)ctx;
     if (fx->from == fx->to || timer_armed(&sdn.status))
         return;
+    /* Before READY=1, the timer decides when start-up is over (at most every
+     * SDNOTIFY_STATUS_MS, after the states of a batch of events are all applied). */
     if (loop_timer_arm(&sdn.sup->loop, &sdn.status,
                        timer_now_ns() + (uint64_t)SDNOTIFY_STATUS_MS * 1000000u) == -1)
         log_msg(LOG_LVL_WARN, "sd_notify: status update skipped: %s", strerror(errno));
@@ -210,10 +257,16 @@ void sdnotify_ready(struct supervisor *sup)
     (void)unsetenv("WATCHDOG_PID");
     if (sdn.fd == -1)
         return;
-    send_status("READY=1\n");
-    if (sup_listen(sup, on_state_change, NULL) == -1)
+    /* READY=1 once start-up is over: checked from the loop, after the autostart programs
+     * were asked to start, and again after state changes. */
+    if (loop_timer_arm(&sup->loop, &sdn.status, timer_now_ns()) == -1)
+        maybe_ready(); /* no timer: say it now rather than never */
+    if (sup_listen(sup, on_state_change, NULL) == -1) {
         log_msg(LOG_LVL_WARN, "sd_notify: no room for a state listener; STATUS= will not "
                 "follow state changes");
+        sdn.ready_sent = true; /* nothing would tell us when start-up is over */
+        send_status("READY=1\n");
+    }
     if (sdn.watchdog_ns != 0) {
         send_msg("WATCHDOG=1");
         arm_watchdog();
@@ -237,6 +290,7 @@ void sdnotify_reloaded(void)
 {
     if (sdn.fd == -1)
         return;
+    sdn.ready_sent = true;
     send_status("READY=1\n");
 }
 

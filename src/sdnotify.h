@@ -11,7 +11,8 @@
 struct supervisor;
 
 /* Start-up is done: reads and unsets NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, sends
- * READY=1 with a STATUS= line, arms the watchdog pings (WATCHDOG=1 at half of
+ * READY=1 with a STATUS= line once every autostart program reached its first steady state
+ * (RUNNING, i.e. ready; EXITED; FATAL; or waiting for a dependency that cannot come), arms the watchdog pings (WATCHDOG=1 at half of
  * WATCHDOG_USEC, from the event loop's timers, when WATCHDOG_PID is unset or ours) and keeps
  * STATUS= up to date as processes change state (at most every SDNOTIFY_STATUS_MS). Call it
  * before the first program is spawned. */
