@@ -316,4 +316,48 @@ EOF
     stop_tend
 }
 
+# A reload applies dependency changes by difference: web waits for db (which is never
+# ready); a reload that drops web's need starts web and leaves db's process alone; one that
+# adds it back to the running web restarts nothing.
+t_reload_applies_dependency_changes_by_difference() {
+    setup
+    local db1 web1
+    cat >"$T/db.sh" <<EOF
+exec $H/waitfor -t 120 $T/never '^never\$'
+EOF
+    conf_web() {   # DEPENDS_ON-LINE
+        write_conf <<EOF
+[program:db]
+command=/bin/sh $T/db.sh
+readiness=notify
+[program:web]
+command=$R $T/web.note
+startsecs=0
+$1
+EOF
+    }
+    conf_web "depends_on=db"
+    start_tend
+    wait_log "${TS}web: waiting for db"
+    db1=$(st db pid)
+    [ -n "$db1" ] && [ "$db1" != 0 ] || fail "db has no pid"
+    conf_web ""
+    tendctl reload >"$T/reload.out" || fail "reload failed: $(cat "$T/reload.out")"
+    expect_file_match "$T/reload.out" "updated web \\(depends_on; the process keeps running\\)"
+    waitfor "$T/web.note" '^ready ' 15 || fail "web did not start once it needed nothing"
+    expect_eq "$(st db pid)" "$db1" "db's pid across the reload"
+    expect_eq "$(st db state)" STARTING "db's state across the reload"
+    web1=$(st web pid)
+    conf_web "depends_on=db"
+    tendctl reload >"$T/reload.out" || fail "reload failed: $(cat "$T/reload.out")"
+    expect_file_match "$T/reload.out" "updated web \\(depends_on; the process keeps running\\)"
+    expect_eq "$(st web pid)" "$web1" "web's pid after its need came back"
+    expect_eq "$(st db pid)" "$db1" "db's pid after the second reload"
+    # The graph is the new one: stopping db now stops web first.
+    tendctl stop db >/dev/null || fail "stop db"
+    expect_eq "$(st web state)" STOPPED "web after stop db"
+    expect_eq "$(sto web waiting)" "waiting for db: not ready (STOPPED)" "web's wait"
+    stop_tend
+}
+
 run_tests
