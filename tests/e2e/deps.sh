@@ -360,4 +360,36 @@ EOF
     stop_tend
 }
 
+# A program not ready within startwaitsecs is a failed start (here FATAL at once, with
+# startretries=0); what depends on it waits, visibly, instead of crash-looping, and a start
+# of it says why it cannot.
+t_fatal_dependency_leaves_dependents_waiting() {
+    setup
+    local out rc=0
+    write_conf <<EOF
+[program:db]
+command=$R $T/db.note
+readiness=notify
+startwaitsecs=1
+startretries=0
+[program:web]
+command=$R $T/web.note
+startsecs=0
+depends_on=db
+EOF
+    start_tend
+    wait_log "${TS}db \\(pid [0-9]+\\): STARTING -> STOPPING: not ready within startwaitsecs=1"
+    wait_log "${TS}db \\(pid [0-9]+\\): STOPPING -> FATAL: .*giving up: not ready within startwaitsecs=1 in 1 tries"
+    expect_eq "$(st db state)" FATAL "db"
+    expect_eq "$(st web state)" STOPPED "web"
+    expect_eq "$(sto web waiting)" "waiting for db: not ready (FATAL)" "web's wait"
+    expect_match "$(tendctl status)" 'web +STOPPED .*waiting for db: not ready \(FATAL\)' "table"
+    out=$(tendctl start web 2>&1) || rc=$?
+    [ "$rc" != 0 ] || fail "start web succeeded with db FATAL... $out"
+    expect_match "$out" "web: waiting for db: not ready" "start web's answer"
+    [ ! -e "$T/web.note" ] || fail "web started"
+    [ "$(count_log 'web: STOPPED -> STARTING')" = 0 ] || fail "web was started"
+    stop_tend
+}
+
 run_tests
