@@ -392,4 +392,30 @@ EOF
     stop_tend
 }
 
+# MAINPID= from a process of the program's tree makes it the main process: tend watches it
+# (its death restarts the program, though the shell tend started is still there).
+t_mainpid_moves_the_main_process() {
+    setup
+    local child
+    cat >"$T/db.sh" <<EOF
+$R -n -M -m child $T/db.note &
+wait
+EOF
+    write_conf <<EOF
+[program:db]
+command=/bin/sh $T/db.sh
+readiness=notify
+EOF
+    start_tend
+    waitfor "$T/db.note" '^ready ' 15 || fail "db's child not ready"
+    child=$(note_pid "$T/db.note" ready)
+    wait_log "${TS}db: main pid is now $child \\(MAINPID= from pid $child\\)"
+    wait_log "${TS}db \\(pid $child\\): STARTING -> RUNNING"
+    expect_eq "$(st db pid)" "$child" "db's main pid"
+    kill -KILL "$child"
+    wait_log "${TS}db \\(pid $child\\): RUNNING -> STARTING: exited: .*restarting"
+    waitfor "$T/db.note" "^ready [0-9]+ $(ere_not "$child")\$" 15 || fail "db not back"
+    stop_tend
+}
+
 run_tests

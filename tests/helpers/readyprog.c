@@ -1,10 +1,11 @@
 /* readyprog: a program that takes its time to become ready, and says so in one of the ways
  * tend's readiness= understands; and a sender of arbitrary sd_notify datagrams.
  *
- *   readyprog [-d MS] [-n] [-p PORT] [-w MS] [-m TEXT] NOTEFILE
+ *   readyprog [-d MS] [-n] [-M] [-p PORT] [-w MS] [-m TEXT] NOTEFILE
  *       Appends "start MS_SINCE_EPOCH PID" to NOTEFILE, waits -d MS (default 0), then
  *       becomes ready: listens on 127.0.0.1:PORT (-p), sends "READY=1\nSTATUS=TEXT" to
- *       $NOTIFY_SOCKET (-n; TEXT from -m, default "serving"), and appends
+ *       $NOTIFY_SOCKET (-n; TEXT from -m, default "serving"; with -M also MAINPID= its
+ *       own pid), and appends
  *       "ready MS_SINCE_EPOCH PID". With -w, sends WATCHDOG=1 every MS until SIGUSR1 (then
  *       it goes silent, appending "silent PID"). Accepts and closes connections; runs until
  *       a signal ends it.
@@ -100,7 +101,7 @@ static size_t unescape(char *s)
 int main(int argc, char **argv)
 {
     int delay = 0, port = 0, wd = 0, opt, lfd = -1;
-    int notify = 0;
+    int notify = 0, mainpid = 0;
     const char *text = "serving";
 
     if (argc == 4 && strcmp(argv[1], "--send") == 0) {
@@ -125,10 +126,11 @@ int main(int argc, char **argv)
         free(buf);
         return 0;
     }
-    while ((opt = getopt(argc, argv, "d:np:w:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:nMp:w:m:")) != -1) {
         switch (opt) {
         case 'd': delay = atoi(optarg); break;
         case 'n': notify = 1; break;
+        case 'M': mainpid = 1; break;
         case 'p': port = atoi(optarg); break;
         case 'w': wd = atoi(optarg); break;
         case 'm': text = optarg; break;
@@ -157,7 +159,9 @@ int main(int argc, char **argv)
     if (notify) {
         const char *sock = getenv("NOTIFY_SOCKET");
         char msg[512];
-        int n = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", text);
+        int n = mainpid ? snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1\nSTATUS=%s",
+                                   (int)getpid(), text)
+                        : snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", text);
         if (sock == NULL || send_to(sock, msg, (size_t)n) == -1) {
             perror("readyprog: notify");
             return 1;
