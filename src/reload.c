@@ -227,7 +227,6 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     for (size_t i = 0; i < nadded; i++)
         logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
     sup_sort(sup);
-    deps_rebuild(sup); /* dependencies by difference: the graph follows the new config */
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
     sup->reloads++;
     if (sup->alerts != NULL) {
@@ -238,6 +237,9 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
         alerts_fire(sup->alerts, &ae);
     }
 
+    /* Dependencies by difference: the graph follows the new config, and a program whose
+     * wait is over starts (after alerts_configure: a start may fire an alert). */
+    deps_rebuild(sup);
     /* Act, in priority order: stop the removed and changed, start the added. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
         struct service *svc = sup->svcs[i];

@@ -3,12 +3,11 @@
  *
  *   readyprog [-d MS] [-n] [-M] [-p PORT] [-w MS] [-m TEXT] NOTEFILE
  *       Appends "start MS_SINCE_EPOCH PID" to NOTEFILE, waits -d MS (default 0), then
- *       becomes ready: listens on 127.0.0.1:PORT (-p), sends "READY=1\nSTATUS=TEXT" to
- *       $NOTIFY_SOCKET (-n; TEXT from -m, default "serving"; with -M also MAINPID= its
- *       own pid), and appends
- *       "ready MS_SINCE_EPOCH PID". With -w, sends WATCHDOG=1 every MS until SIGUSR1 (then
- *       it goes silent, appending "silent PID"). Accepts and closes connections; runs until
- *       a signal ends it.
+ *       becomes ready: listens on 127.0.0.1:PORT (-p), appends "ready MS_SINCE_EPOCH PID"
+ *       and then sends "READY=1\nSTATUS=TEXT" to $NOTIFY_SOCKET (-n; TEXT from -m, default
+ *       "serving"; with -M also MAINPID= its own pid). With -w, sends WATCHDOG=1 every MS
+ *       until SIGUSR1 (then it goes silent, appending "silent MS_SINCE_EPOCH PID"). Accepts
+ *       and closes connections; runs until a signal ends it.
  *   readyprog --send SOCKET TEXT       one datagram TEXT ("\n" as written is a newline)
  *   readyprog --send-size SOCKET N     one datagram of N bytes "READY=1\nX=xxx..."
  *       to SOCKET (a path, or '@' and an abstract name). Exit 0 when sent. */
@@ -156,6 +155,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Noted before it is said: whoever sees it ready sees the note's time as earlier. */
+    note(argv[optind], "ready");
     if (notify) {
         const char *sock = getenv("NOTIFY_SOCKET");
         char msg[512];
@@ -167,7 +168,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    note(argv[optind], "ready");
     for (;;) {
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int r = poll(&p, 1, wd > 0 && !silent ? wd : -1);
