@@ -34,6 +34,7 @@ static struct {
     struct timer watchdog;
     struct timer status;           /* a STATUS= update is due */
     bool ready_sent;               /* READY=1 went out (start-up is over) */
+    struct timer ready_cap;        /* READY=1 at the latest then (SDNOTIFY_READY_MAX_S) */
 } sdn = {.fd = -1};
 
 static void send_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -130,6 +131,21 @@ static void maybe_ready(void)
 {
     if (sdn.ready_sent || !all_steady())
         return;
+    sdn.ready_sent = true;
+    loop_timer_cancel(&sdn.sup->loop, &sdn.ready_cap); /* no wake-up for nothing */
+    send_status("READY=1\n");
+}
+
+/* Start-up is taking long (a program slow to become ready): READY=1 all the same, before
+ * the manager's start timeout (systemd's default is 90 s) gives up on tend itself. */
+static void on_ready_cap(struct timer *t, void *ctx)
+{
+    (void)t;
+    (void)ctx;
+    if (sdn.ready_sent)
+        return;
+    log_msg(LOG_LVL_WARN, "sd_notify: start-up still not over after %ds: READY=1 now",
+            SDNOTIFY_READY_MAX_S);
     sdn.ready_sent = true;
     send_status("READY=1\n");
 }
@@ -237,6 +253,7 @@ void sdnotify_ready(struct supervisor *sup)
     sdn.sup = sup;
     timer_init(&sdn.watchdog, on_watchdog, NULL);
     timer_init(&sdn.status, on_status_timer, NULL);
+    timer_init(&sdn.ready_cap, on_ready_cap, NULL);
     if (path == NULL)
         return;
     if (parse_socket(path, &why) == -1) {
@@ -259,8 +276,13 @@ void sdnotify_ready(struct supervisor *sup)
         return;
     /* READY=1 once start-up is over: checked from the loop, after the autostart programs
      * were asked to start, and again after state changes. */
-    if (loop_timer_arm(&sup->loop, &sdn.status, timer_now_ns()) == -1)
-        maybe_ready(); /* no timer: say it now rather than never */
+    if (loop_timer_arm(&sup->loop, &sdn.status, timer_now_ns()) == -1 ||
+        loop_timer_arm(&sup->loop, &sdn.ready_cap,
+                       timer_now_ns() + (uint64_t)SDNOTIFY_READY_MAX_S * 1000000000u) == -1) {
+        /* No timer (out of memory): say it now rather than perhaps never. */
+        sdn.ready_sent = true;
+        send_status("READY=1\n");
+    }
     if (sup_listen(sup, on_state_change, NULL) == -1) {
         log_msg(LOG_LVL_WARN, "sd_notify: no room for a state listener; STATUS= will not "
                 "follow state changes");

@@ -24,5 +24,8 @@ void sdnotify_reloaded(void);
 void sdnotify_stopping(void);
 
 #define SDNOTIFY_STATUS_MS 200
+/* READY=1 at the latest this long after start-up, steady or not (below systemd's default
+ * TimeoutStartSec of 90 s), with a warning in tend's log. */
+#define SDNOTIFY_READY_MAX_S 60
 
 #endif
