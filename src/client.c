@@ -458,6 +458,15 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         if (p->supervisor_pid > 0)
             fprintf(out, ", \"supervisor_pid\": %ld, \"keeper_pid\": %ld",
                     (long)p->supervisor_pid, (long)p->keeper_pid);
+        /* Only when there is something to say, like the usage figures. */
+        if (p->waiting != NULL && p->waiting[0] != '\0') {
+            fputs(", \"waiting\": ", out);
+            json_put_string(out, p->waiting);
+        }
+        if (p->status != NULL && p->status[0] != '\0') {
+            fputs(", \"status\": ", out);
+            json_put_string(out, p->status);
+        }
         if (p->has_memory)
             fprintf(out, ", \"memory\": %llu", p->memory_bytes);
         if (p->has_cpu)
@@ -523,6 +532,11 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
     char up[48];
     const char *exit = p->exit ? p->exit : "";
     const char *reason = p->reason ? p->reason : "";
+    /* What it waits for says more than an old failure; then what it says of itself. */
+    if (p->waiting != NULL && p->waiting[0] != '\0')
+        reason = p->waiting;
+    else if (reason[0] == '\0' && p->status != NULL)
+        reason = p->status;
 
     cells[COL_NAME] = xstrdup(p->name ? p->name : "");
     cells[COL_STATE] = xstrdup(p->state ? p->state : "");

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "confsnap.h"
 #include "evtype.h"
+#include "depgraph.h"
 #include "keys.h"
 #include "util/str.h"
 #include "websock.h"
@@ -2075,6 +2076,57 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->buffer_size = 10;
     p->fcgi_socket_mode = 0700;
     p->fcgi_socket_backlog = SOMAXCONN;
+    p->readiness = READY_STARTSECS;
+    p->startwaitsecs = 90;
+}
+
+/* readiness=: startsecs | notify | healthcheck | tcp:[HOST:]PORT. */
+static bool value_readiness(struct loader *ld, const struct section *sec, const struct entry *e,
+                            const char *v, struct proc_conf *p)
+{
+    struct shown sh;
+    free(p->ready_host);
+    p->ready_host = NULL;
+    if (str_ieq(v, "startsecs")) {
+        p->readiness = READY_STARTSECS;
+        return true;
+    }
+    if (str_ieq(v, "notify")) {
+        p->readiness = READY_NOTIFY;
+        return true;
+    }
+    if (str_ieq(v, "healthcheck")) {
+        p->readiness = READY_HEALTHCHECK;
+        return true;
+    }
+    if (strncasecmp(v, "tcp:", 4) == 0) {
+        const char *hp = v + 4, *colon = strrchr(hp, ':');
+        const char *port = colon != NULL ? colon + 1 : hp;
+        char *end;
+        long n;
+        errno = 0;
+        n = strtol(port, &end, 10);
+        if (*port != '\0' && *end == '\0' && errno == 0 && n >= 1 && n <= 65535 &&
+            (colon == NULL || colon > hp)) {
+            p->readiness = READY_TCP;
+            p->ready_port = (int)n;
+            if (colon == NULL)
+                p->ready_host = xstrdup("127.0.0.1");
+            else if (hp[0] == '[' && colon[-1] == ']')
+                p->ready_host = xstrndup(hp + 1, (size_t)(colon - hp - 2));
+            else
+                p->ready_host = xstrndup(hp, (size_t)(colon - hp));
+            return true;
+        }
+        diag(ld, sec->file, e->line, true,
+             "%s: '%s' is not tcp:PORT or tcp:HOST:PORT with a port from 1 to 65535", e->key,
+             show(&sh, v));
+        return false;
+    }
+    diag(ld, sec->file, e->line, true,
+         "%s: '%s' is not one of startsecs, notify, healthcheck, tcp:[HOST:]PORT", e->key,
+         show(&sh, v));
+    return false;
 }
 
 static void set_string(char **field, char *value)
@@ -2210,6 +2262,22 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         break;
     case KEY_STOPLEFTOVERS:
         (void)value_bool(ld, sec, e, v, &p->stopleftovers);
+        break;
+    case KEY_DEPENDS_ON: {
+        size_t count;
+        str_vec_free(p->depends_on);
+        p->depends_on = split_list(v, &count);
+        p->depends_on_line = e->line;
+        break;
+    }
+    case KEY_READINESS:
+        (void)value_readiness(ld, sec, e, v, p);
+        break;
+    case KEY_STARTWAITSECS:
+        (void)value_int(ld, sec, e, v, &p->startwaitsecs);
+        break;
+    case KEY_WATCHDOGSECS:
+        (void)value_int(ld, sec, e, v, &p->watchdogsecs);
         break;
     case KEY_MEMORY_MAX:
         if (value_size(ld, sec, e, v, &n))
@@ -2407,6 +2475,11 @@ static void build_program(struct loader *ld, const struct section *sec)
                  show(&sh, sec->name));
         if (!ps.grace_set)
             p->healthcheck_grace = p->startsecs;
+        if (i == 0 && p->readiness == READY_HEALTHCHECK && p->healthcheck == NULL)
+            diag(ld, sec->file, find_entry(sec, KEY_READINESS)->line, true,
+                 "readiness: 'healthcheck' needs a healthcheck= to pass");
+        if (p->readiness == READY_HEALTHCHECK && !ps.grace_set)
+            p->healthcheck_grace = 0; /* readiness is asked at once, not after startsecs */
         if (p->stopasgroup && !p->killasgroup) {
             if (ps.killasgroup != NULL)
                 diag(ld, sec->file, ps.killasgroup->line, true,
@@ -2486,6 +2559,68 @@ static void check_proc_names(struct loader *ld)
     free(sorted);
 }
 
+/* The file index of a path that was read, for a diagnostic about a built process. */
+static size_t file_index(const struct loader *ld, const char *path)
+{
+    for (size_t f = 0; f < ld->nfiles; f++) {
+        if (strcmp(ld->files[f].path, path) == 0)
+            return f;
+    }
+    return 0;
+}
+
+/* depends_on=: every name is a process, a program or a group, and nothing needs itself,
+ * directly or through others. A cycle is reported once, at the depends_on= of its first
+ * member, with every member's place. */
+static void check_dependencies(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    struct depgraph g;
+    struct shown sh;
+    bool any = false;
+
+    for (size_t i = 0; i < cfg->nprocs && !any; i++)
+        any = cfg->procs[i]->depends_on != NULL;
+    if (!any)
+        return;
+    depgraph_init(&g, cfg->nprocs);
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const struct proc_conf *p = cfg->procs[i];
+        for (char **d = p->depends_on; d != NULL && *d != NULL; d++) {
+            bool found = false;
+            for (size_t j = 0; j < cfg->nprocs; j++) {
+                const struct proc_conf *q = cfg->procs[j];
+                if (strcmp(q->name, *d) == 0 || strcmp(q->program, *d) == 0 ||
+                    strcmp(q->group, *d) == 0) {
+                    depgraph_add(&g, i, j);
+                    found = true;
+                }
+            }
+            /* Said once per program, not once per instance of it. */
+            if (!found && (i == 0 || strcmp(cfg->procs[i - 1]->program, p->program) != 0))
+                diag(ld, file_index(ld, p->file), p->depends_on_line, true,
+                     "depends_on: no program, group or process is named '%s'",
+                     show(&sh, *d));
+        }
+    }
+    size_t *cycle = xmalloc(cfg->nprocs * sizeof(*cycle));
+    size_t k = ld->errors == 0 ? depgraph_find_cycle(&g, cycle) : 0;
+    if (k > 0) {
+        struct str msg = {0};
+        const struct proc_conf *first = cfg->procs[cycle[0]];
+        str_appendf(&msg, "depends_on: dependency cycle: ");
+        for (size_t i = 0; i < k; i++)
+            str_appendf(&msg, "%s (%s:%d) -> ", cfg->procs[cycle[i]]->name,
+                        cfg->procs[cycle[i]]->file, cfg->procs[cycle[i]]->depends_on_line);
+        str_appendf(&msg, "%s", first->name);
+        diag(ld, file_index(ld, first->file), first->depends_on_line, true, "%s",
+             str_cstr(&msg));
+        str_free(&msg);
+    }
+    free(cycle);
+    depgraph_free(&g);
+}
+
 static void build_programs(struct loader *ld)
 {
     for (size_t i = 0; i < ld->nsecs; i++) {
@@ -2493,6 +2628,8 @@ static void build_programs(struct loader *ld)
             build_program(ld, &ld->secs[i]);
     }
     check_proc_names(ld);
+    if (ld->errors == 0)
+        check_dependencies(ld);
     if (ld->cfg->nprocs > 1)
         qsort(ld->cfg->procs, ld->cfg->nprocs, sizeof *ld->cfg->procs, cmp_proc_order);
 }
@@ -2939,6 +3076,8 @@ void proc_conf_free(struct proc_conf *p)
     free(p->file);
     free(p->fcgi_socket);
     free(p->fcgi_socket_owner);
+    str_vec_free(p->depends_on);
+    free(p->ready_host);
     free(p);
 }
 
@@ -2971,6 +3110,8 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->file = dup_or_null(p->file);
     c->fcgi_socket = dup_or_null(p->fcgi_socket);
     c->fcgi_socket_owner = dup_or_null(p->fcgi_socket_owner);
+    c->depends_on = p->depends_on != NULL ? str_vec_dup(p->depends_on) : NULL;
+    c->ready_host = dup_or_null(p->ready_host);
     return c;
 }
 
@@ -3006,7 +3147,10 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            a->stderr_capture_maxbytes == b->stderr_capture_maxbytes &&
            same_string(a->fcgi_socket_owner, b->fcgi_socket_owner) &&
            a->fcgi_socket_mode == b->fcgi_socket_mode &&
-           a->fcgi_socket_backlog == b->fcgi_socket_backlog;
+           a->fcgi_socket_backlog == b->fcgi_socket_backlog &&
+           /* $NOTIFY_SOCKET and $WATCHDOG_USEC are in its environment */
+           (a->readiness == READY_NOTIFY) == (b->readiness == READY_NOTIFY) &&
+           a->watchdogsecs == b->watchdogsecs;
 }
 
 const struct proc_conf *config_find_proc(const struct config *config, const char *name)

@@ -34,6 +34,14 @@ enum health_kind {
     HEALTH_EXEC, /* exec:COMMAND */
 };
 
+/* How a started process shows it is ready (readiness=); until then it is STARTING. */
+enum ready_kind {
+    READY_STARTSECS,   /* startsecs elapsed (supervisord's meaning, the default) */
+    READY_NOTIFY,      /* READY=1 on its $NOTIFY_SOCKET (sd_notify protocol) */
+    READY_HEALTHCHECK, /* its healthcheck= passed once */
+    READY_TCP,         /* a connection to tcp:[HOST:]PORT was accepted */
+};
+
 enum config_loglevel {
     CONFIG_LOG_CRITICAL,
     CONFIG_LOG_ERROR,
@@ -169,6 +177,14 @@ struct proc_conf {
     char *fcgi_socket_owner;
     int fcgi_socket_mode;
     int fcgi_socket_backlog; /* listen(2) backlog, default SOMAXCONN */
+    /* Readiness and dependencies (appended: issue 15). */
+    char **depends_on;      /* names of programs, groups or processes; NULL: none */
+    int depends_on_line;    /* the line of depends_on=, for messages */
+    enum ready_kind readiness;
+    char *ready_host;       /* READY_TCP: the host, "127.0.0.1" when omitted */
+    int ready_port;         /* READY_TCP */
+    int startwaitsecs;      /* how long a readiness other than startsecs may take; 90 */
+    int watchdogsecs;       /* restart when WATCHDOG=1 is this late (notify socket); 0: off */
 };
 
 /* [tend] (or [supervisord]) plus the socket settings of [unix_http_server]. */

@@ -25,9 +25,11 @@
 #include "alert.h"
 #include "client.h"
 #include "control.h"
+#include "deps.h"
 #include "handover.h"
 #include "health.h"
 #include "log.h"
+#include "notify.h"
 #include "preflight.h"
 #include "logcap.h"
 #include "proto.h"
@@ -329,6 +331,9 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
         .keeper_pid = ids->keeper,
     };
 
+    char waitbuf[200];
+    r.waiting = deps_waiting(svc, waitbuf, sizeof(waitbuf));
+    r.status = notify_status(svc->notify);
     if (p->pid > 0 && now > p->start_ns)
         r.uptime_s = (now - p->start_ns) / NS_PER_SEC;
     if (p->pid > 0) {
@@ -1032,6 +1037,16 @@ again:
             /* FATAL is final even while the child of a failed exec awaits reaping. */
             bool down = p->state == PROC_FATAL ||
                         (p->pid == 0 && (p->state == PROC_STOPPED || p->state == PROC_EXITED));
+            /* Held by its dependencies: not down yet, unless what it waits for cannot come. */
+            if (down && p->state != PROC_FATAL && deps_held(svc)) {
+                char why[200];
+                if (!deps_blocked(svc)) {
+                    pending++;
+                    continue;
+                }
+                proto_buf_append_msgf(&k->out, "%s: %s", t->name,
+                                      deps_waiting(svc, why, sizeof(why)));
+            }
             switch (k->verb) {
             case PROTO_VERB_START:
                 if (p->state == PROC_RUNNING)

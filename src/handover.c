@@ -670,6 +670,8 @@ int handover_attach(struct service *svc)
             p->restarts = r->restarts;
             p->exec_ok = r->exec_ok;
             p->start_elapsed = r->start_elapsed;
+            /* readiness= other than startsecs: start_elapsed is set by the readiness itself */
+            p->ready_seen = r->start_elapsed && proc_waits_ready(p);
             p->pending_start = r->pending_start;
             p->pending_auto_restart = r->pending_auto_restart;
             p->crash_loop = r->crash_loop;

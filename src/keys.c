@@ -73,6 +73,11 @@ static const struct key_def program_keys[] = {
      * <!--XSUPERVISOR:END--> is a PROCESS_COMMUNICATION event, at most this many bytes. */
     {"stdout_capture_maxbytes", KEY_STDOUT_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
     {"stderr_capture_maxbytes", KEY_STDERR_CAPTURE_MAXBYTES, KEYT_SIZE, true, NORANGE},
+    /* Readiness and dependencies: what must be ready before it starts, how it says it is. */
+    {"depends_on", KEY_DEPENDS_ON, KEYT_LIST, true, NORANGE},
+    {"readiness", KEY_READINESS, KEYT_STRING, true, NORANGE},
+    {"startwaitsecs", KEY_STARTWAITSECS, KEYT_UINT, true, POSITIVE},
+    {"watchdogsecs", KEY_WATCHDOGSECS, KEYT_UINT, true, NONNEG},
     UNSUP("serverurl"),
 };
 

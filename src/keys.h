@@ -143,6 +143,11 @@ enum key_id {
     KEY_STDERR_EVENTS_ENABLED,
     KEY_STDOUT_CAPTURE_MAXBYTES,
     KEY_STDERR_CAPTURE_MAXBYTES,
+    /* [program:x]: readiness and dependencies (issue 15) */
+    KEY_DEPENDS_ON,
+    KEY_READINESS,
+    KEY_STARTWAITSECS,
+    KEY_WATCHDOGSECS,
 };
 
 struct key_def {

@@ -17,6 +17,7 @@
 #include "launch.h"
 #include "log.h"
 #include "logcap.h"
+#include "notify.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util/env.h"
@@ -27,8 +28,8 @@ extern char **environ;
 
 /* The environment of a child: tend's own, then [tend] environment=, then the program's
  * environment=, then supervisord's SUPERVISOR_* variables. Strings live in `arena`. */
-static char **child_env(const struct supervisor *sup, const struct proc_conf *c, char *arena,
-                        size_t arena_len)
+static char **child_env(const struct supervisor *sup, const struct proc_conf *c,
+                        const struct notify *nt, char *arena, size_t arena_len)
 {
     char *over[512];
     int n = 0;
@@ -38,6 +39,7 @@ static char **child_env(const struct supervisor *sup, const struct proc_conf *c,
         over[n++] = *e;
     for (char **e = c->env; e != NULL && *e != NULL && n < 500; e++)
         over[n++] = *e;
+    n += (int)notify_env(nt, over + n); /* NOTIFY_SOCKET, WATCHDOG_USEC: at most 2 */
     w = snprintf(arena, arena_len, "SUPERVISOR_ENABLED=1%cSUPERVISOR_PROCESS_NAME=%s%c"
                  "SUPERVISOR_GROUP_NAME=%s", 0, c->name, 0, c->group);
     if (w > 0 && (size_t)w < arena_len) {
@@ -111,7 +113,8 @@ void launch_spawn(struct service *svc)
         svc->spawn_deferred = true;
         return;
     }
-    envp = child_env(sup, c, arena, sizeof(arena));
+    notify_sync(svc);
+    envp = child_env(sup, c, svc->notify, arena, sizeof(arena));
     if (envp == NULL) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
         sup_apply(svc, &ev);

@@ -66,15 +66,29 @@ static void __attribute__((format(printf, 2, 3))) say(struct proc_effects *fx, c
     va_end(ap);
 }
 
+bool proc_waits_ready(const struct proc *p)
+{
+    return p->conf->readiness != READY_STARTSECS;
+}
+
+uint64_t proc_start_deadline(const struct proc *p, uint64_t now)
+{
+    if (proc_waits_ready(p))
+        return now + (uint64_t)(p->conf->startwaitsecs > 0 ? p->conf->startwaitsecs : 1) *
+                         NS_PER_SEC;
+    return p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC : 0;
+}
+
 static void spawn(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     fx->spawn = true;
     p->state = PROC_STARTING;
     p->start_ns = now;
     p->exec_ok = false;
-    p->start_elapsed = p->conf->startsecs == 0;
-    p->deadline_ns = p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC
-                                            : 0;
+    p->ready_seen = false;
+    p->pending_start_failed = false;
+    p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
+    p->deadline_ns = proc_start_deadline(p, now);
 }
 
 static void become_running(struct proc *p, uint64_t now, struct proc_effects *fx)
@@ -122,8 +136,13 @@ static void start_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
     if (p->backoff > p->conf->startretries) {
         p->state = PROC_FATAL;
         p->deadline_ns = 0;
-        snprintf(p->reason, sizeof(p->reason), "could not stay up for startsecs=%d in %d tries",
-                 p->conf->startsecs, p->backoff);
+        if (proc_waits_ready(p))
+            snprintf(p->reason, sizeof(p->reason), "not ready within startwaitsecs=%d in %d "
+                     "tries", p->conf->startwaitsecs, p->backoff);
+        else
+            snprintf(p->reason, sizeof(p->reason),
+                     "could not stay up for startsecs=%d in %d tries", p->conf->startsecs,
+                     p->backoff);
         say(fx, "giving up: %s", p->reason);
         return;
     }
@@ -200,6 +219,7 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
     case PROC_STOPPING:
         p->pending_start = false; /* a stop cancels a restart in progress */
         p->pending_auto_restart = false;
+        p->pending_start_failed = false; /* ... and a retry after a failed start */
         break;
     case PROC_STOPPED:
     case PROC_EXITED:
@@ -318,7 +338,8 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
     case PROC_STARTING:
         /* It ran for startsecs, but the deadline event is not processed yet (the timer
          * and SIGCHLD came in one batch): as in supervisord, that is a RUNNING exit. */
-        if (p->exec_ok && now - p->start_ns >= (uint64_t)p->conf->startsecs * NS_PER_SEC) {
+        if (p->exec_ok && !proc_waits_ready(p) &&
+            now - p->start_ns >= (uint64_t)p->conf->startsecs * NS_PER_SEC) {
             become_running(p, now, fx);
             running_exited(p, ev, now, fx, desc, ran);
             break;
@@ -333,7 +354,10 @@ static void on_exited(struct proc *p, const struct proc_event *ev, uint64_t now,
         p->state = PROC_STOPPED;
         p->deadline_ns = 0;
         say(fx, "stopped: %s after %.3fs", desc, ran);
-        if (p->pending_auto_restart) {
+        if (p->pending_start_failed) {
+            p->pending_start_failed = false;
+            start_failed(p, now, fx);
+        } else if (p->pending_auto_restart) {
             p->pending_auto_restart = false;
             p->state = PROC_EXITED;
             restart_after_exit(p, now, fx);
@@ -360,6 +384,20 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
     p->deadline_ns = 0;
     switch (p->state) {
     case PROC_STARTING:
+        if (proc_waits_ready(p)) {
+            if (p->pid == 0) {
+                /* Nothing to stop (a pidfile program that never got adopted). */
+                say(fx, "not ready within startwaitsecs=%d", p->conf->startwaitsecs);
+                start_failed(p, now, fx);
+                break;
+            }
+            /* Not ready in time: a failed start, once the instance is gone. */
+            say(fx, "not ready within startwaitsecs=%d", p->conf->startwaitsecs);
+            p->pending_start = false;
+            p->pending_start_failed = true;
+            begin_stop(p, now, fx);
+            break;
+        }
         p->start_elapsed = true;
         if (p->exec_ok)
             become_running(p, now, fx);
@@ -413,6 +451,55 @@ static void on_health_failed(struct proc *p, uint64_t now, struct proc_effects *
     }
 }
 
+static void on_ready(struct proc *p, uint64_t now, struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+        if (!proc_waits_ready(p) || p->ready_seen)
+            break;
+        p->ready_seen = true;
+        p->start_elapsed = true;
+        if (p->exec_ok) {
+            say(fx, "ready");
+            become_running(p, now, fx);
+        }
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
+    case PROC_STOPPING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break; /* ready again (after RELOADING=1), or too late to matter */
+    }
+}
+
+static void on_extend(struct proc *p, const struct proc_event *ev, uint64_t now,
+                      struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+        if (!proc_waits_ready(p))
+            break; /* startsecs is a minimum run time, not a timeout */
+        /* fall through */
+    case PROC_STOPPING:
+        if (p->deadline_ns != 0 && now + ev->extend_ns > p->deadline_ns) {
+            p->deadline_ns = now + ev->extend_ns;
+            say(fx, "%s timeout extended by %.1fs",
+                p->state == PROC_STARTING ? "start" : "stop", (double)ev->extend_ns / 1e9);
+        }
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx)
 {
@@ -427,6 +514,8 @@ void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
     case EV_EXITED: on_exited(p, ev, now_ns, fx); break;
     case EV_TIMER: on_timer(p, now_ns, fx); break;
     case EV_HEALTH_FAILED: on_health_failed(p, now_ns, fx); break;
+    case EV_READY: on_ready(p, now_ns, fx); break;
+    case EV_EXTEND_TIMEOUT: on_extend(p, ev, now_ns, fx); break;
     }
     fx->to = p->state;
 }

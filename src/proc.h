@@ -39,6 +39,9 @@ enum proc_event_kind {
     EV_TIMER,        /* the process's deadline was reached */
     EV_HEALTH_FAILED,/* its health check failed healthcheck_retries times: restart it as if
                       * it had crashed (counted, backed off in a crash loop) */
+    EV_READY,        /* readiness= other than startsecs: the process said or showed it is
+                      * ready (READY=1, its first passing health check, its port accepting) */
+    EV_EXTEND_TIMEOUT, /* EXTEND_TIMEOUT_USEC=: the start (or stop) may take extend_ns more */
 };
 
 /* The wait status of a process watched through a pidfd only: its real status went to its
@@ -53,6 +56,7 @@ struct proc_event {
     const char *what; /* EV_EXEC_FAILED: human words for the stage; with err 0, the whole
                        * reason (e.g. a pidfile that never appeared) */
     bool oom;         /* EV_EXITED: the OOM killer killed in its cgroup meanwhile */
+    uint64_t extend_ns; /* EV_EXTEND_TIMEOUT: from now */
 };
 
 /* What the supervisor must do after an event, in this order: signal, then spawn. */
@@ -95,11 +99,22 @@ struct proc {
     int last_status;          /* wait status of the last exit; -1: none yet */
     bool last_oom;            /* ... and it was out of memory */
     char reason[200];         /* why FATAL / last failure, "" if none */
+    /* readiness= other than startsecs: STARTING lasts until the process is ready (and its
+     * exec confirmed), for at most startwaitsecs; then RUNNING means "ready". */
+    bool ready_seen;          /* EV_READY came for the current instance */
+    bool pending_start_failed;/* stopping an instance that was not ready in time: its exit
+                               * is a failed start (backoff, then FATAL) */
 };
 
 void proc_init(struct proc *p, struct proc_conf *conf);
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx);
+
+/* The deadline of a start made at now: startsecs, or startwaitsecs with a readiness other
+ * than startsecs; 0 when there is none. */
+uint64_t proc_start_deadline(const struct proc *p, uint64_t now);
+/* Whether the process waits for a readiness signal rather than startsecs. */
+bool proc_waits_ready(const struct proc *p);
 
 const char *proc_state_name(enum proc_state s);
 /* "exit 3" or "signal 9 (SIGKILL)"; writes into buf and returns it. */

@@ -341,6 +341,10 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
         buf_put_kv_uint(b, "sup", (unsigned long long)p->supervisor_pid);
         buf_put_kv_uint(b, "keeper", p->keeper_pid > 0 ? (unsigned long long)p->keeper_pid : 0);
     }
+    if (p->waiting != NULL && p->waiting[0] != '\0')
+        buf_put_kv(b, "waiting", p->waiting);
+    if (p->status != NULL && p->status[0] != '\0')
+        buf_put_kv(b, "status", p->status);
     /* Usage only when known: an older client ignores keys it does not know. */
     if (p->has_memory)
         buf_put_kv_uint(b, "memory", p->memory_bytes);
@@ -722,11 +726,12 @@ static bool is_key(const char *w, size_t len)
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
                 K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_MEMORY, K_CPU, K_TASKS,
-                K_SUP, K_KEEPER, K_COUNT };
+                K_SUP, K_KEEPER, K_WAITING, K_STATUS, K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
-    "dropped", "written", "started", "memory", "cpu", "tasks", "sup", "keeper",
+    "dropped", "written", "started", "memory", "cpu", "tasks", "sup", "keeper", "waiting",
+    "status",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -774,6 +779,8 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_TASKS: p->tasks = num; p->has_tasks = true; break;
         case K_SUP: p->supervisor_pid = (pid_t)num; break;
         case K_KEEPER: p->keeper_pid = (pid_t)num; break;
+        case K_WAITING: p->waiting = value; break;
+        case K_STATUS: p->status = value; break;
         default: break;
         }
     }
@@ -845,7 +852,8 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     r->text = empty;
     r->code = empty;
     r->proc = (struct proto_proc){.name = empty, .group = empty, .state = empty,
-                                  .exit = empty, .reason = empty, .health = empty};
+                                  .exit = empty, .reason = empty, .health = empty,
+                                  .waiting = empty, .status = empty};
     r->info = (struct proto_info){.version = empty};
 
     if (len > 0 && line[len - 1] == '\n')

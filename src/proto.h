@@ -115,6 +115,9 @@ struct proto_proc {
     unsigned long long memory_bytes;
     unsigned long long cpu_usec;
     unsigned long long tasks;
+    /* Readiness and dependencies (issue 15); "" when none. */
+    const char *waiting;     /* "waiting for db: not ready (FATAL)" */
+    const char *status;      /* the program's last sd_notify STATUS= */
 };
 
 /* The supervisor's own facts: the `info` reply line. Strings may be NULL when building; after

@@ -11,6 +11,7 @@
 #include "health.h"
 #include "log.h"
 #include "logcap.h"
+#include "deps.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -80,6 +81,15 @@ static bool str_differs(const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+static bool deps_list_equal(char *const *a, char *const *b)
+{
+    while (a != NULL && b != NULL && *a != NULL && *b != NULL && strcmp(*a, *b) == 0) {
+        a++;
+        b++;
+    }
+    return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
 /* The policy keys that differ between a and b (those proc_conf_equal leaves out), as
  * "key, key" into buf; "" when none does. */
 static const char *policy_changes(const struct proc_conf *a, const struct proc_conf *b,
@@ -105,6 +115,10 @@ static const char *policy_changes(const struct proc_conf *a, const struct proc_c
         {"healthcheck_retries", a->healthcheck_retries != b->healthcheck_retries},
         {"healthcheck_grace", a->healthcheck_grace != b->healthcheck_grace},
         {"on_event", str_differs(a->on_event, b->on_event)},
+        {"depends_on", !deps_list_equal(a->depends_on, b->depends_on)},
+        {"readiness", a->readiness != b->readiness || a->ready_port != b->ready_port ||
+                          str_differs(a->ready_host, b->ready_host)},
+        {"startwaitsecs", a->startwaitsecs != b->startwaitsecs},
     };
     size_t n = 0;
 
@@ -237,6 +251,9 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
         alerts_fire(sup->alerts, &ae);
     }
 
+    /* Dependencies by difference: the graph follows the new config, and a program whose
+     * wait is over starts (after alerts_configure: a start may fire an alert). */
+    deps_rebuild(sup);
     /* Act, in priority order: stop the removed and changed, start the added. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
         struct service *svc = sup->svcs[i];

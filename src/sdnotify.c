@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deps.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -32,6 +33,8 @@ static struct {
     uint64_t watchdog_ns;          /* ping interval (half of WATCHDOG_USEC), 0 = none */
     struct timer watchdog;
     struct timer status;           /* a STATUS= update is due */
+    bool ready_sent;               /* READY=1 went out (start-up is over) */
+    struct timer ready_cap;        /* READY=1 at the latest then (SDNOTIFY_READY_MAX_S) */
 } sdn = {.fd = -1};
 
 static void send_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,11 +100,69 @@ static void send_status(const char *prefix)
     send_msg("%sSTATUS=%s", prefix, status);
 }
 
-static void on_status_timer(struct timer *t, void *ctx)
+/* Every autostart program reached its first steady state: RUNNING (which, with readiness=,
+ * means ready), EXITED or FATAL, or waiting for a dependency that cannot come. */
+static bool all_steady(void)
+{
+    for (size_t i = 0; i < sdn.sup->nsvcs; i++) {
+        const struct service *svc = sdn.sup->svcs[i];
+        if (svc->removing || !svc->p.conf->autostart)
+            continue;
+        switch (svc->p.state) {
+        case PROC_RUNNING:
+        case PROC_EXITED:
+        case PROC_FATAL:
+            break;
+        case PROC_STOPPED:
+            if (svc->dep_wait_start && !deps_blocked(svc))
+                return false;
+            break;
+        case PROC_STARTING:
+        case PROC_BACKOFF:
+        case PROC_STOPPING:
+        case PROC_UNKNOWN:
+            return false;
+        }
+    }
+    return true;
+}
+
+static void maybe_ready(void)
+{
+    if (sdn.ready_sent || !all_steady())
+        return;
+    sdn.ready_sent = true;
+    loop_timer_cancel(&sdn.sup->loop, &sdn.ready_cap); /* no wake-up for nothing */
+    send_status("READY=1\n");
+}
+
+/* Start-up is taking long (a program slow to become ready): READY=1 all the same, before
+ * the manager's start timeout (systemd's default is 90 s) gives up on tend itself. */
+static void on_ready_cap(struct timer *t, void *ctx)
 {
     (void)t;
     (void)ctx;
-    send_status("");
+    if (sdn.ready_sent)
+        return;
+    log_msg(LOG_LVL_WARN, "sd_notify: start-up still not over after %ds: READY=1 now",
+            SDNOTIFY_READY_MAX_S);
+    sdn.ready_sent = true;
+    send_status("READY=1\n");
+}
+
+static void on_status_timer(struct timer *t, void *ctx)
+{
+    bool was_ready = sdn.ready_sent;
+
+    (void)t;
+    (void)ctx;
+    if (was_ready) {
+        send_status("");
+        return;
+    }
+    maybe_ready(); /* READY=1 carries the status */
+    if (!sdn.ready_sent)
+        send_status(""); /* "1 stopped, 1 starting": where start-up is */
 }
 
 /* Every state change: a STATUS= update soon, one for any number of changes in between. */
@@ -111,6 +172,8 @@ static void on_state_change(struct service *svc, const struct proc_effects *fx, 
     (void)ctx;
     if (fx->from == fx->to || timer_armed(&sdn.status))
         return;
+    /* Before READY=1, the timer decides when start-up is over (at most every
+     * SDNOTIFY_STATUS_MS, after the states of a batch of events are all applied). */
     if (loop_timer_arm(&sdn.sup->loop, &sdn.status,
                        timer_now_ns() + (uint64_t)SDNOTIFY_STATUS_MS * 1000000u) == -1)
         log_msg(LOG_LVL_WARN, "sd_notify: status update skipped: %s", strerror(errno));
@@ -190,6 +253,7 @@ void sdnotify_ready(struct supervisor *sup)
     sdn.sup = sup;
     timer_init(&sdn.watchdog, on_watchdog, NULL);
     timer_init(&sdn.status, on_status_timer, NULL);
+    timer_init(&sdn.ready_cap, on_ready_cap, NULL);
     if (path == NULL)
         return;
     if (parse_socket(path, &why) == -1) {
@@ -210,10 +274,21 @@ void sdnotify_ready(struct supervisor *sup)
     (void)unsetenv("WATCHDOG_PID");
     if (sdn.fd == -1)
         return;
-    send_status("READY=1\n");
-    if (sup_listen(sup, on_state_change, NULL) == -1)
+    /* READY=1 once start-up is over: checked from the loop, after the autostart programs
+     * were asked to start, and again after state changes. */
+    if (loop_timer_arm(&sup->loop, &sdn.status, timer_now_ns()) == -1 ||
+        loop_timer_arm(&sup->loop, &sdn.ready_cap,
+                       timer_now_ns() + (uint64_t)SDNOTIFY_READY_MAX_S * 1000000000u) == -1) {
+        /* No timer (out of memory): say it now rather than perhaps never. */
+        sdn.ready_sent = true;
+        send_status("READY=1\n");
+    }
+    if (sup_listen(sup, on_state_change, NULL) == -1) {
         log_msg(LOG_LVL_WARN, "sd_notify: no room for a state listener; STATUS= will not "
                 "follow state changes");
+        sdn.ready_sent = true; /* nothing would tell us when start-up is over */
+        send_status("READY=1\n");
+    }
     if (sdn.watchdog_ns != 0) {
         send_msg("WATCHDOG=1");
         arm_watchdog();
@@ -237,6 +312,7 @@ void sdnotify_reloaded(void)
 {
     if (sdn.fd == -1)
         return;
+    sdn.ready_sent = true;
     send_status("READY=1\n");
 }
 

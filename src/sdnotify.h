@@ -11,7 +11,8 @@
 struct supervisor;
 
 /* Start-up is done: reads and unsets NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, sends
- * READY=1 with a STATUS= line, arms the watchdog pings (WATCHDOG=1 at half of
+ * READY=1 with a STATUS= line once every autostart program reached its first steady state
+ * (RUNNING, i.e. ready; EXITED; FATAL; or waiting for a dependency that cannot come), arms the watchdog pings (WATCHDOG=1 at half of
  * WATCHDOG_USEC, from the event loop's timers, when WATCHDOG_PID is unset or ours) and keeps
  * STATUS= up to date as processes change state (at most every SDNOTIFY_STATUS_MS). Call it
  * before the first program is spawned. */
@@ -23,5 +24,8 @@ void sdnotify_reloaded(void);
 void sdnotify_stopping(void);
 
 #define SDNOTIFY_STATUS_MS 200
+/* READY=1 at the latest this long after start-up, steady or not (below systemd's default
+ * TimeoutStartSec of 90 s), with a warning in tend's log. */
+#define SDNOTIFY_READY_MAX_S 60
 
 #endif

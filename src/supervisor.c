@@ -23,11 +23,14 @@
 #include "alert.h"
 #include "events.h"
 #include "fcgi.h"
+#include "deps.h"
 #include "handover.h"
 #include "health.h"
 #include "launch.h"
 #include "log.h"
 #include "logcap.h"
+#include "notify.h"
+#include "readiness.h"
 #include "reload.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -89,6 +92,9 @@ void svc_release(struct service *svc)
     cgroup_svc_release(svc->cg);
     events_release(svc);
     fcgi_detach(svc);
+    notify_free(svc->notify);
+    svc->notify = NULL;
+    readiness_free(svc);
 }
 
 void svc_free(void *ptr)
@@ -101,6 +107,7 @@ void svc_free(void *ptr)
     health_free(svc->health);
     logcap_free(svc->logcap);
     cgroup_svc_free(svc->cg);
+    deps_free(svc);
     free(svc->display);
     free(svc);
 }
@@ -117,6 +124,7 @@ static void svc_remove(struct supervisor *sup, struct service *svc)
     }
     svc_release(svc);
     handover_forget(svc);
+    deps_rebuild(sup); /* no service may point at it any more */
     loop_defer_free(&sup->loop, svc_free, svc);
 }
 
@@ -268,6 +276,8 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     }
     if (svc->p.pid == 0 && svc->pidfd != -1)
         adopt_pidfd_end(svc);
+    notify_after_apply(svc, &fx);
+    readiness_after_apply(svc, ev, &fx);
     if (fx.signal != 0) {
         do_signal(svc, fx.signal, fx.signal_group);
         /* A stopped (SIGSTOP) process cannot act on its stop signal until continued. */
@@ -291,6 +301,7 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
         sup_after_stop(svc);
     else
         handover_save(svc);
+    deps_after_apply(svc, &fx); /* may start dependents or stop what it needs */
     if (sup->shutting_down)
         check_shutdown_progress(sup);
 }
@@ -320,7 +331,7 @@ void sup_start(struct service *svc)
 {
     struct proc_event ev = {.kind = EV_START};
 
-    if (!svc->sup->shutting_down && !svc->removing)
+    if (!svc->sup->shutting_down && !svc->removing && !deps_hold_start(svc))
         sup_apply(svc, &ev);
 }
 
@@ -328,6 +339,9 @@ void sup_stop(struct service *svc)
 {
     struct proc_event ev = {.kind = EV_STOP};
 
+    /* Outside shutdown (which goes by stop_rank), what depends on it stops first. */
+    if (!svc->sup->shutting_down && deps_hold_stop(svc))
+        return;
     sup_apply(svc, &ev);
 }
 
@@ -356,13 +370,13 @@ static void check_shutdown_progress(struct supervisor *sup)
         return; /* done already (a tree that emptied while an event was being applied) */
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
-        if (svc_busy(svc) && svc->p.conf->priority >= sup->shutdown_priority)
+        if (svc_busy(svc) && svc->stop_rank >= sup->shutdown_priority)
             return; /* this level is still stopping */
     }
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
-        if (svc_busy(svc) && svc->p.conf->priority > level)
-            level = svc->p.conf->priority;
+        if (svc_busy(svc) && svc->stop_rank > level)
+            level = svc->stop_rank;
     }
     if (level == INT_MIN) {
         /* Then whatever is still alive under tend: nothing outlives it unannounced. */
@@ -377,7 +391,7 @@ static void check_shutdown_progress(struct supervisor *sup)
     sup->shutdown_priority = level;
     for (size_t i = sup->nsvcs; i-- > 0;) {
         struct service *svc = sup->svcs[i];
-        if (svc->p.conf->priority == level && svc_busy(svc) &&
+        if (svc->stop_rank == level && svc_busy(svc) &&
             svc->p.state != PROC_STOPPING)
             sup_stop(svc);
     }
@@ -479,6 +493,7 @@ static void on_health(void *ctx, bool ok, int failures, const char *reason)
 {
     struct service *svc = ctx;
 
+    readiness_health(svc, ok); /* readiness=healthcheck: the first pass */
     if (ok) {
         if (failures == 0 && svc->p.state == PROC_RUNNING)
             log_msg(LOG_LVL_DEBUG, "%s: health check ok: %s", svc->display, reason);
@@ -527,9 +542,8 @@ static void on_tree_gone(void *ctx)
         if (svc->p.state == PROC_STARTING && svc->p.pid == 0) {
             /* startsecs count from the real spawn, not from the wait. */
             svc->p.start_ns = timer_now_ns();
-            svc->p.start_elapsed = svc->p.conf->startsecs == 0;
-            svc->p.deadline_ns = svc->p.conf->startsecs > 0
-                ? svc->p.start_ns + (uint64_t)svc->p.conf->startsecs * NS_PER_SEC : 0;
+            svc->p.start_elapsed = !proc_waits_ready(&svc->p) && svc->p.conf->startsecs == 0;
+            svc->p.deadline_ns = proc_start_deadline(&svc->p, svc->p.start_ns);
             sync_timer(svc);
             launch_spawn(svc);
         }
@@ -633,6 +647,13 @@ void sup_resume(struct service *svc)
         sup_apply(svc, &ok);
     }
     sync_timer(svc);
+    notify_sync(svc); /* the same socket name again, and the watchdog */
+    readiness_resume(svc);
+    /* Waiting for its needs is not in the handover state: an autostart program that never
+     * ran is asked to start again, which waits again or starts. */
+    if (svc->nneeds > 0 && svc->p.state == PROC_STOPPED && svc->p.conf->autostart &&
+        svc->p.last_status == -1 && svc->p.pid == 0)
+        sup_start(svc);
     if (svc->health != NULL && svc->p.pid != 0 && svc->p.state == PROC_RUNNING)
         health_start(svc->health);
     if (adopt_pidfile_mode(svc) && svc->p.state == PROC_STARTING && !svc->adopted)
@@ -748,6 +769,7 @@ int sup_add_services(struct supervisor *sup)
         sup->svcs[sup->nsvcs++] = svc;
     }
     sup_sort(sup);
+    deps_rebuild(sup);
     return 0;
 }
 

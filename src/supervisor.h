@@ -57,6 +57,17 @@ struct service {
     struct fcgi_sock *fcgi;    /* [fcgi-program:x]: the socket it gets as stdin (fcgi.c) */
     uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start */
     uint64_t lid_lo_ns, lid_hi_ns; /* ... of launcher_pid's */
+    /* readiness and dependencies (issue 15; deps.c, notify.c) */
+    struct notify *notify;     /* its $NOTIFY_SOCKET, NULL when it needs none */
+    struct health *ready_probe; /* readiness=tcp: connection attempts while STARTING */
+    struct service **needs;    /* what it depends on (resolved depends_on=) */
+    size_t nneeds;
+    struct service **dependents; /* what depends on it */
+    size_t ndependents;
+    int stop_rank;             /* shutdown order: by descending rank, dependents first */
+    bool dep_wait_start;       /* start once everything it needs is ready */
+    bool dep_wait_stop;        /* stop once nothing that needs it runs any more */
+    bool dep_start_after_stop; /* ... then start again (a restart) */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a

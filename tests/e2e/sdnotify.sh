@@ -3,7 +3,8 @@
 # protocol), without systemd: tests/helpers/notifysink binds the datagram socket that
 # $NOTIFY_SOCKET names and writes down every line it receives ("SEQ COUNT LINE", COUNT being
 # how many datagrams so far held that line). `tend daemon -n` runs with NOTIFY_SOCKET set, and
-# the cases check READY=1 with a STATUS= summary, RELOADING=1 + MONOTONIC_USEC= then READY=1
+# the cases check READY=1 with a STATUS= summary (only once every autostart program is ready),
+# RELOADING=1 + MONOTONIC_USEC= then READY=1
 # around `tend reload`, STOPPING=1 at shutdown, WATCHDOG=1 pings with WATCHDOG_USEC (and none
 # when WATCHDOG_PID names another process), the abstract '@' form, and that no supervised
 # program inherits the variables. Synchronisation: waitfor on the sink's file and tend's log.
@@ -35,8 +36,8 @@ t_ready_reload_stopping() {
     start_sink "$T/notify.sock"
     conf_sleeper
     NOTIFY_SOCKET=$T/notify.sock start_tend
-    note '^1 1 READY=1$'
-    note '^1 1 STATUS=1 process(: [0-9]+ [a-z]+)?$'
+    note '^[0-9]+ 1 READY=1$'
+    note '^[0-9]+ 1 STATUS=1 process(: [0-9]+ [a-z]+)?$'
     waitfor "$T/one.ready" '^ready' || fail "one did not start"
     # STATUS= follows the program's state (coalesced, within SDNOTIFY_STATUS_MS).
     note '^[0-9]+ [0-9]+ STATUS=1 process: 1 running$'
@@ -78,12 +79,45 @@ t_abstract_socket() {
     start_sink "$name"
     conf_sleeper
     NOTIFY_SOCKET=$name start_tend
-    note '^1 1 READY=1$'
+    note '^[0-9]+ 1 READY=1$'
     tendctl shutdown >/dev/null
     note '^[0-9]+ 1 STOPPING=1$'
     "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
     wait "$KEEPER_PID" || fail "tend's exit status after shutdown: $?"
     TEND_PID="" KEEPER_PID=""
+}
+
+# READY=1 waits until every autostart program reached its first steady state: here a
+# readiness=notify program that is ready only when the test says so, and one that needs it.
+t_ready_waits_for_programs_to_be_ready() {
+    setup
+    start_sink "$T/notify.sock"
+    cat >"$T/db.sh" <<EOF
+$H/waitfor -t 60 $T/go '^go\$' || exit 3
+exec $H/readyprog -n $T/db.note
+EOF
+    write_conf <<EOF
+[program:db]
+command=/bin/sh $T/db.sh
+readiness=notify
+[program:web]
+command=$H/readyprog $T/web.note
+startsecs=0
+depends_on=db
+EOF
+    NOTIFY_SOCKET=$T/notify.sock start_tend
+    wait_log "${TS}web: waiting for db"
+    # Not ready while db is not: the STATUS= updates come, READY=1 does not.
+    note '^[0-9]+ [0-9]+ STATUS=2 processes: 1 stopped, 1 starting$'
+    ! grep -q 'READY=1' "$NOTES" || fail "READY=1 before db was ready"
+    echo go >"$T/go"
+    note '^[0-9]+ 1 READY=1$'
+    waitfor "$T/web.note" '^ready ' 15 || fail "web did not start"
+    expect_eq "$(grep -c 'READY=1' "$NOTES")" 1 "READY=1 datagrams"
+    # READY=1 came with both running: after db was ready and web started.
+    grep -E '^[0-9]+ 1 READY=1$' -A1 "$NOTES" | grep -q 'STATUS=2 processes: 2 running' ||
+        fail "READY=1 before both were running: $(cat "$NOTES")"
+    stop_tend
 }
 
 t_watchdog_pings() {
@@ -92,7 +126,8 @@ t_watchdog_pings() {
     conf_sleeper
     # 200 ms: tend pings every 100 ms, from its event loop's timer.
     NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 start_tend
-    note '^1 1 READY=1$'
+    # Pings start at once; READY=1 follows once the program is up.
+    note '^[0-9]+ 1 READY=1$'
     note '^[0-9]+ 5 WATCHDOG=1$'
     # Pings keep coming while tend serves requests.
     tendctl status >/dev/null || true
@@ -113,7 +148,7 @@ command=$H/sleeper -r $T/one.ready
 startsecs=1
 EOF
     NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 WATCHDOG_PID=1 start_tend
-    note '^1 1 READY=1$'
+    note '^[0-9]+ 1 READY=1$'
     wait_log "${TS}one \\(pid [0-9]+\\): STARTING -> RUNNING"
     note 'STATUS=1 process: 1 running$'
     ! grep -q 'WATCHDOG=1' "$NOTES" || { cat "$NOTES"; fail "pinged for WATCHDOG_PID=1"; }

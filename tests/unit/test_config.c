@@ -1157,6 +1157,24 @@ static bool ok_rlimit_cpu(const struct proc_conf *p)
 {
     return p->rlimits[PROC_RLIM_CPU] == PROC_RLIM_INFINITY;
 }
+/* A lone program can only depend on nothing: an empty list is no dependency. */
+static bool ok_depends_on(const struct proc_conf *p)
+{
+    return p->depends_on == NULL && p->depends_on_line == 3;
+}
+static bool ok_readiness(const struct proc_conf *p)
+{
+    return p->readiness == READY_TCP && p->ready_port == 5432 &&
+           strcmp(p->ready_host, "::1") == 0;
+}
+static bool ok_startwaitsecs(const struct proc_conf *p)
+{
+    return p->startwaitsecs == 30;
+}
+static bool ok_watchdogsecs(const struct proc_conf *p)
+{
+    return p->watchdogsecs == 5;
+}
 
 static const struct key_case key_cases[] = {
     {"command", "/bin/sh -c 'echo hi'", ok_command},
@@ -1212,7 +1230,74 @@ static const struct key_case key_cases[] = {
     {"rlimit_stack", "8MB", ok_rlimit_stack},
     {"rlimit_fsize", "0", ok_rlimit_fsize},
     {"rlimit_cpu", "Infinity", ok_rlimit_cpu},
+    {"depends_on", " , ", ok_depends_on},
+    {"readiness", "tcp:[::1]:5432", ok_readiness},
+    {"startwaitsecs", "30", ok_startwaitsecs},
+    {"watchdogsecs", "5", ok_watchdogsecs},
 };
+
+/* depends_on= names processes, programs or groups; unknown names and cycles are errors at
+ * the depends_on= line, the cycle named in order with each member's place. */
+TEST(dependencies)
+{
+    struct fx fx;
+    fx_init(&fx);
+    CHECK_INT(fx_conf(&fx, "[group:back]\n"
+                           "programs=db,cache\n"
+                           "[program:db]\n"
+                           "command=/bin/db\n"
+                           "readiness=notify\n"
+                           "watchdogsecs=10\n"
+                           "[program:cache]\n"
+                           "command=/bin/cache\n"
+                           "depends_on=db\n"
+                           "readiness=tcp:6379\n"
+                           "[program:web]\n"
+                           "command=/bin/web %(process_num)d\n"
+                           "process_name=web%(process_num)d\n"
+                           "numprocs=2\n"
+                           "depends_on=back, db\n"
+                           "readiness=healthcheck\n"
+                           "healthcheck=tcp:127.0.0.1:80\n"),
+              0);
+    CHECK_STR(fx.text, "");
+    const struct proc_conf *p = fx_proc(&fx, "web1");
+    CHECK(p != NULL && p->depends_on != NULL && strcmp(p->depends_on[0], "back") == 0 &&
+          strcmp(p->depends_on[1], "db") == 0 && p->depends_on[2] == NULL);
+    CHECK(p != NULL && p->readiness == READY_HEALTHCHECK && p->healthcheck_grace == 0);
+    p = fx_proc(&fx, "cache");
+    CHECK(p != NULL && p->readiness == READY_TCP && p->ready_port == 6379 &&
+          strcmp(p->ready_host, "127.0.0.1") == 0 && p->startwaitsecs == 90);
+    p = fx_proc(&fx, "db");
+    CHECK(p != NULL && p->readiness == READY_NOTIFY && p->watchdogsecs == 10);
+
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\ndepends_on=b\n"
+                           "[program:b]\ncommand=/bin/b\n\ndepends_on = c\n"
+                           "[program:c]\ncommand=/bin/c\ndepends_on=a\n"),
+              -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: depends_on: dependency cycle: a (") != NULL);
+    CHECK(strstr(fx.text, "main.conf:3) -> b (") != NULL);
+    CHECK(strstr(fx.text, "main.conf:7) -> c (") != NULL);
+    CHECK(strstr(fx.text, "main.conf:10) -> a") != NULL);
+
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\ndepends_on=a\n"), -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: depends_on: dependency cycle: a") != NULL);
+
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\ndepends_on=dbb\n"
+                           "[program:db]\ncommand=/bin/db\n"),
+              -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: depends_on: no program, group or process is "
+                          "named 'dbb'") != NULL);
+
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\nreadiness=healthcheck\n"), -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: readiness: 'healthcheck' needs a "
+                          "healthcheck=") != NULL);
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\nreadiness=tcp:99999\n"), -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: readiness:") != NULL);
+    CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\nreadiness=soon\n"), -1);
+    CHECK(strstr(fx.text, "main.conf:3: error: readiness: 'soon' is not one of") != NULL);
+    fx_done(&fx);
+}
 
 TEST(every_supported_program_key)
 {

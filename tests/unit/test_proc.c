@@ -1311,4 +1311,144 @@ TEST(unknown_state_start_and_stop)
     CHECK(!fx.spawn);
 }
 
+/* ---- readiness ---- */
+
+/* readiness=notify: STARTING lasts past startsecs until EV_READY; then RUNNING at once. */
+TEST(readiness_waits_for_ready_not_startsecs)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    c.readiness = READY_NOTIFY;
+    c.startwaitsecs = 30;
+    proc_init(&p, &c);
+    fx = deliver(&p, EV_START, T0);
+    CHECK(fx.spawn);
+    CHECK(p.deadline_ns == T0 + SEC(30));
+    (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
+    CHECK_INT(p.state, PROC_STARTING); /* startsecs=1 means nothing here */
+    fx = deliver(&p, EV_READY, T0 + SEC(2));
+    CHECK_INT(fx.to, PROC_RUNNING);
+    CHECK(strstr(fx.msg, "ready") != NULL);
+    /* READY=1 again (after RELOADING=1) changes nothing. */
+    fx = deliver(&p, EV_READY, T0 + SEC(3));
+    check_no_action(&fx, PROC_RUNNING);
+}
+
+/* READY=1 before the exec is confirmed: RUNNING on the confirmation. */
+TEST(readiness_ready_before_exec_ok)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    c.readiness = READY_TCP;
+    c.startwaitsecs = 30;
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    fx = deliver(&p, EV_READY, T0 + MSEC(1));
+    CHECK_INT(fx.to, PROC_STARTING);
+    fx = deliver(&p, EV_EXEC_OK, T0 + MSEC(2));
+    CHECK_INT(fx.to, PROC_RUNNING);
+}
+
+/* Not ready within startwaitsecs: stopped, and its exit is a failed start (backoff), until
+ * startretries are used up: FATAL with the reason. */
+TEST(readiness_timeout_is_a_failed_start)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+    uint64_t t = T0;
+
+    conf_defaults(&c);
+    c.readiness = READY_NOTIFY;
+    c.startwaitsecs = 5;
+    c.startretries = 1;
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, t);
+    (void)deliver(&p, EV_EXEC_OK, t + MSEC(1));
+    t += SEC(5);
+    fx = deliver(&p, EV_TIMER, t);
+    CHECK_INT(fx.to, PROC_STOPPING);
+    CHECK_INT(fx.signal, SIGTERM);
+    CHECK(strstr(fx.msg, "not ready within startwaitsecs=5") != NULL);
+    fx = send_exit(&p, ST_SIG(SIGTERM), t + MSEC(10));
+    CHECK_INT(fx.to, PROC_BACKOFF);
+    CHECK_INT(p.backoff, 1);
+    t = p.deadline_ns;
+    fx = deliver(&p, EV_TIMER, t);
+    CHECK(fx.spawn);
+    (void)deliver(&p, EV_EXEC_OK, t + MSEC(1));
+    /* EXTEND_TIMEOUT_USEC= pushes the deadline out, never in. */
+    struct proc_event ext = {.kind = EV_EXTEND_TIMEOUT, .extend_ns = SEC(20)};
+    proc_handle(&p, &ext, t + SEC(1), &fx);
+    CHECK(p.deadline_ns == t + SEC(21));
+    ext.extend_ns = SEC(1);
+    proc_handle(&p, &ext, t + SEC(2), &fx);
+    CHECK(p.deadline_ns == t + SEC(21));
+    t += SEC(21);
+    fx = deliver(&p, EV_TIMER, t);
+    CHECK_INT(fx.to, PROC_STOPPING);
+    fx = send_exit(&p, ST_SIG(SIGTERM), t + MSEC(10));
+    CHECK_INT(fx.to, PROC_FATAL);
+    CHECK(strstr(p.reason, "not ready within startwaitsecs=5 in 2 tries") != NULL);
+}
+
+/* Exiting before it is ready is a failed start even after startsecs. */
+TEST(readiness_exit_before_ready_is_a_failed_start)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    c.readiness = READY_HEALTHCHECK;
+    c.startwaitsecs = 60;
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
+    fx = send_exit(&p, ST_EXIT(0), T0 + SEC(10));
+    CHECK_INT(fx.to, PROC_BACKOFF);
+    CHECK(!fx.exited);
+}
+
+/* A user's stop during the timeout's stop cancels the retry. */
+TEST(readiness_stop_cancels_failed_start_retry)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    c.readiness = READY_NOTIFY;
+    c.startwaitsecs = 5;
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
+    (void)deliver(&p, EV_TIMER, T0 + SEC(5));
+    (void)deliver(&p, EV_STOP, T0 + SEC(6));
+    fx = send_exit(&p, ST_SIG(SIGTERM), T0 + SEC(7));
+    CHECK_INT(fx.to, PROC_STOPPED);
+    CHECK(!fx.spawn);
+}
+
+/* With readiness=startsecs (the default), EV_READY is ignored. */
+TEST(readiness_event_ignored_with_startsecs)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
+    fx = deliver(&p, EV_READY, T0 + MSEC(2));
+    check_no_action(&fx, PROC_STARTING);
+}
+
 HARNESS_MAIN()
