@@ -454,6 +454,8 @@ static void format_json(FILE *out, const struct proto_proc *procs, size_t n)
         json_put_string(out, p->reason ? p->reason : "");
         fputs(", \"health\": ", out);
         json_put_string(out, p->health ? p->health : "");
+        fputs(", \"waiting\": ", out);
+        json_put_string(out, p->waiting ? p->waiting : "");
         fprintf(out, ", \"dropped\": %llu", p->dropped_bytes);
         if (p->has_memory)
             fprintf(out, ", \"memory\": %llu", p->memory_bytes);

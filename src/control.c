@@ -317,6 +317,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
         .restarts = p->restarts,
         .reason = p->reason,
         .health = svc->health ? health_state(svc->health) : "",
+        .waiting = p->shortage_err != 0 ? proc_shortage_name(p->shortage_err) : "",
         .dropped_bytes = logcap_dropped(svc->logcap),
         .written_bytes = logcap_written(svc->logcap),
     };

@@ -337,6 +337,8 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
     buf_put_kv_uint(b, "dropped", p->dropped_bytes);
     buf_put_kv_uint(b, "written", p->written_bytes);
     buf_put_kv_uint(b, "started", p->started_s);
+    if (p->waiting != NULL && p->waiting[0] != '\0')
+        buf_put_kv(b, "waiting", p->waiting); /* only then: older clients ignore it */
     /* Usage only when known: an older client ignores keys it does not know. */
     if (p->has_memory)
         buf_put_kv_uint(b, "memory", p->memory_bytes);
@@ -718,11 +720,11 @@ static bool is_key(const char *w, size_t len)
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
                 K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_MEMORY, K_CPU, K_TASKS,
-                K_COUNT };
+                K_WAITING, K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
-    "dropped", "written", "started", "memory", "cpu", "tasks",
+    "dropped", "written", "started", "memory", "cpu", "tasks", "waiting",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -768,6 +770,7 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_MEMORY: p->memory_bytes = num; p->has_memory = true; break;
         case K_CPU: p->cpu_usec = num; p->has_cpu = true; break;
         case K_TASKS: p->tasks = num; p->has_tasks = true; break;
+        case K_WAITING: p->waiting = value; break;
         default: break;
         }
     }
@@ -839,7 +842,8 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     r->text = empty;
     r->code = empty;
     r->proc = (struct proto_proc){.name = empty, .group = empty, .state = empty,
-                                  .exit = empty, .reason = empty, .health = empty};
+                                  .exit = empty, .reason = empty, .health = empty,
+                                  .waiting = empty};
     r->info = (struct proto_info){.version = empty};
 
     if (len > 0 && line[len - 1] == '\n')

@@ -104,6 +104,7 @@ struct proto_proc {
     const char *exit;   /* last exit, "exit 1" or "signal 9 (SIGKILL)", or "" */
     const char *reason; /* FATAL or other reason, or "" */
     const char *health; /* "", "ok" or "failing" */
+    const char *waiting; /* the resource a start waits for (proc_shortage_name), or "" */
     unsigned long long dropped_bytes; /* log bytes dropped */
     unsigned long long written_bytes; /* log bytes written (key "written"; 0 from old servers) */
     unsigned long long started_s;     /* wall-clock start, seconds since the epoch; 0 if none */

@@ -274,7 +274,7 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     if (ev->kind == EV_EXITED && pid != 0)
         cgroup_svc_exited(svc->cg, svc->p.conf, sup->shutting_down);
     if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited ||
-        fx.oom) {
+        fx.oom || fx.shortage_entered || fx.shortage_exited) {
         for (size_t i = 0; i < sup->nlisteners; i++)
             sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
     }
@@ -465,6 +465,10 @@ static void on_alert_event(struct service *svc, const struct proc_effects *fx, v
         fire(svc, by_state[fx->to], fx->to == PROC_FATAL ? svc->p.last_status : -1);
     if (fx->crash_loop_exited)
         fire(svc, CONFIG_EV_CRASH_LOOP_EXITED, -1);
+    if (fx->shortage_entered)
+        fire(svc, CONFIG_EV_SHORTAGE_ENTERED, -1);
+    if (fx->shortage_exited)
+        fire(svc, CONFIG_EV_SHORTAGE_EXITED, -1);
 }
 
 /* ---- health checks ---- */

@@ -778,7 +778,8 @@ TEST(alerts)
                            "command=/bin/all\n"
                            "events=STARTING RUNNING BACKOFF STOPPING EXITED FATAL STOPPED "
                            "HEALTH_FAILED PROCESS_UNEXPECTED_EXIT CONFIG_RELOADED "
-                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED OUT_OF_MEMORY\n"
+                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED OUT_OF_MEMORY "
+                           "SHORTAGE_ENTERED SHORTAGE_EXITED\n"
                            "rate=3\n"),
               0);
     CHECK_STR(fx.text, "main.conf:8: warning: programs: 'db*' matches no program, group or "

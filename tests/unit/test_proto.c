@@ -660,11 +660,26 @@ TEST(reply_proc_with_unknown_keys)
     CHECK_INT(r.proc.tasks, 3);
     proto_reply_free(&r);
 
+    /* The resource a start waits for, and a round trip through the builder. */
+    CHECK_INT(reply("proc name=a state=BACKOFF waiting=nofile\n", &r), 0);
+    CHECK_STR(r.proc.waiting, "nofile");
+    proto_reply_free(&r);
+    {
+        struct proto_buf b = {0};
+        struct proto_proc in = {.name = "w", .state = "BACKOFF", .waiting = "processes"};
+        proto_buf_append_proc(&b, &in);
+        CHECK_INT(proto_parse_reply(b.data, b.len, &r), 0);
+        CHECK_STR(r.proc.waiting, "processes");
+        proto_reply_free(&r);
+        proto_buf_free(&b);
+    }
+
     /* Only name and state are required; the rest defaults to empty and 0. */
     CHECK_INT(reply("proc state=STOPPED name=db", &r), 0);
     CHECK(!r.proc.has_memory && !r.proc.has_cpu && !r.proc.has_tasks);
     CHECK_STR(r.proc.group, "");
     CHECK_STR(r.proc.exit, "");
+    CHECK_STR(r.proc.waiting, "");
     CHECK_INT(r.proc.pid, 0);
     proto_reply_free(&r);
 }
