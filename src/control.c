@@ -590,14 +590,14 @@ static void send_lines(struct conn *k, const char *buf, size_t len)
         if (buf[i] != '\n')
             continue;
         str_append_len(&k->partial, buf + start, i - start);
-        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         str_clear(&k->partial);
         start = i + 1;
     }
     str_append_len(&k->partial, buf + start, len - start);
     if (k->partial.len > PROTO_MAX_TEXT) {
         /* A line longer than a data line can carry goes out in pieces. */
-        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         str_clear(&k->partial);
     }
 }
@@ -721,7 +721,7 @@ static void do_logs(struct conn *k, struct proto_request *req)
     follow_read(k);
     if (!req->follow) {
         if (k->partial.len > 0)
-            proto_buf_append_data(&k->out, str_cstr(&k->partial));
+            proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         reply_ok(k);
         return;
     }

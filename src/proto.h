@@ -148,6 +148,8 @@ void proto_buf_append_msg(struct proto_buf *b, const char *text);
 void proto_buf_append_msgf(struct proto_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void proto_buf_append_data(struct proto_buf *b, const char *text);
+/* A data line of any bytes (NUL included: it travels as %00). */
+void proto_buf_append_data_len(struct proto_buf *b, const char *text, size_t len);
 void proto_buf_append_info(struct proto_buf *b, const struct proto_info *info);
 void proto_buf_append_ok(struct proto_buf *b);
 /* text may be NULL or "" (the line is then "err CODE"). */
@@ -208,6 +210,8 @@ struct proto_reply {
     struct proto_proc proc; /* PROC */
     struct proto_info info; /* INFO */
     const char *text;       /* MSG, DATA, ERR: decoded text, "" if none; "" otherwise */
+    size_t text_len;        /* its length: a DATA text may hold NUL bytes (sent as %00), so
+                             * read it as text[0..text_len), not as a C string */
     const char *code;       /* ERR: the code word as sent; "" otherwise */
     enum proto_err err;     /* ERR: the code; an unknown code word reads as PROTO_ERR_FAILED */
     char *storage_;         /* private: the decoded words live here */
