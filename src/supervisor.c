@@ -709,6 +709,9 @@ int sup_init(struct supervisor *sup)
         return -1;
     sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
+    /* Alert and health-check commands are whole trees too, each in a cgroup of its own. */
+    alerts_use_cgroups(sup->alerts, sup->cgroups);
+    health_use_cgroups(sup->cgroups);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
     return 0;
