@@ -178,6 +178,13 @@ static void on_timeout(struct timer *t, void *ctx)
         return;
     }
     log_msg(LOG_LVL_WARN, "%s: still running after %ds; killed", r->label, r->timeout_s);
+    /* Without cgroups, what it started outside its process group is found now, while the
+     * parent links still lead to it. */
+    if (r->owner->cgroups == NULL || !cgroup_tree_active(r->owner->cgroups)) {
+        long n = cgroup_kill_descendants(r->pid);
+        if (n > 0)
+            log_msg(LOG_LVL_INFO, "%s: killed %ld descendant%s", r->label, n, n == 1 ? "" : "s");
+    }
     /* The command leads its own process group: kill what it started too. The pid is our
      * unreaped child, so neither it nor its group id can have been reused. */
     if (kill(-r->pid, SIGKILL) == -1 && errno != ESRCH)
@@ -274,7 +281,7 @@ static void run_one(struct alerts *a, const char *label_name, const char *comman
     r = xcalloc(1, sizeof(*r));
     if (a->cgroups != NULL) {
         char *cgname = xasprintf("alert %lu %s", ++a->runs, label_name);
-        cg = cgroup_svc_new(a->cgroups, cgname, on_tree_gone, r);
+        cg = cgroup_cmd_new(a->cgroups, cgname, on_tree_gone, r);
         free(cgname);
         if (cgroup_svc_prepare(cg, &leftovers_conf, &cgs, summary, sizeof(summary)) == -1)
             log_msg(LOG_LVL_WARN, "alert '%s' runs outside a cgroup: %s", label_name, summary);

@@ -749,7 +749,7 @@ static void start_exec(struct health *h)
          * tells apart programs of the same name in different groups. */
         static unsigned long made;
         char *cgname = xasprintf("health check %lu of %s", ++made, h->name);
-        h->cg = cgroup_svc_new(check_cgroups, cgname, NULL, NULL);
+        h->cg = cgroup_cmd_new(check_cgroups, cgname, NULL, NULL);
         free(cgname);
     }
     if (h->cg != NULL && cgroup_svc_prepare(h->cg, &leftovers_conf, &cgs, reason,
@@ -910,6 +910,14 @@ static void on_deadline(struct timer *t, void *ctx)
         finish(h, false, reason);
         break;
     case PHASE_EXEC:
+        /* Without cgroups, what it started outside its process group is found now, while
+         * the parent links still lead to it. */
+        if (check_cgroups == NULL || !cgroup_tree_active(check_cgroups)) {
+            long n = cgroup_kill_descendants(h->child_pid);
+            if (n > 0)
+                log_msg(LOG_LVL_INFO, "%s: health check timed out: killed %ld descendant%s",
+                        h->name, n, n == 1 ? "" : "s");
+        }
         /* The verdict comes when the supervisor reaps it, promptly after a SIGKILL. */
         kill_child(h->child_pid);
         h->killed = true;

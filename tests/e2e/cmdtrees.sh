@@ -36,7 +36,7 @@ t_alert_background_child_killed_at_exit() {
     pid=$(cat "$T/bg.pid")
     TRACKED="$TRACKED $pid"
     "$H/waitfor" -t 15 --gone "$pid" || fail "the alert's background child $pid still runs"
-    wait_log "killed 1 leftover process of alert [0-9]+ alert:bg \(SIGKILL\)"
+    wait_log "killed [0-9]+ leftover process(es)? of alert [0-9]+ alert:bg \(SIGKILL\)"
     stop_tend
 }
 
@@ -55,7 +55,25 @@ t_alert_background_child_killed_at_timeout() {
     TRACKED="$TRACKED $pid"
     wait_log "alert 'alert:slow' \(FATAL of f, pid [0-9]+\): still running after 1s; killed"
     "$H/waitfor" -t 15 --gone "$pid" || fail "the alert's background child $pid still runs"
-    wait_log "killed 1 leftover process of alert [0-9]+ alert:slow \(SIGKILL\)"
+    wait_log "killed [0-9]+ leftover process(es)? of alert [0-9]+ alert:slow \(SIGKILL\)"
+    stop_tend
+}
+
+# Without cgroups ([tend] cgroups=false), an alert command killed at its timeout takes its
+# setsid'd child with it: found through /proc while the parent links still lead to it.
+t_alert_timeout_without_cgroups() {
+    local pid
+    setup
+    { echo '#!/bin/sh'; bg_script "$T/bg.pid"; echo 'exec sleep 100000'; } >"$T/alert.sh"
+    chmod +x "$T/alert.sh"
+    printf '[alert:slow]\ncommand=%s\nevents=FATAL\ntimeout=1\n[program:f]\ncommand=/bin/false\nstartretries=0\nstartsecs=1\n' \
+        "$T/alert.sh" | write_conf cgroups=false
+    start_tend
+    waitfor "$T/bg.pid" '^[0-9]+$' 20 || fail "the alert command's child did not start"
+    pid=$(cat "$T/bg.pid")
+    TRACKED="$TRACKED $pid"
+    wait_log "alert 'alert:slow' \(FATAL of f, pid [0-9]+\): killed [0-9]+ descendants?\$"
+    "$H/waitfor" -t 15 --gone "$pid" || fail "the alert's background child $pid still runs"
     stop_tend
 }
 
@@ -77,7 +95,7 @@ t_health_check_background_child_killed() {
     pid=$(cat "$T/bg.pid")
     TRACKED="$TRACKED $pid"
     "$H/waitfor" -t 15 --gone "$pid" || fail "the health check's background child $pid still runs"
-    wait_log "killed 1 leftover process of health check [0-9]+ of web \(SIGKILL\)"
+    wait_log "killed [0-9]+ leftover process(es)? of health check [0-9]+ of web \(SIGKILL\)"
     alive "$svc" || fail "the service was killed too"
     expect_eq "$(st web state)" RUNNING "web's state"
     stop_tend
