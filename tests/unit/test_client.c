@@ -519,7 +519,8 @@ TEST(status_round_trip)
     CHECK_INT(RUN(&c, "--json", "status", "web:*", "a b"), EXIT_OK);
     CHECK_STR(c.out, "[\n  {\"name\": \"web:web_00\", \"group\": \"web\", \"state\": "
                      "\"RUNNING\", \"pid\": 1234, \"uptime\": 65, \"restarts\": 0, \"exit\": "
-                     "\"\", \"reason\": \"\", \"health\": \"ok\", \"waiting\": \"\", \"dropped\": 0}\n]\n");
+                     "\"\", \"reason\": \"\", \"health\": \"ok\", \"waiting\": \"\", "
+                     "\"dropped\": 0}\n]\n");
     CHECK_INT(wait_server(srv), 0);
     captured_free(&c);
     clear_env();
