@@ -132,7 +132,8 @@ void launch_spawn(struct service *svc)
         }
     }
     /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
-     * made leaves that stream on /dev/null this time (logged by logcap). */
+     * made for want of descriptors or memory makes the start wait (a shortage); for any
+     * other reason that stream goes to /dev/null this time (logged by logcap). */
     lent = true;
     if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1) {
         if (shortage(svc, errno, "create its output pipes"))
