@@ -418,13 +418,13 @@ EOF
     "$RAW" json <"$T/out" >"$T/flat" 2>"$T/json.err" ||
         fail "status --json is not valid JSON: $(cat "$T/json.err"): $(out)"
     grep -qvE '^\[[01]\]\.[a-z]+=' "$T/flat" && fail "not an array of 2 flat objects: $(cat "$T/flat")"
-    keys="name group state pid uptime restarts exit reason health dropped "
+    keys="name group state pid uptime restarts exit reason health waiting dropped "
     expect_eq "$(sed -n 's/^\[0\]\.\([a-z]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "$keys" "keys of object 0"
     # Usage keys follow for a service with a process, when tend uses cgroups.
     expect_match "$(sed -n 's/^\[1\]\.\([a-z]*\)=.*/\1/p' "$T/flat" | tr '\n' ' ')" "^$keys(memory cpu tasks )?\$" "keys of object 1"
     expect_eq "$(grep -cE '^\[[01]\]\.(pid|uptime|restarts|dropped)=(0|[1-9][0-9]*)$' "$T/flat")" 8 \
         "numbers as JSON numbers"
-    expect_eq "$(grep -cE '^\[[01]\]\.(name|group|state|exit|reason|health)="' "$T/flat")" 12 \
+    expect_eq "$(grep -cE '^\[[01]\]\.(name|group|state|exit|reason|health|waiting)="' "$T/flat")" 14 \
         "strings as JSON strings"
     expect_eq "$(grep '^\[1\]\.name=' "$T/flat")" '[1].name="web"' "web is the second object"
     expect_eq "$(grep '^\[1\]\.state=' "$T/flat")" '[1].state="RUNNING"' "web's state"
