@@ -87,7 +87,7 @@ _tend()
             fi ;;
         logs)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "-n -f --stderr --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "-n -f --stderr --raw --help" -- "$cur"))
             elif [ "$nargs" -eq 0 ]; then
                 COMPREPLY=($(compgen -W "$(_tend_names | grep -v ':\*$')" -- "$cur"))
             fi ;;

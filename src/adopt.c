@@ -156,8 +156,8 @@ static int unsafe_directory(const struct service *svc, const char *path, char *w
         return -1;
     }
     if (st.st_uid != 0 && st.st_uid != svc->run_uid) {
-        snprintf(why, len, "its directory %.100s belongs to uid %d, neither root nor the "
-                 "program's user", dir, (int)st.st_uid);
+        snprintf(why, len, "its directory %.100s belongs to uid %u, neither root nor the "
+                 "program's user", dir, (unsigned)st.st_uid);
         return -1;
     }
     if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0)) {
@@ -208,8 +208,8 @@ void adopt_try_pidfile(struct service *svc)
     }
     if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != svc->run_uid) {
         snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
-                 "pidfile %s is owned by uid %d, neither root nor the program's user: refused",
-                 path, (int)st.st_uid);
+                 "pidfile %s is owned by uid %u, neither root nor the program's user: refused",
+                 path, (unsigned)st.st_uid);
         return;
     }
     if (ident_read(pid, &id, &state) == -1 || state == 'Z' || state == 'X') {

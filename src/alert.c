@@ -38,7 +38,8 @@ struct window {
 
 struct running {
     struct alerts *owner;
-    pid_t pid;
+    pid_t pid;                /* 0 once reaped, while its leftovers are being killed */
+    struct cgroup_svc *cg;    /* its process tree, NULL without cgroups */
     struct timer timer;
     char label[160];     /* "alert 'X' (FATAL of web)" for log lines */
     int timeout_s;
@@ -47,6 +48,8 @@ struct running {
 
 struct alerts {
     struct loop *loop;
+    struct cgroup_tree *cgroups; /* NULL: commands run outside any cgroup */
+    unsigned long runs;          /* commands started, for unique cgroup names */
     const struct config *cfg;
     struct window *windows;
     size_t nwindows;
@@ -65,6 +68,40 @@ struct alerts *alerts_new(struct loop *loop)
     if (gethostname(a->host, sizeof(a->host) - 1) == -1)
         strcpy(a->host, "localhost"); /* only a label in the alert's environment */
     return a;
+}
+
+void alerts_use_cgroups(struct alerts *a, struct cgroup_tree *t)
+{
+    a->cgroups = t;
+}
+
+/* What a command leaves behind when it ends is killed at once (cgroup_svc_exited). */
+static const struct proc_conf leftovers_conf = {.stopsignal = SIGKILL, .stopwaitsecs = 1};
+
+/* Drops a finished command from the table and frees it (its leftovers are gone). */
+static void forget(struct running *r)
+{
+    struct alerts *a = r->owner;
+
+    for (size_t i = 0; i < a->nrunning; i++) {
+        if (a->running[i] == r) {
+            a->running[i] = a->running[--a->nrunning];
+            break;
+        }
+    }
+    cgroup_svc_free(r->cg);
+    free(r);
+}
+
+/* The leftovers of a reaped command are gone (cgroup.c's on_empty). */
+static void on_tree_gone(void *ctx)
+{
+    struct running *r = ctx;
+
+    /* Freed from the loop, not from inside cgroup.c's callback. */
+    r->pid = 0;
+    loop_timer_cancel(r->owner->loop, &r->timer);
+    (void)loop_timer_arm(r->owner->loop, &r->timer, timer_now_ns());
 }
 
 static void free_windows(struct alerts *a)
@@ -136,7 +173,18 @@ static void on_timeout(struct timer *t, void *ctx)
     struct running *r = ctx;
 
     (void)t;
+    if (r->pid == 0) {
+        forget(r); /* reaped, and its leftovers are gone (on_tree_gone) */
+        return;
+    }
     log_msg(LOG_LVL_WARN, "%s: still running after %ds; killed", r->label, r->timeout_s);
+    /* Without cgroups, what it started outside its process group is found now, while the
+     * parent links still lead to it. */
+    if (r->owner->cgroups == NULL || !cgroup_tree_active(r->owner->cgroups)) {
+        long n = cgroup_kill_descendants(r->pid);
+        if (n > 0)
+            log_msg(LOG_LVL_INFO, "%s: killed %ld descendant%s", r->label, n, n == 1 ? "" : "s");
+    }
     /* The command leads its own process group: kill what it started too. The pid is our
      * unreaped child, so neither it nor its group id can have been reused. */
     if (kill(-r->pid, SIGKILL) == -1 && errno != ESRCH)
@@ -226,6 +274,18 @@ static void run_one(struct alerts *a, const char *label_name, const char *comman
     (void)fd_write_all(in[1], summary, strlen(summary)); /* the summary is a courtesy */
     (void)close(in[1]);
 
+    /* Its own cgroup: nothing it starts outlives it unseen, setsid or not. The name has a
+     * space, which no program's name can have. */
+    struct cgroup_svc *cg = NULL;
+    struct spawn_cgroup cgs = {-1, -1, {-1, -1}};
+    r = xcalloc(1, sizeof(*r));
+    if (a->cgroups != NULL) {
+        char *cgname = xasprintf("alert %lu %s", ++a->runs, label_name);
+        cg = cgroup_cmd_new(a->cgroups, cgname, on_tree_gone, r);
+        free(cgname);
+        if (cgroup_svc_prepare(cg, &leftovers_conf, &cgs, summary, sizeof(summary)) == -1)
+            log_msg(LOG_LVL_WARN, "alert '%s' runs outside a cgroup: %s", label_name, summary);
+    }
     char *argv[] = {"sh", "-c", (char *)command, NULL};
     struct spawn_spec spec = {
         .path = "/bin/sh",
@@ -235,21 +295,26 @@ static void run_one(struct alerts *a, const char *label_name, const char *comman
         .umask = -1,
         .stdio_fd = {in[0], -1, -1},
         .detach = SPAWN_DETACH_PGRP,
+        .cgroup = cgs.procs_fd != -1 ? &cgs : NULL,
     };
     int rc = spawn_start(&spec, &pid, &report_fd);
     int err = errno;
+    if (cg != NULL)
+        cgroup_svc_spawned(cg, &cgs, rc == 0 ? pid : 0);
     (void)close(in[0]);
     free(envp);
     if (rc == -1) {
         log_msg(LOG_LVL_WARN, "alert '%s': cannot fork: %s (not retried)", label_name,
                 strerror(err));
+        cgroup_svc_free(cg);
+        free(r);
         return;
     }
     /* /bin/sh exists or the failure shows as exit 127 at reaping; no need to wait here. */
     (void)close(report_fd);
-    r = xcalloc(1, sizeof(*r));
     r->owner = a;
     r->pid = pid;
+    r->cg = cg;
     r->timeout_s = timeout_s;
     snprintf(r->label, sizeof(r->label), "alert '%s' (%s of %s, pid %d)", label_name,
              config_event_name(e->event), e->process, (int)pid);
@@ -302,8 +367,18 @@ bool alerts_reaped(struct alerts *a, pid_t pid, int wait_status)
         else
             log_msg(LOG_LVL_WARN, "%s: killed by signal %d (not retried)", r->label,
                     WTERMSIG(wait_status));
-        a->running[i] = a->running[--a->nrunning];
-        free(r);
+        /* The command is its whole tree: what it left running is killed now. */
+        if (r->cg != NULL) {
+            cgroup_svc_exited(r->cg, &leftovers_conf, true);
+            if (cgroup_svc_busy(r->cg)) {
+                /* Kept (and counted against ALERT_MAX_RUNNING) until they are gone:
+                 * on_tree_gone, then on_timeout frees it. */
+                r->pid = 0;
+                return true;
+            }
+        }
+        loop_timer_cancel(a->loop, &r->timer); /* on_tree_gone may have armed it */
+        forget(r);
         return true;
     }
     return false;
@@ -330,6 +405,7 @@ void alerts_free(struct alerts *a)
         return;
     for (size_t i = 0; i < a->nrunning; i++) {
         loop_timer_cancel(a->loop, &a->running[i]->timer);
+        cgroup_svc_free(a->running[i]->cg);
         free(a->running[i]);
     }
     free_windows(a);

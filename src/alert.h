@@ -4,7 +4,11 @@
  * facts in their environment (TEND_EVENT, TEND_PROGRAM, TEND_GROUP, TEND_PROCESS, TEND_PID,
  * TEND_EXIT_STATUS, TEND_SIGNAL, TEND_RESTARTS, TEND_UPTIME, TEND_HOST, TEND_TIME,
  * TEND_REASON, TEND_SUPPRESSED) and a one-line summary on stdin. A command that hangs is
- * killed at its timeout; a failing one is logged and never retried. Each alert is
+ * killed at its timeout; a failing one is logged and never retried. A command is its whole
+ * process tree: with cgroups (alerts_use_cgroups) each runs in a cgroup of its own, and what
+ * it leaves behind when it exits or is killed at its timeout, even a child that left its
+ * process group (setsid), is killed with SIGKILL; without cgroups, what is left in its
+ * process group. Each alert is
  * rate-limited per program: past `rate`, events are counted and the count goes out with the
  * next alert that is sent. */
 #ifndef TEND_ALERT_H
@@ -14,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "loop.h"
 
@@ -36,6 +41,8 @@ struct alert_event {
 };
 
 struct alerts *alerts_new(struct loop *loop);
+/* Where commands get their cgroups (cgroup.c); NULL or never called: none. */
+void alerts_use_cgroups(struct alerts *a, struct cgroup_tree *t);
 /* Points at the alert sections of cfg, which must outlive the next alerts_configure. Rate
  * counters start afresh. */
 void alerts_configure(struct alerts *a, const struct config *cfg);

@@ -72,6 +72,7 @@ struct cgroup_svc {
     struct timer timer;
     cgroup_empty_fn *on_empty;
     void *ctx;
+    bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
 };
 
 /* ---- small file helpers ---- */
@@ -523,6 +524,15 @@ struct cgroup_svc *cgroup_svc_new(struct cgroup_tree *t, const char *name,
     return cg;
 }
 
+struct cgroup_svc *cgroup_cmd_new(struct cgroup_tree *t, const char *name,
+                                  cgroup_empty_fn *on_empty, void *ctx)
+{
+    struct cgroup_svc *cg = cgroup_svc_new(t, name, on_empty, ctx);
+
+    cg->command = true;
+    return cg;
+}
+
 static void stop_watching(struct cgroup_svc *cg)
 {
     loop_del(cg->t->loop, &cg->events_w);
@@ -878,6 +888,22 @@ static bool descends(const struct pinfo *v, size_t n, pid_t pid, pid_t ancestor)
     return false;
 }
 
+long cgroup_kill_descendants(pid_t pid)
+{
+    struct pinfo *v;
+    size_t n = scan_procs(&v);
+    long count = 0;
+
+    /* By number, from one snapshot: a descendant that exits and whose pid is reused between
+     * the scan and the kill would be hit; the window is one loop over the snapshot. */
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].pid != pid && descends(v, n, v[i].pid, pid) && kill(v[i].pid, SIGKILL) == 0)
+            count++;
+    }
+    free(v);
+    return count;
+}
+
 /* ---- stopping leftovers ---- */
 
 /* pid is (still) in the v2 cgroup whose path relative to the mount is rel. */
@@ -1210,7 +1236,7 @@ bool cgroup_sweep(struct cgroup_tree *t)
         if (!t->sweep_started) {
             t->sweep_started = true;
             for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next) {
-                if (cg->dir != NULL && !cg->draining && populated(cg)) {
+                if (cg->dir != NULL && !cg->command && !cg->draining && populated(cg)) {
                     struct proc_conf fake = {.stopsignal = SIGTERM,
                                              .stopwaitsecs = SWEEP_GRACE_S};
                     cgroup_svc_exited(cg, &fake, true);
@@ -1218,7 +1244,7 @@ bool cgroup_sweep(struct cgroup_tree *t)
             }
         }
         for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next)
-            busy = busy || cg->draining;
+            busy = busy || (cg->draining && !cg->command);
         if (!busy)
             t->sweep_done = true;
         return busy;

@@ -69,6 +69,11 @@ int cgroup_check_config(const struct config *cfg);
 /* A service's cgroup (made at its first spawn). name names it in the log and the path. */
 struct cgroup_svc *cgroup_svc_new(struct cgroup_tree *t, const char *name,
                                   cgroup_empty_fn *on_empty, void *ctx);
+/* The same for a command (an alert or health-check command) rather than a service: the
+ * shutdown sweep leaves it alone (an alert sent during shutdown runs to its end, and its
+ * owner stops it at its timeout), and shutdown does not wait for it. */
+struct cgroup_svc *cgroup_cmd_new(struct cgroup_tree *t, const char *name,
+                                  cgroup_empty_fn *on_empty, void *ctx);
 /* Stops the watchers and timer (the service is being dropped or tend is exiting). */
 void cgroup_svc_release(struct cgroup_svc *cg);
 /* Releases, removes the cgroup if it is empty, frees. NULL is a no-op. */
@@ -105,6 +110,12 @@ struct cgroup_usage {
     long long tasks;
 };
 void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u);
+
+/* The fallback for a command's tree without cgroups (an alert or health-check command at its
+ * timeout): SIGKILL to every live descendant of pid by the current parent links, whatever
+ * its process group or session; pid itself is left to the caller. Call while pid is alive:
+ * once it has exited its children are someone else's. Returns how many were signalled. */
+long cgroup_kill_descendants(pid_t pid);
 
 /* Some child of tend was reaped: without cgroups, that is how a process group's emptiness
  * is noticed. */

@@ -79,13 +79,16 @@ static const struct verb_spec verbs[] = {
      "  --json   print {\"pid\": N} (with \"name\" for a process)\n"
      "Exit status: 0 printed, 1 error, 4 no supervisor.\n"},
     {"logs", 1, -1, false, false, false,
-     "Usage: tend logs [-n N] [--stderr] [-f] NAME...|GROUP:|all\n"
+     "Usage: tend logs [-n N] [--stderr] [-f] [--raw] NAME...|GROUP:|all\n"
      "Print the last N lines (default 10) of a process's captured stdout (or stderr).\n"
      "With several processes (several names, a group, all) every line is prefixed by its\n"
      "process's name, and with -f the processes' lines interleave as they are written.\n"
+     "Every byte is shown: on a terminal, control bytes, NUL and bytes that are not UTF-8\n"
+     "are escaped (\\0, \\r, \\x1b; a backslash as \\\\); elsewhere they are written as is.\n"
      "  -n N       how many lines\n"
      "  --stderr   the stderr log instead of stdout\n"
      "  -f         keep following, across rotations, until interrupted\n"
+     "  --raw      write the bytes exactly, even on a terminal\n"
      "Exit status: 0 ok, 1 error, 4 no supervisor.\n"},
     {"version", 0, 0, true, false, true,
      "Usage: tend version [--json]\n"
@@ -127,6 +130,7 @@ struct client_opts {
     const char *lines;  /* logs -n */
     bool use_stderr;    /* logs --stderr */
     bool follow;        /* logs -f */
+    bool raw;           /* logs --raw: bytes as they are, even on a terminal */
     char **args; /* positional words after the verb */
     size_t nargs;
     const char *path;   /* the socket reached, for a second connection (waiting display) */
@@ -134,6 +138,67 @@ struct client_opts {
 };
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
+
+/* Log lines are a program's bytes: escaped only for a terminal (unless --raw), where a
+ * control byte would act on the terminal instead of showing. */
+static bool escape_log(const struct client_opts *o, FILE *out)
+{
+    return !o->raw && isatty(fileno(out));
+}
+
+/* The length of the valid UTF-8 sequence at s[0..len) that is not a C1 control (U+0080 to
+ * U+009F act on terminals too), or 0. */
+static size_t utf8_printable(const unsigned char *s, size_t len)
+{
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+    if (s[0] >= 0xf5 || n == 0 || n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    }
+    if ((n == 2 && s[0] == 0xc2 && s[1] < 0xa0) ||      /* C1 controls */
+        (n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||      /* overlong */
+        (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||     /* surrogates */
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||      /* overlong */
+        (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))       /* above U+10FFFF */
+        return 0;
+    return n;
+}
+
+/* Writes one log line's bytes: as they are, or escaped so that every byte shows: NUL as \0,
+ * CR as \r, other control bytes and bytes that are not UTF-8 as \xNN, a backslash as \\.
+ * A tab and printable UTF-8 pass. */
+static void put_log_line(FILE *out, const char *text, size_t len, bool escape)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    if (!escape) {
+        (void)fwrite(text, 1, len, out); /* like every printf here: stdout's errors are its */
+        return;
+    }
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t n;
+        if (c == '\\') {
+            fputs("\\\\", out);
+        } else if (c == '\t' || (c >= 0x20 && c < 0x7f)) {
+            fputc(c, out);
+        } else if (c == 0) {
+            fputs("\\0", out);
+        } else if (c == '\r') {
+            fputs("\\r", out);
+        } else if (c >= 0x80 && (n = utf8_printable(s + i, len - i)) > 0) {
+            (void)fwrite(s + i, 1, n, out);
+            i += n;
+            continue;
+        } else {
+            fprintf(out, "\\x%02x", c);
+        }
+        i++;
+    }
+}
 
 static const struct verb_spec *find_verb(const char *word)
 {
@@ -532,8 +597,10 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
     char up[48];
     const char *exit = p->exit ? p->exit : "";
     const char *reason = p->reason ? p->reason : "";
-    /* What it waits for says more than an old failure; then what it says of itself. */
-    if (p->waiting != NULL && p->waiting[0] != '\0')
+    /* What it waits for says more than an old failure; then what it says of itself. In
+     * BACKOFF for a resource, the reason already names it in words. */
+    bool backoff = p->state != NULL && strcmp(p->state, "BACKOFF") == 0;
+    if (p->waiting != NULL && p->waiting[0] != '\0' && !backoff)
         reason = p->waiting;
     else if (reason[0] == '\0' && p->status != NULL)
         reason = p->status;
@@ -800,7 +867,8 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
         fflush(o->json ? err : out);
         break;
     case PROTO_REPLY_DATA:
-        fprintf(out, "%s\n", r.text);
+        put_log_line(out, r.text, r.text_len, escape_log(o, out));
+        fputc('\n', out);
         if (o->follow)
             fflush(out); /* followed lines show as they come, like tail -f */
         break;
@@ -965,6 +1033,8 @@ static int parse_command_line(int argc, char **argv, struct client_opts *o, FILE
                 o->use_stderr = true;
             else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)
                 o->follow = true;
+            else if (strcmp(a, "--raw") == 0)
+                o->raw = true;
             else
                 return usage_error(err, "unknown option '%s'", a);
             continue;
@@ -1010,8 +1080,8 @@ static int validate(struct client_opts *o, FILE *err)
         return usage_error(err, "%s: unknown option '--json'", v->name);
     if (o->no_wait && !v->no_wait)
         return usage_error(err, "%s: unknown option '--no-wait'", v->name);
-    if ((o->lines || o->use_stderr || o->follow) && strcmp(v->name, "logs") != 0)
-        return usage_error(err, "%s: -n, --stderr and -f are options of logs", v->name);
+    if ((o->lines || o->use_stderr || o->follow || o->raw) && strcmp(v->name, "logs") != 0)
+        return usage_error(err, "%s: -n, --stderr, -f and --raw are options of logs", v->name);
     if (o->lines != NULL) {
         unsigned long long n;
         if (parse_uint(o->lines, PROTO_MAX_LOG_LINES, &n) == -1)
@@ -1287,6 +1357,7 @@ void client_each_verb(void (*fn)(const char *verb, const char *option, void *ctx
             fn(v->name, "-n", ctx);
             fn(v->name, "--stderr", ctx);
             fn(v->name, "-f", ctx);
+            fn(v->name, "--raw", ctx);
         }
     }
 }
@@ -1454,7 +1525,9 @@ static int logs_multi(const struct client_opts *o, const char *path, char **name
                 if (proto_parse_reply(line, len, &r) == -1)
                     continue;
                 if (r.kind == PROTO_REPLY_DATA) {
-                    fprintf(out, "%-*s | %s\n", (int)width, ls[i].name, r.text);
+                    fprintf(out, "%-*s | ", (int)width, ls[i].name);
+                    put_log_line(out, r.text, r.text_len, escape_log(o, out));
+                    fputc('\n', out);
                 } else if (r.kind == PROTO_REPLY_ERR) {
                     fprintf(err, "tend: %s: %s\n", ls[i].name, r.text);
                     rc = EXIT_FAIL;

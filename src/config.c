@@ -26,6 +26,7 @@
 #include "evtype.h"
 #include "depgraph.h"
 #include "keys.h"
+#include "preflight.h"
 #include "util/str.h"
 #include "websock.h"
 
@@ -158,6 +159,8 @@ static const char *const event_names[CONFIG_EV_COUNT] = {
     [CONFIG_EV_CRASH_LOOP_ENTERED] = "CRASH_LOOP_ENTERED",
     [CONFIG_EV_CRASH_LOOP_EXITED] = "CRASH_LOOP_EXITED",
     [CONFIG_EV_OUT_OF_MEMORY] = "OUT_OF_MEMORY",
+    [CONFIG_EV_SHORTAGE_ENTERED] = "SHORTAGE_ENTERED",
+    [CONFIG_EV_SHORTAGE_EXITED] = "SHORTAGE_EXITED",
 };
 
 static const struct {
@@ -507,19 +510,20 @@ static size_t comment_start(const char *line)
     return i;
 }
 
+/* A line that is not config syntax is never quoted in a message: the file may be anything
+ * (an include or symlink that reaches a root-only file must not leak its first line), so the
+ * message names FILE:LINE and what is wrong, and stops there. */
 static void parse_header(struct loader *ld, struct parse_state *ps, char *value, int lineno)
 {
-    struct shown sh;
     char *close = strchr(value, ']');
     ps->sec = NO_INDEX;
     ps->broken = true;
     if (close == NULL) {
-        diag(ld, ps->file, lineno, true, "section header is missing ']': '%s'", show(&sh, value));
+        diag(ld, ps->file, lineno, true, "section header is missing its closing ']'");
         return;
     }
     if (close[1] != '\0') {
-        diag(ld, ps->file, lineno, true, "unexpected text after section header: '%s'",
-             show(&sh, value));
+        diag(ld, ps->file, lineno, true, "unexpected text after the section header's ']'");
         return;
     }
     *close = '\0';
@@ -543,14 +547,13 @@ static void parse_header(struct loader *ld, struct parse_state *ps, char *value,
 
 static void parse_key(struct loader *ld, struct parse_state *ps, char *value, int lineno)
 {
-    struct shown sh;
     /* Until the next header (or the value's own continuation lines) nothing is stored. */
     ps->in_value = true;
     ps->entry = NO_INDEX;
     size_t k = strcspn(value, "=:");
     if (value[k] == '\0') {
         diag(ld, ps->file, lineno, true,
-             "expected '[section]', 'key = value' or a comment, got '%s'", show(&sh, value));
+             "expected '[section]', 'key = value' or a comment (the line is not shown)");
         return;
     }
     if (ps->broken)
@@ -564,8 +567,9 @@ static void parse_key(struct loader *ld, struct parse_state *ps, char *value, in
         return;
     }
     if (ps->sec == NO_INDEX) {
-        diag(ld, ps->file, lineno, true, "key '%s' is outside of any section",
-             show(&sh, key));
+        /* Not quoted either: before any section, this may not be a config at all. */
+        diag(ld, ps->file, lineno, true, "a key ('key = value') before any [section] "
+             "(the line is not shown)");
         return;
     }
     ps->entry = add_entry(&ld->secs[ps->sec], key, val, lineno);
@@ -701,6 +705,21 @@ static void process_include(struct loader *ld, size_t file, size_t sec_idx)
             free(pattern);
             continue;
         }
+        /* Only files root or tend's user controls are read: a directory others may add a
+         * file to, or a file another user can change, would let them run a program as
+         * tend's user. */
+        char why[PATH_MAX + 200];
+        struct shown sh;
+        char *listed = dir_of(pattern);
+        bool magic = has_glob_magic(pats[i]);
+        if (magic && !has_glob_magic(listed) &&
+            preflight_include_dir(listed[0] ? listed : ".", why, sizeof(why))) {
+            diag(ld, file, line, true, "files: refusing '%s': %s", show(&sh, pats[i]), why);
+            free(listed);
+            free(pattern);
+            continue;
+        }
+        free(listed);
         glob_t g;
         int rc = glob(pattern, 0, NULL, &g);
         if (rc == GLOB_NOSPACE) {
@@ -710,12 +729,22 @@ static void process_include(struct loader *ld, size_t file, size_t sec_idx)
         if (rc != 0) {
             /* supervisord: an include that matches nothing is not an error. A literal name
              * that is missing is probably a typo, though, so that one gets a warning. */
-            struct shown sh;
-            if (!has_glob_magic(pats[i]))
+            if (!magic)
                 diag(ld, file, line, false, "files: no such file '%s'", show(&sh, pattern));
         } else {
-            for (size_t j = 0; j < g.gl_pathc; j++)
-                load_file(ld, g.gl_pathv[j], file, line);
+            for (size_t j = 0; j < g.gl_pathc; j++) {
+                const char *match = g.gl_pathv[j];
+                char *parent = dir_of(match);
+                int bad = magic && preflight_include_dir(parent[0] ? parent : ".", why,
+                                                         sizeof(why));
+                free(parent);
+                if (bad || preflight_include_file(match, why, sizeof(why)) == -1) {
+                    diag(ld, file, line, true, "files: refusing included file '%s': %s",
+                         show(&sh, match), why);
+                    continue;
+                }
+                load_file(ld, match, file, line);
+            }
         }
         /* glob initialises g on every outcome, so freeing is always safe. */
         globfree(&g);

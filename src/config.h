@@ -67,6 +67,8 @@ enum config_event {
     CONFIG_EV_CRASH_LOOP_ENTERED,
     CONFIG_EV_CRASH_LOOP_EXITED,
     CONFIG_EV_OUT_OF_MEMORY, /* the OOM killer killed in the program's cgroup */
+    CONFIG_EV_SHORTAGE_ENTERED, /* a spawn failed for want of a resource: it waits */
+    CONFIG_EV_SHORTAGE_EXITED,  /* ... and the resource is back */
     CONFIG_EV_COUNT
 };
 
@@ -76,7 +78,7 @@ enum config_event {
 #define CONFIG_EV_DEFAULT                                                                   \
     (CONFIG_EV_MASK(CONFIG_EV_FATAL) | CONFIG_EV_MASK(CONFIG_EV_PROCESS_UNEXPECTED_EXIT) |  \
      CONFIG_EV_MASK(CONFIG_EV_HEALTH_FAILED) | CONFIG_EV_MASK(CONFIG_EV_CRASH_LOOP_ENTERED) | \
-     CONFIG_EV_MASK(CONFIG_EV_OUT_OF_MEMORY))
+     CONFIG_EV_MASK(CONFIG_EV_OUT_OF_MEMORY) | CONFIG_EV_MASK(CONFIG_EV_SHORTAGE_ENTERED))
 
 /* Resource limits a program may set (rlimit_nofile= ...), in key order. */
 enum proc_rlimit {

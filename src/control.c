@@ -211,14 +211,14 @@ static void on_conn_timer(struct timer *t, void *ctx)
 
     (void)t;
     if (!k->got_request) {
-        log_msg(LOG_LVL_WARN, "control: client uid %d sent no request within %ds; closed",
-                (int)k->uid, CONTROL_REQUEST_TIMEOUT_S);
+        log_msg(LOG_LVL_WARN, "control: client uid %u sent no request within %ds; closed",
+                (unsigned)k->uid, CONTROL_REQUEST_TIMEOUT_S);
         /* A best-effort error line; the socket is non-blocking, so this cannot hang. */
         proto_buf_append_err(&k->out, PROTO_ERR_SYNTAX, "no request received in time");
         (void)send(k->fd, k->out.data, k->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
-        log_msg(LOG_LVL_WARN, "control: client uid %d does not read its reply; closed",
-                (int)k->uid);
+        log_msg(LOG_LVL_WARN, "control: client uid %u does not read its reply; closed",
+                (unsigned)k->uid);
     }
     conn_close(k);
 }
@@ -332,7 +332,10 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     };
 
     char waitbuf[200];
+    /* What its start waits for: what it depends on, or (spawned and refused) a resource. */
     r.waiting = deps_waiting(svc, waitbuf, sizeof(waitbuf));
+    if (r.waiting[0] == '\0' && p->shortage_err != 0)
+        r.waiting = proc_shortage_name(p->shortage_err);
     r.status = notify_status(svc->notify);
     if (p->pid > 0 && now > p->start_ns)
         r.uptime_s = (now - p->start_ns) / NS_PER_SEC;
@@ -504,7 +507,7 @@ static void do_upgrade(struct conn *k)
         reply_err(k, PROTO_ERR_FAILED, "tend is shutting down");
         return;
     }
-    log_msg(LOG_LVL_INFO, "control: upgrade requested by uid %d", (int)k->uid);
+    log_msg(LOG_LVL_INFO, "control: upgrade requested by uid %u", (unsigned)k->uid);
     proto_buf_append_msg(&k->out, "upgrading: the keeper re-executes tend");
     reply_ok(k);
     if (sup_upgrade(sup) == -1)
@@ -603,14 +606,14 @@ static void send_lines(struct conn *k, const char *buf, size_t len)
         if (buf[i] != '\n')
             continue;
         str_append_len(&k->partial, buf + start, i - start);
-        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         str_clear(&k->partial);
         start = i + 1;
     }
     str_append_len(&k->partial, buf + start, len - start);
     if (k->partial.len > PROTO_MAX_TEXT) {
         /* A line longer than a data line can carry goes out in pieces. */
-        proto_buf_append_data(&k->out, str_cstr(&k->partial));
+        proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         str_clear(&k->partial);
     }
 }
@@ -734,7 +737,7 @@ static void do_logs(struct conn *k, struct proto_request *req)
     follow_read(k);
     if (!req->follow) {
         if (k->partial.len > 0)
-            proto_buf_append_data(&k->out, str_cstr(&k->partial));
+            proto_buf_append_data_len(&k->out, str_cstr(&k->partial), k->partial.len);
         reply_ok(k);
         return;
     }
@@ -780,7 +783,7 @@ static void handle_request(struct conn *k, const char *line, size_t len)
             reply_err(k, PROTO_ERR_DENIED, "shutdown is not allowed from tend-web");
             break;
         }
-        log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %d", (int)k->uid);
+        log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %u", (unsigned)k->uid);
         proto_buf_append_msg(&k->out, "shutting down");
         reply_ok(k);
         sup_shutdown(k->ctl->sup);
@@ -927,10 +930,10 @@ static void accept_one(struct control *c, int fd, bool web)
                              (c->has_gid &&
                               (cred.gid == c->gid || peer_in_group(cred.pid, c->gid)));
     if (!allowed) {
-        log_msg(LOG_LVL_WARN, "control: refused uid %d (pid %d): not allowed", (int)cred.uid,
-                (int)cred.pid);
-        reply_err(k, PROTO_ERR_DENIED, "permission denied: uid %d may not control this supervisor",
-                  (int)cred.uid);
+        log_msg(LOG_LVL_WARN, "control: refused uid %u (pid %d): not allowed",
+                (unsigned)cred.uid, (int)cred.pid);
+        reply_err(k, PROTO_ERR_DENIED, "permission denied: uid %u may not control this supervisor",
+                  (unsigned)cred.uid);
         return;
     }
     if (c->nconns > CONTROL_MAX_CONNS) {
@@ -1129,7 +1132,7 @@ static int make_parent_dir(const struct control *c, const char *path, char *err,
     snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
     if (mkdir(dir, c->has_gid ? 0710 : 0700) == 0) {
         if (c->has_gid && chown(dir, (uid_t)-1, c->gid) == -1) {
-            snprintf(err, len, "tend: cannot give %s to group %d: %s", dir, (int)c->gid,
+            snprintf(err, len, "tend: cannot give %s to group %u: %s", dir, (unsigned)c->gid,
                      strerror(errno));
             return -1;
         }

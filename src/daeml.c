@@ -251,8 +251,8 @@ static int launch(struct daeml_opts *o, char **prog_argv)
         char msg[256], spec_buf[512];
         const char *who = o->user;
         if (geteuid() != 0) {
-            fprintf(stderr, "daeml: --user %s needs root (running as uid %d)\n", o->user,
-                    (int)geteuid());
+            fprintf(stderr, "daeml: --user %s needs root (running as uid %u)\n", o->user,
+                    (unsigned)geteuid());
             return EXIT_FAIL;
         }
         if (o->group != NULL) {

@@ -46,8 +46,13 @@ struct rec {
     uint8_t used, exec_ok, start_elapsed, pending_start, pending_auto_restart, crash_loop,
         adopted, spawning;
     char name[64];                  /* for a person reading a dump; the hash is the key */
-    char reason[120];
+    char reason[112];
+    /* The resource shortage it waits out (proc.h). Taken from the end of what was a 120-byte
+     * reason, so the layout and STATE_VERSION stay: an older supervisor left zeros or text
+     * there, which never reads as a shortage errno (see restore). */
+    int32_t shortage_err, shortage_tries;
 };
+_Static_assert(sizeof(struct rec) == 304, "struct rec is STATE_VERSION 1's layout");
 
 struct slot {
     uint32_t active;                /* which rec is current; flipped with one store */
@@ -562,7 +567,9 @@ static void fill(struct rec *r, const struct service *svc, const int fds[4])
     r->pending_auto_restart = p->pending_auto_restart;
     r->crash_loop = p->crash_loop;
     memcpy(r->fds, fds, sizeof(r->fds));
-    snprintf(r->reason, sizeof(r->reason), "%.119s", p->reason);
+    snprintf(r->reason, sizeof(r->reason), "%.111s", p->reason);
+    r->shortage_err = p->shortage_err;
+    r->shortage_tries = p->shortage_tries;
 }
 
 static void write_slot(struct handover *h, struct service *svc, const int fds[4])
@@ -675,7 +682,14 @@ int handover_attach(struct service *svc)
             p->pending_start = r->pending_start;
             p->pending_auto_restart = r->pending_auto_restart;
             p->crash_loop = r->crash_loop;
-            snprintf(p->reason, sizeof(p->reason), "%s", r->reason);
+            snprintf(p->reason, sizeof(p->reason), "%.*s", (int)sizeof(r->reason), r->reason);
+            /* Only in the states a wait is in, and only a shortage's errno: bytes an older
+             * supervisor wrote there (text or zeros) never pass. */
+            if ((p->state == PROC_BACKOFF || p->state == PROC_STARTING) &&
+                proc_err_is_shortage(r->shortage_err) && r->shortage_tries > 0) {
+                p->shortage_err = r->shortage_err;
+                p->shortage_tries = r->shortage_tries;
+            }
             svc->adopted = r->adopted;
             svc->id_lo_ns = r->id_lo_ns;
             svc->id_hi_ns = r->id_hi_ns;

@@ -106,6 +106,7 @@ struct health {
     int out_fd;
     pid_t child_pid;
     pid_t stray_pid; /* killed by stop/reconfigure, not reaped yet; no verdict expected */
+    struct cgroup_svc *cg; /* exec checks' process tree (made at the first exec) */
 
     /* Verdicts. */
     enum health_verdict verdict;
@@ -118,6 +119,12 @@ struct health {
     bool killed;        /* the timeout killed the exec child */
     bool pending_ok;
 };
+
+/* Where exec checks' cgroups go (health_use_cgroups). */
+static struct cgroup_tree *check_cgroups;
+
+/* What a check leaves behind when it ends is killed at once (cgroup_svc_exited). */
+static const struct proc_conf leftovers_conf = {.stopsignal = SIGKILL, .stopwaitsecs = 1};
 
 static void on_tick(struct timer *t, void *ctx);
 static void on_deadline(struct timer *t, void *ctx);
@@ -701,6 +708,11 @@ static void start_exec(struct health *h)
     pid_t pid;
     int report_fd;
 
+    if (cgroup_svc_busy(h->cg)) {
+        /* The last check's leftovers are being killed (SIGKILL: a matter of moments). */
+        cannot_run(h, "start it while the last one's leftovers are being killed", EBUSY);
+        return;
+    }
     envp = env_build(environ, h->env, (int)str_vec_len(h->env));
     if (envp == NULL) {
         cannot_run(h, "build the environment", ENOMEM);
@@ -730,6 +742,19 @@ static void start_exec(struct health *h)
         cannot_run(h, "prepare the check", err);
         return;
     }
+    /* Its own cgroup: nothing it starts can outlive it unseen, setsid or not. */
+    struct spawn_cgroup cgs = {-1, -1, {-1, -1}};
+    if (h->cg == NULL && check_cgroups != NULL) {
+        /* A space: no program's cgroup can have this name (names have none); the number
+         * tells apart programs of the same name in different groups. */
+        static unsigned long made;
+        char *cgname = xasprintf("health check %lu of %s", ++made, h->name);
+        h->cg = cgroup_cmd_new(check_cgroups, cgname, NULL, NULL);
+        free(cgname);
+    }
+    if (h->cg != NULL && cgroup_svc_prepare(h->cg, &leftovers_conf, &cgs, reason,
+                                            sizeof(reason)) == -1)
+        log_msg(LOG_LVL_WARN, "%s: health check runs outside a cgroup: %s", h->name, reason);
     struct spawn_spec spec = {
         .path = path,
         .argv = h->argv,
@@ -738,9 +763,12 @@ static void start_exec(struct health *h)
         .umask = -1,
         .stdio_fd = {-1, out[1], out[1]},
         .detach = SPAWN_DETACH_PGRP,
+        .cgroup = cgs.procs_fd != -1 ? &cgs : NULL,
     };
     int rc = spawn_start(&spec, &pid, &report_fd);
     int err = errno;
+    if (h->cg != NULL)
+        cgroup_svc_spawned(h->cg, &cgs, rc == 0 ? pid : 0);
     free(envp);
     (void)close(out[1]); /* the child has its copy; ours would hide the end of file */
     if (rc == -1) {
@@ -811,11 +839,15 @@ bool health_reaped(struct health *h, pid_t pid, int wait_status)
         return false;
     if (pid == h->stray_pid) {
         h->stray_pid = 0;
+        cgroup_svc_exited(h->cg, &leftovers_conf, true); /* what it left behind */
         return true;
     }
     if (pid != h->child_pid)
         return false;
     h->child_pid = 0;
+    /* The check is its whole tree: a child it left running (in the background, in a
+     * session of its own) is killed now, not left forever. */
+    cgroup_svc_exited(h->cg, &leftovers_conf, true);
     switch (h->phase) {
     case PHASE_EXEC:
         drain_output(h); /* what the child wrote before dying is in the pipe now */
@@ -878,6 +910,14 @@ static void on_deadline(struct timer *t, void *ctx)
         finish(h, false, reason);
         break;
     case PHASE_EXEC:
+        /* Without cgroups, what it started outside its process group is found now, while
+         * the parent links still lead to it. */
+        if (check_cgroups == NULL || !cgroup_tree_active(check_cgroups)) {
+            long n = cgroup_kill_descendants(h->child_pid);
+            if (n > 0)
+                log_msg(LOG_LVL_INFO, "%s: health check timed out: killed %ld descendant%s",
+                        h->name, n, n == 1 ? "" : "s");
+        }
         /* The verdict comes when the supervisor reaps it, promptly after a SIGKILL. */
         kill_child(h->child_pid);
         h->killed = true;
@@ -991,6 +1031,7 @@ static void release(void *ptr)
 {
     struct health *h = ptr;
 
+    cgroup_svc_free(h->cg);
     free(h->name);
     free(h->host);
     free(h->path);
@@ -1001,6 +1042,11 @@ static void release(void *ptr)
     str_vec_free(h->argv);
     str_vec_free(h->env);
     free(h);
+}
+
+void health_use_cgroups(struct cgroup_tree *t)
+{
+    check_cgroups = t;
 }
 
 void health_free(struct health *h)

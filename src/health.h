@@ -19,7 +19,10 @@
  * Exec checks run argv directly (no shell) in a new process group, with tend's environment
  * plus the program's environment=, in the program's directory=, as tend's user; stdin is
  * /dev/null and stdout+stderr go to a pipe whose first line becomes part of a failure reason.
- * At the timeout the whole group is killed with SIGKILL. The supervisor reaps every child
+ * At the timeout the whole group is killed with SIGKILL. With cgroups (health_use_cgroups)
+ * each check runs in a cgroup of its own, and whatever the check leaves behind when it exits
+ * or is killed, even a child that left its process group (setsid), is killed with SIGKILL;
+ * without cgroups, what is left in its process group. The supervisor reaps every child
  * with waitpid(-1), so this module never waits: the supervisor hands each reaped pid to
  * health_reaped. (A pidfd would tell us of the exit without reaping, but the exit status
  * would then be racing the supervisor's waitpid(-1); one reaper and one path are simpler.)
@@ -36,6 +39,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "loop.h"
 
@@ -101,5 +105,9 @@ bool health_should_restart(const struct health *h);
  * is killed and forgotten: the supervisor's waitpid(-1) then reaps it as an unknown pid.
  * NULL is fine. */
 void health_free(struct health *h);
+
+/* Where exec checks get their cgroups (cgroup.c); NULL or never called: none, only the
+ * process group. Applies to checks started after the call. */
+void health_use_cgroups(struct cgroup_tree *t);
 
 #endif

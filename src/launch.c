@@ -59,6 +59,19 @@ static void spawn_refused(struct service *svc, const char *what, int err)
     sup_apply(svc, &ev);
 }
 
+/* A failure for want of a resource (proc_err_is_shortage) is fed as EV_SHORTAGE: the
+ * service waits for the resource instead of spending startretries. Returns whether it was
+ * one. */
+static bool shortage(struct service *svc, int err, const char *what)
+{
+    struct proc_event ev = {.kind = EV_SHORTAGE, .err = err, .what = what};
+
+    if (!proc_err_is_shortage(err))
+        return false;
+    sup_apply(svc, &ev);
+    return true;
+}
+
 static void on_report(struct watcher *w, uint32_t events);
 
 /* For the resilience tests: TEND_TEST_KILL_IN_SPAWN=before:FILE or after:FILE makes the
@@ -116,8 +129,7 @@ void launch_spawn(struct service *svc)
     notify_sync(svc);
     envp = child_env(sup, c, svc->notify, arena, sizeof(arena));
     if (envp == NULL) {
-        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = ENOMEM};
-        sup_apply(svc, &ev);
+        (void)shortage(svc, ENOMEM, "prepare its environment"); /* always one */
         return;
     }
     for (char **e = envp; *e != NULL; e++) {
@@ -148,11 +160,15 @@ void launch_spawn(struct service *svc)
         goto out;
     }
     /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
-     * made leaves that stream on /dev/null this time (logged by logcap). */
-    if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1)
+     * made for want of descriptors or memory makes the start wait (a shortage); for any
+     * other reason that stream goes to /dev/null this time (logged by logcap). */
+    lent = true;
+    if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1) {
+        if (shortage(svc, errno, "create its output pipes"))
+            goto out; /* it starts when descriptors are back, its output captured */
         log_msg(LOG_LVL_WARN, "%s: output not captured this time: %s", svc->display,
                 strerror(errno));
-    lent = true;
+    }
 
     static const int resources[PROC_RLIM_COUNT] = {
         [PROC_RLIM_NOFILE] = RLIMIT_NOFILE, [PROC_RLIM_CORE] = RLIMIT_CORE,
@@ -171,8 +187,10 @@ void launch_spawn(struct service *svc)
         nrl++;
     }
     struct spawn_cgroup cgs;
+    errno = 0; /* a refusal for a reason of its own leaves it 0 */
     if (cgroup_svc_prepare(svc->cg, c, &cgs, what, sizeof(what)) == -1) {
-        spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
+        if (!shortage(svc, errno, "set up its cgroup"))
+            spawn_refused(svc, what, 0); /* the message names the limit or the cgroup */
         goto out;
     }
     /* An event listener's stdin and stdout are the protocol's pipes (events.c). */
@@ -211,8 +229,11 @@ void launch_spawn(struct service *svc)
     errno = saved;
     if (spawned == -1) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
-        log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
         svc->spawning = false;
+        /* EAGAIN, ENOMEM: the fork; EMFILE, ENFILE: its report pipe (or pidfd). */
+        if (shortage(svc, saved, saved == EAGAIN || saved == ENOMEM ? "fork" : "spawn"))
+            goto out;
+        log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
         sup_apply(svc, &ev);
         goto out;
     }
@@ -234,10 +255,12 @@ void launch_spawn(struct service *svc)
         struct spawn_error e;
         int r = spawn_read_report(report_fd, &e);
         launch_close_report(svc);
+        log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
+        if (r == 1 && shortage(svc, e.err, spawn_stage_name(e.stage)))
+            goto out;
         struct proc_event ev = {.kind = r == 1 ? EV_EXEC_FAILED : EV_EXEC_OK,
                                 .stage = (int)e.stage, .err = e.err,
                                 .what = spawn_stage_name(e.stage)};
-        log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
         sup_apply(svc, &ev);
         goto out;
     }
@@ -267,6 +290,9 @@ void launch_read_report(struct service *svc)
             snprintf(what, sizeof(what), "execute %s", c->argv[0]);
         else
             snprintf(what, sizeof(what), "%s", spawn_stage_name(e.stage));
+        /* The child ran short (RLIMIT_NPROC at setuid or execve, memory for the exec). */
+        if (shortage(svc, e.err, what))
+            return;
         struct proc_event ev = {.kind = EV_EXEC_FAILED, .stage = (int)e.stage, .err = e.err,
                                 .what = what};
         sup_apply(svc, &ev);

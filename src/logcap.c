@@ -1445,8 +1445,9 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
         if (open_pipe(s) == -1) {
             err = errno;
             rc = -1;
-            log_msg(LOG_LVL_ERROR, "%s: cannot create a pipe for its %s: %s; this time it "
-                    "goes to /dev/null", lc->display, s->what, strerror(err));
+            /* The caller says what comes of it (a wait for descriptors, or /dev/null). */
+            log_msg(LOG_LVL_ERROR, "%s: cannot create a pipe for its %s: %s", lc->display,
+                    s->what, strerror(err));
             continue;
         }
         /* Open a configured path now, so that a bad one is reported when the program

@@ -29,52 +29,187 @@ static bool others_may_replace(mode_t mode)
     return (mode & (S_IWGRP | S_IWOTH)) != 0 && (mode & S_ISVTX) == 0;
 }
 
+static bool trusted_group(gid_t gid)
+{
+    return gid == 0 || gid == getegid();
+}
+
+/* Users other than root and us may write into a file or directory with this stat. */
+static bool writable_by_others(const struct stat *st)
+{
+    return (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && !trusted_group(st->st_gid));
+}
+
+/* The first symlink among the prefixes of path (path itself included) that someone other
+ * than root or us could turn elsewhere: owned by another user, or in a directory others may
+ * replace entries of. Returns 1 with link (and, when it is its directory that is open,
+ * parent) filled, *lst the link's and *pst the directory's stat; 0 when there is none;
+ * -1 when path is too long. */
+static int unsafe_link(const char *path, char link[PATH_MAX], char parent[PATH_MAX],
+                       struct stat *lst, struct stat *pst)
+{
+    size_t len = strlen(path);
+
+    if (len >= PATH_MAX)
+        return -1;
+    parent[0] = '\0';
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && path[i] != '/')
+            continue;
+        memcpy(link, path, i);
+        link[i] = '\0';
+        if (lstat(link, lst) == -1)
+            return 0; /* the caller's stat reports a missing component */
+        if (!S_ISLNK(lst->st_mode))
+            continue;
+        if (!trusted_owner(lst->st_uid))
+            return 1;
+        const char *slash = strrchr(link, '/');
+        if (slash == NULL)
+            snprintf(parent, PATH_MAX, ".");
+        else
+            snprintf(parent, PATH_MAX, "%.*s", slash == link ? 1 : (int)(slash - link), link);
+        if (stat(parent, pst) == 0 &&
+            (!trusted_owner(pst->st_uid) || others_may_replace(pst->st_mode)))
+            return 1;
+        parent[0] = '\0';
+    }
+    return 0;
+}
+
 /* Every symlink met as a component of dir (the prefixes of its path) is checked: owned by
  * root or us, in a directory others cannot replace it in. Symlinks inside a link's target
  * are not walked; the directory finally reached is judged by the caller. */
 static int check_links(const char *dir, char *err, size_t err_len)
 {
-    char prefix[PATH_MAX];
-    size_t len = strlen(dir);
+    char prefix[PATH_MAX], parent[PATH_MAX];
+    struct stat st, pst;
+    int r = unsafe_link(dir, prefix, parent, &st, &pst);
 
-    if (len >= sizeof(prefix)) {
+    if (r == -1) {
         snprintf(err, err_len, "tend: socket directory %s: path too long", dir);
         return -1;
     }
-    for (size_t i = 1; i <= len; i++) {
-        if (i < len && dir[i] != '/')
-            continue;
-        memcpy(prefix, dir, i);
-        prefix[i] = '\0';
-        struct stat st;
-        if (lstat(prefix, &st) == -1)
-            return 0; /* the caller's stat reports a missing component */
-        if (!S_ISLNK(st.st_mode))
-            continue;
-        if (!trusted_owner(st.st_uid)) {
-            snprintf(err, err_len,
-                     "tend: refusing socket directory %s: it is reached through symlink %s "
-                     "owned by uid %d (only root or uid %d may own a link on the way)",
-                     dir, prefix, (int)st.st_uid, (int)geteuid());
-            return -1;
-        }
-        /* The link's own directory: can someone else swap the link? */
-        char parent[PATH_MAX];
-        const char *slash = strrchr(prefix, '/');
-        if (slash == NULL)
-            snprintf(parent, sizeof(parent), ".");
+    if (r == 0)
+        return 0;
+    if (parent[0] == '\0') {
+        snprintf(err, err_len,
+                 "tend: refusing socket directory %s: it is reached through symlink %s "
+                 "owned by uid %u (only root or uid %u may own a link on the way)",
+                 dir, prefix, (unsigned)st.st_uid, (unsigned)geteuid());
+    } else {
+        snprintf(err, err_len,
+                 "tend: refusing socket directory %s: symlink %s is in %s, owned by uid %u "
+                 "with mode %03o (others could replace the link)", dir, prefix, parent,
+                 (unsigned)pst.st_uid, (unsigned)(pst.st_mode & 0777));
+    }
+    return -1;
+}
+
+/* The directories from path's parent up to /, each owned by root or us and not open to
+ * others for replacing entries. path is a real path (no symlinks, absolute). */
+static int check_ancestors(const char *path, char *err, size_t err_len)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL || dir[1] == '\0')
+            return 0;
+        if (slash == dir)
+            slash[1] = '\0';
         else
-            snprintf(parent, sizeof(parent), "%.*s", slash == prefix ? 1 : (int)(slash - prefix),
-                     prefix);
-        struct stat pst;
-        if (stat(parent, &pst) == 0 && (!trusted_owner(pst.st_uid) ||
-                                        others_may_replace(pst.st_mode))) {
-            snprintf(err, err_len,
-                     "tend: refusing socket directory %s: symlink %s is in %s, owned by uid %d "
-                     "with mode %03o (others could replace the link)", dir, prefix, parent,
-                     (int)pst.st_uid, (unsigned)(pst.st_mode & 0777));
+            *slash = '\0';
+        if (stat(dir, &st) == -1)
+            return 0; /* the reader reports it */
+        if (!trusted_owner(st.st_uid)) {
+            snprintf(err, err_len, "its directory %s is owned by uid %u, neither root nor "
+                     "tend's user", dir, (unsigned)st.st_uid);
             return -1;
         }
+        if (writable_by_others(&st) && !(st.st_mode & S_ISVTX)) {
+            snprintf(err, err_len, "its directory %s is writable by %s (mode %04o)", dir,
+                     (st.st_mode & S_IWOTH) ? "every user" : "a group other than root's or "
+                     "tend's", (unsigned)(st.st_mode & 07777));
+            return -1;
+        }
+    }
+}
+
+/* Symlinks on the way to path, then its real path's directories. */
+static int check_path(const char *path, char *real, char *err, size_t err_len)
+{
+    char link[PATH_MAX], parent[PATH_MAX];
+    struct stat lst, pst;
+    int r = unsafe_link(path, link, parent, &lst, &pst);
+
+    if (r == -1) {
+        snprintf(err, err_len, "path too long");
+        return -1;
+    }
+    if (r == 1 && parent[0] == '\0') {
+        snprintf(err, err_len, "it is reached through symlink %s, owned by uid %u (neither "
+                 "root nor tend's user)", link, (unsigned)lst.st_uid);
+        return -1;
+    }
+    if (r == 1) {
+        snprintf(err, err_len, "it is reached through symlink %s, in %s, which others can "
+                 "write (owner uid %u, mode %04o)", link, parent, (unsigned)pst.st_uid,
+                 (unsigned)(pst.st_mode & 07777));
+        return -1;
+    }
+    if (realpath(path, real) == NULL)
+        return 1; /* cannot be reached: the reader says why */
+    return check_ancestors(real, err, err_len);
+}
+
+int preflight_include_file(const char *path, char *err, size_t err_len)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    int r = check_path(path, real, err, err_len);
+
+    if (r != 0)
+        return r == 1 ? 0 : -1;
+    if (stat(real, &st) == -1)
+        return 0;
+    if (!trusted_owner(st.st_uid)) {
+        snprintf(err, err_len, "it is owned by uid %u, neither root nor tend's user",
+                 (unsigned)st.st_uid);
+        return -1;
+    }
+    if (writable_by_others(&st)) {
+        snprintf(err, err_len, "it is writable by %s (mode %04o)",
+                 (st.st_mode & S_IWOTH) ? "every user" : "a group other than root's or tend's",
+                 (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+int preflight_include_dir(const char *dir, char *err, size_t err_len)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    int r = check_path(dir, real, err, err_len);
+
+    if (r != 0)
+        return r == 1 ? 0 : -1;
+    if (stat(real, &st) == -1)
+        return 0;
+    if (!trusted_owner(st.st_uid)) {
+        snprintf(err, err_len, "the directory %s it lists is owned by uid %u, neither root "
+                 "nor tend's user", real, (unsigned)st.st_uid);
+        return -1;
+    }
+    if (writable_by_others(&st)) {
+        snprintf(err, err_len, "the directory %s it lists is writable by %s (mode %04o): they "
+                 "could add a program to it", real,
+                 (st.st_mode & S_IWOTH) ? "every user" : "a group other than root's or tend's",
+                 (unsigned)(st.st_mode & 07777));
+        return -1;
     }
     return 0;
 }
@@ -99,10 +234,10 @@ int preflight_socket_dir(const char *dir, char *err, size_t err_len)
     if (!trusted_owner(st.st_uid) || others_may_replace(st.st_mode)) {
         char *real = realpath(dir, NULL);
         bool linked = real != NULL && strcmp(real, dir) != 0;
-        snprintf(err, err_len, "tend: refusing socket directory %s%s%s: owned by uid %d with "
+        snprintf(err, err_len, "tend: refusing socket directory %s%s%s: owned by uid %u with "
                  "mode %03o (it must be ours or root's and not writable by others)",
                  linked ? real : dir, linked ? ", reached through " : "", linked ? dir : "",
-                 (int)st.st_uid, (unsigned)(st.st_mode & 0777));
+                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
         free(real);
         return -1;
     }

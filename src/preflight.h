@@ -17,6 +17,19 @@ struct config_diags;
  * (ENOENT), -1 with a one-line message in err otherwise. */
 int preflight_socket_dir(const char *dir, char *err, size_t err_len);
 
+/* [include]: judges a file an include is about to read. Who but root and tend's own user
+ * (its effective uid and gid) could change what it says is refused: the file owned by
+ * another user, or writable by every user or by a group other than root's or tend's; a
+ * directory on its real path owned by another user or in which others may replace entries
+ * (writable by them and not sticky); a symlink on the way (as for the socket's directory)
+ * owned by another user or in such a directory. Returns 0 when acceptable or when the file
+ * cannot be reached (the reader reports that), -1 with a one-line message in err. */
+int preflight_include_file(const char *path, char *err, size_t err_len);
+/* The same for a directory an include pattern lists (conf.d of conf.d/ *.conf), and stricter:
+ * anyone who may add a file to it (o+w, or g+w for another group) could add a program, so a
+ * sticky bit does not make it acceptable. A missing directory is acceptable (0). */
+int preflight_include_dir(const char *dir, char *err, size_t err_len);
+
 /* Checks the [tend] settings of cfg as start-up would use them: the socket's directory and
  * path length, socket_group, socket_owner, user, directory, and the directories of the
  * pidfile and the log file. Appends an error per problem to diags (at the [tend] section's

@@ -1,5 +1,6 @@
 /* proc: the process state machine (see proc.h). One switch per event; every state is
  * listed in each, including the ones where the event changes nothing. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,33 @@ const char *proc_state_name(enum proc_state s)
 bool proc_has_process(const struct proc *p)
 {
     return p->pid > 0;
+}
+
+bool proc_err_is_shortage(int err)
+{
+    return proc_shortage_resource(err) != NULL;
+}
+
+const char *proc_shortage_resource(int err)
+{
+    switch (err) {
+    case EAGAIN: return "a free process slot (a pids cgroup limit or RLIMIT_NPROC)";
+    case ENOMEM: return "memory";
+    case EMFILE: return "free file descriptors (tend's RLIMIT_NOFILE)";
+    case ENFILE: return "free file descriptors (the system's file-max)";
+    default: return NULL;
+    }
+}
+
+const char *proc_shortage_name(int err)
+{
+    switch (err) {
+    case EAGAIN: return "processes";
+    case ENOMEM: return "memory";
+    case EMFILE: return "nofile";
+    case ENFILE: return "file-max";
+    default: return NULL;
+    }
 }
 
 const char *proc_describe_status(int status, char *buf, size_t len)
@@ -152,6 +180,17 @@ static void start_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
     say(fx, "retry %d of %d in %ds", p->backoff, p->conf->startretries, p->backoff);
 }
 
+/* A spawn got past the step that was short of a resource: the wait is over. */
+static void shortage_over(struct proc *p, struct proc_effects *fx)
+{
+    if (p->shortage_err == 0)
+        return;
+    p->shortage_err = 0;
+    p->shortage_tries = 0;
+    fx->shortage_exited = true;
+    say(fx, "the resource it waited for is back");
+}
+
 static void begin_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     p->state = PROC_STOPPING;
@@ -215,6 +254,12 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
     case PROC_BACKOFF:
         p->state = PROC_STOPPED;
         p->deadline_ns = 0;
+        if (p->shortage_err != 0) {
+            /* Not waiting any more; a new start tries at once and waits afresh. */
+            p->shortage_err = 0;
+            p->shortage_tries = 0;
+            p->reason[0] = '\0';
+        }
         break;
     case PROC_STOPPING:
         p->pending_start = false; /* a stop cancels a restart in progress */
@@ -231,6 +276,10 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
 static void on_exec_ok(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     p->exec_ok = true;
+    if (p->shortage_err != 0) {
+        p->reason[0] = '\0'; /* it said what it waited for */
+        shortage_over(p, fx);
+    }
     switch (p->state) {
     case PROC_STARTING:
         if (p->start_elapsed)
@@ -254,6 +303,7 @@ static void on_exec_failed(struct proc *p, const struct proc_event *ev, struct p
     case PROC_STOPPING:
         /* Retrying cannot help a missing binary, a bad user or directory: FATAL now, with
          * the reason, instead of a crash loop. */
+        shortage_over(p, fx);
         p->state = PROC_FATAL;
         p->deadline_ns = 0;
         p->pending_start = false;
@@ -280,6 +330,7 @@ static void on_fork_failed(struct proc *p, const struct proc_event *ev, uint64_t
     switch (p->state) {
     case PROC_STARTING:
         p->pid = 0;
+        shortage_over(p, fx);
         say(fx, "cannot fork: %s", strerrordesc_np(ev->err) ?: "unknown error");
         start_failed(p, now, fx);
         break;
@@ -287,6 +338,61 @@ static void on_fork_failed(struct proc *p, const struct proc_event *ev, uint64_t
     case PROC_RUNNING:
     case PROC_BACKOFF:
     case PROC_STOPPING:
+    case PROC_EXITED:
+    case PROC_FATAL:
+    case PROC_UNKNOWN:
+        break;
+    }
+}
+
+/* Waits in BACKOFF for the resource, PROC_SHORTAGE_FIRST_MS, doubling, at most
+ * PROC_SHORTAGE_MAX_MS; p->backoff (startretries) is not touched. */
+static void wait_for_resource(struct proc *p, const struct proc_event *ev, uint64_t now,
+                              struct proc_effects *fx)
+{
+    const char *resource = proc_shortage_resource(ev->err);
+    uint64_t delay_ms = PROC_SHORTAGE_MAX_MS;
+
+    if (p->shortage_tries < 16)
+        delay_ms = (uint64_t)PROC_SHORTAGE_FIRST_MS << p->shortage_tries;
+    if (delay_ms > PROC_SHORTAGE_MAX_MS)
+        delay_ms = PROC_SHORTAGE_MAX_MS;
+    if (p->shortage_err == 0)
+        fx->shortage_entered = true;
+    p->shortage_err = ev->err;
+    if (p->shortage_tries < 1000000)
+        p->shortage_tries++;
+    p->state = PROC_BACKOFF;
+    p->deadline_ns = now + delay_ms * (NS_PER_SEC / 1000);
+    snprintf(p->reason, sizeof(p->reason), "waiting for %s: cannot %s: %s",
+             resource ? resource : "a resource", ev->what ? ev->what : "spawn",
+             strerrordesc_np(ev->err) ?: "unknown error");
+    say(fx, "%s; try %d, next in %.1fs (startretries not counted)", p->reason, p->shortage_tries,
+        (double)delay_ms / 1000.0);
+}
+
+static void on_shortage(struct proc *p, const struct proc_event *ev, uint64_t now,
+                        struct proc_effects *fx)
+{
+    switch (p->state) {
+    case PROC_STARTING:
+        /* A child that reported the failure exits by itself; its exit is accounted for
+         * in BACKOFF. A fork that failed left no pid. */
+        wait_for_resource(p, ev, now, fx);
+        break;
+    case PROC_STOPPING:
+        /* Stopped (or restarted) while the spawn failed in the child. */
+        if (p->pending_start) {
+            p->pending_start = false;
+            wait_for_resource(p, ev, now, fx);
+        } else {
+            p->state = PROC_STOPPED;
+            p->deadline_ns = 0;
+        }
+        break;
+    case PROC_STOPPED:
+    case PROC_RUNNING:
+    case PROC_BACKOFF:
     case PROC_EXITED:
     case PROC_FATAL:
     case PROC_UNKNOWN:
@@ -403,8 +509,10 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
             become_running(p, now, fx);
         break;
     case PROC_BACKOFF:
-        if (!p->crash_loop)
-            p->restarts++; /* a crash-loop restart was counted when it was scheduled */
+        /* A crash-loop restart was counted when it was scheduled; a retry after a
+         * shortage is the same restart, still trying. */
+        if (!p->crash_loop && p->shortage_err == 0)
+            p->restarts++;
         spawn(p, now, fx);
         break;
     case PROC_RUNNING:
@@ -516,6 +624,7 @@ void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
     case EV_HEALTH_FAILED: on_health_failed(p, now_ns, fx); break;
     case EV_READY: on_ready(p, now_ns, fx); break;
     case EV_EXTEND_TIMEOUT: on_extend(p, ev, now_ns, fx); break;
+    case EV_SHORTAGE: on_shortage(p, ev, now_ns, fx); break;
     }
     fx->to = p->state;
 }

@@ -7,6 +7,7 @@
  *   STOPPED/EXITED/FATAL --start--> STARTING --startsecs, exec ok--> RUNNING
  *   STARTING --exit--> BACKOFF --delay--> STARTING ... after startretries: FATAL
  *   STARTING --exec failed--> FATAL (the reason names the failing stage and errno)
+ *   STARTING --shortage--> BACKOFF --delay--> STARTING ... as long as it lasts, uncounted
  *   RUNNING --exit--> EXITED, then STARTING at once per autorestart/exitcodes
  *   STARTING/RUNNING --stop--> STOPPING --exit--> STOPPED; --stopwaitsecs--> SIGKILL */
 #ifndef TEND_PROC_H
@@ -42,6 +43,9 @@ enum proc_event_kind {
     EV_READY,        /* readiness= other than startsecs: the process said or showed it is
                       * ready (READY=1, its first passing health check, its port accepting) */
     EV_EXTEND_TIMEOUT, /* EXTEND_TIMEOUT_USEC=: the start (or stop) may take extend_ns more */
+    EV_SHORTAGE,     /* the spawn failed for want of a resource (err: EAGAIN, ENOMEM,
+                      * EMFILE, ENFILE; what: the step that failed): wait and retry, without
+                      * counting against startretries (see PROC_SHORTAGE_*) */
 };
 
 /* The wait status of a process watched through a pidfd only: its real status went to its
@@ -54,7 +58,8 @@ struct proc_event {
     int stage;        /* EV_EXEC_FAILED: enum spawn_stage */
     int err;          /* EV_EXEC_FAILED, EV_FORK_FAILED: errno */
     const char *what; /* EV_EXEC_FAILED: human words for the stage; with err 0, the whole
-                       * reason (e.g. a pidfile that never appeared) */
+                       * reason (e.g. a pidfile that never appeared). EV_SHORTAGE: the step
+                       * that failed ("fork", "create its output pipes") */
     bool oom;         /* EV_EXITED: the OOM killer killed in its cgroup meanwhile */
     uint64_t extend_ns; /* EV_EXTEND_TIMEOUT: from now */
 };
@@ -70,6 +75,8 @@ struct proc_effects {
     bool crash_loop_entered;
     bool crash_loop_exited;
     bool oom;             /* the exit was the OOM killer's doing */
+    bool shortage_entered; /* it began waiting for a resource (EV_SHORTAGE) */
+    bool shortage_exited;  /* ... and a spawn got past the shortage: the resource is back */
     char msg[256];       /* one line for tend's log, "" when nothing worth saying */
 };
 
@@ -79,6 +86,15 @@ struct proc_effects {
 #define PROC_CRASH_RUN_S 10
 #define PROC_CRASH_LOOP_AFTER 3
 #define PROC_CRASH_BACKOFF_MAX_S 60
+
+/* Resource shortages (EV_SHORTAGE): a fork that fails with EAGAIN (a pids cgroup limit,
+ * RLIMIT_NPROC) or ENOMEM, or a descriptor table that is full (EMFILE, ENFILE), is not the
+ * program's fault. The process waits in BACKOFF, its reason saying for what, and retries
+ * after PROC_SHORTAGE_FIRST_MS, doubling up to PROC_SHORTAGE_MAX_MS, for as long as it takes;
+ * startretries, the crash count and the restart count are left alone. The first spawn that
+ * gets past the failing step (exec confirmed, or a failure of another kind) ends it. */
+#define PROC_SHORTAGE_FIRST_MS 500
+#define PROC_SHORTAGE_MAX_MS 30000
 
 struct proc {
     struct proc_conf *conf;   /* owned; replaced on reload */
@@ -98,6 +114,8 @@ struct proc {
     bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
     int last_status;          /* wait status of the last exit; -1: none yet */
     bool last_oom;            /* ... and it was out of memory */
+    int shortage_err;         /* the errno of the shortage it waits out (EV_SHORTAGE), 0: none */
+    int shortage_tries;       /* spawns that failed for it in a row */
     char reason[200];         /* why FATAL / last failure, "" if none */
     /* readiness= other than startsecs: STARTING lasts until the process is ready (and its
      * exec confirmed), for at most startwaitsecs; then RUNNING means "ready". */
@@ -121,5 +139,12 @@ const char *proc_state_name(enum proc_state s);
 const char *proc_describe_status(int status, char *buf, size_t len);
 /* Whether a process in this state counts as alive for `tend status`, stop waits etc. */
 bool proc_has_process(const struct proc *p);
+/* Whether errno err is a shortage of a resource (EAGAIN, ENOMEM, EMFILE, ENFILE). */
+bool proc_err_is_shortage(int err);
+/* What ran out, in words, for an errno of proc_err_is_shortage: "free process slots",
+ * "memory", "file descriptors (tend's RLIMIT_NOFILE)" ...; NULL for any other errno. */
+const char *proc_shortage_resource(int err);
+/* The same as one word, for status --json: "processes", "memory", "nofile", "file-max". */
+const char *proc_shortage_name(int err);
 
 #endif

@@ -68,8 +68,11 @@ static int hex_value(char c)
 }
 
 /* Decodes w[0..len) in place and NUL-terminates the result. Returns 0, or -1 with a static
- * description of the problem in *why. The output is never longer than the input. */
-static int decode_inplace(char *w, size_t len, const char **why)
+ * description of the problem in *why. The output is never longer than the input. With
+ * allow_nul (a data line's text: a program's output, any bytes), %00 decodes to a NUL byte
+ * and *out_len says where the text ends; everywhere else a NUL is refused, so that the
+ * result is a C string. */
+static int decode_bytes(char *w, size_t len, bool allow_nul, size_t *out_len, const char **why)
 {
     size_t out = 0;
 
@@ -87,7 +90,7 @@ static int decode_inplace(char *w, size_t len, const char **why)
                 return -1;
             }
             c = (unsigned char)(hi * 16 + lo);
-            if (c == 0) {
+            if (c == 0 && !allow_nul) {
                 *why = "an encoded NUL byte (%00)";
                 return -1;
             }
@@ -102,7 +105,14 @@ static int decode_inplace(char *w, size_t len, const char **why)
         w[out++] = (char)c;
     }
     w[out] = '\0';
+    if (out_len != NULL)
+        *out_len = out;
     return 0;
+}
+
+static int decode_inplace(char *w, size_t len, const char **why)
+{
+    return decode_bytes(w, len, false, NULL, why);
 }
 
 /* Length of s[0..len) cut to at most max bytes without splitting a UTF-8 sequence (looking
@@ -398,8 +408,16 @@ void proto_buf_append_msgf(struct proto_buf *b, const char *fmt, ...)
 
 void proto_buf_append_data(struct proto_buf *b, const char *text)
 {
+    proto_buf_append_data_len(b, text, text != NULL ? strlen(text) : 0);
+}
+
+void proto_buf_append_data_len(struct proto_buf *b, const char *text, size_t len)
+{
     buf_puts(b, "data");
-    buf_put_text_word(b, text, PROTO_MAX_TEXT);
+    if (len > 0) {
+        proto_buf_append(b, " ", 1);
+        proto_buf_append_encoded(b, text, cut_text(text, len, PROTO_MAX_TEXT));
+    }
     proto_buf_append(b, "\n", 1);
 }
 
@@ -876,7 +894,8 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     } else if (strcmp(kind, "msg") == 0 || strcmp(kind, "data") == 0) {
         r->kind = kind[0] == 'm' ? PROTO_REPLY_MSG : PROTO_REPLY_DATA;
         if (nwords > 1) {
-            if (decode_inplace(words[1], strlen(words[1]), &why) == -1)
+            if (decode_bytes(words[1], strlen(words[1]), r->kind == PROTO_REPLY_DATA,
+                             &r->text_len, &why) == -1)
                 goto fail;
             r->text = words[1];
         }
@@ -897,6 +916,7 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
             if (decode_inplace(words[2], strlen(words[2]), &why) == -1)
                 goto fail;
             r->text = words[2];
+            r->text_len = strlen(r->text);
         }
     } else {
         r->kind = PROTO_REPLY_OTHER;

@@ -115,8 +115,9 @@ struct proto_proc {
     unsigned long long memory_bytes;
     unsigned long long cpu_usec;
     unsigned long long tasks;
-    /* Readiness and dependencies (issue 15); "" when none. */
-    const char *waiting;     /* "waiting for db: not ready (FATAL)" */
+    /* "" when none. */
+    const char *waiting;     /* what a start waits for: "waiting for db: not ready (FATAL)",
+                              * or a resource in BACKOFF (proc_shortage_name) */
     const char *status;      /* the program's last sd_notify STATUS= */
 };
 
@@ -152,6 +153,8 @@ void proto_buf_append_msg(struct proto_buf *b, const char *text);
 void proto_buf_append_msgf(struct proto_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void proto_buf_append_data(struct proto_buf *b, const char *text);
+/* A data line of any bytes (NUL included: it travels as %00). */
+void proto_buf_append_data_len(struct proto_buf *b, const char *text, size_t len);
 void proto_buf_append_info(struct proto_buf *b, const struct proto_info *info);
 void proto_buf_append_ok(struct proto_buf *b);
 /* text may be NULL or "" (the line is then "err CODE"). */
@@ -212,6 +215,8 @@ struct proto_reply {
     struct proto_proc proc; /* PROC */
     struct proto_info info; /* INFO */
     const char *text;       /* MSG, DATA, ERR: decoded text, "" if none; "" otherwise */
+    size_t text_len;        /* its length: a DATA text may hold NUL bytes (sent as %00), so
+                             * read it as text[0..text_len), not as a C string */
     const char *code;       /* ERR: the code word as sent; "" otherwise */
     enum proto_err err;     /* ERR: the code; an unknown code word reads as PROTO_ERR_FAILED */
     char *storage_;         /* private: the decoded words live here */

@@ -289,7 +289,7 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
     if (ev->kind == EV_EXITED && pid != 0)
         cgroup_svc_exited(svc->cg, svc->p.conf, sup->shutting_down);
     if (fx.from != fx.to || fx.exited || fx.crash_loop_entered || fx.crash_loop_exited ||
-        fx.oom) {
+        fx.oom || fx.shortage_entered || fx.shortage_exited) {
         for (size_t i = 0; i < sup->nlisteners; i++)
             sup->listeners[i].fn(svc, &fx, sup->listeners[i].ctx);
     }
@@ -485,6 +485,10 @@ static void on_alert_event(struct service *svc, const struct proc_effects *fx, v
         fire(svc, by_state[fx->to], fx->to == PROC_FATAL ? svc->p.last_status : -1);
     if (fx->crash_loop_exited)
         fire(svc, CONFIG_EV_CRASH_LOOP_EXITED, -1);
+    if (fx->shortage_entered)
+        fire(svc, CONFIG_EV_SHORTAGE_ENTERED, -1);
+    if (fx->shortage_exited)
+        fire(svc, CONFIG_EV_SHORTAGE_EXITED, -1);
 }
 
 /* ---- health checks ---- */
@@ -746,6 +750,9 @@ int sup_init(struct supervisor *sup)
     sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, sup->keeper_pid,
                                     sup->restarted, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
+    /* Alert and health-check commands are whole trees too, each in a cgroup of its own. */
+    alerts_use_cgroups(sup->alerts, sup->cgroups);
+    health_use_cgroups(sup->cgroups);
     alerts_configure(sup->alerts, sup->config);
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
     sup->events = events_new(sup);

@@ -95,10 +95,19 @@ static void fuzz_reply(const char *line, size_t len)
             FUZZ_CHECK(strcmp(again.text, r.text) == 0);
         proto_reply_free(&again);
         break;
+    case PROTO_REPLY_DATA:
+        /* Any bytes, NUL included, come back as they went. */
+        proto_buf_append_data_len(&b, r.text, r.text_len);
+        FUZZ_CHECK(proto_parse_reply(b.data, b.len, &again) == 0);
+        FUZZ_CHECK(again.kind == PROTO_REPLY_DATA);
+        if (r.text_len <= PROTO_MAX_TEXT)
+            FUZZ_CHECK(again.text_len == r.text_len &&
+                       memcmp(again.text, r.text, r.text_len) == 0);
+        proto_reply_free(&again);
+        break;
     case PROTO_REPLY_ERR:
         FUZZ_CHECK(r.err > PROTO_OK && r.err < PROTO_ERR_COUNT && r.code[0] != '\0');
         break;
-    case PROTO_REPLY_DATA:
     case PROTO_REPLY_OK:
     case PROTO_REPLY_OTHER:
         break;

@@ -380,13 +380,13 @@ TEST(syntax_errors_each_with_line)
                            "priority=2\n"),             /* 11 */
               -1);
     CHECK_STR(fx.text,
-              "main.conf:1: error: key 'orphan' is outside of any section\n"
-              "main.conf:2: error: section header is missing ']': '[program:a'\n"
-              "main.conf:4: error: unexpected text after section header: '[program:b] "
-              "trailing'\n"
+              "main.conf:1: error: a key ('key = value') before any [section] (the line is not "
+              "shown)\n"
+              "main.conf:2: error: section header is missing its closing ']'\n"
+              "main.conf:4: error: unexpected text after the section header's ']'\n"
               "main.conf:5: error: empty section name '[]'\n"
-              "main.conf:8: error: expected '[section]', 'key = value' or a comment, got 'this "
-              "is junk'\n"
+              "main.conf:8: error: expected '[section]', 'key = value' or a comment (the line is "
+              "not shown)\n"
               "main.conf:9: error: missing key name before '='\n"
               "main.conf:11: error: duplicate key 'priority' in [program:c] (first at line 10)");
     CHECK(fx.cfg == NULL);
@@ -828,7 +828,8 @@ TEST(alerts)
                            "command=/bin/all\n"
                            "events=STARTING RUNNING BACKOFF STOPPING EXITED FATAL STOPPED "
                            "HEALTH_FAILED PROCESS_UNEXPECTED_EXIT CONFIG_RELOADED "
-                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED OUT_OF_MEMORY\n"
+                           "CRASH_LOOP_ENTERED CRASH_LOOP_EXITED OUT_OF_MEMORY "
+                           "SHORTAGE_ENTERED SHORTAGE_EXITED\n"
                            "rate=3\n"),
               0);
     CHECK_STR(fx.text, "main.conf:8: warning: programs: 'db*' matches no program, group or "

@@ -1253,9 +1253,15 @@ TEST(ignored_events_change_nothing)
         {PROC_UNKNOWN, EV_START},       {PROC_UNKNOWN, EV_EXEC_OK},
         {PROC_UNKNOWN, EV_EXEC_FAILED}, {PROC_UNKNOWN, EV_FORK_FAILED},
         {PROC_UNKNOWN, EV_TIMER},
+        {PROC_STOPPED, EV_SHORTAGE},    {PROC_RUNNING, EV_SHORTAGE},
+        {PROC_BACKOFF, EV_SHORTAGE},    {PROC_EXITED, EV_SHORTAGE},
+        {PROC_FATAL, EV_SHORTAGE},      {PROC_UNKNOWN, EV_SHORTAGE},
     };
-    static const char *const kind_names[] = {"START", "STOP", "EXEC_OK", "EXEC_FAILED",
-                                             "FORK_FAILED", "EXITED", "TIMER"};
+    static const char *const kind_names[] = {
+        [EV_START] = "START",          [EV_STOP] = "STOP",       [EV_EXEC_OK] = "EXEC_OK",
+        [EV_EXEC_FAILED] = "EXEC_FAILED", [EV_FORK_FAILED] = "FORK_FAILED",
+        [EV_EXITED] = "EXITED",        [EV_TIMER] = "TIMER",
+        [EV_HEALTH_FAILED] = "HEALTH_FAILED", [EV_SHORTAGE] = "SHORTAGE"};
 
     for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
         struct proc_conf c;
@@ -1290,6 +1296,176 @@ TEST(ignored_events_change_nothing)
             CHECK(false);
         }
     }
+}
+
+static struct proc_effects send_shortage(struct proc *p, int err, const char *what, uint64_t now)
+{
+    struct proc_event ev = {.kind = EV_SHORTAGE, .err = err, .what = what};
+    struct proc_effects fx;
+
+    proc_handle(p, &ev, now, &fx);
+    return fx;
+}
+
+/* A fork that fails for want of a resource waits in BACKOFF, doubling its delay up to the
+ * cap, for as long as the shortage lasts: startretries (3 here) never runs out, nothing is
+ * counted as a restart, and the first spawn that gets through ends the wait. */
+TEST(shortage_waits_without_counting_startretries)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+    uint64_t t = T0;
+    uint64_t expect_ms = PROC_SHORTAGE_FIRST_MS;
+
+    conf_defaults(&c);
+    proc_init(&p, &c);
+    fx = deliver(&p, EV_START, t);
+    CHECK(fx.spawn);
+    p.pid = 0; /* the fork failed: no child */
+    for (int i = 0; i < 20; i++) {
+        fx = send_shortage(&p, EAGAIN, "fork", t);
+        CHECK_INT(fx.to, PROC_BACKOFF);
+        CHECK(fx.shortage_entered == (i == 0));
+        CHECK(!fx.shortage_exited);
+        CHECK_INT(p.backoff, 0);
+        CHECK_INT(p.shortage_err, EAGAIN);
+        CHECK_INT(p.shortage_tries, i + 1);
+        CHECK_INT(p.restarts, 0);
+        CHECK(strstr(p.reason, "waiting for a free process slot") == p.reason);
+        CHECK(strstr(p.reason, "cannot fork: Resource temporarily unavailable") != NULL);
+        CHECK_INT(p.deadline_ns - t, MSEC(expect_ms));
+        t = p.deadline_ns;
+        fx = deliver(&p, EV_TIMER, t);
+        CHECK(fx.spawn);
+        CHECK_INT(fx.to, PROC_STARTING);
+        CHECK_INT(p.restarts, 0);
+        p.pid = 0;
+        expect_ms = expect_ms * 2 > PROC_SHORTAGE_MAX_MS ? PROC_SHORTAGE_MAX_MS : expect_ms * 2;
+    }
+    CHECK_INT(expect_ms, PROC_SHORTAGE_MAX_MS);
+    p.pid = FAKE_PID;
+    fx = deliver(&p, EV_EXEC_OK, t + MSEC(1));
+    CHECK(fx.shortage_exited);
+    CHECK(!fx.shortage_entered);
+    CHECK_INT(p.shortage_err, 0);
+    CHECK_INT(p.shortage_tries, 0);
+    CHECK_STR(p.reason, "");
+    fx = deliver(&p, EV_TIMER, t + SEC(1));
+    CHECK_INT(fx.to, PROC_RUNNING);
+    CHECK(!fx.shortage_exited);
+}
+
+/* Each resource is named; a later shortage after recovery starts again at the first delay
+ * and raises a new "entered". */
+TEST(shortage_names_the_resource_and_starts_afresh)
+{
+    static const struct {
+        int err;
+        const char *words;
+    } cases[] = {
+        {EAGAIN, "a free process slot"},
+        {ENOMEM, "memory"},
+        {EMFILE, "free file descriptors (tend's RLIMIT_NOFILE)"},
+        {ENFILE, "free file descriptors (the system's file-max)"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct proc_conf c;
+        struct proc p;
+        struct proc_effects fx;
+        uint64_t t = make_running((conf_defaults(&c), proc_init(&p, &c), &p), T0);
+
+        CHECK(proc_err_is_shortage(cases[i].err));
+        /* Dies after a long run: restarted at once, and that spawn is short of something. */
+        t += SEC(100);
+        fx = send_exit(&p, ST_EXIT(1), t);
+        CHECK(fx.spawn);
+        CHECK_INT(p.restarts, 1);
+        p.pid = 0;
+        fx = send_shortage(&p, cases[i].err, "create a pipe", t);
+        CHECK(fx.shortage_entered);
+        CHECK(strstr(p.reason, cases[i].words) != NULL);
+        CHECK(strstr(p.reason, "cannot create a pipe: ") != NULL);
+        CHECK(strstr(fx.msg, "startretries not counted") != NULL);
+        fx = deliver(&p, EV_TIMER, p.deadline_ns);
+        CHECK(fx.spawn);
+        CHECK_INT(p.restarts, 1); /* the same restart, still trying */
+        fx = deliver(&p, EV_EXEC_OK, t + SEC(1));
+        CHECK(fx.shortage_exited);
+        t += SEC(2);
+        (void)deliver(&p, EV_TIMER, t);
+        CHECK_INT(p.state, PROC_RUNNING);
+        t += SEC(100);
+        fx = send_exit(&p, ST_EXIT(1), t);
+        p.pid = 0;
+        fx = send_shortage(&p, cases[i].err, "fork", t);
+        CHECK(fx.shortage_entered);
+        CHECK_INT(p.deadline_ns - t, MSEC(PROC_SHORTAGE_FIRST_MS));
+    }
+    CHECK(!proc_err_is_shortage(ENOENT));
+    CHECK(!proc_err_is_shortage(0));
+    CHECK(proc_shortage_resource(EACCES) == NULL);
+}
+
+/* A stop while waiting ends the wait (no alert that it recovered); a start tries at once. A
+ * failure of another kind after a shortage ends it too: the resource was there. */
+TEST(shortage_stop_and_other_failures)
+{
+    struct proc_conf c;
+    struct proc p;
+    struct proc_effects fx;
+
+    conf_defaults(&c);
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    p.pid = 0;
+    (void)send_shortage(&p, EMFILE, "fork", T0);
+    fx = deliver(&p, EV_STOP, T0 + MSEC(10));
+    CHECK_INT(fx.to, PROC_STOPPED);
+    CHECK(!fx.shortage_exited);
+    CHECK_INT(p.shortage_err, 0);
+    CHECK_STR(p.reason, "");
+    fx = deliver(&p, EV_START, T0 + MSEC(20));
+    CHECK(fx.spawn);
+    p.pid = 0;
+    fx = send_shortage(&p, EMFILE, "fork", T0 + MSEC(20));
+    CHECK(fx.shortage_entered);
+    (void)deliver(&p, EV_TIMER, p.deadline_ns);
+    fx = send_exec_failed(&p, 1, "execute /nope", ENOENT, p.start_ns);
+    CHECK(fx.shortage_exited);
+    CHECK_INT(fx.to, PROC_FATAL);
+    CHECK(strstr(p.reason, "execute /nope") != NULL);
+
+    /* A fork failure that is not a shortage still counts against startretries. */
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    p.pid = 0;
+    fx = send_fork_failed(&p, EINVAL, T0);
+    CHECK_INT(fx.to, PROC_BACKOFF);
+    CHECK_INT(p.backoff, 1);
+    CHECK_INT(p.shortage_err, 0);
+
+    /* A child that reported the shortage after a restart was asked for (STOPPING with a
+     * pending start) waits for it; without a pending start it is simply stopped. */
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    (void)deliver(&p, EV_STOP, T0 + MSEC(1));
+    CHECK_INT(p.state, PROC_STOPPING);
+    (void)deliver(&p, EV_START, T0 + MSEC(2));
+    CHECK(p.pending_start);
+    fx = send_shortage(&p, EAGAIN, "execute", T0 + MSEC(3));
+    CHECK_INT(fx.to, PROC_BACKOFF);
+    CHECK(fx.shortage_entered);
+    fx = send_exit(&p, ST_EXIT(127), T0 + MSEC(4));
+    CHECK_INT(fx.to, PROC_BACKOFF);
+    CHECK_INT(p.pid, 0);
+    proc_init(&p, &c);
+    (void)deliver(&p, EV_START, T0);
+    (void)deliver(&p, EV_STOP, T0 + MSEC(1));
+    fx = send_shortage(&p, EAGAIN, "execute", T0 + MSEC(3));
+    CHECK_INT(fx.to, PROC_STOPPED);
+    CHECK(!fx.shortage_entered);
 }
 
 TEST(unknown_state_start_and_stop)

@@ -666,11 +666,26 @@ TEST(reply_proc_with_unknown_keys)
     CHECK_INT(r.proc.tasks, 3);
     proto_reply_free(&r);
 
+    /* The resource a start waits for, and a round trip through the builder. */
+    CHECK_INT(reply("proc name=a state=BACKOFF waiting=nofile\n", &r), 0);
+    CHECK_STR(r.proc.waiting, "nofile");
+    proto_reply_free(&r);
+    {
+        struct proto_buf b = {0};
+        struct proto_proc in = {.name = "w", .state = "BACKOFF", .waiting = "processes"};
+        proto_buf_append_proc(&b, &in);
+        CHECK_INT(proto_parse_reply(b.data, b.len, &r), 0);
+        CHECK_STR(r.proc.waiting, "processes");
+        proto_reply_free(&r);
+        proto_buf_free(&b);
+    }
+
     /* Only name and state are required; the rest defaults to empty and 0. */
     CHECK_INT(reply("proc state=STOPPED name=db", &r), 0);
     CHECK(!r.proc.has_memory && !r.proc.has_cpu && !r.proc.has_tasks);
     CHECK_STR(r.proc.group, "");
     CHECK_STR(r.proc.exit, "");
+    CHECK_STR(r.proc.waiting, "");
     CHECK_INT(r.proc.pid, 0);
     proto_reply_free(&r);
 }
@@ -748,7 +763,7 @@ TEST(reply_other_kinds)
 
     static const char *const bad[] = {
         "", "\n", "err", "err Bad", "msg a%zz", "PROC name=a state=X", "ok ", " ok", "m\x01",
-        "err failed a%", "data %00",
+        "err failed a%", "msg %00", "err failed a%00b",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = reply(bad[i], &r);
@@ -758,6 +773,30 @@ TEST(reply_other_kinds)
         proto_reply_free(&r);
     }
     CHECK_INT(proto_parse_reply("ok\0x", 4, &r), -1);
+}
+
+/* A data line carries any bytes: a NUL travels as %00 and comes back with text_len. */
+TEST(data_lines_carry_nul_bytes)
+{
+    static const char bytes[] = "a\0b\tc\x1b[31m\r\xff%";
+    struct proto_buf b = {0};
+    struct proto_reply r;
+
+    proto_buf_append_data_len(&b, bytes, sizeof(bytes) - 1);
+    CHECK(memchr(b.data, '\0', b.len) == NULL);
+    CHECK_INT(proto_parse_reply(b.data, b.len, &r), 0);
+    CHECK_INT(r.kind, PROTO_REPLY_DATA);
+    CHECK_INT(r.text_len, sizeof(bytes) - 1);
+    CHECK(memcmp(r.text, bytes, sizeof(bytes) - 1) == 0);
+    proto_reply_free(&r);
+    proto_buf_free(&b);
+    CHECK_INT(reply("data %00", &r), 0);
+    CHECK_INT(r.text_len, 1);
+    CHECK_INT(r.text[0], 0);
+    proto_reply_free(&r);
+    CHECK_INT(reply("data", &r), 0);
+    CHECK_INT(r.text_len, 0);
+    proto_reply_free(&r);
 }
 
 /* ---- Building replies ---------------------------------------------------------------------- */
