@@ -305,7 +305,7 @@ static int select_services(struct conn *k, char **names, size_t nnames, struct s
 
 /* ---- verbs ---- */
 
-static void append_status(struct conn *k, struct service *svc, uint64_t now)
+static void append_status(struct conn *k, struct service *svc, uint64_t now, bool detail)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -345,6 +345,27 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now)
     r.memory_bytes = r.has_memory ? (unsigned long long)u.memory_bytes : 0;
     r.cpu_usec = r.has_cpu ? (unsigned long long)u.cpu_usec : 0;
     r.tasks = r.has_tasks ? (unsigned long long)u.tasks : 0;
+    if (detail) {
+        /* supervisord's getProcessInfo and getAllConfigInfo: start and stop of the last run
+         * on the wall clock (from the monotonic record), start-up settings, log files. */
+        time_t wall = time(NULL);
+        r.has_detail = true;
+        if (p->start_ns != 0 && now >= p->start_ns) {
+            unsigned long long ago = (now - p->start_ns) / NS_PER_SEC;
+            r.laststart_s = (unsigned long long)wall > ago ? (unsigned long long)wall - ago : 0;
+            if (p->pid == 0 && r.laststart_s > 0)
+                r.laststop_s = r.laststart_s + p->last_run_ns / NS_PER_SEC;
+        }
+        r.autostart = p->conf->autostart;
+        r.priority = p->conf->priority;
+        r.group_priority = 999; /* supervisord's default for a group */
+        for (size_t g = 0; g < k->ctl->sup->config->ngroups; g++) {
+            if (strcmp(k->ctl->sup->config->groups[g].name, p->conf->group) == 0)
+                r.group_priority = k->ctl->sup->config->groups[g].priority;
+        }
+        r.stdout_log = logcap_path(svc->logcap, LOGCAP_STDOUT);
+        r.stderr_log = logcap_path(svc->logcap, LOGCAP_STDERR);
+    }
     proto_buf_append_proc(&k->out, &r);
 }
 
@@ -355,14 +376,14 @@ static void do_status(struct conn *k, struct proto_request *req)
 
     if (req->nnames == 0) {
         for (size_t i = 0; i < sup->nsvcs; i++)
-            append_status(k, sup->svcs[i], now);
+            append_status(k, sup->svcs[i], now, req->detail);
     } else {
         struct service **sel;
         size_t n;
         if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
             return;
         for (size_t i = 0; i < n; i++)
-            append_status(k, sel[i], now);
+            append_status(k, sel[i], now, req->detail);
         free(sel);
     }
     if (handover_keeper_lost(sup->handover))
@@ -495,6 +516,134 @@ static void do_upgrade(struct conn *k)
     reply_ok(k);
     if (sup_upgrade(sup) == -1)
         log_msg(LOG_LVL_ERROR, "upgrade: %s; going on as before", strerror(errno));
+}
+
+/* supervisorctl reread: what a reload would do, by group; nothing changes. */
+static void do_reread(struct conn *k)
+{
+    struct config_diags diags = {0};
+    int r = reload_reread(k->ctl->sup, &diags, reload_line, k);
+
+    for (size_t i = 0; i < diags.count; i++) {
+        char buf[2048];
+        config_diag_format(&diags.items[i], buf, sizeof(buf));
+        proto_buf_append_msg(&k->out, buf);
+    }
+    config_diags_free(&diags);
+    if (r == -1)
+        reply_err(k, PROTO_ERR_FAILED, "the config has errors");
+    else
+        reply_ok(k);
+}
+
+/* logread [--stderr] OFFSET LENGTH [NAME]: supervisord's readFile on a service's log (NAME)
+ * or tend's own (none): a negative OFFSET is that many bytes before the end (LENGTH must
+ * then be 0), else LENGTH bytes from OFFSET, 0 meaning to the end; at most
+ * PROTO_MAX_LOG_READ bytes. The reply: a msg line with the file's size, then the bytes as
+ * data lines of up to 8 KiB each (a NUL byte, which the protocol cannot carry, reads as a
+ * space), then ok. An absent file is err failed "no file". */
+static void do_logread(struct conn *k, struct proto_request *req)
+{
+    const char *path;
+    const char *who = "tend";
+
+    if (req->nnames == 0) {
+        path = log_file_path();
+    } else {
+        struct service **sel;
+        size_t n;
+        if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+            return;
+        if (n != 1) {
+            free(sel);
+            reply_err(k, PROTO_ERR_BAD_ARGUMENT, "logread wants exactly one process");
+            return;
+        }
+        who = sel[0]->display;
+        logcap_flush(sel[0]->logcap); /* what the pipe holds belongs in the answer */
+        path = logcap_path(sel[0]->logcap, req->use_stderr ? LOGCAP_STDERR : LOGCAP_STDOUT);
+        free(sel);
+    }
+    if (req->offset < 0 && req->length != 0) {
+        reply_err(k, PROTO_ERR_BAD_ARGUMENT, "a negative OFFSET reads to the end: LENGTH 0");
+        return;
+    }
+    if (path == NULL) {
+        reply_err(k, PROTO_ERR_FAILED, "no file: %s has no log file", who);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd == -1 && errno == ENOENT) {
+        reply_err(k, PROTO_ERR_FAILED, "no file: %s", path);
+        return;
+    }
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        reply_err(k, PROTO_ERR_FAILED, "cannot read %s: %s", path, strerror(errno));
+        fd_close_quiet(fd);
+        return;
+    }
+    long long size = (long long)st.st_size, from, want;
+    if (req->offset < 0) {
+        from = size + req->offset > 0 ? size + req->offset : 0;
+        want = size - from;
+    } else {
+        from = req->offset;
+        want = req->length > 0 ? req->length : (size > from ? size - from : 0);
+    }
+    if (want > PROTO_MAX_LOG_READ)
+        want = PROTO_MAX_LOG_READ;
+    proto_buf_append_msgf(&k->out, "%lld", size);
+    char buf[8193];
+    while (want > 0) {
+        size_t chunk = want > 8192 ? 8192 : (size_t)want;
+        ssize_t got = pread(fd, buf, chunk, (off_t)from);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        }
+        buf[got] = '\0';
+        proto_buf_append_data(&k->out, buf);
+        from += got;
+        want -= got;
+    }
+    fd_close_quiet(fd);
+    reply_ok(k);
+}
+
+/* clearlog [NAME]: empties a service's capture files, or tend's own log. */
+static void do_clearlog(struct conn *k, struct proto_request *req)
+{
+    if (req->nnames == 0) {
+        if (log_clear() == -1)
+            reply_err(k, PROTO_ERR_FAILED, "cannot clear tend's log: %s", strerror(errno));
+        else
+            reply_ok(k);
+        return;
+    }
+    struct service **sel;
+    size_t n;
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    bool failed = false;
+    for (size_t i = 0; i < n; i++) {
+        if (logcap_clear(sel[i]->logcap) == -1) {
+            proto_buf_append_msgf(&k->out, "%s: cannot clear its log: %s", sel[i]->display,
+                                  strerror(errno));
+            failed = true;
+        } else {
+            log_msg(LOG_LVL_INFO, "%s: log cleared (uid %d)", sel[i]->display, (int)k->uid);
+        }
+    }
+    free(sel);
+    if (failed)
+        reply_err(k, PROTO_ERR_FAILED, "not every log could be cleared");
+    else
+        reply_ok(k);
 }
 
 static void do_reload(struct conn *k)
@@ -761,12 +910,10 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     case PROTO_VERB_SIGNAL: do_signal(k, &req); break;
     case PROTO_VERB_RELOAD: do_reload(k); break;
     case PROTO_VERB_SHUTDOWN:
-        if (k->web) {
-            /* The HTTP front may restart programs, not end supervision. */
-            reply_err(k, PROTO_ERR_DENIED, "shutdown is not allowed from tend-web");
-            break;
-        }
-        log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %d", (int)k->uid);
+        /* From tend-web too: supervisorctl's shutdown comes that way, and whoever may
+         * stop every program there may as well end the supervisor. */
+        log_msg(LOG_LVL_INFO, "control: shutdown requested by %suid %d",
+                k->web ? "tend-web, " : "", (int)k->uid);
         proto_buf_append_msg(&k->out, "shutting down");
         reply_ok(k);
         sup_shutdown(k->ctl->sup);
@@ -786,6 +933,9 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         break;
     case PROTO_VERB_UPGRADE: do_upgrade(k); break;
     case PROTO_VERB_INFO: do_info(k); break;
+    case PROTO_VERB_LOGREAD: do_logread(k, &req); break;
+    case PROTO_VERB_CLEARLOG: do_clearlog(k, &req); break;
+    case PROTO_VERB_REREAD: do_reread(k); break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
