@@ -75,6 +75,7 @@ struct conn {
     struct watcher ino_w;
     struct str partial;  /* an unterminated last line, held until its newline */
     bool web;            /* came in on the web socket: it is tend-web */
+    bool door;           /* tend-web's httpfd channel: HTTP clients' sockets go out on it */
     struct conn *prev, *next;
 };
 
@@ -93,6 +94,7 @@ struct control {
     bool keep_socket;          /* leaving for an upgrade: the socket file stays */
     int web_fd;                /* the abstract socket for tend-web; -1 if none */
     struct watcher web_w;
+    struct conn *http_door;    /* tend-web's httpfd connection; NULL: HTTP is not served */
 };
 
 static void conn_close(struct conn *k);
@@ -185,6 +187,8 @@ static void conn_close(struct conn *k)
     if (k->closed)
         return;
     k->closed = true;
+    if (c->http_door == k)
+        c->http_door = NULL;
     loop_del(&c->sup->loop, &k->w);
     loop_timer_cancel(&c->sup->loop, &k->timer);
     loop_del(&c->sup->loop, &k->ino_w);
@@ -936,6 +940,19 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     case PROTO_VERB_LOGREAD: do_logread(k, &req); break;
     case PROTO_VERB_CLEARLOG: do_clearlog(k, &req); break;
     case PROTO_VERB_REREAD: do_reread(k); break;
+    case PROTO_VERB_HTTPFD:
+        if (!k->web) {
+            reply_err(k, PROTO_ERR_DENIED, "httpfd is tend-web's");
+            break;
+        }
+        /* No reply: the connection stays open and carries sockets (see hand_off_http). */
+        if (k->ctl->http_door != NULL)
+            conn_close(k->ctl->http_door); /* a restarted tend-web's new channel wins */
+        k->ctl->http_door = k;
+        k->door = true;
+        log_msg(LOG_LVL_INFO, "control: tend-web serves the HTTP clients of %s (XML-RPC)",
+                k->ctl->path);
+        break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -944,12 +961,73 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     proto_request_free(&req);
 }
 
+/* Whether the client on the control socket speaks HTTP (supervisorctl, an XML-RPC tool):
+ * its first bytes, peeked, are an HTTP method. A tend request starts "tend/1". */
+static bool looks_like_http(const struct conn *k)
+{
+    static const char *const methods[] = {"GET ", "POST", "HEAD", "PUT ", "OPTI", "DELE"};
+    char head[4];
+    ssize_t n = recv(k->fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+
+    if (n != (ssize_t)sizeof(head))
+        return false; /* fewer than 4 bytes so far: never an HTTP request line */
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (memcmp(head, methods[i], sizeof(head)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* supervisord serves XML-RPC on its unix socket, and supervisorctl connects there: such a
+ * client, already let in by the peer check, is passed (SCM_RIGHTS) to tend-web, which
+ * speaks HTTP; the supervisor parses none of it. Without tend-web's channel, or if the
+ * channel is full, the client gets a 503 and the connection closes. */
+static void hand_off_http(struct conn *k)
+{
+    struct control *c = k->ctl;
+    char byte = 'h';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+    memset(u.buf, 0, sizeof(u.buf));
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &k->fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(c->http_door->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n == -1 && errno == EINTR);
+    if (n != 1) {
+        static const char busy[] = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: "
+                                   "text/plain\r\nContent-Length: 30\r\n\r\n"
+                                   "tend-web cannot take it now.\r\n";
+        log_msg(LOG_LVL_WARN, "control: cannot pass an HTTP client to tend-web: %s",
+                n == -1 ? strerror(errno) : "short write");
+        /* Best effort on a fresh socket whose buffer is empty: it cannot block. */
+        (void)send(k->fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    conn_close(k); /* our copy; tend-web holds its own */
+}
+
 static void on_conn(struct watcher *w, uint32_t events)
 {
     struct conn *k = w->ctx;
 
     if (events & (EPOLLHUP | EPOLLERR)) {
         conn_close(k); /* the client is gone: nothing can reach it any more */
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP)) && !k->got_request && !k->web &&
+        k->ctl->http_door != NULL && proto_splitter_pending(&k->in) == 0 &&
+        looks_like_http(k)) {
+        hand_off_http(k);
         return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP)) && !k->got_request) {
@@ -973,6 +1051,10 @@ static void on_conn(struct watcher *w, uint32_t events)
         /* After the request only end of file is expected; extra bytes are ignored. */
         char scratch[512];
         ssize_t n = read(k->fd, scratch, sizeof(scratch));
+        if (n == 0 && k->door) {
+            conn_close(k); /* tend-web went away: its successor opens a new channel */
+            return;
+        }
         if (n == 0) {
             k->read_closed = true; /* a half-close: the answer can still be sent */
             conn_events(k);

@@ -47,6 +47,7 @@ static const char *const verb_names[PROTO_VERB_COUNT] = {
     [PROTO_VERB_LOGREAD] = "logread",
     [PROTO_VERB_CLEARLOG] = "clearlog",
     [PROTO_VERB_REREAD] = "reread",
+    [PROTO_VERB_HTTPFD] = "httpfd",
 };
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -557,6 +558,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
         case PROTO_VERB_VERSION:
         case PROTO_VERB_CLEARLOG:
         case PROTO_VERB_REREAD:
+        case PROTO_VERB_HTTPFD:
         case PROTO_VERB_COUNT:
             break; /* no options */
         }
@@ -602,6 +604,7 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
     case PROTO_VERB_INFO:
     case PROTO_VERB_VERSION:
     case PROTO_VERB_REREAD:
+    case PROTO_VERB_HTTPFD:
         if (npos != 0) {
             set_why(why, why_len, "%s takes no argument", verb);
             return PROTO_ERR_BAD_ARGUMENT;

@@ -65,6 +65,7 @@ enum proto_verb {
     PROTO_VERB_LOGREAD,  /* bytes of a log at an offset: supervisord's readLog semantics */
     PROTO_VERB_CLEARLOG, /* empty a service's log files, or tend's own */
     PROTO_VERB_REREAD,   /* which groups a reload would add, change, remove; changes nothing */
+    PROTO_VERB_HTTPFD,   /* tend-web only: this connection receives HTTP clients' sockets */
     PROTO_VERB_COUNT
 };
 
