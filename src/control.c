@@ -545,7 +545,8 @@ static void do_reread(struct conn *k)
  * then be 0), else LENGTH bytes from OFFSET, 0 meaning to the end; at most
  * PROTO_MAX_LOG_READ bytes. The reply: a msg line with the file's size, then the bytes as
  * data lines of up to 8 KiB each (a NUL byte, which the protocol cannot carry, reads as a
- * space), then ok. An absent file is err failed "no file". */
+ * space), then ok. No file at all (NONE, syslog) is err failed "no file"; a file not made
+ * yet reads as empty. */
 static void do_logread(struct conn *k, struct proto_request *req)
 {
     const char *path;
@@ -579,7 +580,10 @@ static void do_logread(struct conn *k, struct proto_request *req)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (fd == -1 && errno == ENOENT) {
-        reply_err(k, PROTO_ERR_FAILED, "no file: %s", path);
+        /* An AUTO log is made at its first line: none yet reads as empty, as supervisord's
+         * file made at start-up does. */
+        proto_buf_append_msg(&k->out, "0");
+        reply_ok(k);
         return;
     }
     if (fd == -1 || fstat(fd, &st) == -1) {

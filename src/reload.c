@@ -324,6 +324,19 @@ int reload_reread(struct supervisor *sup, struct config_diags *diags,
         if (!seen)
             reread_line(report, ctx, "removed", g);
     }
+    /* Then every process of the reread config, for supervisorctl's avail. */
+    for (size_t i = 0; i < cfg->nprocs && report != NULL; i++) {
+        const struct proc_conf *q = cfg->procs[i];
+        int gprio = 999; /* supervisord's default for a group */
+        for (size_t g = 0; g < cfg->ngroups; g++) {
+            if (strcmp(cfg->groups[g].name, q->group) == 0)
+                gprio = cfg->groups[g].priority;
+        }
+        char line[1200];
+        snprintf(line, sizeof(line), "config\t%d\t%d\t%d\t%s\t%s", q->autostart ? 1 : 0,
+                 q->priority, gprio, q->group, q->name);
+        report(line, ctx);
+    }
     config_free(cfg);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <expat.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1005,6 +1006,8 @@ static void w_names(struct str *o, const char *const *v, size_t n)
     w_array_close(o);
 }
 
+static void pending_set(const struct diff *d);
+
 static void m_reload_config(struct rpc *r, struct xv *const *a, size_t n)
 {
     struct diff d;
@@ -1020,6 +1023,7 @@ static void m_reload_config(struct rpc *r, struct xv *const *a, size_t n)
     w_names(&r->out, d.removed, d.nremoved);
     w_array_close(&r->out);
     w_array_close(&r->out);
+    pending_set(&d);
     ctl_result_free(&d.c);
 }
 
@@ -1038,6 +1042,74 @@ static int apply_config(struct rpc *r)
     return rc;
 }
 
+enum action { ACT_START, ACT_STOP, ACT_SIGNAL };
+static int act_on(struct rpc *r, enum action act, const char *sig, bool wait,
+                  const struct pinfo *const *v, size_t n);
+
+/* The groups the last reloadConfig reported, kept until an add or remove takes each: tend
+ * applies a config whole, so the first add or remove of `supervisorctl update` applies every
+ * change, and the later ones must still answer as supervisord's would for what was reported. */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *pending[256];
+static size_t npending;
+
+static void pending_set(const struct diff *d)
+{
+    pthread_mutex_lock(&pending_lock);
+    for (size_t i = 0; i < npending; i++)
+        free(pending[i]);
+    npending = 0;
+    for (size_t i = 0; i < d->nadded && npending < 256; i++)
+        pending[npending++] = xstrdup(d->added[i]);
+    for (size_t i = 0; i < d->nchanged && npending < 256; i++)
+        pending[npending++] = xstrdup(d->changed[i]);
+    for (size_t i = 0; i < d->nremoved && npending < 256; i++)
+        pending[npending++] = xstrdup(d->removed[i]);
+    pthread_mutex_unlock(&pending_lock);
+}
+
+/* Whether name was reported and not yet taken; takes it when `take`. */
+static bool pending_has(const char *name, bool take)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&pending_lock);
+    for (size_t i = 0; i < npending && !found; i++) {
+        if (strcmp(pending[i], name) != 0)
+            continue;
+        found = true;
+        if (take) {
+            free(pending[i]);
+            pending[i] = pending[--npending];
+        }
+    }
+    pthread_mutex_unlock(&pending_lock);
+    return found;
+}
+
+/* supervisord's addProcessGroup starts the group's autostart processes: so does this, for
+ * those of the group not running (a changed group that update stopped, say). */
+static int start_group(struct rpc *r, const char *group)
+{
+    struct plist l;
+    const struct pinfo **sel;
+    size_t n = 0;
+    int rc = 0;
+
+    if (plist_load(r, &l) == -1)
+        return -1;
+    sel = xcalloc(l.n + 1, sizeof *sel);
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.v[i].group, group) == 0 && l.v[i].p->autostart && !is_running(l.v[i].p))
+            sel[n++] = &l.v[i];
+    }
+    if (n > 0)
+        rc = act_on(r, ACT_START, "", false, sel, n);
+    free(sel);
+    plist_free(&l);
+    return rc;
+}
+
 static void m_add_group(struct rpc *r, struct xv *const *a, size_t n)
 {
     struct diff d;
@@ -1046,20 +1118,22 @@ static void m_add_group(struct rpc *r, struct xv *const *a, size_t n)
     (void)n;
     if (reread(r, &d) == -1)
         return;
-    if (listed(d.added, d.nadded, name) || listed(d.changed, d.nchanged, name)) {
-        if (apply_config(r) == 0)
-            w_bool(&r->out, true);
-    } else {
-        struct plist l;
-        if (plist_load(r, &l) == 0) {
-            if (group_exists(&l, name) && !listed(d.removed, d.nremoved, name))
-                fault(r, XF_ALREADY_ADDED, "%s", name);
-            else
-                fault(r, XF_BAD_NAME, "%s", name);
-            plist_free(&l);
-        }
-    }
+    bool now = listed(d.added, d.nadded, name) || listed(d.changed, d.nchanged, name);
+    bool reported = !listed(d.removed, d.nremoved, name) && pending_has(name, true);
     ctl_result_free(&d.c);
+    if (now || reported) {
+        if ((!now || apply_config(r) == 0) && start_group(r, name) == 0)
+            w_bool(&r->out, true);
+        return;
+    }
+    struct plist l;
+    if (plist_load(r, &l) == 0) {
+        if (group_exists(&l, name))
+            fault(r, XF_ALREADY_ADDED, "%s", name);
+        else
+            fault(r, XF_BAD_NAME, "%s", name);
+        plist_free(&l);
+    }
 }
 
 static void m_remove_group(struct rpc *r, struct xv *const *a, size_t n)
@@ -1077,7 +1151,7 @@ static void m_remove_group(struct rpc *r, struct xv *const *a, size_t n)
         return;
     }
     for (size_t i = 0; i < l.n; i++) {
-        if (strcmp(l.v[i].group, name) == 0 && is_signallable(l.v[i].p)) {
+        if (strcmp(l.v[i].group, name) == 0 && is_running(l.v[i].p)) {
             fault(r, XF_STILL_RUNNING, "%s", name);
             plist_free(&l);
             return;
@@ -1087,10 +1161,11 @@ static void m_remove_group(struct rpc *r, struct xv *const *a, size_t n)
     if (reread(r, &d) == -1)
         return;
     if (listed(d.removed, d.nremoved, name)) {
+        (void)pending_has(name, true);
         if (apply_config(r) == 0)
             w_bool(&r->out, true);
-    } else if (listed(d.changed, d.nchanged, name)) {
-        w_bool(&r->out, true); /* stopped; the add that follows applies the new settings */
+    } else if (listed(d.changed, d.nchanged, name) || pending_has(name, false)) {
+        w_bool(&r->out, true); /* stopped; the add that follows applies and starts it */
     } else {
         fault(r, XF_FAILED, "%s: tend removes a group when its config no longer has it", name);
     }
@@ -1129,14 +1204,64 @@ static void m_all_process_info(struct rpc *r, struct xv *const *a, size_t n)
     plist_free(&l);
 }
 
+struct cinfo {
+    const char *group, *name;
+    bool autostart;
+    long long prio, gprio;
+};
+
+static int cmp_cinfo(const void *a, const void *b)
+{
+    const struct cinfo *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : strcmp(x->group, y->group);
+}
+
+/* supervisord lists the config it last read, sorted by process name, each marked in use when
+ * its group runs: tend's is the config as reread now (what runs, if it cannot be read). */
 static void m_all_config_info(struct rpc *r, struct xv *const *a, size_t n)
 {
     struct plist l;
+    struct diff d;
 
     (void)a;
     (void)n;
     if (plist_load(r, &l) == -1)
         return;
+    if (reread(r, &d) == 0) {
+        struct cinfo *v = xcalloc(d.c.n + 1, sizeof *v);
+        size_t nv = 0;
+        for (size_t i = 0; i < d.c.n; i++) {
+            char *t = (char *)d.c.lines[i].text, *f[6];
+            size_t nf = 0;
+            if (d.c.lines[i].kind != PROTO_REPLY_MSG || strncmp(t, "config\t", 7) != 0)
+                continue;
+            for (char *save = NULL, *w = strtok_r(t, "\t", &save); w != NULL && nf < 6;
+                 w = strtok_r(NULL, "\t", &save))
+                f[nf++] = w;
+            if (nf != 6 || strcmp(f[4], CONFIG_WEB_NAME) == 0)
+                continue;
+            v[nv++] = (struct cinfo){f[4], f[5], strcmp(f[1], "1") == 0, atoll(f[2]), atoll(f[3])};
+        }
+        qsort(v, nv, sizeof *v, cmp_cinfo);
+        w_array_open(&r->out);
+        for (size_t i = 0; i < nv; i++) {
+            str_append(&r->out, "<value><struct>");
+            m_str(&r->out, "name", v[i].name);
+            m_str(&r->out, "group", v[i].group);
+            m_bool(&r->out, "inuse", group_exists(&l, v[i].group));
+            m_bool(&r->out, "autostart", v[i].autostart);
+            m_int(&r->out, "process_prio", v[i].prio);
+            m_int(&r->out, "group_prio", v[i].gprio);
+            str_append(&r->out, "</struct></value>");
+        }
+        w_array_close(&r->out);
+        free(v);
+        ctl_result_free(&d.c);
+        plist_free(&l);
+        return;
+    }
+    r->fault = XF_NONE; /* the config cannot be read now: what runs is what there is */
     w_array_open(&r->out);
     for (size_t i = 0; i < l.n; i++) {
         const struct proto_proc *p = l.v[i].p;
@@ -1155,7 +1280,6 @@ static void m_all_config_info(struct rpc *r, struct xv *const *a, size_t n)
     plist_free(&l);
 }
 
-enum action { ACT_START, ACT_STOP, ACT_SIGNAL };
 
 /* Whether the action applies to a process in this state (supervisord's predicates): start
  * what is not running, stop what is, signal what can take one. */
