@@ -2519,6 +2519,16 @@ web_process:
     for (size_t i = 0; i < ld->cfg->nprocs; i++) {
         const struct proc_conf *q = ld->cfg->procs[i];
         if (strcmp(q->name, CONFIG_WEB_NAME) == 0 || strcmp(q->group, CONFIG_WEB_NAME) == 0) {
+            if (sec == NULL) {
+                /* Only the unix socket's XML-RPC wanted it: the config runs as it did
+                 * before, without that. */
+                diag(ld, unix_sec->file, unix_sec->line, false,
+                     "[rpcinterface:supervisor]: supervisorctl is not served on this socket: "
+                     "[program:%s] at %s:%d takes the name '%s' that its server runs as",
+                     q->program, q->file, q->line, CONFIG_WEB_NAME);
+                w->unix_rpc = false;
+                return;
+            }
             diag(ld, sec->file, sec->line, true,
                  "[inet_http_server] runs a process named '%s'; [program:%s] at %s:%d uses "
                  "that name", CONFIG_WEB_NAME, q->program, q->file, q->line);

@@ -1321,7 +1321,7 @@ static bool door_running;
  * httpfd). */
 static int recv_fd(int sock, int *out)
 {
-    char byte;
+    char byte = '\0';
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union {
         char buf[CMSG_SPACE(sizeof(int))];

@@ -375,7 +375,9 @@ int xmlrpc_parse(const char *body, size_t len, struct xmlrpc_call *call, char *w
             problem = ps.why;
         else
             problem = XML_ErrorString(XML_GetErrorCode(ps.p));
-        snprintf(why, why_len, "not XML-RPC: %s (line %lu)", problem ? problem : "?",
+        if (problem == NULL)
+            problem = "malformed XML";
+        snprintf(why, why_len, "not XML-RPC: %s (line %lu)", problem,
                  (unsigned long)XML_GetCurrentLineNumber(ps.p));
     } else if (ps.why != NULL) {
         snprintf(why, why_len, "not XML-RPC: %s", ps.why);
@@ -383,7 +385,8 @@ int xmlrpc_parse(const char *body, size_t len, struct xmlrpc_call *call, char *w
     } else if (ps.root == NULL) {
         problem = "empty";
         snprintf(why, why_len, "not XML-RPC: an empty document");
-    } else if ((problem = tree_to_call(ps.root, call)) != NULL) {
+    } else if ((problem = tree_to_call(ps.root, call)) != NULL || call->method == NULL) {
+        problem = problem != NULL ? problem : "no method name";
         snprintf(why, why_len, "not XML-RPC: %s", problem);
     }
     XML_ParserFree(ps.p);
