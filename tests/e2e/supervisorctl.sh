@@ -243,6 +243,8 @@ t_unix_socket_commands_match_supervisord() {
     same avail
     same update
     wait_log 'c \(pid [0-9]+\): STARTING -> RUNNING'
+    waitfor "$T/s/main.log" 'success: c entered RUNNING' 20 >/dev/null ||
+        fail "supervisord did not start c"
     same status
     same reread
     expect_eq "$(cat "$T/out")" "No config updates to processes" "reread after update"
