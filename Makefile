@@ -29,7 +29,8 @@ VERSIONED := $(shell grep -l TEND_VERSION $(SRC))
 # tend-web, the HTTP front: its own executable, so that tend and its CLI never load HTTP code.
 WEBSRC   := $(sort $(wildcard src/web/*.c))
 WEBASSETS := src/web/index.html src/web/app.js src/web/app.css
-WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -pthread
+WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) \
+            $(shell pkg-config --libs expat 2>/dev/null || echo -lexpat) -pthread
 
 # The rules below are made by $(eval): without this, the first of them (build/tend alone)
 # would be what a plain `make` builds.

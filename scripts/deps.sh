@@ -12,9 +12,11 @@
 # supervisord on a machine without systemd, so a policy-rc.d that refuses is in place during
 # the install (and removed after, when this script put it there).
 set -eu
-# build: what make (tend, tend-web, the helpers) needs; test: what make check needs besides.
-build="gcc make libc6-dev libmicrohttpd-dev pkg-config"
-# Debian's supervisor: its stock config is the migration test's. The package tests need
+# build: what make (tend, tend-web, the helpers) needs (tend-web: libmicrohttpd for HTTP,
+# expat for XML-RPC); test: what make check needs besides.
+build="gcc make libc6-dev libmicrohttpd-dev libexpat1-dev pkg-config"
+# Debian's supervisor: its stock config is the migration test's, and its supervisorctl and
+# supervisord are the XML-RPC test's (tests/e2e/supervisorctl.sh). The package tests need
 # dpkg-dev, debhelper, fakeroot, lintian, systemd (systemd-analyze; no running systemd) and
 # binutils (readelf); make static musl-tools; completion zsh; the stacks' examples nginx-light,
 # redis-server, python3, nodejs (Debian does not start them here: no init, policy-rc.d);

@@ -2726,15 +2726,29 @@ static void build_web(struct loader *ld)
 {
     struct web_conf *w = &ld->cfg->web;
     struct shown sh;
-    const struct section *sec = NULL;
+    const struct section *sec = NULL, *unix_sec = NULL;
     const struct entry *port_e = NULL;
+    bool rpc = false;
 
     for (size_t i = 0; i < ld->nsecs; i++) {
         if (ld->secs[i].kind == SEC_INET_HTTP && !ld->secs[i].skip)
             sec = &ld->secs[i];
+        if (ld->secs[i].kind == SEC_UNIX_HTTP && !ld->secs[i].skip)
+            unix_sec = &ld->secs[i];
+        if (strcmp(ld->secs[i].name, "rpcinterface:supervisor") == 0)
+            rpc = true;
     }
-    if (sec == NULL)
+    /* supervisord serves XML-RPC on its unix socket when [rpcinterface:supervisor] is
+     * there: so does tend, through tend-web, on the control socket (control.c hands it the
+     * HTTP connections). */
+    w->unix_rpc = unix_sec != NULL && rpc;
+    if (sec == NULL && !w->unix_rpc)
         return;
+    if (sec == NULL) {
+        w->file = xstrdup(ld->files[unix_sec->file].path);
+        w->line = unix_sec->line;
+        goto web_process;
+    }
     w->file = xstrdup(ld->files[sec->file].path);
     w->line = sec->line;
     struct expand_ctx cx;
@@ -2794,11 +2808,22 @@ static void build_web(struct loader *ld)
              show(&sh, str_cstr(&port_e->value)));
         return;
     }
+web_process:
     if (w->user == NULL)
         w->user = xstrdup("nobody");
     for (size_t i = 0; i < ld->cfg->nprocs; i++) {
         const struct proc_conf *q = ld->cfg->procs[i];
         if (strcmp(q->name, CONFIG_WEB_NAME) == 0 || strcmp(q->group, CONFIG_WEB_NAME) == 0) {
+            if (sec == NULL) {
+                /* Only the unix socket's XML-RPC wanted it: the config runs as it did
+                 * before, without that. */
+                diag(ld, unix_sec->file, unix_sec->line, false,
+                     "[rpcinterface:supervisor]: supervisorctl is not served on this socket: "
+                     "[program:%s] at %s:%d takes the name '%s' that its server runs as",
+                     q->program, q->file, q->line, CONFIG_WEB_NAME);
+                w->unix_rpc = false;
+                return;
+            }
             diag(ld, sec->file, sec->line, true,
                  "[inet_http_server] runs a process named '%s'; [program:%s] at %s:%d uses "
                  "that name", CONFIG_WEB_NAME, q->program, q->file, q->line);
@@ -2825,11 +2850,15 @@ static void build_web(struct loader *ld)
     p->stdout_logfile_backups = 1;
     if (geteuid() == 0)
         p->user = xstrdup(w->user);
-    bool v6 = strchr(w->host, ':') != NULL;
     size_t nenv = 0;
-    p->env = xcalloc(5, sizeof *p->env);
-    p->env[nenv++] = xasprintf("TEND_WEB_LISTEN=%s%s%s:%d", v6 ? "[" : "", w->host,
-                               v6 ? "]" : "", w->port);
+    p->env = xcalloc(6, sizeof *p->env);
+    if (w->host != NULL) {
+        bool v6 = strchr(w->host, ':') != NULL;
+        p->env[nenv++] = xasprintf("TEND_WEB_LISTEN=%s%s%s:%d", v6 ? "[" : "", w->host,
+                                   v6 ? "]" : "", w->port);
+    }
+    if (w->unix_rpc)
+        p->env[nenv++] = xstrdup("TEND_WEB_UNIX=1");
     p->env[nenv++] = xasprintf("TEND_WEB_SOCKET=%s", websock_address());
     if (w->username != NULL) {
         p->env[nenv++] = xasprintf("TEND_WEB_USERNAME=%s", w->username);

@@ -252,6 +252,10 @@ struct web_conf {
     char *username; /* NULL: no authentication (only allowed on loopback) */
     char *password; /* plain text or "{SHA}" + 40 hex digits of its SHA-1 */
     char *user;     /* the account tend-web runs as when tend is root; default nobody */
+    /* [unix_http_server] with [rpcinterface:supervisor]: tend-web also serves supervisord's
+     * XML-RPC to the HTTP clients of the control socket (TEND_WEB_UNIX=1). With it alone
+     * (no [inet_http_server]) host is NULL: tend-web listens on no TCP port. */
+    bool unix_rpc;
     char *file;
     int line;
 };

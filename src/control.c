@@ -77,6 +77,7 @@ struct conn {
     struct watcher ino_w;
     struct str partial;  /* an unterminated last line, held until its newline */
     bool web;            /* came in on the web socket: it is tend-web */
+    bool door;           /* tend-web's httpfd channel: HTTP clients' sockets go out on it */
     struct conn *prev, *next;
 };
 
@@ -95,6 +96,7 @@ struct control {
     bool keep_socket;          /* leaving for an upgrade: the socket file stays */
     int web_fd;                /* the abstract socket for tend-web; -1 if none */
     struct watcher web_w;
+    struct conn *http_door;    /* tend-web's httpfd connection; NULL: HTTP is not served */
 };
 
 static void conn_close(struct conn *k);
@@ -187,6 +189,8 @@ static void conn_close(struct conn *k)
     if (k->closed)
         return;
     k->closed = true;
+    if (c->http_door == k)
+        c->http_door = NULL;
     loop_del(&c->sup->loop, &k->w);
     loop_timer_cancel(&c->sup->loop, &k->timer);
     loop_del(&c->sup->loop, &k->ino_w);
@@ -313,7 +317,7 @@ struct status_ids {
 };
 
 static void append_status(struct conn *k, struct service *svc, uint64_t now,
-                          const struct status_ids *ids)
+                          const struct status_ids *ids, bool detail)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -361,6 +365,27 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     r.memory_bytes = r.has_memory ? (unsigned long long)u.memory_bytes : 0;
     r.cpu_usec = r.has_cpu ? (unsigned long long)u.cpu_usec : 0;
     r.tasks = r.has_tasks ? (unsigned long long)u.tasks : 0;
+    if (detail) {
+        /* supervisord's getProcessInfo and getAllConfigInfo: start and stop of the last run
+         * on the wall clock (from the monotonic record), start-up settings, log files. */
+        time_t wall = time(NULL);
+        r.has_detail = true;
+        if (p->start_ns != 0 && now >= p->start_ns) {
+            unsigned long long ago = (now - p->start_ns) / NS_PER_SEC;
+            r.laststart_s = (unsigned long long)wall > ago ? (unsigned long long)wall - ago : 0;
+            if (p->pid == 0 && r.laststart_s > 0)
+                r.laststop_s = r.laststart_s + p->last_run_ns / NS_PER_SEC;
+        }
+        r.autostart = p->conf->autostart;
+        r.priority = p->conf->priority;
+        r.group_priority = 999; /* supervisord's default for a group */
+        for (size_t g = 0; g < k->ctl->sup->config->ngroups; g++) {
+            if (strcmp(k->ctl->sup->config->groups[g].name, p->conf->group) == 0)
+                r.group_priority = k->ctl->sup->config->groups[g].priority;
+        }
+        r.stdout_log = logcap_path(svc->logcap, LOGCAP_STDOUT);
+        r.stderr_log = logcap_path(svc->logcap, LOGCAP_STDERR);
+    }
     proto_buf_append_proc(&k->out, &r);
 }
 
@@ -372,14 +397,14 @@ static void do_status(struct conn *k, struct proto_request *req)
 
     if (req->nnames == 0) {
         for (size_t i = 0; i < sup->nsvcs; i++)
-            append_status(k, sup->svcs[i], now, &ids);
+            append_status(k, sup->svcs[i], now, &ids, req->detail);
     } else {
         struct service **sel;
         size_t n;
         if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
             return;
         for (size_t i = 0; i < n; i++)
-            append_status(k, sel[i], now, &ids);
+            append_status(k, sel[i], now, &ids, req->detail);
         free(sel);
     }
     if (handover_keeper_lost(sup->handover))
@@ -512,6 +537,138 @@ static void do_upgrade(struct conn *k)
     reply_ok(k);
     if (sup_upgrade(sup) == -1)
         log_msg(LOG_LVL_ERROR, "upgrade: %s; going on as before", strerror(errno));
+}
+
+/* supervisorctl reread: what a reload would do, by group; nothing changes. */
+static void do_reread(struct conn *k)
+{
+    struct config_diags diags = {0};
+    int r = reload_reread(k->ctl->sup, &diags, reload_line, k);
+
+    for (size_t i = 0; i < diags.count; i++) {
+        char buf[2048];
+        config_diag_format(&diags.items[i], buf, sizeof(buf));
+        proto_buf_append_msg(&k->out, buf);
+    }
+    config_diags_free(&diags);
+    if (r == -1)
+        reply_err(k, PROTO_ERR_FAILED, "the config has errors");
+    else
+        reply_ok(k);
+}
+
+/* logread [--stderr] OFFSET LENGTH [NAME]: supervisord's readFile on a service's log (NAME)
+ * or tend's own (none): a negative OFFSET is that many bytes before the end (LENGTH must
+ * then be 0), else LENGTH bytes from OFFSET, 0 meaning to the end; at most
+ * PROTO_MAX_LOG_READ bytes. The reply: a msg line with the file's size, then the bytes as
+ * data lines of up to 8 KiB each (a NUL byte, which the protocol cannot carry, reads as a
+ * space), then ok. No file at all (NONE, syslog) is err failed "no file"; a file not made
+ * yet reads as empty. */
+static void do_logread(struct conn *k, struct proto_request *req)
+{
+    const char *path;
+    const char *who = "tend";
+
+    if (req->nnames == 0) {
+        path = log_file_path();
+    } else {
+        struct service **sel;
+        size_t n;
+        if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+            return;
+        if (n != 1) {
+            free(sel);
+            reply_err(k, PROTO_ERR_BAD_ARGUMENT, "logread wants exactly one process");
+            return;
+        }
+        who = sel[0]->display;
+        logcap_flush(sel[0]->logcap); /* what the pipe holds belongs in the answer */
+        path = logcap_path(sel[0]->logcap, req->use_stderr ? LOGCAP_STDERR : LOGCAP_STDOUT);
+        free(sel);
+    }
+    if (req->offset < 0 && req->length != 0) {
+        reply_err(k, PROTO_ERR_BAD_ARGUMENT, "a negative OFFSET reads to the end: LENGTH 0");
+        return;
+    }
+    if (path == NULL) {
+        reply_err(k, PROTO_ERR_FAILED, "no file: %s has no log file", who);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd == -1 && errno == ENOENT) {
+        /* An AUTO log is made at its first line: none yet reads as empty, as supervisord's
+         * file made at start-up does. */
+        proto_buf_append_msg(&k->out, "0");
+        reply_ok(k);
+        return;
+    }
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        reply_err(k, PROTO_ERR_FAILED, "cannot read %s: %s", path, strerror(errno));
+        fd_close_quiet(fd);
+        return;
+    }
+    long long size = (long long)st.st_size, from, want;
+    if (req->offset < 0) {
+        from = size + req->offset > 0 ? size + req->offset : 0;
+        want = size - from;
+    } else {
+        from = req->offset;
+        want = req->length > 0 ? req->length : (size > from ? size - from : 0);
+    }
+    if (want > PROTO_MAX_LOG_READ)
+        want = PROTO_MAX_LOG_READ;
+    proto_buf_append_msgf(&k->out, "%lld", size);
+    char buf[8193];
+    while (want > 0) {
+        size_t chunk = want > 8192 ? 8192 : (size_t)want;
+        ssize_t got = pread(fd, buf, chunk, (off_t)from);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        }
+        buf[got] = '\0';
+        proto_buf_append_data(&k->out, buf);
+        from += got;
+        want -= got;
+    }
+    fd_close_quiet(fd);
+    reply_ok(k);
+}
+
+/* clearlog [NAME]: empties a service's capture files, or tend's own log. */
+static void do_clearlog(struct conn *k, struct proto_request *req)
+{
+    if (req->nnames == 0) {
+        if (log_clear() == -1)
+            reply_err(k, PROTO_ERR_FAILED, "cannot clear tend's log: %s", strerror(errno));
+        else
+            reply_ok(k);
+        return;
+    }
+    struct service **sel;
+    size_t n;
+    if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
+        return;
+    bool failed = false;
+    for (size_t i = 0; i < n; i++) {
+        if (logcap_clear(sel[i]->logcap) == -1) {
+            proto_buf_append_msgf(&k->out, "%s: cannot clear its log: %s", sel[i]->display,
+                                  strerror(errno));
+            failed = true;
+        } else {
+            log_msg(LOG_LVL_INFO, "%s: log cleared (uid %d)", sel[i]->display, (int)k->uid);
+        }
+    }
+    free(sel);
+    if (failed)
+        reply_err(k, PROTO_ERR_FAILED, "not every log could be cleared");
+    else
+        reply_ok(k);
 }
 
 static void do_reload(struct conn *k)
@@ -778,12 +935,10 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     case PROTO_VERB_SIGNAL: do_signal(k, &req); break;
     case PROTO_VERB_RELOAD: do_reload(k); break;
     case PROTO_VERB_SHUTDOWN:
-        if (k->web) {
-            /* The HTTP front may restart programs, not end supervision. */
-            reply_err(k, PROTO_ERR_DENIED, "shutdown is not allowed from tend-web");
-            break;
-        }
-        log_msg(LOG_LVL_INFO, "control: shutdown requested by uid %u", (unsigned)k->uid);
+        /* From tend-web too: supervisorctl's shutdown comes that way, and whoever may
+         * stop every program there may as well end the supervisor. */
+        log_msg(LOG_LVL_INFO, "control: shutdown requested by %suid %u",
+                k->web ? "tend-web, " : "", (unsigned)k->uid);
         proto_buf_append_msg(&k->out, "shutting down");
         reply_ok(k);
         sup_shutdown(k->ctl->sup);
@@ -803,6 +958,22 @@ static void handle_request(struct conn *k, const char *line, size_t len)
         break;
     case PROTO_VERB_UPGRADE: do_upgrade(k); break;
     case PROTO_VERB_INFO: do_info(k); break;
+    case PROTO_VERB_LOGREAD: do_logread(k, &req); break;
+    case PROTO_VERB_CLEARLOG: do_clearlog(k, &req); break;
+    case PROTO_VERB_REREAD: do_reread(k); break;
+    case PROTO_VERB_HTTPFD:
+        if (!k->web) {
+            reply_err(k, PROTO_ERR_DENIED, "httpfd is tend-web's");
+            break;
+        }
+        /* No reply: the connection stays open and carries sockets (see hand_off_http). */
+        if (k->ctl->http_door != NULL)
+            conn_close(k->ctl->http_door); /* a restarted tend-web's new channel wins */
+        k->ctl->http_door = k;
+        k->door = true;
+        log_msg(LOG_LVL_INFO, "control: tend-web serves the HTTP clients of %s (XML-RPC)",
+                k->ctl->path);
+        break;
     default:
         reply_err(k, PROTO_ERR_UNKNOWN_VERB, "'%s' is not served by this supervisor",
                   proto_verb_name(req.verb) ?: "?");
@@ -811,12 +982,73 @@ static void handle_request(struct conn *k, const char *line, size_t len)
     proto_request_free(&req);
 }
 
+/* Whether the client on the control socket speaks HTTP (supervisorctl, an XML-RPC tool):
+ * its first bytes, peeked, are an HTTP method. A tend request starts "tend/1". */
+static bool looks_like_http(const struct conn *k)
+{
+    static const char *const methods[] = {"GET ", "POST", "HEAD", "PUT ", "OPTI", "DELE"};
+    char head[4];
+    ssize_t n = recv(k->fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+
+    if (n != (ssize_t)sizeof(head))
+        return false; /* fewer than 4 bytes so far: never an HTTP request line */
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (memcmp(head, methods[i], sizeof(head)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* supervisord serves XML-RPC on its unix socket, and supervisorctl connects there: such a
+ * client, already let in by the peer check, is passed (SCM_RIGHTS) to tend-web, which
+ * speaks HTTP; the supervisor parses none of it. Without tend-web's channel, or if the
+ * channel is full, the client gets a 503 and the connection closes. */
+static void hand_off_http(struct conn *k)
+{
+    struct control *c = k->ctl;
+    char byte = 'h';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+    memset(u.buf, 0, sizeof(u.buf));
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &k->fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(c->http_door->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n == -1 && errno == EINTR);
+    if (n != 1) {
+        static const char busy[] = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: "
+                                   "text/plain\r\nContent-Length: 30\r\n\r\n"
+                                   "tend-web cannot take it now.\r\n";
+        log_msg(LOG_LVL_WARN, "control: cannot pass an HTTP client to tend-web: %s",
+                n == -1 ? strerror(errno) : "short write");
+        /* Best effort on a fresh socket whose buffer is empty: it cannot block. */
+        (void)send(k->fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    conn_close(k); /* our copy; tend-web holds its own */
+}
+
 static void on_conn(struct watcher *w, uint32_t events)
 {
     struct conn *k = w->ctx;
 
     if (events & (EPOLLHUP | EPOLLERR)) {
         conn_close(k); /* the client is gone: nothing can reach it any more */
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP)) && !k->got_request && !k->web &&
+        k->ctl->http_door != NULL && proto_splitter_pending(&k->in) == 0 &&
+        looks_like_http(k)) {
+        hand_off_http(k);
         return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP)) && !k->got_request) {
@@ -840,6 +1072,10 @@ static void on_conn(struct watcher *w, uint32_t events)
         /* After the request only end of file is expected; extra bytes are ignored. */
         char scratch[512];
         ssize_t n = read(k->fd, scratch, sizeof(scratch));
+        if (n == 0 && k->door) {
+            conn_close(k); /* tend-web went away: its successor opens a new channel */
+            return;
+        }
         if (n == 0) {
             k->read_closed = true; /* a half-close: the answer can still be sent */
             conn_events(k);

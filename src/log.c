@@ -183,3 +183,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
     errno = saved;
 }
+
+const char *log_file_path(void)
+{
+    return lg.dest == DEST_FILE ? lg.path : NULL;
+}
+
+int log_clear(void)
+{
+    if (lg.dest != DEST_FILE)
+        return 0;
+    if (ftruncate(lg.fd, 0) == -1) /* O_APPEND: the next line goes to the new end */
+        return -1;
+    lg.size = 0;
+    return 0;
+}

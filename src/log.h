@@ -29,6 +29,11 @@ void log_close(void);
 /* True while lines go to stderr (no file, no syslog). */
 int log_to_stderr(void);
 
+/* The file lines go to, or NULL (stderr, syslog): supervisord's readLog reads it. */
+const char *log_file_path(void);
+/* Empties that file in place (supervisord's clearLog). 0, or -1 with errno; 0 without one. */
+int log_clear(void);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1637,6 +1637,33 @@ const char *logcap_path(const struct logcap *lc, int stream)
     return s->c.to_file ? s->c.path : NULL;
 }
 
+int logcap_clear(struct logcap *lc)
+{
+    int rc = 0, err = 0;
+
+    if (lc == NULL)
+        return 0;
+    logcap_flush(lc); /* what the pipes hold now was written before the clear */
+    for (int i = 0; i < 2; i++) {
+        struct stream *s = &lc->s[i];
+        if (s->file_fd == -1 || !s->file_regular)
+            continue;
+        /* The open file is emptied in place (its name stays, as supervisord's clear
+         * leaves it); a splice-mode descriptor has its own offset, which goes back to 0 so
+         * the next line lands at the start, not after a hole. */
+        if (ftruncate(s->file_fd, 0) == -1 ||
+            (s->file_splice && lseek(s->file_fd, 0, SEEK_SET) == (off_t)-1)) {
+            rc = -1;
+            err = errno;
+            continue;
+        }
+        s->file_size = 0;
+        s->file_mid_line = false;
+    }
+    errno = err;
+    return rc;
+}
+
 static void free_mem(void *ptr)
 {
     struct logcap *lc = ptr;

@@ -101,6 +101,10 @@ unsigned long long logcap_written(const struct logcap *lc);
  * under redirect_stderr (its lines are in stdout's file). */
 const char *logcap_path(const struct logcap *lc, int stream);
 
+/* supervisord's clearProcessLogs: empties both capture files in place (the open files, not
+ * their rotated backups). 0, or -1 with errno from the first file that could not be. */
+int logcap_clear(struct logcap *lc);
+
 /* Set when the supervisor leaves for an upgrade: logcap_free then leaves what the pipes hold
  * for the next supervisor and writes a partial line as it is, without ending it. */
 extern bool logcap_handing_over;

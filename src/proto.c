@@ -44,6 +44,10 @@ static const char *const verb_names[PROTO_VERB_COUNT] = {
     [PROTO_VERB_UPGRADE] = "upgrade",
     [PROTO_VERB_INFO] = "info",
     [PROTO_VERB_VERSION] = "version",
+    [PROTO_VERB_LOGREAD] = "logread",
+    [PROTO_VERB_CLEARLOG] = "clearlog",
+    [PROTO_VERB_REREAD] = "reread",
+    [PROTO_VERB_HTTPFD] = "httpfd",
 };
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -177,6 +181,15 @@ static void buf_put_kv_uint(struct proto_buf *b, const char *key, unsigned long 
     buf_puts(b, key);
     proto_buf_append(b, "=", 1);
     buf_put_uint(b, v);
+}
+
+/* A signed decimal, for priorities. */
+static void buf_put_kv_int(struct proto_buf *b, const char *key, long long v)
+{
+    char num[24];
+
+    snprintf(num, sizeof num, "%lld", v);
+    buf_put_kv(b, key, num);
 }
 
 static void set_why(char *why, size_t why_len, const char *fmt, ...)
@@ -362,6 +375,15 @@ void proto_buf_append_proc(struct proto_buf *b, const struct proto_proc *p)
         buf_put_kv_uint(b, "cpu", p->cpu_usec);
     if (p->has_tasks)
         buf_put_kv_uint(b, "tasks", p->tasks);
+    if (p->has_detail) {
+        buf_put_kv_uint(b, "laststart", p->laststart_s);
+        buf_put_kv_uint(b, "laststop", p->laststop_s);
+        buf_put_kv_uint(b, "autostart", p->autostart);
+        buf_put_kv_int(b, "priority", p->priority);
+        buf_put_kv_int(b, "group_priority", p->group_priority);
+        buf_put_kv(b, "stdout_log", p->stdout_log);
+        buf_put_kv(b, "stderr_log", p->stderr_log);
+    }
     proto_buf_append(b, "\n", 1);
 }
 
@@ -541,6 +563,17 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
             }
             break;
         case PROTO_VERB_STATUS:
+            if (strcmp(a, "--detail") == 0) {
+                req->detail = true;
+                ok = true;
+            }
+            break;
+        case PROTO_VERB_LOGREAD:
+            if (strcmp(a, "--stderr") == 0) {
+                req->use_stderr = true;
+                ok = true;
+            }
+            break;
         case PROTO_VERB_SIGNAL:
         case PROTO_VERB_RELOAD:
         case PROTO_VERB_SHUTDOWN:
@@ -549,6 +582,9 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
         case PROTO_VERB_UPGRADE:
         case PROTO_VERB_INFO:
         case PROTO_VERB_VERSION:
+        case PROTO_VERB_CLEARLOG:
+        case PROTO_VERB_REREAD:
+        case PROTO_VERB_HTTPFD:
         case PROTO_VERB_COUNT:
             break; /* no options */
         }
@@ -593,6 +629,8 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
     case PROTO_VERB_UPGRADE:
     case PROTO_VERB_INFO:
     case PROTO_VERB_VERSION:
+    case PROTO_VERB_REREAD:
+    case PROTO_VERB_HTTPFD:
         if (npos != 0) {
             set_why(why, why_len, "%s takes no argument", verb);
             return PROTO_ERR_BAD_ARGUMENT;
@@ -610,6 +648,36 @@ static enum proto_err parse_verb_args(struct proto_request *req, char *why, size
             return PROTO_ERR_BAD_ARGUMENT;
         }
         break;
+    case PROTO_VERB_CLEARLOG:
+        if (npos > 1) {
+            set_why(why, why_len, "clearlog takes at most one NAME");
+            return PROTO_ERR_BAD_ARGUMENT;
+        }
+        break;
+    case PROTO_VERB_LOGREAD: {
+        /* OFFSET LENGTH [NAME]; a negative OFFSET (after "--") counts from the end. */
+        unsigned long long v;
+        const char *off = i < req->argc ? req->argv[i] : NULL;
+        if (npos < 2 || npos > 3) {
+            set_why(why, why_len, "logread takes OFFSET LENGTH [NAME]");
+            return PROTO_ERR_BAD_ARGUMENT;
+        }
+        bool neg = off[0] == '-';
+        if (parse_uint(off + neg, LLONG_MAX, &v) == -1) {
+            set_why(why, why_len, "logread: OFFSET '%.40s' is not a whole number", off);
+            return PROTO_ERR_BAD_ARGUMENT;
+        }
+        req->offset = neg ? -(long long)v : (long long)v;
+        if (parse_uint(req->argv[i + 1], LLONG_MAX, &v) == -1) {
+            set_why(why, why_len, "logread: LENGTH '%.40s' is not a whole number >= 0",
+                    req->argv[i + 1]);
+            return PROTO_ERR_BAD_ARGUMENT;
+        }
+        req->length = (long long)v;
+        i += 2;
+        npos -= 2;
+        break;
+    }
     case PROTO_VERB_COUNT:
         break;
     }
@@ -744,12 +812,16 @@ static bool is_key(const char *w, size_t len)
 
 enum proc_key { K_NAME, K_GROUP, K_STATE, K_PID, K_UPTIME, K_RESTARTS, K_EXIT, K_REASON,
                 K_HEALTH, K_DROPPED, K_WRITTEN, K_STARTED, K_MEMORY, K_CPU, K_TASKS,
-                K_SUP, K_KEEPER, K_WAITING, K_STATUS, K_COUNT };
+                K_SUP, K_KEEPER, K_WAITING, K_STATUS,
+                K_LASTSTART, K_LASTSTOP, K_AUTOSTART, K_PRIORITY, K_GROUP_PRIORITY,
+                K_STDOUT_LOG, K_STDERR_LOG, K_COUNT };
 
 static const char *const proc_keys[K_COUNT] = {
     "name", "group", "state", "pid", "uptime", "restarts", "exit", "reason", "health",
     "dropped", "written", "started", "memory", "cpu", "tasks", "sup", "keeper", "waiting",
     "status",
+    "laststart", "laststop", "autostart", "priority", "group_priority", "stdout_log",
+    "stderr_log",
 };
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
@@ -776,9 +848,23 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         unsigned long long num = 0;
         if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED ||
              k == K_WRITTEN || k == K_STARTED || k == K_MEMORY || k == K_CPU ||
-             k == K_TASKS || k == K_SUP || k == K_KEEPER) &&
-            parse_uint(value, k == K_PID || k == K_SUP || k == K_KEEPER ? INT_MAX : ULLONG_MAX, &num) == -1)
+             k == K_TASKS || k == K_SUP || k == K_KEEPER || k == K_LASTSTART ||
+             k == K_LASTSTOP || k == K_AUTOSTART) &&
+            parse_uint(value,
+                       k == K_PID || k == K_SUP || k == K_KEEPER ? INT_MAX
+                       : k == K_AUTOSTART                        ? 1
+                                                                 : ULLONG_MAX,
+                       &num) == -1)
             return -1;
+        long long snum = 0;
+        if (k == K_PRIORITY || k == K_GROUP_PRIORITY) {
+            bool neg = value[0] == '-';
+            if (parse_uint(value + neg, INT_MAX, &num) == -1)
+                return -1;
+            snum = neg ? -(long long)num : (long long)num;
+        }
+        if (k >= K_LASTSTART)
+            p->has_detail = true;
         switch (k) {
         case K_NAME: p->name = value; break;
         case K_GROUP: p->group = value; break;
@@ -799,6 +885,13 @@ static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
         case K_KEEPER: p->keeper_pid = (pid_t)num; break;
         case K_WAITING: p->waiting = value; break;
         case K_STATUS: p->status = value; break;
+        case K_LASTSTART: p->laststart_s = num; break;
+        case K_LASTSTOP: p->laststop_s = num; break;
+        case K_AUTOSTART: p->autostart = num != 0; break;
+        case K_PRIORITY: p->priority = snum; break;
+        case K_GROUP_PRIORITY: p->group_priority = snum; break;
+        case K_STDOUT_LOG: p->stdout_log = value; break;
+        case K_STDERR_LOG: p->stderr_log = value; break;
         default: break;
         }
     }
@@ -871,7 +964,8 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     r->code = empty;
     r->proc = (struct proto_proc){.name = empty, .group = empty, .state = empty,
                                   .exit = empty, .reason = empty, .health = empty,
-                                  .waiting = empty, .status = empty};
+                                  .waiting = empty, .status = empty,
+                                  .stdout_log = empty, .stderr_log = empty};
     r->info = (struct proto_info){.version = empty};
 
     if (len > 0 && line[len - 1] == '\n')

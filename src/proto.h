@@ -27,6 +27,8 @@
 #define PROTO_MAX_VALUE 2048
 /* Upper bound of logs -n N. */
 #define PROTO_MAX_LOG_LINES 1000000
+/* Most bytes one logread answers with (a longer LENGTH, or 0 for "to the end", is cut). */
+#define PROTO_MAX_LOG_READ (4 << 20)
 
 /* Codes of an `err` final line. PROTO_OK is no error (never sent as such). */
 enum proto_err {
@@ -58,6 +60,12 @@ enum proto_verb {
     PROTO_VERB_UPGRADE,
     PROTO_VERB_INFO, /* the supervisor's own facts: one info line (added with tend-web) */
     PROTO_VERB_VERSION, /* the supervisor's version (a newer verb: old supervisors refuse it) */
+    /* Added for supervisorctl through tend-web's XML-RPC (still tend/1; older supervisors
+     * answer unknown-verb): */
+    PROTO_VERB_LOGREAD,  /* bytes of a log at an offset: supervisord's readLog semantics */
+    PROTO_VERB_CLEARLOG, /* empty a service's log files, or tend's own */
+    PROTO_VERB_REREAD,   /* which groups a reload would add, change, remove; changes nothing */
+    PROTO_VERB_HTTPFD,   /* tend-web only: this connection receives HTTP clients' sockets */
     PROTO_VERB_COUNT
 };
 
@@ -119,6 +127,16 @@ struct proto_proc {
     const char *waiting;     /* what a start waits for: "waiting for db: not ready (FATAL)",
                               * or a resource in BACKOFF (proc_shortage_name) */
     const char *status;      /* the program's last sd_notify STATUS= */
+    /* Sent for `status --detail` only (has_detail): what supervisord's getProcessInfo and
+     * getAllConfigInfo tell. Wall-clock seconds since the epoch, 0 when never. */
+    bool has_detail;
+    unsigned long long laststart_s; /* start of the last (or current) run */
+    unsigned long long laststop_s;  /* end of the last run; 0 while it runs or never ran */
+    bool autostart;
+    long long priority;
+    long long group_priority;
+    const char *stdout_log;         /* the capture files, "" when none */
+    const char *stderr_log;
 };
 
 /* The supervisor's own facts: the `info` reply line. Strings may be NULL when building; after
@@ -183,6 +201,9 @@ struct proto_request {
     long lines;        /* logs -n N; -1 when not given */
     bool use_stderr;   /* logs --stderr */
     bool follow;       /* logs -f */
+    bool detail;       /* status --detail */
+    long long offset;  /* logread OFFSET (negative: from the end) */
+    long long length;  /* logread LENGTH (0: to the end) */
     char *storage_;    /* private: the decoded words live here */
 };
 

@@ -272,6 +272,106 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     return 0;
 }
 
+/* Whether the new config would change the running process (or its policy). */
+static bool proc_differs(const struct service *svc, const struct proc_conf *nc)
+{
+    char keys[300];
+
+    return !proc_conf_equal(svc->p.conf, nc) ||
+           policy_changes(svc->p.conf, nc, keys, sizeof(keys))[0] != '\0';
+}
+
+/* A reread changes nothing, so it is not logged as a reload line is. */
+static void reread_line(void (*report)(const char *, void *), void *ctx, const char *verb,
+                        const char *group)
+{
+    char line[512];
+
+    snprintf(line, sizeof(line), "%s %s", verb, group);
+    if (report != NULL)
+        report(line, ctx);
+}
+
+static bool group_running(const struct supervisor *sup, const char *group)
+{
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        if (!sup->svcs[i]->removing && strcmp(sup->svcs[i]->p.conf->group, group) == 0)
+            return true;
+    }
+    return false;
+}
+
+int reload_reread(struct supervisor *sup, struct config_diags *diags,
+                  void (*report)(const char *line, void *ctx), void *ctx)
+{
+    struct config *cfg = NULL;
+
+    if (config_load(sup->config_path, &cfg, diags) == -1 ||
+        reload_validate(cfg, diags) == -1) {
+        config_free(cfg);
+        return -1;
+    }
+    /* Added and changed, a group at a time, each group once (at its first process). */
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        const char *g = cfg->procs[i]->group;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(cfg->procs[j]->group, g) == 0;
+        if (seen)
+            continue;
+        if (!group_running(sup, g)) {
+            reread_line(report, ctx, "added", g);
+            continue;
+        }
+        bool changed = false;
+        for (size_t j = i; j < cfg->nprocs && !changed; j++) {
+            const struct proc_conf *nc = cfg->procs[j];
+            if (strcmp(nc->group, g) != 0)
+                continue;
+            const struct service *svc = NULL;
+            for (size_t m = 0; m < sup->nsvcs && svc == NULL; m++) {
+                if (!sup->svcs[m]->removing && strcmp(sup->svcs[m]->p.conf->name, nc->name) == 0)
+                    svc = sup->svcs[m];
+            }
+            changed = svc == NULL || strcmp(svc->p.conf->group, g) != 0 || proc_differs(svc, nc);
+        }
+        /* A process of the group that the new config no longer has changes it too. */
+        for (size_t m = 0; m < sup->nsvcs && !changed; m++) {
+            const struct service *svc = sup->svcs[m];
+            changed = !svc->removing && strcmp(svc->p.conf->group, g) == 0 &&
+                      config_find_proc(cfg, svc->p.conf->name) == NULL;
+        }
+        if (changed)
+            reread_line(report, ctx, "changed", g);
+    }
+    /* Removed: a running group with no process left in the new config. */
+    for (size_t i = 0; i < sup->nsvcs; i++) {
+        const char *g = sup->svcs[i]->p.conf->group;
+        bool seen = sup->svcs[i]->removing;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !sup->svcs[j]->removing && strcmp(sup->svcs[j]->p.conf->group, g) == 0;
+        for (size_t j = 0; j < cfg->nprocs && !seen; j++)
+            seen = strcmp(cfg->procs[j]->group, g) == 0;
+        if (!seen)
+            reread_line(report, ctx, "removed", g);
+    }
+    /* Then every process of the reread config, for supervisorctl's avail. */
+    for (size_t i = 0; i < cfg->nprocs && report != NULL; i++) {
+        const struct proc_conf *q = cfg->procs[i];
+        int gprio = 999; /* supervisord's default for a group */
+        for (size_t g = 0; g < cfg->ngroups; g++) {
+            if (strcmp(cfg->groups[g].name, q->group) == 0)
+                gprio = cfg->groups[g].priority;
+        }
+        char line[1200];
+        snprintf(line, sizeof(line), "config\t%d\t%d\t%d\t%s\t%s", q->autostart ? 1 : 0,
+                 q->priority, gprio, q->group, q->name);
+        report(line, ctx);
+    }
+    config_free(cfg);
+    return 0;
+}
+
 
 int sup_reload(struct supervisor *sup, struct config_diags *diags,
                void (*report)(const char *line, void *ctx), void *ctx)

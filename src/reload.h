@@ -25,4 +25,12 @@ void reload_set_instance_logdir(struct tend_conf *t, const char *config_path);
 int sup_reload(struct supervisor *sup, struct config_diags *diags,
                void (*report)(const char *line, void *ctx), void *ctx);
 
+/* supervisord's reloadConfig (supervisorctl reread): rereads the config and reports, one line
+ * per group, "added GROUP", "changed GROUP" or "removed GROUP" against what runs, then one
+ * line per process of that config, "config<TAB>AUTOSTART<TAB>PRIORITY<TAB>GROUP_PRIORITY
+ * <TAB>GROUP<TAB>NAME" (supervisorctl's avail); changes nothing. 0, or -1 with the config's
+ * diagnostics in diags. */
+int reload_reread(struct supervisor *sup, struct config_diags *diags,
+                  void (*report)(const char *line, void *ctx), void *ctx);
+
 #endif

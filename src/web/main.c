@@ -30,19 +30,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "config.h"
 #include "proto.h"
 #include "util/fd.h"
 #include "util/str.h"
 #include "web/assets.h"
 #include "web/ctl.h"
 #include "web/sha1.h"
+#include "web/xmlrpc.h"
 
 #define MAX_CONNECTIONS 1000     /* lowered to fit RLIMIT_NOFILE */
 #define CONN_TIMEOUT_S 15        /* an idle connection is closed after this */
@@ -73,9 +77,12 @@ static struct {
 static atomic_bool stopping; /* SIGTERM came: followers end their streams */
 static atomic_int followers; /* live log streams now */
 
-/* Per request: body bytes seen (no endpoint takes a body). */
+/* Per request: body bytes seen (only XML-RPC takes a body: it is kept, up to
+ * XMLRPC_MAX_BODY). */
 struct req {
     size_t body;
+    bool rpc;         /* POST /RPC2 */
+    struct str data;  /* its body */
 };
 
 /* ---- small helpers ---- */
@@ -265,6 +272,17 @@ static enum MHD_Result respond_result(struct MHD_Connection *c, const struct ctl
 
 /* ---- authentication and CSRF ---- */
 
+/* A client tend handed over from its control socket (supervisorctl on the unix socket): it
+ * passed tend's peer check and the socket's permissions, which are that socket's access
+ * control, as supervisord's file mode is for its. */
+static bool from_unix_socket(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
+}
+
 static bool authorised(struct MHD_Connection *c, bool *tried)
 {
     char *pass = NULL;
@@ -272,7 +290,7 @@ static bool authorised(struct MHD_Connection *c, bool *tried)
     uint8_t du[SHA1_LEN], dp[SHA1_LEN];
 
     *tried = false;
-    if (!web.auth)
+    if (!web.auth || from_unix_socket(c))
         return true;
     user = MHD_basic_auth_get_username_password(c, &pass);
     if (user == NULL) {
@@ -349,8 +367,8 @@ static bool host_allowed(struct MHD_Connection *c)
     char name[64];
     unsigned char addr[sizeof(struct in6_addr)];
 
-    if (web.auth)
-        return true;
+    if (web.auth || from_unix_socket(c))
+        return true; /* no browser reaches a unix socket by a name it chose */
     if (host == NULL)
         return false;
     const char *end;
@@ -724,6 +742,8 @@ static enum MHD_Result do_log(struct MHD_Connection *c, const char *name)
  * is the line as a JSON string (so no byte of it can break the event framing). */
 struct follow {
     int fd;
+    bool plain;          /* supervisord's /logtail: the bare lines, no event framing */
+    int client_fd;       /* plain: the HTTP client's socket, watched for a hangup */
     struct proto_splitter sp;
     struct str pending;  /* formatted events not yet given to MHD */
     size_t sent;         /* bytes of pending already given */
@@ -755,7 +775,13 @@ static void follow_drain(struct follow *f)
             f->ended = true;
             break;
         }
-        if (r.kind == PROTO_REPLY_DATA || r.kind == PROTO_REPLY_MSG) {
+        if (f->plain) {
+            if (r.kind == PROTO_REPLY_DATA) {
+                str_append(&f->pending, r.text);
+                str_append_char(&f->pending, '\n');
+            }
+            f->ended = r.kind == PROTO_REPLY_OK || r.kind == PROTO_REPLY_ERR;
+        } else if (r.kind == PROTO_REPLY_DATA || r.kind == PROTO_REPLY_MSG) {
             str_append(&f->pending, r.kind == PROTO_REPLY_DATA ? "data: " : "event: note\ndata: ");
             json_str(&f->pending, r.text);
             str_append(&f->pending, "\n\n");
@@ -768,7 +794,8 @@ static void follow_drain(struct follow *f)
         proto_reply_free(&r);
     }
     if (!f->ended && got == -1) {
-        str_append(&f->pending, "event: end\ndata: \"line too long\"\n\n");
+        if (!f->plain)
+            str_append(&f->pending, "event: end\ndata: \"line too long\"\n\n");
         f->ended = true;
     }
 }
@@ -803,7 +830,14 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (ready == -1 && errno != EINTR)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (ready <= 0) {
-            if (++idle_s >= SSE_KEEPALIVE_S) {
+            if (f->plain && f->client_fd != -1) {
+                /* No keepalive can go into bare text: ask the socket whether the client
+                 * hung up instead. */
+                struct pollfd cp = {.fd = f->client_fd, .events = POLLRDHUP};
+                if (poll(&cp, 1, 0) == 1 && (cp.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                    return MHD_CONTENT_READER_END_WITH_ERROR;
+            }
+            if (++idle_s >= SSE_KEEPALIVE_S && !f->plain) {
                 str_append(&f->pending, ": keepalive\n\n");
                 idle_s = 0;
             }
@@ -813,7 +847,9 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
             follow_drain(f);
             if (!f->ended) {
-                str_append(&f->pending, "event: end\ndata: \"tend closed the connection\"\n\n");
+                if (!f->plain)
+                    str_append(&f->pending,
+                               "event: end\ndata: \"tend closed the connection\"\n\n");
                 f->ended = true;
             }
             continue;
@@ -859,6 +895,102 @@ static enum MHD_Result do_follow(struct MHD_Connection *c, const char *name)
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* supervisorctl's `tail -f`: GET /logtail/NAME[/stdout|/stderr], supervisord's plain text
+ * stream of a process's log (the last lines, then each line as it is written). */
+static enum MHD_Result do_logtail(struct MHD_Connection *c, const char *rest)
+{
+    char name[513];
+    const char *slash = strrchr(rest, '/');
+    bool use_stderr = false;
+
+    if (slash != NULL && (strcmp(slash, "/stderr") == 0 || strcmp(slash, "/stdout") == 0)) {
+        use_stderr = strcmp(slash, "/stderr") == 0;
+    } else {
+        slash = rest + strlen(rest);
+    }
+    if (slash == rest || slash - rest > 512)
+        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such process");
+    memcpy(name, rest, (size_t)(slash - rest));
+    name[slash - rest] = '\0';
+    bool known;
+    struct ctl_result err;
+    if (known_name(name, &known, &err) == -1) {
+        enum MHD_Result ret = respond_result(c, &err);
+        ctl_result_free(&err);
+        return ret;
+    }
+    if (!known || strcmp(name, CONFIG_WEB_NAME) == 0)
+        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such process");
+    char *argv[] = {(char *)"-f", (char *)"-n", (char *)"10", (char *)"--stderr", (char *)"--",
+                    name};
+    char *argv_out[] = {(char *)"-f", (char *)"-n", (char *)"10", (char *)"--", name};
+    if (atomic_fetch_add(&followers, 1) >= MAX_FOLLOWERS) {
+        atomic_fetch_sub(&followers, 1);
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "too many live log streams (%d); try again later", MAX_FOLLOWERS);
+    }
+    int fd = use_stderr ? ctl_open("logs", argv, 6) : ctl_open("logs", argv_out, 5);
+    if (fd == -1) {
+        atomic_fetch_sub(&followers, 1);
+        return respond_error(c, MHD_HTTP_BAD_GATEWAY, "cannot reach tend: %s", strerror(errno));
+    }
+    struct follow *f = xcalloc(1, sizeof *f);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    f->fd = fd;
+    f->plain = true;
+    f->client_fd = ci != NULL ? ci->connect_fd : -1;
+    proto_splitter_init(&f->sp, PROTO_MAX_LINE);
+    str_init(&f->pending);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, follow_read, f, follow_free);
+    if (r == NULL) {
+        follow_free(f);
+        return MHD_NO;
+    }
+    add_security_headers(r);
+    (void)MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- XML-RPC ---- */
+
+/* NULL when an XML-RPC POST may be served, else why not. A browser page elsewhere cannot
+ * send text/xml without a CORS preflight (which is never granted), so the type is the CSRF
+ * guard here, as the X-Tend-Request header is for the JSON API; supervisorctl and the
+ * XML-RPC libraries all send it. */
+static const char *rpc_problem(struct MHD_Connection *c)
+{
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+
+    if (type == NULL || (strncasecmp(type, "text/xml", 8) != 0 &&
+                         strncasecmp(type, "application/xml", 15) != 0))
+        return "XML-RPC wants Content-Type: text/xml";
+    if (site != NULL && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return "cross-site request refused";
+    if (origin != NULL &&
+        (host == NULL || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host) != 0))
+        return "cross-origin request refused";
+    return NULL;
+}
+
+static enum MHD_Result do_xmlrpc(struct MHD_Connection *c, struct req *rq)
+{
+    const char *why = rpc_problem(c);
+    char *out;
+    size_t len;
+
+    if (why != NULL)
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+    xmlrpc_handle(str_cstr(&rq->data), rq->data.len, &out, &len);
+    return respond_owned(c, MHD_HTTP_OK, "text/xml", out, len);
 }
 
 /* ---- changes ---- */
@@ -964,6 +1096,13 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
     }
     if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; there is none, say so quietly */
         return respond(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0);
+    if (strncmp(url, "/logtail/", 9) == 0) {
+        if (!is_get(method))
+            return method_not_allowed(c, "GET, HEAD");
+        return do_logtail(c, url + 9);
+    }
+    if (strcmp(url, "/RPC2") == 0)
+        return method_not_allowed(c, "POST");
     if (strcmp(url, "/metrics") == 0) {
         if (!is_get(method))
             return method_not_allowed(c, "GET, HEAD");
@@ -1008,13 +1147,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     (void)cls;
     (void)version;
-    (void)upload_data;
     if (rq == NULL) {
-        *req_cls = xcalloc(1, sizeof *rq); /* headers are in; the body (if any) follows */
+        rq = xcalloc(1, sizeof *rq); /* headers are in; the body (if any) follows */
+        str_init(&rq->data);
+        *req_cls = rq;
+        rq->rpc = strcmp(url, "/RPC2") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+        if (rq->rpc) {
+            /* Refused before the body is read: an oversized one is never taken in, and a
+             * stranger's body is not stored at all. */
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            unsigned long long n;
+            if (cl != NULL && (parse_uint(cl, ULLONG_MAX, &n) == -1 || n > XMLRPC_MAX_BODY))
+                return MHD_NO; /* closes the connection */
+            bool tried;
+            if (!authorised(c, &tried)) {
+                if (tried)
+                    slow_down_failure();
+                return respond_unauthorised(c);
+            }
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        rq->body += *upload_data_size; /* read and dropped: no endpoint takes a body */
+        if (rq->rpc) {
+            if (rq->data.len + *upload_data_size > XMLRPC_MAX_BODY)
+                return MHD_NO; /* a chunked body that grew too large: closes the connection */
+            str_append_len(&rq->data, upload_data, *upload_data_size);
+        }
+        rq->body += *upload_data_size; /* other endpoints read and drop it */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -1027,6 +1187,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!host_allowed(c))
         return respond_error(c, 421 /* Misdirected Request */,
                              "Host must be an address or localhost (no password is set)");
+    if (rq->rpc)
+        return do_xmlrpc(c, rq);
     if (rq->body > MAX_BODY)
         return respond_error(c, 413 /* Content Too Large */, "request body too large");
     return route(c, url, method);
@@ -1038,7 +1200,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    free(*req_cls);
+    struct req *rq = *req_cls;
+    if (rq != NULL)
+        str_free(&rq->data);
+    free(rq);
     *req_cls = NULL;
 }
 
@@ -1146,6 +1311,77 @@ static int listen_on(const char *spec)
     return fd;
 }
 
+/* ---- HTTP clients of tend's control socket ---- */
+
+static pthread_t door_thread;
+static bool door_running;
+
+/* Receives one descriptor sent with SCM_RIGHTS: 1 with *out, 0 at end of file, -1 on an
+ * error or when something else came (an err line from a supervisor that does not know
+ * httpfd). */
+static int recv_fd(int sock, int *out)
+{
+    char byte = '\0';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    ssize_t n;
+
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n == -1 && errno == EINTR);
+    if (n <= 0)
+        return (int)n;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (cm == NULL || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+        cm->cmsg_len != CMSG_LEN(sizeof(int)) || byte != 'h')
+        return -1;
+    memcpy(out, CMSG_DATA(cm), sizeof(int));
+    return 1;
+}
+
+/* Holds the httpfd channel to tend open and gives each client that comes through it to MHD
+ * as a connection of its own. Reconnects (once a second) when tend is restarted; ends
+ * within a second of SIGTERM. */
+static void *door_main(void *arg)
+{
+    struct MHD_Daemon *d = arg;
+    bool said = false;
+
+    while (!atomic_load(&stopping)) {
+        int fd = ctl_open("httpfd", NULL, 0);
+        while (fd != -1 && !atomic_load(&stopping)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int ready = poll(&pfd, 1, 1000);
+            if (ready <= 0)
+                continue; /* a timeout (look at `stopping`) or EINTR */
+            int cfd = -1;
+            int got = recv_fd(fd, &cfd);
+            if (got != 1) {
+                if (got == -1 && !said)
+                    fprintf(stderr, "tend-web: tend refused to hand over its HTTP clients\n");
+                said = said || got == -1;
+                break;
+            }
+            struct sockaddr_un un = {.sun_family = AF_UNIX};
+            /* MHD closes cfd itself when it cannot take it. */
+            if (MHD_add_connection(d, cfd, (const struct sockaddr *)&un,
+                                   (socklen_t)sizeof un.sun_family) != MHD_YES)
+                fprintf(stderr, "tend-web: cannot take a client of the control socket: %s\n",
+                        strerror(errno));
+        }
+        fd_close_quiet(fd);
+        struct timespec ts = {1, 0};
+        while (!atomic_load(&stopping) && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+            ;
+    }
+    return NULL;
+}
+
 int main(void)
 {
     /* No core dump, no ptrace or /proc/PID/environ reading by other processes of this
@@ -1157,9 +1393,12 @@ int main(void)
     }
     const char *sock = getenv("TEND_WEB_SOCKET");
     const char *listen_spec = getenv("TEND_WEB_LISTEN");
-    if (sock == NULL || listen_spec == NULL) {
-        fprintf(stderr, "tend-web: TEND_WEB_SOCKET and TEND_WEB_LISTEN must be set "
-                        "(tend sets them when it starts tend-web from [inet_http_server])\n");
+    const char *unix_rpc = getenv("TEND_WEB_UNIX");
+    bool serve_unix = unix_rpc != NULL && strcmp(unix_rpc, "1") == 0;
+    if (sock == NULL || (listen_spec == NULL && !serve_unix)) {
+        fprintf(stderr, "tend-web: TEND_WEB_SOCKET and TEND_WEB_LISTEN (or TEND_WEB_UNIX=1) "
+                        "must be set (tend sets them when it starts tend-web from "
+                        "[inet_http_server] or [unix_http_server])\n");
         return 2;
     }
     int u = take_secret("TEND_WEB_USERNAME", web.user_digest, false);
@@ -1196,23 +1435,34 @@ int main(void)
     /* Blocked in every thread (they inherit the mask); the main thread waits for them. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    int lfd = listen_on(listen_spec);
-    if (lfd == -1)
+    int lfd = -1;
+    if (listen_spec != NULL && (lfd = listen_on(listen_spec)) == -1)
         return 1;
+    /* Without a TCP port, MHD serves only the clients the door thread adds. */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
-        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+            MHD_USE_ITC | (lfd == -1 ? MHD_USE_NO_LISTEN_SOCKET : 0),
+        0, NULL, NULL, on_request, NULL, MHD_OPTION_CONNECTION_LIMIT, conns,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        /* Last, so that without a socket the list simply ends here (MHD refuses the option
+         * together with MHD_USE_NO_LISTEN_SOCKET). */
+        lfd == -1 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "tend-web: cannot start the HTTP server\n");
         fd_close_quiet(lfd);
         return 1;
     }
-    fprintf(stderr, "tend-web: serving (at most %u connections, %s)\n", conns,
-            web.auth ? "password required" : "no password");
+    if (serve_unix) {
+        door_running = pthread_create(&door_thread, NULL, door_main, d) == 0;
+        if (!door_running)
+            fprintf(stderr, "tend-web: cannot serve the control socket's HTTP clients\n");
+    }
+    fprintf(stderr, "tend-web: serving (at most %u connections, %s%s)\n", conns,
+            lfd == -1 ? "" : web.auth ? "password required" : "no password",
+            !door_running ? "" : lfd == -1 ? "XML-RPC on the control socket"
+                                           : ", XML-RPC on the control socket too");
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0 || sig == SIGPIPE)
@@ -1222,6 +1472,8 @@ int main(void)
         break;
     }
     atomic_store(&stopping, true);
+    if (door_running)
+        (void)pthread_join(door_thread, NULL); /* it ends within a second */
     MHD_stop_daemon(d); /* closes lfd; followers notice `stopping` within a second */
 #if defined(__SANITIZE_ADDRESS__)
     /* LeakSanitizer inspects the process from a helper that must be allowed to ptrace it.

@@ -58,10 +58,16 @@ EOF
     pid=$(track_pidfile "$T/run/supervisord.pid")
     [ -S "$T/run/supervisor.sock" ] || fail "no socket at $T/run/supervisor.sock"
     waitfor "$T/web.ready" '^ready' 15 >/dev/null || fail "web did not start"
+    # The stock config has [rpcinterface:supervisor]: tend-web serves supervisorctl on the
+    # same socket (issue 16), and is a process of its own.
+    waitfor "$LOG" 'tend-web \(pid [0-9]+\): STARTING -> RUNNING' 15 >/dev/null ||
+        fail "tend-web did not start"
     mkdir "$T/elsewhere"
     out=$(cd "$T/elsewhere" && "$TEND" status 2>&1) || rc=$?
     expect_eq "$rc" 0 "tend status from another directory (output: $out)"
     expect_match "$out" '^web +RUNNING ' "status"
+    out=$(supervisorctl -c "$conf" status 2>&1) || fail "supervisorctl status: $out"
+    expect_match "$out" '^web +RUNNING +pid [0-9]+, uptime ' "supervisorctl status"
     (cd / && "$TEND" -c "$conf" shutdown) >/dev/null
     "$H/waitfor" -t 30 --gone "$pid" || fail "tend did not exit"
     [ ! -e "$T/run/supervisord.pid" ] || fail "pidfile left after shutdown"

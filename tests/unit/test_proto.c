@@ -140,7 +140,8 @@ TEST(error_and_verb_names_round_trip)
     CHECK_INT(proto_err_from_name("ok"), -1);
     static const char *const verbs[] = {"status", "start", "stop", "restart", "signal",
                                         "reload", "shutdown", "pid", "logrotate", "logs", "upgrade",
-                                        "info", "version"};
+                                        "info", "version", "logread", "clearlog", "reread",
+                                        "httpfd"};
     for (int i = 0; i < PROTO_VERB_COUNT; i++) {
         CHECK_STR(proto_verb_name((enum proto_verb)i), verbs[i]);
         CHECK_INT(proto_verb_from_name(verbs[i]), i);
@@ -150,6 +151,77 @@ TEST(error_and_verb_names_round_trip)
 }
 
 /* ---- Requests ------------------------------------------------------------------------------ */
+
+/* The verbs tend-web's XML-RPC needs: logread's signed OFFSET after "--", its LENGTH and
+ * optional NAME; clearlog with at most one NAME; reread and httpfd with none; status
+ * --detail. */
+TEST(request_xmlrpc_verbs)
+{
+    struct proto_request r;
+    char why[256];
+    static const char *const bad[] = {
+        "tend/1 logread", "tend/1 logread 0", "tend/1 logread -- -5", "tend/1 logread x 0 a",
+        "tend/1 logread 0 -1 a", "tend/1 logread -- 0 0 a b", "tend/1 logread --stdout 0 0",
+        "tend/1 clearlog a b", "tend/1 reread a", "tend/1 httpfd x", "tend/1 status --detailed",
+    };
+
+    CHECK_INT(proto_parse_request("tend/1 logread --stderr -- -1600 0 web", 38, &r, why,
+                                  sizeof why), PROTO_OK);
+    CHECK_INT(r.verb, PROTO_VERB_LOGREAD);
+    CHECK(r.use_stderr);
+    CHECK(r.offset == -1600 && r.length == 0);
+    CHECK_INT(r.nnames, 1);
+    CHECK_STR(r.names[0], "web");
+    proto_request_free(&r);
+    CHECK_INT(proto_parse_request("tend/1 logread 10 20", 20, &r, why, sizeof why), PROTO_OK);
+    CHECK(r.offset == 10 && r.length == 20 && r.nnames == 0);
+    proto_request_free(&r);
+    CHECK_INT(proto_parse_request("tend/1 status --detail a", 24, &r, why, sizeof why), PROTO_OK);
+    CHECK(r.detail);
+    proto_request_free(&r);
+    CHECK_INT(proto_parse_request("tend/1 clearlog", 15, &r, why, sizeof why), PROTO_OK);
+    proto_request_free(&r);
+    CHECK_INT(proto_parse_request("tend/1 httpfd", 13, &r, why, sizeof why), PROTO_OK);
+    CHECK_INT(r.verb, PROTO_VERB_HTTPFD);
+    proto_request_free(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(proto_parse_request(bad[i], strlen(bad[i]), &r, why, sizeof why),
+                  PROTO_ERR_BAD_ARGUMENT);
+        proto_request_free(&r);
+    }
+}
+
+/* status --detail's keys round-trip; a line without them parses with has_detail false. */
+TEST(proc_detail_round_trip)
+{
+    struct proto_buf b;
+    struct proto_reply r;
+    struct proto_proc p = {.name = "g:w", .group = "g", .state = "STOPPED", .has_detail = true,
+                           .laststart_s = 1796242398, .laststop_s = 1796242400,
+                           .autostart = true, .priority = -5, .group_priority = 999,
+                           .stdout_log = "/var/log/w out.log", .stderr_log = NULL};
+
+    proto_buf_init(&b);
+    proto_buf_append_proc(&b, &p);
+    CHECK_INT(proto_parse_reply(b.data, b.len, &r), 0);
+    CHECK(r.proc.has_detail);
+    CHECK(r.proc.laststart_s == 1796242398 && r.proc.laststop_s == 1796242400);
+    CHECK(r.proc.autostart);
+    CHECK(r.proc.priority == -5 && r.proc.group_priority == 999);
+    CHECK_STR(r.proc.stdout_log, "/var/log/w out.log");
+    CHECK_STR(r.proc.stderr_log, "");
+    proto_reply_free(&r);
+    proto_buf_free(&b);
+    p.has_detail = false;
+    proto_buf_init(&b);
+    proto_buf_append_proc(&b, &p);
+    CHECK(memmem(b.data, b.len, "laststart", 9) == NULL);
+    CHECK_INT(proto_parse_reply(b.data, b.len, &r), 0);
+    CHECK(!r.proc.has_detail);
+    CHECK_STR(r.proc.stdout_log, "");
+    proto_reply_free(&r);
+    proto_buf_free(&b);
+}
 
 TEST(request_status)
 {
