@@ -101,6 +101,17 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
  * caller can run in the child. */
 int spawn_start(const struct spawn_spec *spec, pid_t *pid, int *report_fd);
 
+/* Like spawn_start, but the child is made with clone(CLONE_VM|CLONE_VFORK) (clone3 with
+ * CLONE_INTO_CGROUP when spec->cgroup has a directory; without it, or when the kernel
+ * refuses, the child joins its cgroups first): it runs in the caller's memory on a private
+ * stack while the caller waits, so a spawn costs the same whatever the caller's size, and
+ * the outcome is known on return, with no report pipe. The caller must be single-threaded.
+ * Returns 0 when the exec happened (*pid is the program); 1 when the child failed at
+ * err->stage with err->err and exited 127 (*pid is still to be reaped); -1/errno when no
+ * child could be made (err->stage STAGE_FORK, err->err the errno: EAGAIN for a process or
+ * pids limit, ENOMEM). */
+int spawn_run(const struct spawn_spec *spec, pid_t *pid, struct spawn_error *err);
+
 /* Reads one report from a report pipe. Returns 1 with *err filled when the child reported a
  * failure, 0 at end of file (the exec succeeded), -1/errno on a read error (EAGAIN on a
  * non-blocking pipe that has nothing yet). */

@@ -61,8 +61,6 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
         return NULL;
     proc_init(&svc->p, conf);
     svc->sup = sup;
-    svc->report_fd = -1;
-    svc->report_w.fd = -1;
     adopt_init(svc);
     timer_init(&svc->timer, on_timer, svc);
     if (conf->healthcheck_kind != HEALTH_NONE)
@@ -79,7 +77,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
 /* Every descriptor and timer a service holds besides its state machine's deadline. */
 void svc_release(struct service *svc)
 {
-    launch_close_report(svc);
+    launch_forget(svc);
     adopt_wait_end(svc);
     adopt_pidfd_end(svc);
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
@@ -565,12 +563,6 @@ void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
             return;
         }
     }
-    /* The child is gone, so its report pipe holds its whole story: read it first so
-     * that an exec failure is not mistaken for a quick exit. */
-    if (svc->report_fd != -1 && (svc->p.pid == pid || svc->launcher_pid == pid)) {
-        (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
-        launch_read_report(svc);
-    }
     if (svc->launcher_pid == pid) {
         svc->launcher_pid = 0;
         if (svc->p.pid != pid) {
@@ -617,6 +609,11 @@ static void reap_children(struct supervisor *sup)
 
 void sup_resume(struct service *svc)
 {
+    /* A spawn the previous supervisor had queued but not done yet. */
+    if (svc->p.state == PROC_STARTING && svc->p.pid == 0 && svc->launcher_pid == 0) {
+        launch_spawn(svc);
+        return;
+    }
     sync_timer(svc);
     if (svc->health != NULL && svc->p.pid != 0 && svc->p.state == PROC_RUNNING)
         health_start(svc->health);
@@ -701,7 +698,7 @@ int sup_init(struct supervisor *sup)
         (sup->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
         loop_init(&sup->loop) == -1 ||
         loop_add(&sup->loop, &sup->sig_w, sup->sig_fd, EPOLLIN, on_signal, sup) == -1 ||
-        loop_set_urgent(&sup->loop, &sup->sig_w) == -1)
+        loop_set_urgent(&sup->loop, &sup->sig_w) == -1 || launch_init(sup) == -1)
         return -1;
     sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, on_sweep_done, sup);
     sup->alerts = alerts_new(&sup->loop);
@@ -745,6 +742,7 @@ void sup_destroy(struct supervisor *sup)
     sup->nsvcs = 0;
     cgroup_tree_close(sup->cgroups);
     sup->cgroups = NULL;
+    launch_fini(sup);
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
     sup->sig_fd = -1;
