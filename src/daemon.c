@@ -633,9 +633,16 @@ int supervise_main(int argc, char **argv)
         apply_tend_settings(&sup, t, err, sizeof(err)) == -1)
         goto fail;
     /* `tend daemon` raised the soft limit for us: programs get the one it was given. */
-    if (child_nofile > 0)
-        sup.child_nofile = (rlim_t)child_nofile > (rlim_t)t->minfds ? (rlim_t)child_nofile
-                                                                     : (rlim_t)t->minfds;
+    if (child_nofile > 0) {
+        struct rlimit rl;
+        rlim_t want = (rlim_t)child_nofile > (rlim_t)t->minfds ? (rlim_t)child_nofile
+                                                                : (rlim_t)t->minfds;
+        /* minfds beyond a hard limit tend could not raise: what there is. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            want > rl.rlim_max)
+            want = rl.rlim_max;
+        sup.child_nofile = want;
+    }
     {
         /* The config may have changed since `tend daemon` checked (a restart). */
         struct fdbudget b;
