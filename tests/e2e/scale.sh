@@ -239,6 +239,42 @@ EOF
     stop_tend
 }
 
+# Both ways of making a child in tend's memory: clone3 (into the cgroup) and, as on kernels
+# without it, clone (the child joins its cgroup itself). Either way a program runs with its
+# stdio and its cgroup, and an exec failure is reported with its stage, once.
+t_spawn_paths() {
+    local how pid v2 cg
+    setup
+    for how in clone3 clone; do
+        write_conf <<EOF
+[program:ok]
+command=$H/sleeper
+startsecs=0
+[program:missing]
+command=$T/no-such-program
+startsecs=0
+EOF
+        : >"$LOG"
+        if [ "$how" = clone ]; then
+            export TEND_SPAWN_NO_CLONE3=1
+        fi
+        start_tend
+        unset TEND_SPAWN_NO_CLONE3
+        wait_log 'ok \(pid [0-9]+\): STARTING -> RUNNING'
+        wait_log "missing \\(pid [0-9]+\\): STARTING -> FATAL: .*execute $T/no-such-program: No such file or directory"
+        pid=$(tendctl pid ok)
+        expect_eq "$(readlink "/proc/$pid/fd/0")" /dev/null "$how: the program's stdin"
+        expect_eq "$(ls "/proc/$pid/fd" | wc -l)" 3 "$how: descriptors the program got"
+        v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+        if [ -n "$v2" ] && grep -q 'every program in its own cgroup' "$LOG"; then
+            cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+            expect_match "$cg" "/tend\\.$TEND_PID\\.[^/]*/svc\\.ok$" "$how: the program's cgroup"
+        fi
+        expect_eq "$(count_log 'missing.*-> FATAL')" 1 "$how: the exec failure, reported once"
+        stop_tend
+    done
+}
+
 # SCALE_ONLY=WORD runs only the cases whose name contains WORD (while working on one).
 if [ -n "${SCALE_ONLY:-}" ]; then
     for f in $(declare -F | awk '{print $3}' | grep '^t_'); do
