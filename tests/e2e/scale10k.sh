@@ -56,7 +56,7 @@ t_ten_thousand_programs() {
     wait_running "$n" 800
     expect_eq "$(count_log 'FATAL|cannot create a process|Too many open files')" 0 \
         "programs that failed to start"
-    expect_eq "$(tendctl status p00001 | awk '{print $2}')" RUNNING "p00001 after start-up"
+    expect_eq "$(tendctl status p00001 | awk 'NR == 2 {print $2}')" RUNNING "p00001 after start-up"
     stop_tend
 }
 
