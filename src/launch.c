@@ -127,8 +127,10 @@ static void spawn_one(struct service *svc)
     /* Output goes into logcap's pipes, which outlive this instance. A pipe that cannot be
      * made leaves that stream on /dev/null this time (logged by logcap). */
     if (logcap_child_fds(svc->logcap, &out_fd, &err_fd) == -1)
-        log_msg(LOG_LVL_WARN, "%s: output not captured this time: %s", svc->display,
-                strerror(errno));
+        log_msg(LOG_LVL_WARN, "%s: output not captured this time: cannot make its capture "
+                "pipe: %s%s", svc->display, strerror(errno),
+                errno == EMFILE || errno == ENFILE ? " (file descriptors: RLIMIT_NOFILE or "
+                "fs.file-max)" : "");
     lent = true;
 
     static const int resources[PROC_RLIM_COUNT] = {
@@ -179,8 +181,11 @@ static void spawn_one(struct service *svc)
     cgroup_svc_spawned(svc->cg, &cgs, spawned >= 0 ? pid : 0);
     if (spawned == -1) {
         struct proc_event ev = {.kind = EV_FORK_FAILED, .err = e.err};
-        log_msg(LOG_LVL_WARN, "%s: cannot create a process: %s", svc->display,
-                strerror(e.err));
+        /* Name the resource: EAGAIN is a process limit (RLIMIT_NPROC, a cgroup's pids.max,
+         * kernel.pid_max or threads-max), ENOMEM memory. No descriptor is made here. */
+        log_msg(LOG_LVL_WARN, "%s: cannot create a process: %s%s", svc->display,
+                strerror(e.err), e.err == EAGAIN ? " (a process limit: RLIMIT_NPROC, "
+                "pids.max or kernel.pid_max)" : e.err == ENOMEM ? " (memory)" : "");
         svc->spawning = false;
         sup_apply(svc, &ev);
         goto out;
