@@ -99,7 +99,7 @@ struct beacon_msg {
 #define FLOOR_SLOT 99
 #define MAX_SYS 10
 #define MAX_ROUNDS 50
-#define MAX_PIDS 4096
+#define MAX_PIDS 16384 /* up to 10,000 programs (make bench's largest size) */
 #define PATHLEN 256 /* our scratch paths: /tmp/tend-bench.XXXXXX/N-NAME/... */
 
 enum kind { K_TEND, K_SUPERVISORD, K_RUNIT, K_S6, K_DAEMONTOOLS, K_COUNT };
@@ -1955,6 +1955,50 @@ static bool over_budget(const char *what, uint64_t t_begin, size_t rounds_done)
 }
 
 /* n programs SIGKILLed at once: until every one of them runs main() again. */
+/* Status during a mass restart: a child of ours queries the system's status back to back,
+ * timing each call (client included), until we stop it; the times come back over a pipe. */
+static pid_t prober_start(struct sys *s, int *rd_fd)
+{
+    int p[2];
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        fail("pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid == -1)
+        fail("cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        (void)close(p[0]);
+        (void)signal(SIGTERM, SIG_DFL);
+        for (;;) {
+            long lines = 0;
+            int st;
+            uint64_t t = sys_status(s, &lines, &st);
+            if (write(p[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
+                _exit(0);
+        }
+    }
+    (void)close(p[1]);
+    *rd_fd = p[0];
+    return pid;
+}
+
+/* Stops the prober; its times (sorted) into v (at most cap), their count returned. */
+static size_t prober_stop(pid_t pid, int rd_fd, uint64_t *v, size_t cap)
+{
+    size_t n = 0;
+    uint64_t t;
+
+    (void)kill(pid, SIGTERM);
+    while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+        ;
+    while (n < cap && read(rd_fd, &t, sizeof(t)) == (ssize_t)sizeof(t))
+        v[n++] = t;
+    (void)close(rd_fd);
+    qsort(v, n, sizeof(*v), cmp_u64);
+    return n;
+}
+
 static void scenario_killall(struct sys *const *sys, size_t ns, int n)
 {
     size_t rounds = (size_t)env_long("BENCH_ROUNDS", 3, 1, MAX_ROUNDS);
@@ -1992,6 +2036,20 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n)
             }
             unsigned long running_before = s->running;
             wait_fleet_sleeping(&s->f);
+            /* The first round also times status queries during the restart, against the
+             * median of quiet ones just before. */
+            uint64_t quiet[9];
+            int probe_fd = -1;
+            pid_t prober = -1;
+            if (r == 0) {
+                for (size_t q = 0; q < 9; q++) {
+                    long lines = 0;
+                    int st;
+                    quiet[q] = sys_status(s, &lines, &st);
+                }
+                qsort(quiet, 9, sizeof(quiet[0]), cmp_u64);
+                prober = prober_start(s, &probe_fd);
+            }
             uint64_t t0 = now_ns();
             fleet_arm(&s->f, t0);
             for (size_t i = 0; i < s->f.n; i++) {
@@ -2003,6 +2061,21 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n)
             uint64_t t_seen = now_ns();
             wait_running(s, running_before + (unsigned long)n, up_timeout(n));
             uint64_t t_running = now_ns();
+            if (prober > 0) {
+                static uint64_t during[100000];
+                size_t nd = prober_stop(prober, probe_fd, during, 100000);
+                if (nd > 0) {
+                    printf("  round 1 %-20s status during the restart: %zu calls, median "
+                           "%.2f ms, max %.2f ms (quiet median %.2f ms)\n", s->label, nd,
+                           (double)pct(during, nd, 0.5) / 1e6, (double)during[nd - 1] / 1e6,
+                           (double)quiet[4] / 1e6);
+                    result("status_during_killall_max", s, (double)during[nd - 1] / 1e6, "ms",
+                           nd, (double)quiet[4] / 1e6, NULL);
+                    result("status_during_killall_median", s,
+                           (double)pct(during, nd, 0.5) / 1e6, "ms", nd,
+                           (double)quiet[4] / 1e6, NULL);
+                }
+            }
             back[r] = s->f.last_ns - t0;
             printf("  round %zu %-20s kill loop %.1f ms, all back %.1f ms (received by %.1f "
                    "ms)",

@@ -2,7 +2,7 @@
 # bench/supervisor.sh: the supervisor's performance figures (DESIGN.md, "Performance
 # contract"), each beside a baseline measured in the same run. See bench/README.md.
 #
-#   bash bench/supervisor.sh [BUILD_DIR] [latency|rss|idle|killall|start|status|logs]...
+#   bash bench/supervisor.sh [BUILD_DIR] [latency|rss|idle|killall|start|status|scale|logs]...
 #
 # BUILD_DIR defaults to build (relative to the repository root); no scenario means all of
 # them but logs (run it by name; tend's log capture is not wired in yet). Builds what it
@@ -14,11 +14,13 @@
 # Knobs: BENCH_IDLE_SECS (idle window, 30), BENCH_KILLS (latency samples, 200),
 # BENCH_N (programs for idle/killall/start/status, 1000), BENCH_ROUNDS (killall/start rounds
 # at most, 3), BENCH_BUDGET_SECS (no further killall/start round after this many seconds,
-# 30); the others of bench/sup_driver.c too. bench/compare.sh runs the same scenarios on tend
+# 30); the others of bench/sup_driver.c too. The scale scenario runs start, rss and killall
+# (with status timed during the restart) at each of BENCH_SIZES ("100 1000 10000"), one
+# round each. bench/compare.sh runs the same scenarios on tend
 # and its peers.
 set -u
 
-all_scenarios=(latency rss idle killall start status)
+all_scenarios=(latency rss idle killall start status scale)
 known_scenarios=("${all_scenarios[@]}" logs)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -76,8 +78,19 @@ echo "tend supervisor benchmarks: $build/tend on $(nproc) cores, $(uname -r)," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${scenarios[@]}"; do
     start=${EPOCHREALTIME/,/.}
-    "$driver" "$s" "$build/tend" "$beacon" | tee -a "$out"
-    rc=${PIPESTATUS[0]}
+    if [[ $s == scale ]]; then
+        rc=0
+        for n in ${BENCH_SIZES:-100 1000 10000}; do
+            echo "-- scale: $n programs"
+            BENCH_N=$n BENCH_ROUNDS=1 BENCH_MIN_UP_MS=0 \
+                "$driver" start,rss,killall "$build/tend" "$beacon" |
+                sed "s/^RESULT name=\([a-z_0-9]*\)/RESULT name=\1@$n/" | tee -a "$out"
+            [[ ${PIPESTATUS[0]} -eq 0 ]] || rc=1
+        done
+    else
+        "$driver" "$s" "$build/tend" "$beacon" | tee -a "$out"
+        rc=${PIPESTATUS[0]}
+    fi
     if [[ $rc -ne 0 ]]; then
         echo "supervisor.sh: scenario $s broke (exit $rc)" >&2
         broken+=("$s")
@@ -96,12 +109,12 @@ awk '
             f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
         }
         if (f["value"] + 0 < 0) f["value"] = "nan"
-        rows[++n] = sprintf("%-24s %12.1f %-6s %12.1f %-6s %7s   %s", f["name"], f["value"],
+        rows[++n] = sprintf("%-34s %12.1f %-6s %12.1f %-6s %7s   %s", f["name"], f["value"],
                             f["unit"], f["baseline"], f["unit"], f["ratio"],
                             ("target" in f) ? f["target"] : "")
     }
     END {
-        printf "%-24s %19s %19s %7s   %s\n", "figure", "tend", "baseline", "ratio", "target"
+        printf "%-34s %19s %19s %7s   %s\n", "figure", "tend", "baseline", "ratio", "target"
         for (i = 1; i <= n; i++)
             print rows[i]
     }

@@ -26,6 +26,7 @@
 #include "client.h"
 #include "control.h"
 #include "deps.h"
+#include "fdbudget.h"
 #include "handover.h"
 #include "health.h"
 #include "log.h"
@@ -1172,8 +1173,9 @@ static void accept_one(struct control *c, int fd, bool web)
                   (unsigned)cred.uid);
         return;
     }
-    if (c->nconns > CONTROL_MAX_CONNS) {
-        reply_err(k, PROTO_ERR_BUSY, "too many connections (%d)", CONTROL_MAX_CONNS);
+    /* The cap follows the descriptor budget: connections never take what programs need. */
+    if (c->nconns > fdbudget_conn_cap()) {
+        reply_err(k, PROTO_ERR_BUSY, "too many connections (%lu)", fdbudget_conn_cap());
         return;
     }
     (void)loop_timer_arm(&c->sup->loop, &k->timer,

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "daemon.h"
 #include "events.h"
+#include "fdbudget.h"
 #include "exitcode.h"
 #include "handover.h"
 #include "keeper.h"
@@ -458,7 +459,7 @@ int supervisor_main(int argc, char **argv)
     bool foreground = false;
     char err[PATH_MAX + 256] = "";
     char startdir[PATH_MAX];
-    char nbuf[24], pbuf[24];
+    char nbuf[24], pbuf[24], cbuf[24] = "";
     char *av[16];
     int notify_fd = -1, pid_fd = -1, n = 0;
     char *config_path = NULL, *pidfile_path = NULL;
@@ -493,6 +494,20 @@ int supervisor_main(int argc, char **argv)
         if (pid_fd == -1) {
             fprintf(stderr, "tend: cannot write pidfile %s: %s\n", pidfile_path,
                     strerror(errno));
+            goto fail_early;
+        }
+    }
+    /* The descriptor budget, checked here so that the caller hears it. The keeper and each
+     * supervisor inherit the limit raised here; programs get the one we were given. */
+    {
+        struct fdbudget b;
+        struct rlimit rl;
+        char msg[512];
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            snprintf(cbuf, sizeof(cbuf), "%llu", (unsigned long long)rl.rlim_cur);
+        fdbudget_count(cfg, &b);
+        if (fdbudget_fit(&b, 0, msg, sizeof(msg)) == -1) {
+            fprintf(stderr, "tend: %s: %s\n", config_path, msg);
             goto fail_early;
         }
     }
@@ -543,6 +558,10 @@ int supervisor_main(int argc, char **argv)
     av[n++] = startdir;
     if (foreground)
         av[n++] = "-n";
+    if (cbuf[0] != '\0') {
+        av[n++] = "--child-nofile";
+        av[n++] = cbuf;
+    }
     av[n] = NULL;
     execv("/proc/self/exe", av);
     snprintf(err, sizeof(err), "tend: cannot execute the keeper: %s\n", strerror(errno));
@@ -594,6 +613,7 @@ int supervise_main(int argc, char **argv)
     char *pidfile_path = NULL;
     bool pid_written = false; /* the pidfile is ours to remove if start-up fails */
     char advert[PATH_MAX] = ""; /* this supervisor's advertisement in the runtime directory */
+    unsigned long long child_nofile = 0; /* the soft limit `tend daemon` was given, 0: unknown */
     int i, r;
 
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -618,6 +638,8 @@ int supervise_main(int argc, char **argv)
             path = argv[++i];
         else if (strcmp(argv[i], "--startdir") == 0 && i + 1 < argc)
             startdir = argv[++i];
+        else if (strcmp(argv[i], "--child-nofile") == 0 && i + 1 < argc)
+            child_nofile = strtoull(argv[++i], NULL, 10);
         else
             goto usage;
     }
@@ -677,6 +699,30 @@ int supervise_main(int argc, char **argv)
     if (open_own_log(t, foreground, sup.config_path, err, sizeof(err)) == -1 ||
         apply_tend_settings(&sup, t, err, sizeof(err)) == -1)
         goto fail;
+    /* `tend daemon` raised the soft limit for us: programs get the one it was given. */
+    if (child_nofile > 0) {
+        struct rlimit rl;
+        rlim_t want = (rlim_t)child_nofile > (rlim_t)t->minfds ? (rlim_t)child_nofile
+                                                                : (rlim_t)t->minfds;
+        /* minfds beyond a hard limit tend could not raise: what there is. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            want > rl.rlim_max)
+            want = rl.rlim_max;
+        sup.child_nofile = want;
+    }
+    {
+        /* The config may have changed since `tend daemon` checked (a restart). */
+        struct fdbudget b;
+        char msg[512];
+        fdbudget_count(sup.config, &b);
+        if (fdbudget_fit(&b, getppid(), msg, sizeof(msg)) == -1) {
+            snprintf(err, sizeof(err), "tend: %s: %s\n", sup.config_path, msg);
+            goto fail;
+        }
+        log_msg(LOG_LVL_INFO, "descriptors: the programs need up to %lu, tend %lu in all; "
+                "RLIMIT_NOFILE is %lu, room for %lu control connections", b.programs, b.need,
+                b.limit, b.conns);
+    }
     if (pid_fd != -1) {
         /* The pidfile names the keeper: it outlives supervisors, and a TERM to it is an
          * orderly stop. */

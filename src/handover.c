@@ -552,7 +552,7 @@ static void fill(struct rec *r, const struct service *svc, const int fds[4])
     r->lid_lo_ns = svc->lid_lo_ns;
     r->lid_hi_ns = svc->lid_hi_ns;
     r->adopted = svc->adopted;
-    r->spawning = svc->spawning;
+    r->spawning = svc->spawning ? 1 : svc->spawn_queued ? 2 : 0; /* 2: queued, not begun */
     r->start_ns = p->start_ns;
     r->deadline_ns = p->deadline_ns;
     r->last_run_ns = p->last_run_ns;
@@ -721,14 +721,17 @@ int handover_attach(struct service *svc)
                     svc->kept = svc->kept || ppid == h->keeper_pid;
                 }
             }
-            if (r->spawning && r->pid == 0) {
+            if (r->spawning == 2 && r->pid == 0 && p->state == PROC_STARTING) {
+                /* Queued (launch.c), not begun: it takes its turn again. */
+                svc->resume_spawn = true;
+            } else if (r->spawning == 1 && r->pid == 0) {
                 /* No child stored its pid (spawn_spec.note_pid): the fork did not happen.
                  * The spawn is done again, as a retry that is due now. */
                 log_msg(LOG_LVL_WARN, "%s: the previous supervisor died while spawning it, "
                         "before the fork: spawning it again", svc->display);
                 p->state = PROC_BACKOFF;
                 p->deadline_ns = timer_now_ns();
-            } else if (r->spawning) {
+            } else if (r->spawning == 1) {
                 log_msg(LOG_LVL_INFO, "%s: the previous supervisor died while spawning pid "
                         "%d: taken over from there", svc->display, (int)r->pid);
             }

@@ -1,7 +1,17 @@
-/* launch: starting one instance of a service (see launch.h). */
+/* launch: starting one instance of a service (see launch.h).
+ *
+ * The spawn queue: every spawn the state machines ask for (start-up, an exit's restart, a
+ * request) is queued here and served in slices of at most SLICE_SPAWNS spawns or SLICE_NS,
+ * one slice per turn of the event loop. The queue's eventfd stays readable while anything
+ * is queued, so the loop comes back for the next slice at once, after serving whatever else
+ * is ready: the control socket, the signalfd, timers. A mass restart can thus never keep
+ * tend from answering. A queued service is STARTING with no process and no deadline: its
+ * startsecs count from the real spawn. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +35,9 @@
 #include "util/str.h"
 
 extern char **environ;
+
+#define SLICE_SPAWNS 64
+#define SLICE_NS 2000000ULL /* 2 ms: a control request waits at most about this long */
 
 /* The environment of a child: tend's own, then [tend] environment=, then the program's
  * environment=, then supervisord's SUPERVISOR_* variables. Strings live in `arena`. */
@@ -72,8 +85,6 @@ static bool shortage(struct service *svc, int err, const char *what)
     return true;
 }
 
-static void on_report(struct watcher *w, uint32_t events);
-
 /* For the resilience tests: TEND_TEST_KILL_IN_SPAWN=before:FILE or after:FILE makes the
  * supervisor SIGKILL itself just before or just after a fork, once: only if it can remove
  * FILE (which the test creates). Nothing happens without the variable. */
@@ -91,14 +102,7 @@ static void test_kill_in_spawn(const char *when)
         (void)raise(SIGKILL);
 }
 
-void launch_close_report(struct service *svc)
-{
-    loop_del(&svc->sup->loop, &svc->report_w);
-    fd_close_quiet(svc->report_fd);
-    svc->report_fd = -1;
-}
-
-void launch_spawn(struct service *svc)
+static void spawn_one(struct service *svc)
 {
     struct supervisor *sup = svc->sup;
     const struct proc_conf *c = svc->p.conf;
@@ -109,9 +113,9 @@ void launch_spawn(struct service *svc)
     size_t ngroups = 0;
     uid_t uid = 0;
     gid_t gid = 0;
-    int out_fd = -1, err_fd = -1, report_fd, in_fd = sup->null_fd;
+    int out_fd = -1, err_fd = -1, in_fd = sup->null_fd;
     bool lent = false;
-    pid_t pid;
+    pid_t pid = 0;
 
     if (sup->shutting_down) {
         /* An autorestart during shutdown would undo it: the process stays down. */
@@ -217,30 +221,30 @@ void launch_spawn(struct service *svc)
         .rlimits = rl,
         .nrlimits = nrl,
     };
-    /* The pipes reach the keeper, and the slot says a fork is under way, before it. */
+    /* The pipes reach the keeper, and the slot says a fork is under way, before it; the
+     * child notes its pid there itself, in case we die while it runs on our memory. */
     handover_spawn_begin(svc, spec.note_pid);
     test_kill_in_spawn("before");
-    int spawned = spawn_start(&spec, &pid, &report_fd);
-    int saved = errno;
-    if (spawned == 0)
+    struct spawn_error e;
+    int spawned = spawn_run(&spec, &pid, &e);
+    if (spawned >= 0)
         test_kill_in_spawn("after");
-    events_after_spawn(svc, spawned == 0);
-    cgroup_svc_spawned(svc->cg, &cgs, spawned == 0 ? pid : 0);
-    errno = saved;
+    events_after_spawn(svc, spawned >= 0);
+    cgroup_svc_spawned(svc->cg, &cgs, spawned >= 0 ? pid : 0);
     if (spawned == -1) {
-        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = errno};
+        struct proc_event ev = {.kind = EV_FORK_FAILED, .err = e.err};
         svc->spawning = false;
-        /* EAGAIN, ENOMEM: the fork; EMFILE, ENFILE: its report pipe (or pidfd). */
-        if (shortage(svc, saved, saved == EAGAIN || saved == ENOMEM ? "fork" : "spawn"))
+        /* EAGAIN (a process limit), ENOMEM: wait for the resource, startretries untouched. */
+        if (shortage(svc, e.err, "fork"))
             goto out;
-        log_msg(LOG_LVL_WARN, "%s: cannot fork: %s", svc->display, strerror(errno));
+        log_msg(LOG_LVL_WARN, "%s: cannot create a process: %s", svc->display,
+                strerror(e.err));
         sup_apply(svc, &ev);
         goto out;
     }
     svc->p.pid = pid;
-    svc->report_fd = report_fd;
     svc->run_uid = spec.set_ids ? uid : geteuid();
-    if (adopt_pidfile_mode(svc)) {
+    if (spawned == 0 && adopt_pidfile_mode(svc)) {
         struct ident id;
         /* Our unreaped child: its identity cannot change under us. */
         svc->launcher_ticks = ident_read(pid, &id, NULL) == 0 ? id.start_ticks : 0;
@@ -249,41 +253,9 @@ void launch_spawn(struct service *svc)
         adopt_wait_begin(svc);
     }
     handover_spawn_end(svc);
-    if (fd_set_nonblock(report_fd) == -1 ||
-        loop_add(&sup->loop, &svc->report_w, report_fd, EPOLLIN, on_report, svc) == -1) {
-        /* Cannot watch the pipe: learn the outcome now, blocking until the exec. */
-        struct spawn_error e;
-        int r = spawn_read_report(report_fd, &e);
-        launch_close_report(svc);
-        log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
-        if (r == 1 && shortage(svc, e.err, spawn_stage_name(e.stage)))
-            goto out;
-        struct proc_event ev = {.kind = r == 1 ? EV_EXEC_FAILED : EV_EXEC_OK,
-                                .stage = (int)e.stage, .err = e.err,
-                                .what = spawn_stage_name(e.stage)};
-        sup_apply(svc, &ev);
-        goto out;
-    }
     log_msg(LOG_LVL_INFO, "%s: spawned pid %d", svc->display, (int)pid);
-out:
-    if (lent)
-        logcap_after_spawn(svc->logcap); /* the descriptors are logcap's: never closed here */
-    free(groups);
-    free(envp);
-}
-
-/* Reads the report pipe: EOF = exec happened, a record = exec failed at a stage. */
-void launch_read_report(struct service *svc)
-{
-    struct spawn_error e = {STAGE_NONE, 0};
-    char what[PATH_MAX + 64];
-    int r = spawn_read_report(svc->report_fd, &e);
-
-    if (r == -1 && errno == EAGAIN)
-        return;
-    launch_close_report(svc);
-    if (r == 1) {
-        const struct proc_conf *c = svc->p.conf;
+    /* The clone returned after the child's exec or its failure: the outcome is known. */
+    if (spawned == 1) {
         if (e.stage == STAGE_CHDIR)
             snprintf(what, sizeof(what), "change directory to %s", c->directory);
         else if (e.stage == STAGE_EXEC)
@@ -292,23 +264,136 @@ void launch_read_report(struct service *svc)
             snprintf(what, sizeof(what), "%s", spawn_stage_name(e.stage));
         /* The child ran short (RLIMIT_NPROC at setuid or execve, memory for the exec). */
         if (shortage(svc, e.err, what))
-            return;
+            goto out;
         struct proc_event ev = {.kind = EV_EXEC_FAILED, .stage = (int)e.stage, .err = e.err,
                                 .what = what};
         sup_apply(svc, &ev);
-    } else if (adopt_pidfile_mode(svc) && !svc->adopted) {
-        /* The launcher runs; the program counts as started once its pidfile is adopted. */
-    } else {
-        /* r == 0, or a read error we cannot learn more from: the child did not report a
-         * failure, so treat the exec as done; its exit, if any, comes through SIGCHLD. */
+    } else if (!adopt_pidfile_mode(svc)) {
+        /* A pidfile program counts as started once its pidfile is adopted. */
         struct proc_event ev = {.kind = EV_EXEC_OK};
         sup_apply(svc, &ev);
     }
+out:
+    if (lent)
+        logcap_after_spawn(svc->logcap); /* the descriptors are logcap's: never closed here */
+    free(groups);
+    free(envp);
 }
 
-static void on_report(struct watcher *w, uint32_t events)
+/* ---- the spawn queue ---- */
+
+static void dequeue(struct launch_queue *q, struct service *svc)
 {
-    (void)events;
-    launch_read_report(w->ctx);
+    if (svc->spawn_prev != NULL)
+        svc->spawn_prev->spawn_next = svc->spawn_next;
+    else
+        q->head = svc->spawn_next;
+    if (svc->spawn_next != NULL)
+        svc->spawn_next->spawn_prev = svc->spawn_prev;
+    else
+        q->tail = svc->spawn_prev;
+    svc->spawn_next = svc->spawn_prev = NULL;
+    svc->spawn_queued = false;
+    q->len--;
 }
 
+/* The service's spawn now: it waited in the queue, so its startsecs start only now. */
+static void spawn_queued(struct service *svc)
+{
+    struct proc *p = &svc->p;
+
+    /* Stopped (or started otherwise) while it waited. A launcher still running is not a
+     * reason: after MAINPID= it is the last instance's leftover, stopped meanwhile. */
+    if (p->state != PROC_STARTING || p->pid != 0)
+        return;
+    p->start_ns = timer_now_ns();
+    p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
+    p->deadline_ns = proc_start_deadline(p, p->start_ns); /* startsecs or startwaitsecs */
+    if (p->deadline_ns != 0 && loop_timer_arm(&svc->sup->loop, &svc->timer, p->deadline_ns))
+        log_msg(LOG_LVL_ERROR, "%s: cannot arm a timer: %s", svc->display, strerror(errno));
+    spawn_one(svc);
+}
+
+static void on_queue(struct watcher *w, uint32_t events)
+{
+    struct supervisor *sup = w->ctx;
+    struct launch_queue *q = &sup->spawnq;
+    uint64_t start = timer_now_ns();
+
+    (void)events;
+    for (int n = 0; q->head != NULL && n < SLICE_SPAWNS; n++) {
+        struct service *svc = q->head;
+        dequeue(q, svc);
+        spawn_queued(svc);
+        if (timer_now_ns() - start >= SLICE_NS)
+            break;
+    }
+    if (q->head == NULL) {
+        uint64_t v;
+        /* Emptied: reset the counter so the loop sleeps again. EAGAIN (already reset) is
+         * the only failure possible on a valid eventfd. */
+        (void)fd_read(q->wake_fd, &v, sizeof(v));
+    }
+}
+
+int launch_init(struct supervisor *sup)
+{
+    struct launch_queue *q = &sup->spawnq;
+
+    q->head = q->tail = NULL;
+    q->len = 0;
+    q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->wake_fd == -1)
+        return -1;
+    if (loop_add(&sup->loop, &q->wake_w, q->wake_fd, EPOLLIN, on_queue, sup) == -1) {
+        fd_close_quiet(q->wake_fd);
+        q->wake_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+void launch_fini(struct supervisor *sup)
+{
+    struct launch_queue *q = &sup->spawnq;
+
+    if (q->wake_w.fn == NULL)
+        return; /* never set up (start-up failed before launch_init) */
+    loop_del(&sup->loop, &q->wake_w);
+    fd_close_quiet(q->wake_fd);
+    q->wake_fd = -1;
+}
+
+void launch_spawn(struct service *svc)
+{
+    struct supervisor *sup = svc->sup;
+    struct launch_queue *q = &sup->spawnq;
+    static const uint64_t one = 1;
+
+    if (q->wake_fd == -1) {
+        spawn_one(svc); /* no queue (the eventfd could not be made): spawn at once */
+        return;
+    }
+    if (svc->spawn_queued)
+        return;
+    /* No deadline while queued: startsecs must not run out before the spawn. */
+    svc->p.deadline_ns = 0;
+    loop_timer_cancel(&sup->loop, &svc->timer);
+    svc->spawn_queued = true;
+    svc->spawn_next = NULL;
+    svc->spawn_prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->spawn_next = svc;
+    else
+        q->head = svc;
+    q->tail = svc;
+    if (q->len++ == 0 && fd_write_all(q->wake_fd, &one, sizeof(one)) == -1)
+        log_msg(LOG_LVL_ERROR, "cannot wake the spawn queue: %s", strerror(errno));
+    handover_save(svc); /* a supervisor restarted meanwhile queues it again */
+}
+
+void launch_forget(struct service *svc)
+{
+    if (svc->spawn_queued)
+        dequeue(&svc->sup->spawnq, svc);
+}

@@ -1,22 +1,42 @@
 /* launch: starting one instance of a service. Prepares everything the child needs in the
- * supervisor (environment, program path, user and groups, the capture pipes), forks through
- * spawn.c, and turns the child's report pipe into the state machine's EXEC_OK or EXEC_FAILED
- * (with the stage and errno). A failure before the fork (program not found, unknown user) is
- * an EXEC_FAILED too, so it becomes a clear FATAL reason rather than a crash loop. */
+ * supervisor (environment, program path, user and groups, the capture pipes), starts it
+ * through spawn_run (clone with CLONE_VM|CLONE_VFORK: the outcome is known when it returns),
+ * and turns that outcome into the state machine's EXEC_OK or EXEC_FAILED (with the stage and
+ * errno). A failure before the clone (program not found, unknown user) is an EXEC_FAILED
+ * too, so it becomes a clear FATAL reason rather than a crash loop. No process could be
+ * made at all: EV_FORK_FAILED with the clone's errno (EAGAIN: a process or pids limit;
+ * ENOMEM), logged as "PROGRAM: cannot create a process: ...".
+ *
+ * Spawns are queued and served in bounded slices between the loop's other events (see
+ * launch.c), so that thousands of spawns never keep tend from answering. */
 #ifndef TEND_LAUNCH_H
 #define TEND_LAUNCH_H
 
-struct service;
+#include <stddef.h>
 
-/* Spawns the service's next instance (the state machine asked for it). Every outcome goes
- * through sup_apply, possibly before this returns. During shutdown nothing is spawned. */
+#include "loop.h"
+
+struct service;
+struct supervisor;
+
+/* The services waiting for their spawn, in order (embedded in struct supervisor). */
+struct launch_queue {
+    struct service *head, *tail;
+    size_t len;
+    int wake_fd;          /* eventfd, readable while anything is queued */
+    struct watcher wake_w;
+};
+
+/* Sets up the queue (after loop_init). 0 or -1/errno. */
+int launch_init(struct supervisor *sup);
+void launch_fini(struct supervisor *sup);
+
+/* Queues the spawn of the service's next instance (the state machine asked for it; it stays
+ * STARTING without a deadline until then). Every outcome goes through sup_apply when its
+ * turn comes. During shutdown nothing is spawned. */
 void launch_spawn(struct service *svc);
 
-/* Reads the report pipe of an instance whose exec is unconfirmed: EOF means the exec
- * happened, a record means it failed at a stage. Nothing yet (EAGAIN): nothing changes. */
-void launch_read_report(struct service *svc);
-
-/* Stops watching and closes the report pipe, if open. */
-void launch_close_report(struct service *svc);
+/* The service goes away, or no longer wants its queued spawn: takes it off the queue. */
+void launch_forget(struct service *svc);
 
 #endif

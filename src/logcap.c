@@ -52,6 +52,7 @@
 #define DIR_MODE 0750
 #define FILE_MODE 0640
 #define NS_PER_MS 1000000ULL
+#define PLACE_CHECK_NS 1000000000ULL /* how often the path is compared with the open file */
 
 #define OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK)
 
@@ -91,6 +92,8 @@ struct stream {
     bool file_mid_line;   /* the file does not end with '\n' */
     bool file_splice;     /* a plain file opened for splice(2): no O_APPEND, offset at end */
     long long file_size;  /* as far as we know: fstat at open + what we wrote */
+    uint64_t placed_ns;   /* when the path was last seen naming the open file */
+    unsigned long long unseen_lines, unseen_bytes; /* written since then */
     char why[256];        /* a failure's reason when strerror alone would mislead */
 
     /* rotation in progress: renames still to do are rot_next down to 0 (0: X -> X.1),
@@ -414,6 +417,8 @@ static int adopt_file(struct stream *s, int fd, bool special)
     }
     s->rot_pending = false;
     s->rot_delay_ms = 0;
+    s->placed_ns = timer_now_ns();
+    s->unseen_lines = s->unseen_bytes = 0;
     return 0;
 }
 
@@ -512,6 +517,8 @@ static int write_file(struct stream *s, const char *buf, size_t len, size_t *don
         s->file_size += (long long)off;
         s->written_total += off;
         s->file_mid_line = buf[off - 1] != '\n';
+        s->unseen_bytes += off;
+        s->unseen_lines += count_lines(buf, off);
     }
     *done = off;
     if (off == len)
@@ -532,6 +539,37 @@ static int write_file(struct stream *s, const char *buf, size_t len, size_t *don
     }
     errno = err;
     return -1;
+}
+
+/* Before each write batch: is the open file still the one the path names? A removed file
+ * (rm: no link left) is seen at once with one fstat; a replaced one (mv, then a new file at
+ * the path) by comparing the path's inode, at most once per PLACE_CHECK_NS. Either way the
+ * path is opened again, and tend's log says how much was written to the old file since it
+ * was last seen in place (those lines are gone with it, or are in the moved file).
+ * 0, or -1/errno when the reopen failed (the stream is then closed: the caller fails it). */
+static int check_in_place(struct stream *s)
+{
+    struct stat st;
+    uint64_t now;
+
+    if (s->file_fd == -1 || !s->file_regular)
+        return 0;
+    now = timer_now_ns();
+    if (now - s->placed_ns < PLACE_CHECK_NS && fstat(s->file_fd, &st) == 0 && st.st_nlink > 0)
+        return 0;
+    if (!file_moved(s)) {
+        s->placed_ns = now;
+        s->unseen_lines = s->unseen_bytes = 0;
+        return 0;
+    }
+    log_msg(LOG_LVL_WARN, "%s: its %s log %s was removed or replaced under tend: reopened; "
+            "%llu lines (%llu bytes) written since it was last seen in place (%.1fs before) "
+            "went to the old file", s->lc->display, s->what, s->c.path, s->unseen_lines,
+            s->unseen_bytes, (double)(now - s->placed_ns) / 1e9);
+    close_file(s);
+    s->placed_ns = now;
+    s->unseen_lines = s->unseen_bytes = 0;
+    return stream_open(s);
 }
 
 /* ---- failure, dropping, recovery ---- */
@@ -771,7 +809,7 @@ static void file_put(struct stream *s, const char *buf, size_t len)
         drop(s, buf, len);
         return;
     }
-    if (s->file_fd == -1 && stream_open(s) == -1) {
+    if ((s->file_fd != -1 ? check_in_place(s) : stream_open(s)) == -1) {
         stream_fail(s, errno, "open");
         drop(s, buf, len);
         return;
@@ -1031,6 +1069,8 @@ static int splice_out(struct stream *s, size_t len)
             return -1;
         }
         s->file_size += (long long)m;
+        s->unseen_bytes += (unsigned long long)m;
+        s->unseen_lines += count_lines(scratch + off, (size_t)m);
         off += (size_t)m;
         s->file_mid_line = scratch[off - 1] != '\n';
     }
@@ -1057,6 +1097,12 @@ static int splice_pump(struct stream *s, int max_rounds)
 
         if (n == 0)
             return errno == EAGAIN ? 1 : 0;
+        if (check_in_place(s) == -1) {
+            stream_fail(s, errno, "open");
+            return 0;
+        }
+        if (!s->file_splice)
+            return 0; /* reopened as something splice cannot serve */
         nl = memrchr(scratch, '\n', n);
         whole = nl ? (size_t)(nl - scratch) + 1 : 0;
         if (whole == 0)

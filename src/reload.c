@@ -7,6 +7,7 @@
 
 #include "alert.h"
 #include "confsnap.h"
+#include "fdbudget.h"
 #include "handover.h"
 #include "health.h"
 #include "log.h"
@@ -162,6 +163,26 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             log_msg(LOG_LVL_ERROR, "%s", buf);
         }
         return -1;
+    }
+    {
+        /* The new config must fit the descriptor limit (raised if tend may). */
+        struct fdbudget b;
+        char msg[512];
+        fdbudget_count(cfg, &b);
+        if (fdbudget_fit(&b, handover_keeper_pid(sup->handover), msg, sizeof(msg)) == -1) {
+            config_free(cfg);
+            log_msg(LOG_LVL_ERROR, "reload: %s: %s; nothing changed", sup->config_path, msg);
+            if (diags->count == diags->cap) {
+                diags->cap = diags->cap ? diags->cap * 2 : 8;
+                diags->items = xrealloc(diags->items, diags->cap * sizeof(*diags->items));
+            }
+            diags->items[diags->count++] = (struct config_diag){
+                .file = xstrdup(sup->config_path), .line = 0, .is_error = true,
+                .msg = xstrdup(msg)};
+            diags->errors++;
+            errno = EMFILE;
+            return -1;
+        }
     }
     reload_set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));

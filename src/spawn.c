@@ -3,17 +3,36 @@
  *
  * Invariant: after fork, the child (and daeml's intermediate child) only calls
  * async-signal-safe functions and writes at most one fixed-size record to the report pipe,
- * which is atomic because it is smaller than PIPE_BUF. */
+ * which is atomic because it is smaller than PIPE_BUF.
+ *
+ * spawn_run (the supervisor's services) goes further: its child is created with
+ * CLONE_VM|CLONE_VFORK, so it runs in tend's own memory, on a private stack, while tend is
+ * suspended until the child's execve succeeded or the child exited. Nothing of tend's memory
+ * is copied (a spawn costs the same with 10 or 10,000 services), and the outcome is known
+ * when the clone returns: the child writes its {stage, errno} into the caller's record in
+ * that shared memory, so no report pipe (no descriptor) exists at all. The invariant that
+ * makes this safe, on top of the one above:
+ * - the child writes no memory of tend's but its own stack frames and that record: no malloc,
+ *   no stdio, no lock of the C library, no cached state (errno is tend's thread's: tend saves
+ *   what it needs before the clone and reads nothing the child may have left in it);
+ * - it changes no state shared with tend: it has its own descriptor table (no CLONE_FILES),
+ *   its own signal handlers (no CLONE_SIGHAND), and it changes ids with raw system calls, so
+ *   the C library never runs its every-thread set-id protocol on tend's behalf;
+ * - tend is single-threaded and blocks every signal across the clone, so no handler and no
+ *   other thread of tend can run on that memory while the child does;
+ * - it never returns into tend's code: it ends in execve or _exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -118,7 +137,7 @@ static int verify_ids(const struct spawn_spec *spec)
         errno = EPERM;
         return -1;
     }
-    if (spec->uid != 0 && setuid(0) != -1) {
+    if (spec->uid != 0 && syscall(SYS_setuid, 0) != -1) { /* raw: see the top */
         errno = EPERM;
         return -1;
     }
@@ -189,11 +208,13 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
 
     /* Groups before gid before uid: once the uid is dropped we may no longer change them. */
     if (spec->set_ids) {
-        if (setgroups(spec->ngroups, spec->groups) == -1)
+        /* Raw system calls: glibc's wrappers may run a protocol that makes every thread of
+         * the process change ids, which a CLONE_VM child must not (see the top). */
+        if (syscall(SYS_setgroups, spec->ngroups, spec->groups) == -1)
             return fail(err, STAGE_SETGROUPS);
-        if (setresgid(spec->gid, spec->gid, spec->gid) == -1)
+        if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) == -1)
             return fail(err, STAGE_SETGID);
-        if (setresuid(spec->uid, spec->uid, spec->uid) == -1)
+        if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) == -1)
             return fail(err, STAGE_SETUID);
         if (verify_ids(spec) == -1)
             return fail(err, STAGE_VERIFY_IDS);
@@ -320,6 +341,162 @@ int spawn_start(const struct spawn_spec *spec, pid_t *pid, int *report_fd)
     }
     *pid = child;
     *report_fd = p[0];
+    return 0;
+}
+
+/* ---- spawn_run: the child in tend's memory (see the top of the file) ---- */
+
+#define VM_STACK_BYTES (256 * 1024) /* spawn_exec's frames need a few KiB; ASan's more */
+
+/* What the child reads and writes in tend's memory: the spec, and its outcome. */
+struct vm_child {
+    const struct spawn_spec *spec;
+    bool placed;               /* clone3 put it into its cgroup already */
+    volatile int failed;       /* set by the child just before _exit(127) */
+    volatile int stage, err;
+};
+
+/* The stack the child runs on, mapped once and kept for the life of the process (a
+ * deliberate leak): one child at a time uses it, since tend waits for each (CLONE_VFORK).
+ * The lowest page is a guard. */
+static char *vm_stack_top(void)
+{
+    static char *top;
+
+    if (top == NULL) {
+        char *base = mmap(NULL, VM_STACK_BYTES, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (base == MAP_FAILED)
+            return NULL;
+        (void)mprotect(base, 4096, PROT_NONE); /* without the guard it still works */
+        top = base + VM_STACK_BYTES;
+    }
+    return top;
+}
+
+/* The child: sanitizers are kept out of its frame, whose calls must not touch their
+ * bookkeeping for a stack they do not know. Ends in execve or _exit(127). */
+__attribute__((no_sanitize_address)) static int vm_child_main(void *arg)
+{
+    struct vm_child *c = arg;
+    struct spawn_error e = {STAGE_NONE, 0};
+    const struct spawn_cgroup *cg = c->spec->cgroup;
+
+    /* First of all, as in child_run: a parent killed while it waits for us still leaves
+     * our pid in the handover state. */
+    for (int i = 0; i < 2; i++) {
+        if (c->spec->note_pid[i] != NULL)
+            *c->spec->note_pid[i] = (int32_t)syscall(SYS_getpid);
+    }
+    if (cg != NULL && ((!c->placed && join_cgroup(cg->procs_fd) == -1) ||
+                       join_cgroup(cg->join_fd[0]) == -1 || join_cgroup(cg->join_fd[1]) == -1)) {
+        e.stage = STAGE_CGROUP;
+        e.err = errno;
+    } else {
+        (void)spawn_exec(c->spec, -1, &e); /* returns only on failure */
+    }
+    c->stage = (int)e.stage;
+    c->err = e.err;
+    c->failed = 1;
+    _exit(127);
+}
+
+#if defined(__x86_64__)
+/* clone3 with a new stack cannot go through syscall(): the child would return through a
+ * frame on a stack it does not have. Here the child jumps straight into fn(arg) on its
+ * own stack and never comes back. Returns the child's pid, or -errno. */
+static long clone3_vm(struct tend_clone_args *args, int (*fn)(void *), void *arg)
+{
+    long ret;
+
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %[arg], %%rdi\n\t"
+                     "call *%[fn]\n\t"
+                     "ud2\n"
+                     "1:"
+                     : "=a"(ret)
+                     : "a"((long)SYS_clone3), "D"(args), "S"(sizeof(*args)), [fn] "r"(fn),
+                       [arg] "r"(arg)
+                     : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+#endif
+
+int spawn_run(const struct spawn_spec *spec, pid_t *pid, struct spawn_error *err)
+{
+    struct vm_child c = {.spec = spec};
+    char *top = vm_stack_top();
+    sigset_t old;
+    pid_t child = -1;
+    int saved = 0;
+
+    err->stage = STAGE_FORK;
+    err->err = 0;
+    if (top == NULL) {
+        err->err = errno;
+        return -1;
+    }
+    if (block_all(&old) == -1) {
+        err->err = errno;
+        return -1;
+    }
+#if defined(__x86_64__)
+    static int no_clone3 = -1;
+    if (no_clone3 == -1) /* test switch: take the path of kernels without clone3 */
+        no_clone3 = getenv("TEND_SPAWN_NO_CLONE3") != NULL;
+    if (!no_clone3) {
+        struct tend_clone_args args;
+        int cg_fd = spec->cgroup != NULL ? spec->cgroup->dir_fd : -1;
+        memset(&args, 0, sizeof(args));
+        args.flags = CLONE_VM | CLONE_VFORK;
+        args.exit_signal = SIGCHLD;
+        args.stack = (uint64_t)(uintptr_t)(top - VM_STACK_BYTES);
+        args.stack_size = VM_STACK_BYTES;
+        if (cg_fd != -1) {
+            args.flags |= TEND_CLONE_INTO_CGROUP;
+            args.cgroup = (uint64_t)cg_fd;
+        }
+        c.placed = cg_fd != -1;
+        long r = clone3_vm(&args, vm_child_main, &c);
+        if (r > 0) {
+            child = (pid_t)r;
+        } else {
+            saved = (int)-r;
+            c.placed = false;
+            /* No clone3 at all: never again. A transient shortage is the caller's to
+             * retry. Anything else (a cgroup clone3 refuses) goes on with clone below,
+             * the child joining its cgroup itself. */
+            if (saved == ENOSYS)
+                no_clone3 = 1;
+            else if (saved == EAGAIN || saved == ENOMEM)
+                goto done;
+        }
+    }
+#endif
+    if (child == -1) {
+        child = clone(vm_child_main, top, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+        saved = errno;
+    }
+#if defined(__x86_64__)
+done:
+#endif
+    (void)sigprocmask(SIG_SETMASK, &old, NULL); /* restoring a valid mask cannot fail */
+    if (child == -1) {
+        err->err = saved;
+        errno = saved;
+        return -1;
+    }
+    /* tend ran again only once the child exec'd or exited: its record is final. */
+    *pid = child;
+    if (c.failed) {
+        err->stage = (enum spawn_stage)c.stage;
+        err->err = c.err;
+        return 1;
+    }
+    err->stage = STAGE_NONE;
     return 0;
 }
 

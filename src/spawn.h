@@ -78,7 +78,7 @@ struct spawn_spec {
     const struct spawn_cgroup *cgroup; /* spawn_start only; NULL: stay in the caller's */
     const struct spawn_rlimit *rlimits; /* set after nofile; may be NULL when nrlimits is 0 */
     size_t nrlimits;
-    /* spawn_start only: the child stores its pid in each non-NULL one, before anything else.
+    /* The child stores its pid in each non-NULL one, before anything else.
      * They point into shared memory that outlives the parent (the handover state), so a
      * parent killed between the fork and its own record still leaves the pid behind. */
     volatile int32_t *note_pid[2];
@@ -104,6 +104,17 @@ int spawn_exec(const struct spawn_spec *spec, int keep_fd, struct spawn_error *e
  * the fork or pipe failed. Signals are blocked across the fork so that no handler of the
  * caller can run in the child. */
 int spawn_start(const struct spawn_spec *spec, pid_t *pid, int *report_fd);
+
+/* Like spawn_start, but the child is made with clone(CLONE_VM|CLONE_VFORK) (clone3 with
+ * CLONE_INTO_CGROUP when spec->cgroup has a directory; without it, or when the kernel
+ * refuses, the child joins its cgroups first): it runs in the caller's memory on a private
+ * stack while the caller waits, so a spawn costs the same whatever the caller's size, and
+ * the outcome is known on return, with no report pipe. The caller must be single-threaded.
+ * Returns 0 when the exec happened (*pid is the program); 1 when the child failed at
+ * err->stage with err->err and exited 127 (*pid is still to be reaped); -1/errno when no
+ * child could be made (err->stage STAGE_FORK, err->err the errno: EAGAIN for a process or
+ * pids limit, ENOMEM). */
+int spawn_run(const struct spawn_spec *spec, pid_t *pid, struct spawn_error *err);
 
 /* Reads one report from a report pipe. Returns 1 with *err filled when the child reported a
  * failure, 0 at end of file (the exec succeeded), -1/errno on a read error (EAGAIN on a

@@ -66,8 +66,6 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
         return NULL;
     proc_init(&svc->p, conf);
     svc->sup = sup;
-    svc->report_fd = -1;
-    svc->report_w.fd = -1;
     adopt_init(svc);
     timer_init(&svc->timer, on_timer, svc);
     if (conf->healthcheck_kind != HEALTH_NONE)
@@ -85,7 +83,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
 /* Every descriptor and timer a service holds besides its state machine's deadline. */
 void svc_release(struct service *svc)
 {
-    launch_close_report(svc);
+    launch_forget(svc);
     adopt_wait_end(svc);
     adopt_pidfd_end(svc);
     loop_timer_cancel(&svc->sup->loop, &svc->timer);
@@ -589,12 +587,6 @@ void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
             return;
         }
     }
-    /* The child is gone, so its report pipe holds its whole story: read it first so
-     * that an exec failure is not mistaken for a quick exit. */
-    if (svc->report_fd != -1 && (svc->p.pid == pid || svc->launcher_pid == pid)) {
-        (void)fcntl(svc->report_fd, F_SETFL, 0); /* blocking is fine: EOF is there */
-        launch_read_report(svc);
-    }
     if (svc->launcher_pid == pid) {
         svc->launcher_pid = 0;
         if (svc->p.pid != pid) {
@@ -641,12 +633,19 @@ static void reap_children(struct supervisor *sup)
 
 void sup_resume(struct service *svc)
 {
-    /* A spawn whose report pipe died with the previous supervisor: the child did not get
-     * to report a failure to us, so its exec counts as done (as when the pipe cannot be
-     * read); a failed exec shows as its exit status 127. The pidfile launcher waits for
-     * its pidfile instead. */
+    /* A spawn the previous supervisor had queued but not done yet. (A pidfile program
+     * whose launcher exited is STARTING without a pid too, but it waits for its pidfile.) */
+    if (svc->resume_spawn) {
+        svc->resume_spawn = false;
+        launch_spawn(svc);
+        return;
+    }
+    /* A spawn it died in (the child noted its pid, the clone had not returned): the child
+     * ran on its memory and could not tell its outcome, so its exec counts as done; a
+     * failed exec shows as its exit status 127. The pidfile launcher waits for its pidfile
+     * instead. */
     if (svc->p.state == PROC_STARTING && svc->p.pid != 0 && !svc->p.exec_ok &&
-        svc->report_fd == -1 && !adopt_pidfile_mode(svc)) {
+        !adopt_pidfile_mode(svc)) {
         struct proc_event ok = {.kind = EV_EXEC_OK};
         sup_apply(svc, &ok);
     }
@@ -745,7 +744,7 @@ int sup_init(struct supervisor *sup)
         (sup->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
         loop_init(&sup->loop) == -1 ||
         loop_add(&sup->loop, &sup->sig_w, sup->sig_fd, EPOLLIN, on_signal, sup) == -1 ||
-        loop_set_urgent(&sup->loop, &sup->sig_w) == -1)
+        loop_set_urgent(&sup->loop, &sup->sig_w) == -1 || launch_init(sup) == -1)
         return -1;
     sup->cgroups = cgroup_tree_open(&sup->loop, sup->config->tend.cgroups, sup->keeper_pid,
                                     sup->restarted, on_sweep_done, sup);
@@ -797,6 +796,7 @@ void sup_destroy(struct supervisor *sup)
     sup->events = NULL;
     cgroup_tree_close(sup->cgroups);
     sup->cgroups = NULL;
+    launch_fini(sup);
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
     sup->sig_fd = -1;

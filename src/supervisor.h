@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "launch.h"
 #include "loop.h"
 #include "proc.h"
 #include "timer.h"
@@ -26,8 +27,9 @@ struct service {
     struct proc p;             /* policy state; p.conf is owned */
     struct supervisor *sup;
     struct timer timer;        /* mirrors p.deadline_ns */
-    struct watcher report_w;   /* the spawn report pipe while the exec is unconfirmed */
-    int report_fd;
+    struct service *spawn_next, *spawn_prev; /* in the spawn queue (launch.c) */
+    bool spawn_queued;
+    bool resume_spawn;         /* restored while queued: sup_resume queues it again */
     /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
     pid_t launcher_pid;        /* the command we spawned, until it exits */
     unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
@@ -103,6 +105,7 @@ struct supervisor {
     rlim_t child_nofile;       /* children's RLIMIT_NOFILE soft limit (tend raises its own) */
     sigset_t child_reset;      /* signals not at their default in tend: reset in children */
     struct cgroup_tree *cgroups; /* where services' process trees live (cgroup.c) */
+    struct launch_queue spawnq;  /* spawns waiting for their slice (launch.c) */
 };
 
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */

@@ -245,6 +245,35 @@ t_supervisor_killed_during_a_spawn() {
     expect_eq "$(tag_count spawn-a)" 0 "instances of a after the stop"
 }
 
+# 150 spawns queued by one `tend start all` (served in slices), the supervisor killed at the
+# first of them: the next supervisor spawns the first again and takes the queued ones up
+# where they were, each program once, none FATAL, none left STARTING.
+t_supervisor_killed_with_spawns_queued() {
+    setup
+    local n=150 i
+    for i in $(seq 1 $n); do
+        printf '[program:q%s]\ncommand=%s/sleeper\nenvironment=TAG=queued\nautostart=false\nstartsecs=0\n' \
+            "$i" "$H"
+    done | write_conf
+    export TEND_TEST_KILL_IN_SPAWN="before:$T/kill-q"
+    start_tend
+    : >"$T/kill-q"
+    cli start all >/dev/null 2>&1 || true   # the supervisor dies before it answers
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    unset TEND_TEST_KILL_IN_SPAWN
+    [ ! -e "$T/kill-q" ] || fail "the supervisor did not die in a spawn"
+    wait_log "the previous supervisor died while spawning it, before the fork: spawning it again"
+    for i in $(seq 1 $n); do
+        wait_log "q$i \\(pid [0-9]+\\): STARTING -> RUNNING" 60
+    done
+    cli status >"$T/status.out" 2>&1 || true
+    expect_eq "$(grep -c ' RUNNING ' "$T/status.out")" "$n" "programs RUNNING"
+    expect_eq "$(tag_count queued)" "$n" "instances (one each)"
+    expect_eq "$(count_log ' -> FATAL')" 0 "FATAL transitions"
+    stop_tend
+    expect_eq "$(tag_count queued)" 0 "instances after the stop"
+}
+
 # A restarted supervisor goes on with the config in force, kept by the keeper: not with the
 # file on disk, edited since (here broken) and never reloaded. A reload reads the disk, and
 # what it applies is what the next restart keeps.

@@ -129,12 +129,14 @@ t_pids_limit_waits_then_recovers() {
     stop_tend
 }
 
-# tend at RLIMIT_NOFILE 96, its descriptor table filled by idle control clients: programs
-# killed meanwhile cannot be restarted (EMFILE on the pipes and cgroup files a spawn opens),
-# wait for descriptors instead of going FATAL (startretries=0 would have made the first
-# failure final), and are all back once the clients are gone.
+# tend's descriptor table full: its RLIMIT_NOFILE is lowered (prlimit) to the descriptors it
+# has open, as if something had used up the rest. Programs killed meanwhile cannot be
+# restarted (EMFILE on what a spawn opens: cgroup files, pipes, the pidfd), wait for
+# descriptors instead of going FATAL (startretries=0 would have made the first failure final),
+# and are all back once the limit is raised again. (Idle control clients cannot do this any
+# more: their number is capped below what the programs need.)
 t_descriptor_exhaustion_loses_no_service() {
-    local i n pids p hog
+    local i n pids p open hard
     setup
     make_recorder
     n=8
@@ -144,25 +146,20 @@ t_descriptor_exhaustion_loses_no_service() {
             printf '[program:d%s]\ncommand=%s\nstartsecs=0\nstartretries=0\n' "$i" "$H/sleeper"
         done
     } | write_conf
-    bash -c 'ulimit -n 96 && exec "$0" daemon -n -c "$1"' "$TEND" "$CONF" \
-        >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    KEEPER_PID=$!
-    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    start_tend
     for i in $(seq 1 $n); do
         wait_log "${TS}d$i \(pid [0-9]+\): STARTING -> RUNNING"
     done
     pids=$(tendctl status --json | sed -nE 's/.*"pid": ([0-9]+),.*/\1/p')
     expect_eq "$(printf '%s\n' $pids | grep -c .)" "$n" "pids of the programs"
-    "$H/e2e_rawclient" hold -t 60 "$T/tend.sock" 150 "$T/hog.ready" >"$T/hog.out" 2>&1 &
-    hog=$!
-    TRACKED="$TRACKED $hog"
-    waitfor "$T/hog.ready" '^ready' 15 || fail "the idle clients did not connect"
-    wait_log "control: cannot accept: Too many open files"
+    hard=$(prlimit --pid "$TEND_PID" --nofile --noheadings --output HARD --raw)
+    open=$(ls "/proc/$TEND_PID/fd" | wc -l)
+    prlimit --pid "$TEND_PID" --nofile="$open:$hard" || fail "cannot lower tend's RLIMIT_NOFILE"
     for p in $pids; do kill -KILL "$p"; done
     for i in $(seq 1 $n); do
         wait_log "${TS}d$i: STARTING -> BACKOFF: waiting for free file descriptors \(tend's RLIMIT_NOFILE\): cannot [a-z ]+: Too many open files; try 1, next in 0.5s \(startretries not counted\)"
     done
-    kill -TERM "$hog"
+    prlimit --pid "$TEND_PID" --nofile="$hard:$hard" || fail "cannot raise tend's RLIMIT_NOFILE"
     for i in $(seq 1 $n); do
         wait_log "${TS}d$i \(pid [0-9]+\): STARTING -> RUNNING: the resource it waited for is back" 40
     done

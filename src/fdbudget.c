@@ -1,0 +1,119 @@
+/* fdbudget: tend's descriptor budget (see fdbudget.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "fdbudget.h"
+
+static unsigned long conn_cap = FDBUDGET_CONNS_MAX;
+
+/* A stream costs its pipe (both ends) and its file, if it has one. */
+static unsigned long stream_cost(enum log_target kind, bool syslog)
+{
+    switch (kind) {
+    case LOG_TARGET_NONE:
+        return syslog ? 2 : 0;
+    case LOG_TARGET_SYSLOG:
+        return 2; /* the syslog socket is one for all */
+    case LOG_TARGET_AUTO:
+    case LOG_TARGET_PATH:
+        return 3;
+    }
+    return 3;
+}
+
+unsigned long fdbudget_program(const struct proc_conf *c)
+{
+    unsigned long n = stream_cost(c->stdout_logfile_kind, c->stdout_syslog);
+
+    if (!c->redirect_stderr)
+        n += stream_cost(c->stderr_logfile_kind, c->stderr_syslog);
+    if (c->pidfile != NULL)
+        n += 2;
+    if (c->healthcheck_kind != HEALTH_NONE)
+        n += 3;
+    return n;
+}
+
+void fdbudget_count(const struct config *cfg, struct fdbudget *b)
+{
+    memset(b, 0, sizeof(*b));
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        if (cfg->procs[i] != NULL)
+            b->programs += fdbudget_program(cfg->procs[i]);
+    }
+    b->need = b->programs + FDBUDGET_FIXED + FDBUDGET_SPAWN + FDBUDGET_CONNS_MIN;
+}
+
+/* fs.nr_open: the most a hard limit may be raised to. */
+static rlim_t nr_open(void)
+{
+    unsigned long v = 1024 * 1024; /* the kernel's default, if the file cannot be read */
+    FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &v) != 1)
+            v = 1024 * 1024;
+        (void)fclose(f); /* read-only: nothing to lose */
+    }
+    return (rlim_t)v;
+}
+
+int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+        snprintf(msg, len, "cannot read the descriptor limit (RLIMIT_NOFILE): %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)b->need) {
+        /* Room for the connections' full share too, if nr_open allows. */
+        rlim_t want = (rlim_t)(b->need - FDBUDGET_CONNS_MIN + FDBUDGET_CONNS_MAX);
+        rlim_t top = nr_open();
+        struct rlimit up = {.rlim_cur = want < top ? want : top};
+        up.rlim_max = up.rlim_cur;
+        if (up.rlim_cur >= (rlim_t)b->need && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up; /* root (CAP_SYS_RESOURCE) may raise the hard limit */
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            snprintf(msg, len, "cannot raise the descriptor limit (RLIMIT_NOFILE) to its hard "
+                     "limit %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+            return -1;
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)b->need) {
+        snprintf(msg, len, "not enough file descriptors: the programs need up to %lu, tend "
+                 "needs %lu in all (%d fixed, %d for spawning, %d control connections), but "
+                 "RLIMIT_NOFILE is %llu and tend cannot raise it; raise the hard limit "
+                 "(ulimit -Hn, LimitNOFILE=) or capture less (stdout_logfile=NONE, "
+                 "redirect_stderr=true)", b->programs, b->need, FDBUDGET_FIXED,
+                 FDBUDGET_SPAWN, FDBUDGET_CONNS_MIN, (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    if (keeper > 0) {
+        /* The keeper holds each deposited pipe at the number the supervisor has it at. It is
+         * our parent, with our credentials. */
+        struct rlimit kl;
+        if (prlimit(keeper, RLIMIT_NOFILE, NULL, &kl) == 0 && kl.rlim_cur < rl.rlim_cur &&
+            prlimit(keeper, RLIMIT_NOFILE, &rl, NULL) == -1) {
+            snprintf(msg, len, "cannot raise the keeper's descriptor limit (RLIMIT_NOFILE) to "
+                     "%llu: %s", (unsigned long long)rl.rlim_cur, strerror(errno));
+            return -1;
+        }
+    }
+    b->limit = rl.rlim_cur == RLIM_INFINITY ? (unsigned long)-1 : (unsigned long)rl.rlim_cur;
+    unsigned long spare = b->limit - (b->need - FDBUDGET_CONNS_MIN);
+    b->conns = spare > FDBUDGET_CONNS_MAX ? FDBUDGET_CONNS_MAX : spare;
+    conn_cap = b->conns;
+    return 0;
+}
+
+unsigned long fdbudget_conn_cap(void)
+{
+    return conn_cap;
+}

@@ -1,0 +1,53 @@
+/* fdbudget: tend's descriptor budget, designed rather than discovered. What a config needs
+ * is counted from the config, checked against RLIMIT_NOFILE at start-up and at every reload,
+ * and what is left after the programs, the fixed part and a reserve for spawning is what
+ * the control server may use for its connections.
+ *
+ * The cost of one program (tend's side; the program's own descriptors are its own):
+ * - each captured stream is a pipe whose two ends tend keeps for the program's life (the
+ *   pipe outlives each instance, see logcap.h): 2; stdout and stderr are one stream under
+ *   redirect_stderr=true, and a stream that goes nowhere (NONE) costs nothing;
+ * - each stream's log file while it is open (an AUTO file from the first line): 1;
+ * - pidfile= programs: 2 (the inotify watch while waiting, then the daemon's pidfd);
+ * - a health check: 3 while it runs (a socket, or a command's report and output pipes).
+ * So a program on default settings (stdout and stderr AUTO files) costs 6.
+ *
+ * The keeper holds every capture pipe at the same number as the supervisor does, so its
+ * limit is raised with the supervisor's. */
+#ifndef TEND_FDBUDGET_H
+#define TEND_FDBUDGET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define FDBUDGET_FIXED 64        /* loop, signals, timers, log, keeper, state, sockets, ... */
+#define FDBUDGET_SPAWN 16        /* transient descriptors of a spawn or an alert in flight */
+#define FDBUDGET_CONNS_MIN 16    /* the control server always has room for this many */
+#define FDBUDGET_CONNS_MAX 512   /* and never takes more (control.h's CONTROL_MAX_CONNS) */
+
+struct fdbudget {
+    unsigned long programs; /* what the programs need, at most */
+    unsigned long need;     /* programs + fixed + spawn reserve + FDBUDGET_CONNS_MIN */
+    unsigned long limit;    /* the soft RLIMIT_NOFILE in force after fdbudget_fit */
+    unsigned long conns;    /* control connections allowed within it */
+};
+
+/* The descriptors one program of this config costs tend (see the top). */
+unsigned long fdbudget_program(const struct proc_conf *c);
+
+/* Counts what cfg needs into b (limit and conns still 0). */
+void fdbudget_count(const struct config *cfg, struct fdbudget *b);
+
+/* Makes the descriptor limit fit b->need: the soft limit goes to the hard one, and when that
+ * is not enough and tend may (CAP_SYS_RESOURCE, as root), the hard limit goes up to the need
+ * plus a margin, within fs.nr_open. keeper: the keeper's pid, whose limit follows (0: none).
+ * Returns 0 with b->limit and b->conns set (and the connection cap in force updated), or -1
+ * with a message naming the resource and the numbers in msg when the config does not fit. */
+int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len);
+
+/* The control server's connection cap now in force (FDBUDGET_CONNS_MAX until a fit). */
+unsigned long fdbudget_conn_cap(void);
+
+#endif
