@@ -246,7 +246,7 @@ TEST(status_table_usage_columns)
     s = format_status(p, 1, true);
     CHECK_STR(s, "[\n  {\"name\": \"web:web_00\", \"group\": \"web\", \"state\": \"RUNNING\", "
                  "\"pid\": 1234, \"uptime\": 65, \"restarts\": 0, \"exit\": \"\", \"reason\": "
-                 "\"\", \"health\": \"\", \"waiting\": \"\", \"dropped\": 0, "
+                 "\"\", \"health\": \"\", \"dropped\": 0, "
                  "\"memory\": 1572864, \"cpu\": 1250000, \"tasks\": 3}\n]\n");
     free(s);
 }
@@ -269,11 +269,11 @@ TEST(status_json)
     CHECK_STR(s, "[\n"
                  "  {\"name\": \"web:web_00\", \"group\": \"web\", \"state\": \"RUNNING\", "
                  "\"pid\": 1234, \"uptime\": 65, \"restarts\": 0, \"exit\": \"\", "
-                 "\"reason\": \"\", \"health\": \"\", \"waiting\": \"\", \"dropped\": 0},\n"
+                 "\"reason\": \"\", \"health\": \"\", \"dropped\": 0},\n"
                  "  {\"name\": \"db\", \"group\": \"db\", \"state\": \"FATAL\", \"pid\": 0, "
                  "\"uptime\": 0, \"restarts\": 3, \"exit\": \"exit 127\", \"reason\": "
                  "\"cannot execute: No such file or directory\", \"health\": \"\", "
-                 "\"waiting\": \"\", \"dropped\": 0}\n"
+                 "\"dropped\": 0}\n"
                  "]\n");
     free(s);
 
@@ -519,7 +519,7 @@ TEST(status_round_trip)
     CHECK_INT(RUN(&c, "--json", "status", "web:*", "a b"), EXIT_OK);
     CHECK_STR(c.out, "[\n  {\"name\": \"web:web_00\", \"group\": \"web\", \"state\": "
                      "\"RUNNING\", \"pid\": 1234, \"uptime\": 65, \"restarts\": 0, \"exit\": "
-                     "\"\", \"reason\": \"\", \"health\": \"ok\", \"waiting\": \"\", "
+                     "\"\", \"reason\": \"\", \"health\": \"ok\", "
                      "\"dropped\": 0}\n]\n");
     CHECK_INT(wait_server(srv), 0);
     captured_free(&c);
