@@ -2543,13 +2543,36 @@ static int cmp_proc_name(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
+long long proc_conf_order(const struct proc_conf *c)
+{
+    return (long long)c->group_priority * 4294967296LL + ((long long)c->priority - INT_MIN);
+}
+
 static int cmp_proc_order(const void *a, const void *b)
 {
     const struct proc_conf *x = *(struct proc_conf *const *)a;
     const struct proc_conf *y = *(struct proc_conf *const *)b;
-    if (x->priority != y->priority)
-        return x->priority < y->priority ? -1 : 1;
+    long long ox = proc_conf_order(x), oy = proc_conf_order(y);
+    if (ox != oy)
+        return ox < oy ? -1 : 1;
     return strcmp(x->name, y->name);
+}
+
+/* Each process's group_priority, from its [group:x] or its own, then the table in order. */
+static void order_procs(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+
+    for (size_t i = 0; i < cfg->nprocs; i++) {
+        struct proc_conf *p = cfg->procs[i];
+        p->group_priority = p->priority;
+        for (size_t g = 0; g < cfg->ngroups; g++) {
+            if (strcmp(cfg->groups[g].name, p->group) == 0)
+                p->group_priority = cfg->groups[g].priority;
+        }
+    }
+    if (cfg->nprocs > 1)
+        qsort(cfg->procs, cfg->nprocs, sizeof *cfg->procs, cmp_proc_order);
 }
 
 /* Process names must be unique: they are how the CLI names a process. */
@@ -2659,8 +2682,7 @@ static void build_programs(struct loader *ld)
     check_proc_names(ld);
     if (ld->errors == 0)
         check_dependencies(ld);
-    if (ld->cfg->nprocs > 1)
-        qsort(ld->cfg->procs, ld->cfg->nprocs, sizeof *ld->cfg->procs, cmp_proc_order);
+    order_procs(ld);
 }
 
 /* ---- building: [inet_http_server] ------------------------------------------------------- */
@@ -2867,8 +2889,7 @@ web_process:
     p->file = xstrdup(w->file);
     p->line = w->line;
     push_proc(ld, p);
-    if (ld->cfg->nprocs > 1)
-        qsort(ld->cfg->procs, ld->cfg->nprocs, sizeof *ld->cfg->procs, cmp_proc_order);
+    order_procs(ld);
 }
 
 /* ---- building: alerts ------------------------------------------------------------------- */

@@ -115,6 +115,9 @@ struct proc_conf {
     int numprocs;
     int process_num;
     int priority;
+    /* Its [group:x]'s priority (999 when the section sets none), or its own priority when it
+     * is a group of its own. With priority it orders starts and stops: proc_conf_order. */
+    int group_priority;
     bool autostart;
     int startsecs;
     int startretries;
@@ -317,6 +320,12 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b);
 /* Deep copy, and free of a copy (or of a pointer taken out of config->procs). */
 struct proc_conf *proc_conf_dup(const struct proc_conf *p);
 void proc_conf_free(struct proc_conf *p);
+
+/* Where it comes in starts (ascending) and stops (descending): its group's priority first,
+ * then its own, as supervisord orders its process groups and the processes of each. The two
+ * ints fit one 64-bit key exactly (the group's times 2^32, plus the own one's offset from
+ * INT_MIN), so comparisons and levels stay plain integers. */
+long long proc_conf_order(const struct proc_conf *c);
 
 /* The process with this name, or NULL. */
 const struct proc_conf *config_find_proc(const struct config *config, const char *name);

@@ -45,7 +45,8 @@
 
 struct target {
     char *name;          /* display name; looked up again each time (reload may remove it) */
-    int priority;        /* start and stop go level by level, as supervisorctl's do */
+    long long order;     /* start and stop go level by level (proc_conf_order), as
+                          * supervisorctl's do */
     bool issued;         /* the request was applied to it (its level came) */
     bool done;
     bool was_running;    /* start: it was already RUNNING when asked */
@@ -379,11 +380,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
         }
         r.autostart = p->conf->autostart;
         r.priority = p->conf->priority;
-        r.group_priority = 999; /* supervisord's default for a group */
-        for (size_t g = 0; g < k->ctl->sup->config->ngroups; g++) {
-            if (strcmp(k->ctl->sup->config->groups[g].name, p->conf->group) == 0)
-                r.group_priority = k->ctl->sup->config->groups[g].priority;
-        }
+        r.group_priority = p->conf->group_priority;
         r.stdout_log = logcap_path(svc->logcap, LOGCAP_STDOUT);
         r.stderr_log = logcap_path(svc->logcap, LOGCAP_STDERR);
     }
@@ -426,13 +423,13 @@ static void issue_level(struct conn *k, bool all)
         first++;
     if (first == k->ntargets)
         return;
-    int level = k->targets[first].priority;
+    long long level = k->targets[first].order;
     /* Applying one request changes states and calls check_waiter through the listener;
      * the others are not applied yet, so judging now would be wrong. */
     k->issuing = true;
     for (size_t i = first; i < k->ntargets; i++) {
         struct target *t = &k->targets[i];
-        if (t->issued || (!all && t->priority != level && k->verb != PROTO_VERB_RESTART))
+        if (t->issued || (!all && t->order != level && k->verb != PROTO_VERB_RESTART))
             continue;
         t->issued = true;
         struct service *svc = sup_find(sup, t->name);
@@ -468,7 +465,7 @@ static void do_change(struct conn *k, struct proto_request *req)
     for (size_t i = 0; i < n; i++) {
         struct service *svc = sel[req->verb == PROTO_VERB_STOP ? n - 1 - i : i];
         k->targets[i].name = xstrdup(svc->display);
-        k->targets[i].priority = svc->p.conf->priority;
+        k->targets[i].order = proc_conf_order(svc->p.conf);
         k->targets[i].was_running = svc->p.state == PROC_RUNNING;
     }
     free(sel);

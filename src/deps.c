@@ -135,14 +135,14 @@ void deps_rebuild(struct supervisor *sup)
      * stops dependents first, and keeps priority's order otherwise. The graph is acyclic,
      * so relaxing until nothing changes ends within its depth + 1 passes. */
     for (size_t i = 0; i < sup->nsvcs; i++)
-        sup->svcs[i]->stop_rank = newest_conf(sup->svcs[i])->priority;
+        sup->svcs[i]->stop_rank = proc_conf_order(newest_conf(sup->svcs[i]));
     for (size_t pass = 0; changed && pass <= sup->nsvcs; pass++) {
         changed = false;
         for (size_t i = 0; i < sup->nsvcs; i++) {
             struct service *s = sup->svcs[i];
             for (size_t k = 0; k < s->ndependents; k++) {
-                int r = s->dependents[k]->stop_rank;
-                if (r > INT_MIN + 1 && r - 1 < s->stop_rank) {
+                long long r = s->dependents[k]->stop_rank;
+                if (r > LLONG_MIN + 1 && r - 1 < s->stop_rank) {
                     s->stop_rank = r - 1;
                     changed = true;
                 }

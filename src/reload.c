@@ -101,6 +101,7 @@ static const char *policy_changes(const struct proc_conf *a, const struct proc_c
         bool differs;
     } keys[] = {
         {"priority", a->priority != b->priority},
+        {"[group] priority", a->group_priority != b->group_priority},
         {"autostart", a->autostart != b->autostart},
         {"startsecs", a->startsecs != b->startsecs},
         {"startretries", a->startretries != b->startretries},
@@ -379,14 +380,9 @@ int reload_reread(struct supervisor *sup, struct config_diags *diags,
     /* Then every process of the reread config, for supervisorctl's avail. */
     for (size_t i = 0; i < cfg->nprocs && report != NULL; i++) {
         const struct proc_conf *q = cfg->procs[i];
-        int gprio = 999; /* supervisord's default for a group */
-        for (size_t g = 0; g < cfg->ngroups; g++) {
-            if (strcmp(cfg->groups[g].name, q->group) == 0)
-                gprio = cfg->groups[g].priority;
-        }
         char line[1200];
         snprintf(line, sizeof(line), "config\t%d\t%d\t%d\t%s\t%s", q->autostart ? 1 : 0,
-                 q->priority, gprio, q->group, q->name);
+                 q->priority, q->group_priority, q->group, q->name);
         report(line, ctx);
     }
     config_free(cfg);

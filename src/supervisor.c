@@ -130,8 +130,9 @@ static int svc_cmp(const void *a, const void *b)
 {
     const struct service *x = *(struct service *const *)a, *y = *(struct service *const *)b;
 
-    if (x->p.conf->priority != y->p.conf->priority)
-        return x->p.conf->priority < y->p.conf->priority ? -1 : 1;
+    long long ox = proc_conf_order(x->p.conf), oy = proc_conf_order(y->p.conf);
+    if (ox != oy)
+        return ox < oy ? -1 : 1;
     return strcmp(x->p.conf->name, y->p.conf->name);
 }
 
@@ -362,7 +363,7 @@ static bool svc_busy(const struct service *svc)
 
 static void check_shutdown_progress(struct supervisor *sup)
 {
-    int level = INT_MIN;
+    long long level = LLONG_MIN;
 
     if (sup->loop.stopping)
         return; /* done already (a tree that emptied while an event was being applied) */
@@ -376,7 +377,7 @@ static void check_shutdown_progress(struct supervisor *sup)
         if (svc_busy(svc) && svc->stop_rank > level)
             level = svc->stop_rank;
     }
-    if (level == INT_MIN) {
+    if (level == LLONG_MIN) {
         /* Then whatever is still alive under tend: nothing outlives it unannounced. */
         if (cgroup_sweep(sup->cgroups))
             return;
@@ -404,7 +405,7 @@ void sup_shutdown(struct supervisor *sup)
     events_stopping(sup->events);
     handover_stopping(sup->handover);
     sdnotify_stopping();
-    sup->shutdown_priority = INT_MAX;
+    sup->shutdown_priority = LLONG_MAX;
     /* Nothing in BACKOFF may start again; processes are stopped level by level. */
     for (size_t i = sup->nsvcs; i-- > 0;) {
         struct service *svc = sup->svcs[i];

@@ -66,7 +66,7 @@ struct service {
     size_t nneeds;
     struct service **dependents; /* what depends on it */
     size_t ndependents;
-    int stop_rank;             /* shutdown order: by descending rank, dependents first */
+    long long stop_rank;       /* shutdown order: by descending rank, dependents first */
     bool dep_wait_start;       /* start once everything it needs is ready */
     bool dep_wait_stop;        /* stop once nothing that needs it runs any more */
     bool dep_start_after_stop; /* ... then start again (a restart) */
@@ -85,7 +85,7 @@ struct supervisor {
     int sig_fd;
     struct watcher sig_w;
     bool shutting_down;
-    int shutdown_priority;     /* the priority level being stopped now */
+    long long shutdown_priority; /* the level (proc_conf_order) being stopped now */
     unsigned long orphans_reaped;
     unsigned long reloads;     /* reloads applied (for the info verb and /metrics) */
     struct {

@@ -243,6 +243,47 @@ EOF
     stop_tend
 }
 
+# [group:x] priority orders the group before its programs' own priority, as in supervisord:
+# groups start by ascending group priority (a program in no group is a group of its own
+# priority), the programs of a group by their own; shutdown goes the other way, a level at a
+# time.
+t_group_priority_orders_starts_and_stops() {
+    setup
+    write_conf <<EOF
+[group:late]
+programs=b,a
+priority=50
+[group:early]
+programs=d
+priority=5
+[program:a]
+command=$H/sleeper -r $T/a.ready
+priority=1
+startsecs=0
+[program:b]
+command=$H/sleeper -r $T/b.ready
+priority=2
+startsecs=0
+[program:c]
+command=$H/sleeper -r $T/c.ready
+priority=10
+startsecs=0
+[program:d]
+command=$H/sleeper -r $T/d.ready
+priority=900
+startsecs=0
+EOF
+    start_tend
+    local n order
+    for n in a b c d; do ready_pid "$T/$n.ready" >/dev/null; done
+    order=$(sed -nE "s/${TS}(late:|early:)?([a-z]+): spawned pid [0-9]+\$/\\3/p" "$LOG" | tr '\n' ' ')
+    expect_eq "$order" "d c a b " "the order of spawns"
+    stop_tend
+    order=$(sed -nE "s/${TS}(late:|early:)?([a-z]+) \\(pid [0-9]+\\): RUNNING -> STOPPING.*/\\3/p" "$LOG" |
+        tr '\n' ' ')
+    expect_eq "$order" "b a c d " "the order of stops at shutdown"
+}
+
 # RUNNING means "stayed up startsecs": a program that is up and ready is still STARTING until
 # startsecs have passed, and its exit before then is a failed start, not an exit.
 t_running_only_after_startsecs() {
