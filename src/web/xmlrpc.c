@@ -907,30 +907,30 @@ static void m_read_log(struct rpc *r, struct xv *const *a, size_t n)
     read_log_value(r, NULL, false, a[0]->i, a[1]->i);
 }
 
-static void m_clear_log(struct rpc *r, struct xv *const *a, size_t n)
+/* A verb without arguments whose success is supervisord's boolean true. */
+static void bool_verb(struct rpc *r, const char *verb)
 {
     struct ctl_result c;
 
-    (void)a;
-    (void)n;
-    if (ctl_call("clearlog", NULL, 0, QUICK_MS, &c) == -1 || !c.ok)
+    if (ctl_call(verb, NULL, 0, QUICK_MS, &c) == -1 || !c.ok)
         fault_from(r, &c);
     else
         w_bool(&r->out, true);
     ctl_result_free(&c);
 }
 
-static void m_shutdown(struct rpc *r, struct xv *const *a, size_t n)
+static void m_clear_log(struct rpc *r, struct xv *const *a, size_t n)
 {
-    struct ctl_result c;
-
     (void)a;
     (void)n;
-    if (ctl_call("shutdown", NULL, 0, QUICK_MS, &c) == -1 || !c.ok)
-        fault_from(r, &c);
-    else
-        w_bool(&r->out, true);
-    ctl_result_free(&c);
+    bool_verb(r, "clearlog");
+}
+
+static void m_shutdown(struct rpc *r, struct xv *const *a, size_t n)
+{
+    (void)a;
+    (void)n;
+    bool_verb(r, "shutdown");
 }
 
 /* supervisord's restart rereads its config and starts again; tend's equivalent that keeps

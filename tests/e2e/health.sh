@@ -23,25 +23,6 @@ ready_pid() {
     sed -nE 's/^ready ([0-9]+).*/\1/p' "$1"
 }
 
-# ere_other N: an ERE group matching every decimal number without leading zeros except N.
-ere_other() {
-    local n=$1 len=${#1} alts=() i d c set
-    [ "$len" -gt 1 ] && alts+=("[1-9][0-9]{0,$((len - 2))}")
-    alts+=("[1-9][0-9]{$len,}")
-    for ((i = 0; i < len; i++)); do
-        d=${n:i:1}
-        set=""
-        for c in 0 1 2 3 4 5 6 7 8 9; do
-            [ "$c" = "$d" ] && continue
-            [ "$i" = 0 ] && [ "$c" = 0 ] && continue
-            set=$set$c
-        done
-        alts+=("${n:0:i}[$set][0-9]{$((len - i - 1))}")
-    done
-    local IFS='|'
-    echo "(${alts[*]})"
-}
-
 # wait_spawn NAME OLDPID: wait until tend logs a spawn of NAME with a pid other than OLDPID
 # and print that pid.
 wait_spawn() {

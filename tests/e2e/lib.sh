@@ -88,3 +88,23 @@ run_tests() {
         sweep_cgroups
     done
 }
+
+# ere_other N: an ERE group matching every decimal number without leading zeros except N
+# (a pid other than N).
+ere_other() {
+    local n=$1 len=${#1} alts=() i d c set
+    [ "$len" -gt 1 ] && alts+=("[1-9][0-9]{0,$((len - 2))}")
+    alts+=("[1-9][0-9]{$len,}")
+    for ((i = 0; i < len; i++)); do
+        d=${n:i:1}
+        set=""
+        for c in 0 1 2 3 4 5 6 7 8 9; do
+            [ "$c" = "$d" ] && continue
+            [ "$i" = 0 ] && [ "$c" = 0 ] && continue
+            set=$set$c
+        done
+        alts+=("${n:0:i}[$set][0-9]{$((len - i - 1))}")
+    done
+    local IFS='|'
+    echo "(${alts[*]})"
+}

@@ -54,17 +54,7 @@ sc_cleanup() {
     cleanup
 }
 
-check_web_sanitizers() {
-    local f
-    for f in "$T"/san/* "$WEB_LOG"; do
-        [ -e "$f" ] || continue
-        if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$f"; then
-            echo "--- $f:"
-            cat "$f"
-            fail "sanitizer report in $f"
-        fi
-    done
-}
+check_web_sanitizers() { scan_sanitizers "$T"/san/* "$WEB_LOG"; }
 
 # The programs both supervisors run: a talker, a sleeper, and a group of two.
 programs() {
@@ -470,25 +460,6 @@ t_hostile_xml() {
     expect_match "$(cat "$T/resp")" '<string>RUNNING</string>' "getState after the attacks"
     stop_tend
     check_web_sanitizers
-}
-
-# ere_other N: an ERE matching every decimal number without leading zeros except N.
-ere_other() {
-    local n=$1 len=${#1} alts=() i d c set
-    [ "$len" -gt 1 ] && alts+=("[1-9][0-9]{0,$((len - 2))}")
-    alts+=("[1-9][0-9]{$len,}")
-    for ((i = 0; i < len; i++)); do
-        d=${n:i:1}
-        set=""
-        for c in 0 1 2 3 4 5 6 7 8 9; do
-            [ "$c" = "$d" ] && continue
-            [ "$i" = 0 ] && [ "$c" = 0 ] && continue
-            set=$set$c
-        done
-        alts+=("${n:0:i}[$set][0-9]{$((len - i - 1))}")
-    done
-    local IFS='|'
-    echo "(${alts[*]})"
 }
 
 # system.* through Python's own XML-RPC client (what monitoring scripts use), and the

@@ -52,9 +52,12 @@ setup() {
 }
 
 # Sanitizer reports: in tend's stderr, tend's log, or the report files the options name.
-check_sanitizers() {
+check_sanitizers() { scan_sanitizers "$T"/*.err "$T"/asan.* "$T"/ubsan.* "$LOG"; }
+
+# scan_sanitizers FILE...: fail, showing it, on the first file with a sanitizer report.
+scan_sanitizers() {
     local f
-    for f in "$T"/*.err "$T"/asan.* "$T"/ubsan.* "$LOG"; do
+    for f in "$@"; do
         [ -e "$f" ] || continue
         if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$f"; then
             echo "--- $f:"

@@ -31,17 +31,7 @@ web_setup() {
     WEB_LOG=$T/logs/e2e/tend-web-stdout.log
 }
 
-check_web_sanitizers() {
-    local f
-    for f in "$T"/san/* "$WEB_LOG"; do
-        [ -e "$f" ] || continue
-        if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$f"; then
-            echo "--- $f:"
-            cat "$f"
-            fail "sanitizer report in $f"
-        fi
-    done
-}
+check_web_sanitizers() { scan_sanitizers "$T"/san/* "$WEB_LOG"; }
 
 # A program that prints a numbered line five times a second and says when it gets SIGHUP.
 talker() {
@@ -51,24 +41,6 @@ talker() {
 
 # ere_other N: an ERE group matching every decimal number without leading zeros except N
 # (as in health.sh): to wait for a log line about a pid other than N.
-ere_other() {
-    local n=$1 len=${#1} alts=() i d c set
-    [ "$len" -gt 1 ] && alts+=("[1-9][0-9]{0,$((len - 2))}")
-    alts+=("[1-9][0-9]{$len,}")
-    for ((i = 0; i < len; i++)); do
-        d=${n:i:1}
-        set=""
-        for c in 0 1 2 3 4 5 6 7 8 9; do
-            [ "$c" = "$d" ] && continue
-            [ "$i" = 0 ] && [ "$c" = 0 ] && continue
-            set=$set$c
-        done
-        alts+=("${n:0:i}[$set][0-9]{$((len - i - 1))}")
-    done
-    local IFS='|'
-    echo "(${alts[*]})"
-}
-
 # web_port [PID]: the port tend-web (the one with pid PID, if given) says it listens on.
 web_port() {
     local re='listening on http://'
