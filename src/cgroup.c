@@ -891,9 +891,12 @@ static bool descends(const struct pinfo *v, size_t n, pid_t pid, pid_t ancestor)
 long cgroup_kill_descendants(pid_t pid)
 {
     struct pinfo *v;
-    size_t n = scan_procs(&v);
     long count = 0;
 
+    /* Before the scan, so that it forks nothing after it. ESRCH only: it is exiting
+     * anyway (its status is what it is). */
+    (void)kill(pid, SIGSTOP);
+    size_t n = scan_procs(&v);
     /* By number, from one snapshot: a descendant that exits and whose pid is reused between
      * the scan and the kill would be hit; the window is one loop over the snapshot. */
     for (size_t i = 0; i < n; i++) {

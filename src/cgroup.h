@@ -113,8 +113,10 @@ void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u);
 
 /* The fallback for a command's tree without cgroups (an alert or health-check command at its
  * timeout): SIGKILL to every live descendant of pid by the current parent links, whatever
- * its process group or session; pid itself is left to the caller. Call while pid is alive:
- * once it has exited its children are someone else's. Returns how many were signalled. */
+ * its process group or session; pid itself is stopped (SIGSTOP) first, so that it cannot
+ * see them die and exit on its own before the caller's SIGKILL, which is left to the caller.
+ * Call while pid is alive: once it has exited its children are someone else's. Returns how
+ * many were signalled. */
 long cgroup_kill_descendants(pid_t pid);
 
 /* Some child of tend was reaped: without cgroups, that is how a process group's emptiness

@@ -812,7 +812,9 @@ static bool exec_verdict(struct health *h, int status, char *reason, size_t len)
             snprintf(reason, len, "cannot %s: %s", spawn_stage_name(e.stage), strerror(e.err));
         return false;
     }
-    if (h->killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+    if (h->killed) {
+        /* Past its deadline, whatever it exited with on the way (an exit it made before
+         * the SIGKILL landed is still late). */
         snprintf(reason, len, "timeout after %ds", h->timeout_s);
         return false;
     }
