@@ -101,7 +101,10 @@ static const char *policy_changes(const struct proc_conf *a, const struct proc_c
         bool differs;
     } keys[] = {
         {"priority", a->priority != b->priority},
-        {"[group] priority", a->group_priority != b->group_priority},
+        /* A program of a group of its own has its own priority as its group's: said once. */
+        {"[group] priority", a->group_priority != b->group_priority &&
+                                 (a->group_priority != a->priority ||
+                                  b->group_priority != b->priority)},
         {"autostart", a->autostart != b->autostart},
         {"startsecs", a->startsecs != b->startsecs},
         {"startretries", a->startretries != b->startretries},
