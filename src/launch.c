@@ -297,7 +297,8 @@ static void dequeue(struct launch_queue *q, struct service *svc)
     q->len--;
 }
 
-/* The service's spawn now: it waited in the queue, so its startsecs start only now. */
+/* The service's spawn now: it may have waited (in the queue, or for the last instance's
+ * leftovers), so its startsecs start only now. */
 static void spawn_queued(struct service *svc)
 {
     struct proc *p = &svc->p;
@@ -306,9 +307,7 @@ static void spawn_queued(struct service *svc)
      * reason: after MAINPID= it is the last instance's leftover, stopped meanwhile. */
     if (p->state != PROC_STARTING || p->pid != 0)
         return;
-    p->start_ns = timer_now_ns();
-    p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
-    p->deadline_ns = proc_start_deadline(p, p->start_ns); /* startsecs or startwaitsecs */
+    proc_start_clock(p, timer_now_ns());
     if (p->deadline_ns != 0 && loop_timer_arm(&svc->sup->loop, &svc->timer, p->deadline_ns))
         log_msg(LOG_LVL_ERROR, "%s: cannot arm a timer: %s", svc->display, strerror(errno));
     spawn_one(svc);
@@ -371,7 +370,7 @@ void launch_spawn(struct service *svc)
     static const uint64_t one = 1;
 
     if (q->wake_fd == -1) {
-        spawn_one(svc); /* no queue (the eventfd could not be made): spawn at once */
+        spawn_queued(svc); /* no queue (the eventfd could not be made): spawn at once */
         return;
     }
     if (svc->spawn_queued)

@@ -99,24 +99,26 @@ bool proc_waits_ready(const struct proc *p)
     return p->conf->readiness != READY_STARTSECS;
 }
 
-uint64_t proc_start_deadline(const struct proc *p, uint64_t now)
+void proc_start_clock(struct proc *p, uint64_t now)
 {
+    p->start_ns = now;
+    p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
     if (proc_waits_ready(p))
-        return now + (uint64_t)(p->conf->startwaitsecs > 0 ? p->conf->startwaitsecs : 1) *
-                         NS_PER_SEC;
-    return p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC : 0;
+        p->deadline_ns = now + (uint64_t)(p->conf->startwaitsecs > 0 ? p->conf->startwaitsecs
+                                                                      : 1) * NS_PER_SEC;
+    else
+        p->deadline_ns =
+            p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC : 0;
 }
 
 static void spawn(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     fx->spawn = true;
     p->state = PROC_STARTING;
-    p->start_ns = now;
     p->exec_ok = false;
     p->ready_seen = false;
     p->pending_start_failed = false;
-    p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
-    p->deadline_ns = proc_start_deadline(p, now);
+    proc_start_clock(p, now);
 }
 
 static void become_running(struct proc *p, uint64_t now, struct proc_effects *fx)

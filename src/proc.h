@@ -128,9 +128,10 @@ void proc_init(struct proc *p, struct proc_conf *conf);
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx);
 
-/* The deadline of a start made at now: startsecs, or startwaitsecs with a readiness other
- * than startsecs; 0 when there is none. */
-uint64_t proc_start_deadline(const struct proc *p, uint64_t now);
+/* A start made at now: startsecs (or startwaitsecs, with a readiness other than startsecs)
+ * count from now, and the deadline follows (0 when there is none). Called at the decision
+ * and again at the real spawn when that came later (queued, or deferred for leftovers). */
+void proc_start_clock(struct proc *p, uint64_t now);
 /* Whether the process waits for a readiness signal rather than startsecs. */
 bool proc_waits_ready(const struct proc *p);
 

@@ -542,14 +542,9 @@ static void on_tree_gone(void *ctx)
 
     if (svc != NULL && svc->spawn_deferred) {
         svc->spawn_deferred = false;
-        if (svc->p.state == PROC_STARTING && svc->p.pid == 0) {
-            /* startsecs count from the real spawn, not from the wait. */
-            svc->p.start_ns = timer_now_ns();
-            svc->p.start_elapsed = !proc_waits_ready(&svc->p) && svc->p.conf->startsecs == 0;
-            svc->p.deadline_ns = proc_start_deadline(&svc->p, svc->p.start_ns);
-            sync_timer(svc);
+        /* startsecs count from the real spawn, not from the wait (launch.c). */
+        if (svc->p.state == PROC_STARTING && svc->p.pid == 0)
             launch_spawn(svc);
-        }
     }
     if (svc != NULL && (svc->removing || svc->next_conf != NULL))
         sup_after_stop(svc); /* a reload waited for the leftovers too */
