@@ -181,6 +181,12 @@ static const struct service *owner_of(const struct service *svc, pid_t pid)
     return NULL;
 }
 
+/* How long a launched pidfile program has to write its pidfile. */
+static int wait_seconds(const struct proc_conf *c)
+{
+    return c->startsecs > PIDFILE_WAIT_MIN_S ? c->startsecs : PIDFILE_WAIT_MIN_S;
+}
+
 /* Reads the pidfile once. A valid one is adopted; otherwise the reason is kept for the
  * FATAL message should the wait run out (a stale file may still be replaced in time). */
 void adopt_try_pidfile(struct service *svc)
@@ -198,8 +204,12 @@ void adopt_try_pidfile(struct service *svc)
         return;
     }
     if (pidfile_read_stat(path, &pid, &st) == -1) {
-        const char *why = errno == ENOENT    ? "did not appear"
-                          : errno == ELOOP   ? "is a symbolic link: refused"
+        if (errno == ENOENT) {
+            snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+                     "pidfile %s did not appear within %ds", path, wait_seconds(svc->p.conf));
+            return;
+        }
+        const char *why = errno == ELOOP   ? "is a symbolic link: refused"
                           : errno == ENODATA ? "is empty"
                           : errno == EINVAL  ? "does not hold a pid"
                                              : strerror(errno);
@@ -286,7 +296,7 @@ void adopt_wait_begin(struct service *svc)
     const struct proc_conf *c = svc->p.conf;
     char dir[PATH_MAX];
     const char *slash = strrchr(c->pidfile, '/');
-    int wait_s = c->startsecs > PIDFILE_WAIT_MIN_S ? c->startsecs : PIDFILE_WAIT_MIN_S;
+    int wait_s = wait_seconds(c);
 
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->pidfile) : 1,
              slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");

@@ -18,7 +18,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,21 +123,24 @@ int main(int argc, char **argv)
         if (setsid() == -1)
             _exit(1);
         pid_t middle = getpid();
-        sigset_t usr1, old;
-        sigemptyset(&usr1);
-        sigaddset(&usr1, SIGUSR1);
-        sigprocmask(SIG_BLOCK, &usr1, &old);
         grandchild = fork();
         if (grandchild == -1)
             _exit(1);
         if (grandchild > 0)
             _exit(0);
-        /* Like a real daemon, write the pidfile once orphaned: the parent-death signal comes
-         * after the reparenting, so from then on the parent is the reaper, never `middle`. */
-        if (prctl(PR_SET_PDEATHSIG, SIGUSR1) == 0 && getppid() == middle)
-            sigwaitinfo(&usr1, NULL);
-        prctl(PR_SET_PDEATHSIG, 0);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        /* Like a real daemon, write the pidfile once orphaned. A pidfd of `middle` becomes
+         * readable only after its children were handed to the reaper. While getppid() still
+         * names it, `middle` is not reaped, so the pidfd is its own (not a reused pid's);
+         * once getppid() names another, the reparenting is done and nothing is left to wait
+         * for. (A parent-death signal would race: the kernel changes the parent before it
+         * sends the signal, so a check of getppid() can see the new parent first.) */
+        int pidfd = (int)syscall(SYS_pidfd_open, middle, 0);
+        if (pidfd != -1) {
+            struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+            while (getppid() == middle && poll(&pfd, 1, -1) == -1 && errno == EINTR)
+                ;
+            close(pidfd);
+        }
 
         if (delay_ms > 0) {
             struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
