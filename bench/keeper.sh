@@ -7,7 +7,8 @@
 #   (restart latency with the keeper in place is bench/supervisor.sh's: tend daemon is the
 #   keeper there too);
 #   - the keeper's memory: VmRSS and Pss (smaps_rollup) with N programs, beside the
-#     supervisor's.
+#     supervisor's; then the same for a keeper inside tend (a copy of tend alone, without
+#     tend-keeper beside it), the baseline of the same run.
 # Usage: bash bench/keeper.sh [BUILD]. Everything lives in a temporary directory.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -29,20 +30,41 @@ now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 sup_pid() { sed -n "s/.* started as pid \\([0-9]*\\) (keeper $keeper).*/\\1/p" "$T/tend.log" | tail -n 1; }
 
-{
-    printf '[tend]\nlogfile=%s/tend.log\nsocket=%s/tend.sock\nchildlogdir=%s/logs\n' "$T" "$T" "$T"
+# conf NAME: a config of n programs whose log and socket are $T/NAME.log and $T/NAME.sock.
+conf() {
+    printf '[tend]\nlogfile=%s/%s.log\nsocket=%s/%s.sock\nchildlogdir=%s/logs\n' \
+        "$T" "$1" "$T" "$1" "$T"
     for i in $(seq 1 "$n"); do
         printf '[program:p%d]\ncommand=%s/sleeper\nstartsecs=0\nstdout_logfile=NONE\n' "$i" "$H"
         printf 'stderr_logfile=NONE\n'
     done
-} >"$T/tend.conf"
-"$TEND" daemon -n -c "$T/tend.conf" >"$T/out" 2>&1 </dev/null &
-keeper=$!
-"$H/waitfor" -t 60 "$T/tend.log" "started as pid" >/dev/null || { echo "  tend did not start"; exit 1; }
-for _ in $(seq 1 120); do
-    "$TEND" -s "$T/tend.sock" status >/dev/null 2>&1 && break
-    "$H/waitfor" -t 1 "$T/never" x >/dev/null 2>&1   # bounded pause while they start
-done
+}
+
+# run_tend BINARY NAME: tend daemon -n on conf NAME, until every program answers in status.
+run_tend() {
+    conf "$2" >"$T/$2.conf"
+    "$1" daemon -n -c "$T/$2.conf" >"$T/$2.out" 2>&1 </dev/null &
+    keeper=$!
+    "$H/waitfor" -t 60 "$T/$2.log" "started as pid" >/dev/null ||
+        { echo "  tend did not start"; exit 1; }
+    for _ in $(seq 1 120); do
+        [ "$("$TEND" -s "$T/$2.sock" status 2>/dev/null | grep -c ' RUNNING ')" = "$n" ] && break
+        "$H/waitfor" -t 1 "$T/never" x >/dev/null 2>&1   # bounded pause while they start
+    done
+}
+
+# memory WHO PID: one line of its resident memory.
+memory() {
+    local rss anon file pss
+    rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$2/status")
+    anon=$(sed -n 's/^RssAnon:[[:space:]]*//p' "/proc/$2/status")
+    file=$(sed -n 's/^RssFile:[[:space:]]*//p' "/proc/$2/status")
+    pss=$(sed -n 's/^Pss:[[:space:]]*//p' "/proc/$2/smaps_rollup")
+    echo "  $1 with $n programs: VmRSS $rss (RssAnon $anon, RssFile $file), Pss $pss"
+}
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+run_tend "$TEND" tend
 
 # One ordinary status call, and the recovery after a kill -9, alternately.
 : >"$T/status"
@@ -66,14 +88,21 @@ echo "  tend status, $n programs: median $((st / 1000)).$(((st % 1000) / 100)) m
 echo "  kill -9 of the supervisor -> tend status answered: median $((rc / 1000)).$(((rc % 1000) / 100)) ms" \
      "(ratio $(echo "scale=2; $rc / $st" | bc) to one status call)"
 
+# RssFile is mostly the C library's and tend's pages, shared with every process that maps
+# them (tend-keeper is static and maps few): RssAnon is the process's own memory.
 sup=$(sup_pid)
-for p in "$keeper" "$sup"; do
-    rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$p/status")
-    anon=$(sed -n 's/^RssAnon:[[:space:]]*//p' "/proc/$p/status")
-    file=$(sed -n 's/^RssFile:[[:space:]]*//p' "/proc/$p/status")
-    pss=$(sed -n 's/^Pss:[[:space:]]*//p' "/proc/$p/smaps_rollup")
-    [ "$p" = "$keeper" ] && who=keeper || who=supervisor
-    # RssFile is mostly the C library's and tend's pages, shared with every process that
-    # maps them (a static build maps far fewer): RssAnon is the process's own memory.
-    echo "  $who with $n programs: VmRSS $rss (RssAnon $anon, RssFile $file), Pss $pss"
-done
+memory "keeper ($(basename "$(readlink "/proc/$keeper/exe")"))" "$keeper"
+memory supervisor "$sup"
+small=$(rss_kb "$keeper")
+kill -TERM "$keeper" && "$H/waitfor" -t 60 --gone "$keeper"
+wait "$keeper" 2>/dev/null
+keeper=""
+
+# The baseline: tend copied alone, so the keeper runs inside it.
+mkdir "$T/alone"
+cp "$TEND" "$T/alone/tend"
+run_tend "$T/alone/tend" alone
+memory "keeper inside tend (baseline)" "$keeper"
+big=$(rss_kb "$keeper")
+echo "  keeper VmRSS: tend-keeper $small kB, inside tend $big kB" \
+     "(ratio $(echo "scale=2; $small / $big" | bc))"

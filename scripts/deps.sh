@@ -12,17 +12,18 @@
 # supervisord on a machine without systemd, so a policy-rc.d that refuses is in place during
 # the install (and removed after, when this script put it there).
 set -eu
-# build: what make (tend, tend-web, the helpers) needs (tend-web: libmicrohttpd for HTTP,
-# expat for XML-RPC); test: what make check needs besides.
-build="gcc make libc6-dev libmicrohttpd-dev libexpat1-dev pkg-config"
+# build: what make (tend, tend-keeper, tend-web, the helpers) needs (tend-keeper: musl-tools,
+# linked statically with musl; tend-web: libmicrohttpd for HTTP, expat for XML-RPC); test:
+# what make check needs besides.
+build="gcc make libc6-dev musl-tools libmicrohttpd-dev libexpat1-dev pkg-config"
 # Debian's supervisor: its stock config is the migration test's, and its supervisorctl and
 # supervisord are the XML-RPC test's (tests/e2e/supervisorctl.sh). The package tests need
 # dpkg-dev, debhelper, fakeroot, lintian, systemd (systemd-analyze; no running systemd) and
-# binutils (readelf); make static musl-tools; completion zsh; the stacks' examples nginx-light,
+# binutils (readelf); completion zsh; the stacks' examples nginx-light,
 # redis-server, python3, nodejs (Debian does not start them here: no init, policy-rc.d);
 # tend-web's tests curl, chromium (headless) and prometheus (promtool and a real scraper).
 test="util-linux procps coreutils bc supervisor dpkg-dev debhelper fakeroot lintian systemd
-      binutils musl-tools zsh nginx-light redis-server python3 nodejs curl chromium prometheus"
+      binutils zsh nginx-light redis-server python3 nodejs curl chromium prometheus"
 lint="cppcheck clang-tidy"
 list=0
 if [ "${1:-}" = --list ]; then

@@ -6,9 +6,10 @@
  * damped restart is pending, on a timeout: nothing wakes it otherwise.
  *
  * Its own descriptors: 3 is /dev/null (a placeholder), 4 the socket to the current
- * supervisor, 5 the signalfd, all close-on-exec. Deposited descriptors are at 6 and above,
- * without close-on-exec, so a supervisor (and the keeper itself, re-executed for an upgrade)
- * inherits them at the same numbers. */
+ * supervisor, 5 the signalfd, all close-on-exec; as tend-keeper, also tend's binary (exe_fd,
+ * close-on-exec, at any free number from 6 on, moved away when a deposit wants its number).
+ * Deposited descriptors are at 6 and above, without close-on-exec, so a supervisor (and the
+ * keeper itself, re-executed for an upgrade) inherits them at the same numbers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,8 +44,11 @@
 #define NS_PER_MS 1000000ULL
 #define BATCH 128              /* records per message, as the supervisor reads them */
 
+extern char **environ;
+
 struct keeper {
     char exe[PATH_MAX];        /* the installed binary, for an upgrade */
+    int exe_fd;                /* tend's binary as it ran us (tend-keeper), or -1: ours */
     char **args;               /* handed to every supervisor */
     int nargs;
     char **av;                 /* the supervisor's argument vector, built per start */
@@ -203,12 +208,24 @@ static void send_ring(struct keeper *k)
 }
 
 /* Places a received descriptor at the number the supervisor has it at, inheritable. */
-static void deposit(int got, int want)
+static void deposit(struct keeper *k, int got, int want)
 {
     if (want < KEEPER_FIRST_FD) {
         say("refused to hold descriptor %d (reserved)", want);
         (void)close(got);
         return;
+    }
+    if (want == k->exe_fd) {
+        /* Close-on-exec, so the supervisor never had it and may use its number: ours moves
+         * out of the way (to the lowest free number, which `want` is not). */
+        int nfd = fcntl(k->exe_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
+        if (nfd == -1) {
+            say("cannot hold descriptor %d: %s", want, strerror(errno));
+            (void)close(got);
+            return;
+        }
+        (void)close(k->exe_fd);
+        k->exe_fd = nfd;
     }
     if (got == want) {
         (void)fcntl(got, F_SETFD, 0); /* valid fd: cannot fail */
@@ -250,12 +267,12 @@ static void read_messages(struct keeper *k)
         case KEEPER_STATE:
             if (got == -1)
                 break;
-            deposit(got, m.fd);
+            deposit(k, got, m.fd);
             if (m.op == KEEPER_STATE && m.fd >= KEEPER_FIRST_FD)
                 k->state_fd = m.fd;
             break;
         case KEEPER_RELEASE:
-            if (m.fd >= KEEPER_FIRST_FD && m.fd != k->state_fd)
+            if (m.fd >= KEEPER_FIRST_FD && m.fd != k->state_fd && m.fd != k->exe_fd)
                 (void)close(m.fd); /* EBADF: it was never held; nothing to undo */
             break;
         case KEEPER_READY:
@@ -352,7 +369,12 @@ static int start_supervisor(struct keeper *k)
         (void)close(tmp);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
-        execv("/proc/self/exe", k->av);
+        /* The binary we were started from, even if a new one is installed under its name
+         * meanwhile (that one runs after an upgrade, not after a crash). */
+        if (k->exe_fd != -1)
+            (void)syscall(SYS_execveat, k->exe_fd, "", k->av, environ, AT_EMPTY_PATH);
+        else
+            execv("/proc/self/exe", k->av);
         _exit(EXIT_NOT_FOUND);
     }
     (void)close(sv[1]);
@@ -555,22 +577,112 @@ static int keeper_loop(struct keeper *k)
     }
 }
 
-static int usage(void)
+static int usage(bool standalone)
 {
-    fprintf(stderr, "tend __keeper: internal command, started by tend daemon\n");
+    fprintf(stderr, "%s: internal %s, started by tend daemon\n",
+            standalone ? KEEPER_BIN : "tend __keeper", standalone ? "program" : "command");
     return EXIT_USAGE;
 }
 
-int keeper_main(int argc, char **argv)
+/* Hands the keeper over to tend-keeper when it is installed beside tend's binary (k->exe):
+ * a small static program, resident in a fraction of tend's memory. OPTS are the options
+ * we were given, passed on as they are. Returns only if that did not happen: this process
+ * then keeps. */
+static void to_standalone(const struct keeper *k, int nopts, char **opts)
 {
-    struct keeper k = {.notify_fd = -1, .pidfile_fd = -1, .state_fd = -1, .last_status = -1};
+    char path[PATH_MAX], fdnum[NUM_MAX], proto[NUM_MAX];
+    const char *slash = strrchr(k->exe, '/');
+    char **av;
+    int fd, n = 0;
+
+    if (slash == NULL || snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - k->exe),
+                                  k->exe, KEEPER_BIN) >= (int)sizeof(path))
+        return;
+    /* The binary that is running now, not the file at its path: a supervisor restarted
+     * after a crash must be this version (O_PATH: exec needs no read permission). */
+    fd = open("/proc/self/exe", O_PATH);
+    if (fd == -1)
+        return; /* without /proc: the keeper stays in tend, which works the same */
+    av = calloc((size_t)nopts + 8, sizeof(*av));
+    if (av == NULL) {
+        (void)close(fd);
+        return;
+    }
+    snprintf(fdnum, sizeof(fdnum), "%d", fd);
+    snprintf(proto, sizeof(proto), "%d", KEEPER_PROTO);
+    av[n++] = KEEPER_BIN;
+    av[n++] = "--tend";
+    av[n++] = (char *)k->exe;
+    av[n++] = "--tend-fd";
+    av[n++] = fdnum;
+    av[n++] = "--proto";
+    av[n++] = proto;
+    for (int i = 0; i < nopts; i++)
+        av[n++] = opts[i];
+    av[n] = NULL;
+    execv(path, av);
+    if (errno != ENOENT) /* none installed is normal (a static build, a copied binary) */
+        say("cannot execute %s: %s; keeping in tend", path, strerror(errno));
+    free(av);
+    (void)close(fd);
+}
+
+/* tend-keeper, started by another version of tend whose keeper speaks another protocol:
+ * that tend keeps, in its own process. Returns only on failure. */
+static int back_to_tend(const char *tend, int tend_fd, int nopts, char **opts)
+{
+    char **av = calloc((size_t)nopts + 4, sizeof(*av));
+    int n = 0;
+
+    if (av == NULL)
+        return EXIT_FAIL;
+    av[n++] = "tend";
+    av[n++] = "__keeper";
+    av[n++] = "--here";
+    for (int i = 0; i < nopts; i++)
+        av[n++] = opts[i];
+    av[n] = NULL;
+    (void)fcntl(tend_fd, F_SETFD, FD_CLOEXEC); /* a valid descriptor: cannot fail */
+    (void)syscall(SYS_execveat, tend_fd, "", av, environ, AT_EMPTY_PATH);
+    say("cannot execute %s: %s", tend, strerror(errno));
+    free(av);
+    return EXIT_FAIL;
+}
+
+int keeper_main(int argc, char **argv, bool standalone)
+{
+    struct keeper k = {.notify_fd = -1, .pidfile_fd = -1, .state_fd = -1, .last_status = -1,
+                       .exe_fd = -1};
+    const char *tend = NULL;
+    int tend_fd = -1, proto = -1, first;
+    bool here = false;
     sigset_t mask;
     ssize_t len;
     int i, rc;
 
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    /* tend-keeper's own options come first: tend's binary, by name and as it ran. */
+    for (i = 1; standalone && i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--tend") == 0)
+            tend = argv[i + 1];
+        else if (strcmp(argv[i], "--tend-fd") == 0)
+            tend_fd = parse_fd(argv[i + 1]);
+        else if (strcmp(argv[i], "--proto") == 0)
+            proto = parse_fd(argv[i + 1]);
+        else
+            break;
+    }
+    if (standalone && (tend == NULL || tend_fd == -1 || strlen(tend) >= sizeof(k.exe)))
+        return usage(true);
+    if (standalone && proto != KEEPER_PROTO)
+        return back_to_tend(tend, tend_fd, argc - i, argv + i);
+    first = i;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--here") == 0) {
+            here = true;
+            continue;
+        }
         if (i + 1 >= argc)
-            return usage();
+            return usage(standalone);
         if (strcmp(argv[i], "--notify-fd") == 0)
             k.notify_fd = parse_fd(argv[++i]);
         else if (strcmp(argv[i], "--pidfile-fd") == 0)
@@ -580,20 +692,33 @@ int keeper_main(int argc, char **argv)
         else if (strcmp(argv[i], "--generation") == 0)
             k.generation = (unsigned)parse_fd(argv[++i]);
         else
-            return usage();
+            return usage(standalone);
     }
     if (i == argc)
-        return usage();
+        return usage(standalone);
     k.args = argv + i + 1;
     k.nargs = argc - i - 1;
-    len = readlink("/proc/self/exe", k.exe, sizeof(k.exe) - 1);
-    if (len <= 0)
-        return EXIT_FAIL;
-    k.exe[len] = '\0';
-    /* After `make install` replaced the binary, the link reads "PATH (deleted)": the file
-     * now at PATH is the new version, which is what an upgrade wants. */
-    if (len > 10 && strcmp(k.exe + len - 10, " (deleted)") == 0)
-        k.exe[len - 10] = '\0';
+    if (standalone) {
+        snprintf(k.exe, sizeof(k.exe), "%s", tend);
+        /* Out of the keeper's own range, and not passed on to the supervisor. */
+        k.exe_fd = fcntl(tend_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
+        (void)close(tend_fd);
+        if (k.exe_fd == -1) {
+            say("cannot hold %s: %s", tend, strerror(errno));
+            return EXIT_FAIL;
+        }
+    } else {
+        len = readlink("/proc/self/exe", k.exe, sizeof(k.exe) - 1);
+        if (len <= 0)
+            return EXIT_FAIL;
+        k.exe[len] = '\0';
+        /* After `make install` replaced the binary, the link reads "PATH (deleted)": the
+         * file now at PATH is the new version, which is what an upgrade wants. */
+        if (len > 10 && strcmp(k.exe + len - 10, " (deleted)") == 0)
+            k.exe[len - 10] = '\0';
+        if (!here)
+            to_standalone(&k, argc - first, argv + first);
+    }
 
     /* Our own descriptors go to 3, 4, 5: first move anything inherited out of the way. */
     k.notify_fd = move_up(k.notify_fd);

@@ -16,6 +16,7 @@
 #ifndef TEND_KEEPER_H
 #define TEND_KEEPER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,9 +47,24 @@ struct keeper_msg {
     uint64_t when_ns; /* CLOCK_MONOTONIC */
 };
 
+/* The keeper's own small program, looked for beside tend's binary; and the version of the
+ * protocol above, which tend and tend-keeper must share. */
+#define KEEPER_BIN "tend-keeper"
+#define KEEPER_PROTO 1
+
 /* Entry point of `tend __keeper`, executed by `tend daemon` once start-up checks passed:
- *   tend __keeper [--notify-fd N] [--pidfile-fd N] [--state-fd N] [--exe PATH] -- ARGS...
- * ARGS are handed to every supervisor it starts (`tend __supervise ... ARGS`). */
-int keeper_main(int argc, char **argv);
+ *   tend __keeper [--here] [--notify-fd N] [--pidfile-fd N] [--state-fd N]
+ *                 [--generation N] -- ARGS...
+ * ARGS are handed to every supervisor it starts (`tend __supervise ... ARGS`).
+ *
+ * Unless --here is given, it first hands over to tend-keeper (STANDALONE: that program's
+ * main) when one is installed beside tend: a static program of its own, whose resident
+ * memory is a fraction of what tend's code and C library take:
+ *   tend-keeper --tend PATH --tend-fd N --proto P [the options above] -- ARGS...
+ * PATH is tend's binary (run again for an upgrade), N an O_PATH descriptor of the binary
+ * that is running (supervisors are started from it), P the protocol tend speaks; a
+ * tend-keeper of another protocol hands back to `tend __keeper --here`. Without one, the
+ * keeper runs inside tend, the same way. */
+int keeper_main(int argc, char **argv, bool standalone);
 
 #endif

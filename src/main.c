@@ -178,7 +178,7 @@ int main(int argc, char **argv)
             return commands[i].fn(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "__keeper") == 0)
-        return keeper_main(argc - 1, argv + 1);
+        return keeper_main(argc - 1, argv + 1, false);
     if (strcmp(cmd, "__supervise") == 0)
         return supervise_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__syslog-relay") == 0 && argc == 3)

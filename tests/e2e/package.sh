@@ -34,7 +34,8 @@ t_build() {
     [ -f "$1" ] || fail "no .deb in $PKG/deb: $(ls "$PKG/deb")"
     dpkg-deb -c "$1" | awk '{ print $6 $7 $8 }' | sed 's|^\./|/|' >contents
     local want
-    for want in /usr/bin/tend "/usr/sbin/daeml->../bin/tend" /usr/share/man/man1/tend.1.gz \
+    for want in /usr/bin/tend /usr/bin/tend-keeper "/usr/sbin/daeml->../bin/tend" \
+        /usr/share/man/man1/tend.1.gz \
         /usr/share/man/man5/tend.conf.5.gz /usr/share/man/man8/daeml.8.gz /etc/tend/tend.conf \
         /etc/tend/conf.d/ /lib/systemd/system/tend.service /usr/lib/tmpfiles.d/tend.conf \
         /usr/share/bash-completion/completions/tend /usr/share/zsh/vendor-completions/_tend \
@@ -44,6 +45,10 @@ t_build() {
     # Stripped in the package (dh_strip), with the hardening flags of dpkg-buildflags.
     mkdir x && dpkg-deb -x "$1" x
     ! readelf -S x/usr/bin/tend | grep -q '\.debug_info' || fail "/usr/bin/tend is not stripped"
+    ! readelf -S x/usr/bin/tend-keeper | grep -q '\.debug_info' ||
+        fail "/usr/bin/tend-keeper is not stripped"
+    ! readelf -l x/usr/bin/tend-keeper | grep -q 'INTERP' ||
+        fail "/usr/bin/tend-keeper is not statically linked"
     readelf -d x/usr/bin/tend | grep -q 'BIND_NOW' || fail "/usr/bin/tend: no -z now"
     readelf -l x/usr/bin/tend | grep -q 'GNU_RELRO' || fail "/usr/bin/tend: no relro"
     readelf -W --dyn-syms x/usr/bin/tend | grep -q '__stack_chk_fail' ||
@@ -77,12 +82,14 @@ restore() {
     fi
     exit "$rc"
 }
-# Processes running the installed binary (tend or daeml), whatever their name.
+# Processes running the installed binaries (tend, daeml or tend-keeper), whatever their name.
 tend_pids() {
     local f
     for f in /proc/[0-9]*/exe; do
         case $(readlink "$f" 2>/dev/null) in
-            /usr/bin/tend|"/usr/bin/tend (deleted)") f=${f%/exe}; echo "${f#/proc/}" ;;
+            /usr/bin/tend | "/usr/bin/tend (deleted)" | /usr/bin/tend-keeper | \
+                "/usr/bin/tend-keeper (deleted)")
+                f=${f%/exe}; echo "${f#/proc/}" ;;
         esac
     done
 }

@@ -413,6 +413,88 @@ EOF
     echo "checked $lines lines across two upgrades" >&2
 }
 
+# tend-keeper installed beside tend: the keeper is that small program, a supervisor it
+# restarts after a crash is the binary that was running (not a new one installed under its
+# name meanwhile), and `tend upgrade` runs the new one with the keeper still tend-keeper.
+t_keeper_program_beside_tend() {
+    setup
+    [ -x "$TEND_BUILD/tend-next" ] || fail "no $TEND_BUILD/tend-next (make build-all builds it)"
+    mkdir -p "$T/bin"
+    cp "$TEND" "$TEND_BUILD/tend-keeper" "$T/bin/"
+    write_conf <<EOF
+[program:s]
+command=$H/sleeper
+startsecs=0
+EOF
+    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    wait_log "s \\(pid [0-9]+\\): STARTING -> RUNNING"
+    local s old
+    s=$(cli pid s)
+    expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend-keeper" "the keeper's binary"
+    expect_eq "$(readlink "/proc/$TEND_PID/exe")" "$T/bin/tend" "the supervisor's binary"
+    # Another build installed under the name; then the supervisor dies: the same version
+    # comes back, from the file that was running (now deleted from the directory).
+    cp "$TEND_BUILD/tend-next" "$T/bin/tend.new"
+    mv "$T/bin/tend.new" "$T/bin/tend"
+    old=$TEND_PID
+    kill -KILL "$TEND_PID"
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    [ "$TEND_PID" != "$old" ] || fail "the supervisor was not restarted"
+    expect_match "$(grep -E "started as pid $TEND_PID " "$LOG" | sed -E "s/$TS//")" \
+        "^tend [0-9.]+ started" "the restarted supervisor's version (not +next)"
+    expect_eq "$(readlink "/proc/$TEND_PID/exe")" "$T/bin/tend (deleted)" \
+        "the restarted supervisor's binary"
+    expect_eq "$(cli pid s)" "$s" "s's pid after the restart"
+    # The upgrade: the keeper re-executes tend, which hands over to tend-keeper again.
+    cli upgrade >/dev/null || fail "tend upgrade failed"
+    wait_log "tend [^ ]*\\+next started as pid [0-9]+ \\(keeper $KEEPER_PID\\)"
+    TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
+    expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend-keeper" \
+        "the keeper's binary after the upgrade"
+    expect_eq "$(readlink "/proc/$TEND_PID/exe")" "$T/bin/tend" \
+        "the supervisor's binary after the upgrade"
+    expect_eq "$(cli pid s)" "$s" "s's pid after the upgrade"
+    stop_tend
+}
+
+# A tend-keeper that speaks another protocol than the tend beside it (one of the two was
+# installed alone) hands back: the keeper runs inside tend, and does its work there.
+t_keeper_of_another_protocol_hands_back() {
+    setup
+    mkdir -p "$T/bin"
+    cp "$TEND" "$T/bin/tend"
+    # tend-keeper, told that tend speaks protocol 999: it must not serve that tend.
+    cat >"$T/bin/tend-keeper" <<EOF
+#!/bin/sh
+[ "\$1 \$3 \$5" = "--tend --tend-fd --proto" ] || exit 64
+a=\$1 b=\$2 c=\$3 d=\$4
+shift 6
+exec "$TEND_BUILD/tend-keeper" "\$a" "\$b" "\$c" "\$d" --proto 999 "\$@"
+EOF
+    chmod +x "$T/bin/tend-keeper"
+    write_conf <<EOF
+[program:s]
+command=$H/sleeper
+startsecs=0
+EOF
+    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend" "the keeper's binary"
+    expect_match "$(tr '\0' ' ' <"/proc/$KEEPER_PID/cmdline")" "^tend __keeper --here " \
+        "the keeper's command line"
+    wait_log "s \\(pid [0-9]+\\): STARTING -> RUNNING"
+    local s old=$TEND_PID
+    s=$(cli pid s)
+    kill -KILL "$TEND_PID"
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    [ "$TEND_PID" != "$old" ] || fail "the supervisor was not restarted"
+    expect_eq "$(cli pid s)" "$s" "s's pid after the restart"
+    stop_tend
+}
+
 # Keeper and supervisor killed together: a new tend on the same config adopts the programs
 # they left (same pids, none duplicated) and says their output is no longer captured; a
 # state file naming a process that is not the one recorded is refused.

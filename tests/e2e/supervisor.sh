@@ -983,13 +983,17 @@ EOF
     expect_eq "$rc" 0 "status of tend daemon; stderr: $(cat "$T/d.err")"
     [ -s "$T/tend.pid" ] || fail "tend daemon returned before writing its pidfile"
     pid=$(cat "$T/tend.pid")
-    # The pidfile names the keeper (the process tend daemon became); the supervisor is its
-    # child.
+    # The pidfile names the keeper (the process tend daemon became: tend-keeper when it is
+    # installed beside tend, as in the normal build, else tend); the supervisor is its child.
     line_no "${TS}tend .* started as pid [0-9]+ \\(keeper $pid\\)" >/dev/null
     sup=$(sed -n "s/.* started as pid \([0-9]*\) (keeper $pid).*/\1/p" "$LOG")
     expect_eq "$(pstat "$sup" 4)" "$pid" "parent of the supervisor"
     is_alive "$pid" || fail "the pidfile names $pid, which is not running"
-    expect_eq "$(readlink "/proc/$pid/exe")" "$(readlink -f "$TEND")" "the pidfile's process"
+    local keeper_bin
+    keeper_bin="$(dirname "$(readlink -f "$TEND")")/tend-keeper"
+    [ -x "$keeper_bin" ] || keeper_bin=$(readlink -f "$TEND")
+    expect_eq "$(readlink "/proc/$pid/exe")" "$keeper_bin" "the pidfile's process"
+    expect_eq "$(readlink "/proc/$sup/exe")" "$(readlink -f "$TEND")" "the supervisor's binary"
     expect_eq "$(pstat "$pid" 4)" "$SUBREAPER" "parent of the daemon (it double-forked)"
     [ "$(pstat "$pid" 6)" != "$pid" ] || fail "the daemon is a session leader"
     [ "$(pstat "$pid" 6)" != "$(pstat "$$" 6)" ] || fail "the daemon stayed in the caller's session"
