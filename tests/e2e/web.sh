@@ -249,6 +249,9 @@ t_api_logs_and_follow() {
                 fail "follower $i got no line"
             grep -q '^data: ' "$T/f$i" && break
             "$H/waitfor" -t 10 --gone "${pids[$((i - 1))]}" >/dev/null
+            # Emptied here, not only by the background job's redirection, which may come
+            # after the next waitfor has read the refusal again.
+            : >"$T/f$i"
             curl -sN --max-time 60 "$BASE/api/v1/processes/a/log/follow?lines=0" >"$T/f$i" 2>&1 &
             pids[$((i - 1))]=$!
             TRACKED="$TRACKED $!"
