@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -1122,8 +1123,16 @@ static bool peer_is_web(struct control *c, const struct ucred *cred)
 {
     struct service *svc = sup_find(c->sup, CONFIG_WEB_NAME);
 
-    return svc != NULL && cred->pid > 0 && svc->p.pid == cred->pid &&
-           svc->run_uid == cred->uid;
+    if (svc == NULL || cred->pid <= 0 || svc->p.pid != cred->pid || svc->run_uid != cred->uid)
+        return false;
+    /* Taken back from a previous supervisor, it is the keeper's child, not ours: its pid
+     * is safe from reuse only while its pidfd says it has not exited. */
+    if (svc->pidfd != -1) {
+        struct pollfd pfd = {.fd = svc->pidfd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) != 0)
+            return false; /* exited (its exit is on its way to us), or cannot tell */
+    }
+    return true;
 }
 
 static void accept_one(struct control *c, int fd, bool web)
@@ -1190,13 +1199,25 @@ static void on_retry_accept(struct timer *t, void *ctx)
 }
 
 /* The socket tend-web connects to: in the abstract namespace, because tend-web runs as
- * another user who cannot enter the main socket's directory, and has no path to check. */
-static void open_web_socket(struct control *c)
+ * another user who cannot enter the main socket's directory, and has no path to check.
+ * With inherited != -1, the one a previous supervisor made (websock_adopt took its name). */
+static void open_web_socket(struct control *c, int inherited)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     const char *name = websock_address();
     size_t len = strlen(name);
 
+    if (inherited != -1) {
+        c->web_fd = inherited;
+        (void)fcntl(c->web_fd, F_SETFD, FD_CLOEXEC); /* valid fd: cannot fail */
+        if (fd_set_nonblock(c->web_fd) == 0 &&
+            loop_add(&c->sup->loop, &c->web_w, c->web_fd, EPOLLIN, on_listen, c) == 0)
+            return;
+        log_msg(LOG_LVL_WARN, "control: cannot take over the socket of %s: %s; it cannot "
+                "connect", CONFIG_WEB_NAME, strerror(errno));
+        c->web_fd = -1; /* the keeper keeps its copy until the state stops naming it */
+        return;
+    }
     memcpy(addr.sun_path + 1, name + 1, len - 1); /* sun_path[0] = 0: abstract */
     socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
     c->web_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1398,8 +1419,8 @@ static int bind_socket(int fd, const struct sockaddr_un *addr, int mode)
     return r;
 }
 
-struct control *control_open(struct supervisor *sup, int inherited_fd, char *err,
-                             size_t err_len)
+struct control *control_open(struct supervisor *sup, int inherited_fd, int inherited_web_fd,
+                             char *err, size_t err_len)
 {
     const struct tend_conf *t = &sup->config->tend;
     struct control *c = xcalloc(1, sizeof(*c));
@@ -1458,6 +1479,7 @@ struct control *control_open(struct supervisor *sup, int inherited_fd, char *err
             }
         }
         log_msg(LOG_LVL_INFO, "control: listening on %s (taken over)", path);
+        open_web_socket(c, inherited_web_fd);
         return c;
     }
     if (make_parent_dir(c, path, err, err_len) == -1)
@@ -1527,12 +1549,17 @@ struct control *control_open(struct supervisor *sup, int inherited_fd, char *err
     }
     log_msg(LOG_LVL_INFO, "control: listening on %s", path);
     /* Opened whether or not [inet_http_server] is set now: a reload may add it. */
-    open_web_socket(c);
+    open_web_socket(c, inherited_web_fd);
     return c;
 fail:
     fd_close_quiet(c->fd);
     free(c);
     return NULL;
+}
+
+int control_web_fd(const struct control *c)
+{
+    return c->web_fd;
 }
 
 void control_close(struct control *c)

@@ -20,11 +20,13 @@ struct control;
 
 /* Creates the socket at the path from [tend] socket= (or the default), listens, and
  * registers with the supervisor's loop; or, with inherited_fd != -1, takes over the
- * listening socket a previous supervisor made. NULL with a one-line message in err. */
-struct control *control_open(struct supervisor *sup, int inherited_fd, char *err,
-                             size_t err_len);
-/* The listening socket (to hand over to the keeper). */
+ * listening socket a previous supervisor made. The same for tend-web's socket (websock.h)
+ * and inherited_web_fd. NULL with a one-line message in err. */
+struct control *control_open(struct supervisor *sup, int inherited_fd, int inherited_web_fd,
+                             char *err, size_t err_len);
+/* The listening sockets (to hand over to the keeper); tend-web's: -1 if there is none. */
 int control_fd(const struct control *c);
+int control_web_fd(const struct control *c);
 /* control_close will leave the socket file in place (an upgrade: the next supervisor
  * listens on the same socket). */
 void control_keep_socket(struct control *c);

@@ -38,6 +38,7 @@
 #include "runtime.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "websock.h"
 #include "util/fd.h"
 #include "util/str.h"
 
@@ -658,6 +659,11 @@ int supervise_main(int argc, char **argv)
     /* A supervisor the keeper restarted goes on with the config in force: the record the
      * previous one left, not the files on disk (edited since, maybe broken). */
     int snap_fd = state_fd != -1 ? handover_peek_config_fd(state_fd) : -1;
+    /* tend-web's socket, kept by the keeper too: its address is named in tend-web's
+     * environment (config.c), so it is taken before the config is loaded. */
+    int web_fd = state_fd != -1 ? handover_peek_web_fd(state_fd) : -1;
+    if (web_fd != -1 && websock_adopt(web_fd) == -1)
+        web_fd = -1; /* not tend-web's socket: a new one is made, tend-web is restarted */
     size_t snap_files = 0;
     if (snap_fd != -1) {
         struct confsnap *snap = confsnap_open(snap_fd);
@@ -794,12 +800,15 @@ int supervise_main(int argc, char **argv)
         const char *sock = t->socket ? t->socket : client_default_socket(def, sizeof(def));
         handover_state_file(sup.handover, sock);
     }
-    sup.control = control_open(&sup, handover_control_fd(sup.handover), err, sizeof(err) - 1);
+    sup.control = control_open(&sup, handover_control_fd(sup.handover), web_fd, err,
+                               sizeof(err) - 1);
     if (sup.control == NULL) {
         strcat(err, "\n");
         goto fail;
     }
     handover_set_control_fd(sup.handover, control_fd(sup.control));
+    handover_set_web_fd(sup.handover, control_web_fd(sup.control));
+    bool web_kept = web_fd != -1 && control_web_fd(sup.control) == web_fd;
     sup.started_ns = timer_now_ns();
     /* Clients run from any directory find this supervisor through it (tend(1)). It is named
      * by the keeper's pid, as the pidfile is: that pid stays valid while the socket does,
@@ -846,9 +855,10 @@ int supervise_main(int argc, char **argv)
         if (!svc->restored)
             continue;
         sup_resume(svc);
-        /* tend-web's door is an abstract socket named afresh by each supervisor: the one
-         * taken back knows the old name, so it starts again with the new one. */
-        if (strcmp(svc->p.conf->name, CONFIG_WEB_NAME) == 0 && svc->p.pid != 0) {
+        /* tend-web's door is an abstract socket the keeper keeps: the one taken back
+         * reconnects to it. Only if it could not be kept (a supervisor of an older version
+         * left none) is the address new, and tend-web starts again to learn it. */
+        if (strcmp(svc->p.conf->name, CONFIG_WEB_NAME) == 0 && svc->p.pid != 0 && !web_kept) {
             log_msg(LOG_LVL_INFO, "%s: restarted to learn this supervisor's socket",
                     svc->display);
             sup_restart(svc);

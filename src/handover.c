@@ -24,6 +24,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "logcap.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "util/fd.h"
 
@@ -68,7 +69,11 @@ struct header {
     uint32_t generation;
     int32_t config_fd;              /* the config in force (confsnap.h); < 6: none */
     uint32_t pad;
-    uint64_t reserved[4];
+    /* tend-web's listening socket (websock.h); < 6: none. Taken from what was reserved, so
+     * the layout and STATE_VERSION stay: an older supervisor left 0 there. */
+    int32_t web_fd;
+    uint32_t pad2;
+    uint64_t reserved[3];
 };
 
 /* A program a previous, dead tend left running, from its state file. */
@@ -381,6 +386,7 @@ struct handover *handover_open(struct supervisor *sup, int keeper_fd, int state_
         h->hdr->version = STATE_VERSION;
         h->hdr->control_fd = -1;
         h->hdr->config_fd = -1;
+        h->hdr->web_fd = -1;
         /* Keep the state at a number the keeper accepts (not 0-5). */
         if (h->state_fd < KEEPER_FIRST_FD) {
             int nfd = fcntl(h->state_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
@@ -422,6 +428,32 @@ void handover_set_control_fd(struct handover *h, int fd)
     if (!h->restoring || h->hdr->control_fd != fd)
         deposit(h, fd);
     h->hdr->control_fd = fd;
+}
+
+int handover_web_fd(const struct handover *h)
+{
+    return h != NULL && h->restoring && h->hdr->web_fd >= KEEPER_FIRST_FD ? h->hdr->web_fd
+                                                                         : -1;
+}
+
+void handover_set_web_fd(struct handover *h, int fd)
+{
+    if (h == NULL)
+        return;
+    if (fd >= KEEPER_FIRST_FD && (!h->restoring || h->hdr->web_fd != fd))
+        deposit(h, fd);
+    h->hdr->web_fd = fd >= KEEPER_FIRST_FD ? fd : -1;
+}
+
+int handover_peek_web_fd(int state_fd)
+{
+    struct header hdr;
+
+    if (pread(state_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
+        hdr.magic != STATE_MAGIC || hdr.version != STATE_VERSION ||
+        hdr.web_fd < KEEPER_FIRST_FD || fcntl(hdr.web_fd, F_GETFD) == -1)
+        return -1;
+    return hdr.web_fd;
 }
 
 int handover_peek_config_fd(int state_fd)
@@ -630,6 +662,24 @@ static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid,
     return start + t >= lo && start <= hi;
 }
 
+/* The user a program runs as, as launch.c set it when it spawned: its config's user= (if
+ * tend is root), else tend's own. (uid_t)-1, which matches nobody, if user= no longer
+ * resolves. */
+static uid_t run_uid_of(const struct proc_conf *c)
+{
+    uid_t uid;
+    gid_t gid, *groups = NULL;
+    size_t ngroups;
+    char msg[160];
+
+    if (c->user == NULL || geteuid() != 0)
+        return geteuid();
+    if (spawn_resolve_user(c->user, &uid, &gid, &groups, &ngroups, msg, sizeof(msg)) == -1)
+        return (uid_t)-1;
+    free(groups);
+    return uid;
+}
+
 /* Takes back a restored service's process: watched through a pidfd, its exit reported by
  * the keeper (its parent now) or, when the keeper is not its parent, seen on the pidfd. */
 static void take_back(struct handover *h, struct service *svc, const struct rec *r)
@@ -691,6 +741,7 @@ int handover_attach(struct service *svc)
                 p->shortage_tries = r->shortage_tries;
             }
             svc->adopted = r->adopted;
+            svc->run_uid = run_uid_of(svc->p.conf); /* its pidfile and its peer checks */
             svc->id_lo_ns = r->id_lo_ns;
             svc->id_hi_ns = r->id_hi_ns;
             svc->restored = true;
@@ -825,7 +876,7 @@ void handover_forget(struct service *svc)
 static bool fd_claimed(const struct handover *h, int fd)
 {
     if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd ||
-        fd == h->hdr->config_fd)
+        fd == h->hdr->config_fd || (fd == h->hdr->web_fd && fd >= KEEPER_FIRST_FD))
         return true;
     for (uint32_t i = 0; i < h->hdr->cap; i++) {
         const struct rec *r = current(h, (int)i);

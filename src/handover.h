@@ -42,6 +42,12 @@ void handover_ready(struct handover *h);
 /* The config in force (confsnap.h): the record a previous supervisor left in the state at
  * state_fd, or -1. Before handover_open, so that the config can be loaded from it. */
 int handover_peek_config_fd(int state_fd);
+/* tend-web's listening socket (websock.h) a previous supervisor left, or -1: peeked before
+ * the config is loaded (tend-web's environment names its address), then taken back. */
+int handover_peek_web_fd(int state_fd);
+int handover_web_fd(const struct handover *h);
+/* Deposits tend-web's listening socket (-1: none) and records its number. */
+void handover_set_web_fd(struct handover *h, int fd);
 /* Makes fd (a confsnap record, ours) the config in force: the keeper holds it, the previous
  * record is released and closed. Without a handover, fd is closed. 0 or -1/errno. */
 int handover_set_config_fd(struct handover *h, int fd);

@@ -497,6 +497,26 @@ t_front_is_supervised_like_a_program() {
     stop_web_tend
 }
 
+# The supervisor killed: tend-web is taken back like any program (same pid, not restarted),
+# and its socket into tend, held by the keeper, leads to the new supervisor.
+t_front_kept_when_the_supervisor_is_killed() {
+    web_setup
+    talker a >"$T/progs"
+    start_web_tend
+    local wp old=$TEND_PID
+    wp=$(web_pid)
+    expect_eq "$(http GET /api/v1/status)" 200 "before the kill"
+    kill -KILL "$TEND_PID"
+    wait_log "generation 2;"
+    TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
+    [ "$TEND_PID" != "$old" ] || fail "the supervisor was not restarted"
+    expect_eq "$(web_pid)" "$wp" "tend-web's pid after the supervisor's restart"
+    expect_eq "$(http GET '/api/v1/status?name=a')" 200 "the front answers"
+    expect_eq "$(jfield '[0].supervisor_pid')" "$TEND_PID" "the supervisor behind the answer"
+    [ "$(count_log "tend-web.*restarted")" = 0 ] || fail "tend-web was restarted"
+    stop_web_tend
+}
+
 t_config_errors_stop_tend() {
     web_setup
     printf '[inet_http_server]\nport=0.0.0.0:0\n' | write_conf identifier=e2e
