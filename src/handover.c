@@ -445,26 +445,27 @@ void handover_set_web_fd(struct handover *h, int fd)
     h->hdr->web_fd = fd >= KEEPER_FIRST_FD ? fd : -1;
 }
 
-int handover_peek_web_fd(int state_fd)
+/* A descriptor the header of the state at state_fd names (web: tend-web's socket, else the
+ * config in force), if it is one the keeper can have passed on and it is open; or -1. */
+static int peek_fd(int state_fd, bool web)
 {
     struct header hdr;
 
     if (pread(state_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-        hdr.magic != STATE_MAGIC || hdr.version != STATE_VERSION ||
-        hdr.web_fd < KEEPER_FIRST_FD || fcntl(hdr.web_fd, F_GETFD) == -1)
+        hdr.magic != STATE_MAGIC || hdr.version != STATE_VERSION)
         return -1;
-    return hdr.web_fd;
+    int fd = web ? hdr.web_fd : hdr.config_fd;
+    return fd >= KEEPER_FIRST_FD && fcntl(fd, F_GETFD) != -1 ? fd : -1;
+}
+
+int handover_peek_web_fd(int state_fd)
+{
+    return peek_fd(state_fd, true);
 }
 
 int handover_peek_config_fd(int state_fd)
 {
-    struct header hdr;
-
-    if (pread(state_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-        hdr.magic != STATE_MAGIC || hdr.version != STATE_VERSION ||
-        hdr.config_fd < KEEPER_FIRST_FD || fcntl(hdr.config_fd, F_GETFD) == -1)
-        return -1;
-    return hdr.config_fd;
+    return peek_fd(state_fd, false);
 }
 
 int handover_set_config_fd(struct handover *h, int fd)

@@ -7,6 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tendcase.bash"
 
+# tend daemon -n from the copy in $T/bin (instead of the build's), until it has started.
+start_tend_in_bin() {
+    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    KEEPER_PID=$!
+    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+}
+
 # The pid of the supervisor running now (the keeper's live child), once it has started.
 current_supervisor() {
     local n=$1   # the generation to wait for
@@ -381,9 +388,7 @@ startsecs=0
 command=$H/sleeper
 startsecs=0
 EOF
-    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    KEEPER_PID=$!
-    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    start_tend_in_bin
     wait_log "w \\(pid [0-9]+\\): STARTING -> RUNNING"
     local w s old=$TEND_PID out lines
     w=$(cli pid w)
@@ -426,9 +431,7 @@ t_keeper_program_beside_tend() {
 command=$H/sleeper
 startsecs=0
 EOF
-    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    KEEPER_PID=$!
-    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    start_tend_in_bin
     wait_log "s \\(pid [0-9]+\\): STARTING -> RUNNING"
     local s old
     s=$(cli pid s)
@@ -479,9 +482,7 @@ EOF
 command=$H/sleeper
 startsecs=0
 EOF
-    "$T/bin/tend" daemon -n -c "$CONF" >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
-    KEEPER_PID=$!
-    tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
+    start_tend_in_bin
     expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend" "the keeper's binary"
     expect_match "$(tr '\0' ' ' <"/proc/$KEEPER_PID/cmdline")" "^tend __keeper --here " \
         "the keeper's command line"
