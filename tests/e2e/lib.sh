@@ -48,18 +48,23 @@ skip() { echo "skipped: $*" >&2; exit 77; }
 proc_status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }   # PID KEY
 alive() { [ -e "/proc/$1" ] && [ "$(stat_field "$1" 3)" != Z ]; }
 
-# A tend started in the root cgroup makes /CGROUP2/tend.PID.N for its services and removes it
-# when it exits; one killed by a case (SIGKILL) cannot. Remove those of dead tends, once
-# empty (rmdir refuses a populated cgroup, so a live service is never touched).
+# A tend started in the root cgroup makes /CGROUP2/tend.PID.TICKS for its services (PID and
+# start time, in hex clock ticks, of its keeper) and removes it when it exits; one killed by
+# a case (SIGKILL) cannot. Remove those of dead tends, once empty (rmdir refuses a populated
+# cgroup, so a live service is never touched). A live PID that started at another time is
+# not that keeper: the pid was reused, or it was a pid in a case's own pid namespace.
 sweep_cgroups() {
-    local v2 d p
+    local v2 d p ticks
     v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
     [ -n "$v2" ] || return 0
     for d in "$v2"/tend.*.*; do
         [ -d "$d" ] || continue
         p=${d##*/tend.}
+        ticks=${p#*.}
         p=${p%%.*}
-        kill -0 "$p" 2>/dev/null && continue
+        if kill -0 "$p" 2>/dev/null; then
+            [ "$(printf '%x' "$(stat_field "$p" 22 2>/dev/null)")" = "$ticks" ] && continue
+        fi
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
     done
     return 0
