@@ -1243,7 +1243,9 @@ static uint64_t sys_up(struct sys *s, int n)
 }
 
 /* The supervisor's own processes: the top one, plus for runit/s6/daemontools each
- * per-service supervise process (the top one's children; the programs are grandchildren). */
+ * per-service supervise process (the top one's children; the programs are grandchildren),
+ * and for tend the supervisor, the child of the keeper that `tend daemon` became (the
+ * keeper's other children are programs a restarted supervisor took back). */
 static size_t sys_pids(const struct sys *s, pid_t *out, size_t max)
 {
     size_t n = 0;
@@ -1251,8 +1253,18 @@ static size_t sys_pids(const struct sys *s, pid_t *out, size_t max)
     if (s->pid <= 0 || max == 0)
         return 0;
     out[n++] = s->pid;
-    if (kinds[s->kind].per_service)
+    if (kinds[s->kind].per_service) {
         n += proc_children(s->pid, out + 1, max - 1);
+    } else if (s->kind == K_TEND) {
+        static pid_t kids[MAX_PIDS];
+        size_t nk = proc_children(s->pid, kids, MAX_PIDS);
+        for (size_t i = 0; i < nk && n < max; i++) {
+            char path[64], comm[32];
+            snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
+            if (read_small_file(path, comm, sizeof(comm)) > 0 && strcmp(comm, "tend\n") == 0)
+                out[n++] = kids[i];
+        }
+    }
     return n;
 }
 
