@@ -1967,8 +1967,19 @@ static bool over_budget(const char *what, uint64_t t_begin, size_t rounds_done)
 }
 
 /* n programs SIGKILLed at once: until every one of them runs main() again. */
+static volatile sig_atomic_t prober_stopping;
+
+static void on_prober_term(int sig)
+{
+    (void)sig;
+    prober_stopping = 1;
+}
+
 /* Status during a mass restart: a child of ours queries the system's status back to back,
- * timing each call (client included), until we stop it; the times come back over a pipe. */
+ * timing each call (client included), until we stop it; the times come back over a pipe.
+ * Told to stop, it finishes (and reaps) the client it is running: killed outright, it
+ * would hand that client to us, the subreaper, where it would count as a program the
+ * system left behind. */
 static pid_t prober_start(struct sys *s, int *rd_fd)
 {
     int p[2];
@@ -1981,14 +1992,15 @@ static pid_t prober_start(struct sys *s, int *rd_fd)
         fail("cannot fork: %s", strerror(errno));
     if (pid == 0) {
         (void)close(p[0]);
-        (void)signal(SIGTERM, SIG_DFL);
-        for (;;) {
+        (void)signal(SIGTERM, on_prober_term);
+        while (!prober_stopping) {
             long lines = 0;
             int st;
             uint64_t t = sys_status(s, &lines, &st);
             if (write(p[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
                 _exit(0);
         }
+        _exit(0);
     }
     (void)close(p[1]);
     *rd_fd = p[0];
