@@ -300,8 +300,6 @@ void adopt_wait_begin(struct service *svc)
 
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->pidfile) : 1,
              slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");
-    snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
-             "pidfile %s did not appear within %ds", c->pidfile, wait_s);
     svc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (svc->ino_fd == -1 ||
         inotify_add_watch(svc->ino_fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||

@@ -430,12 +430,6 @@ void handover_set_control_fd(struct handover *h, int fd)
     h->hdr->control_fd = fd;
 }
 
-int handover_web_fd(const struct handover *h)
-{
-    return h != NULL && h->restoring && h->hdr->web_fd >= KEEPER_FIRST_FD ? h->hdr->web_fd
-                                                                         : -1;
-}
-
 void handover_set_web_fd(struct handover *h, int fd)
 {
     if (h == NULL)
@@ -877,7 +871,7 @@ void handover_forget(struct service *svc)
 static bool fd_claimed(const struct handover *h, int fd)
 {
     if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd ||
-        fd == h->hdr->config_fd || (fd == h->hdr->web_fd && fd >= KEEPER_FIRST_FD))
+        fd == h->hdr->config_fd || fd == h->hdr->web_fd)
         return true;
     for (uint32_t i = 0; i < h->hdr->cap; i++) {
         const struct rec *r = current(h, (int)i);

@@ -45,7 +45,6 @@ int handover_peek_config_fd(int state_fd);
 /* tend-web's listening socket (websock.h) a previous supervisor left, or -1: peeked before
  * the config is loaded (tend-web's environment names its address), then taken back. */
 int handover_peek_web_fd(int state_fd);
-int handover_web_fd(const struct handover *h);
 /* Deposits tend-web's listening socket (-1: none) and records its number. */
 void handover_set_web_fd(struct handover *h, int fd);
 /* Makes fd (a confsnap record, ours) the config in force: the keeper holds it, the previous

@@ -14,6 +14,12 @@ start_tend_in_bin() {
     tend_started "$KEEPER_PID" "$LOG" 15 || fail "tend did not start: $(cat "$T/tend.err")"
 }
 
+# The same, with one program: s, a sleeper.
+start_one_sleeper_in_bin() {
+    printf '[program:s]\ncommand=%s/sleeper\nstartsecs=0\n' "$H" | write_conf
+    start_tend_in_bin
+}
+
 # The pid of the supervisor running now (the keeper's live child), once it has started.
 current_supervisor() {
     local n=$1   # the generation to wait for
@@ -426,12 +432,7 @@ t_keeper_program_beside_tend() {
     [ -x "$TEND_BUILD/tend-next" ] || fail "no $TEND_BUILD/tend-next (make build-all builds it)"
     mkdir -p "$T/bin"
     cp "$TEND" "$TEND_BUILD/tend-keeper" "$T/bin/"
-    write_conf <<EOF
-[program:s]
-command=$H/sleeper
-startsecs=0
-EOF
-    start_tend_in_bin
+    start_one_sleeper_in_bin
     wait_log "s \\(pid [0-9]+\\): STARTING -> RUNNING"
     local s old
     s=$(cli pid s)
@@ -477,12 +478,7 @@ shift 6
 exec "$TEND_BUILD/tend-keeper" "\$a" "\$b" "\$c" "\$d" --proto 999 "\$@"
 EOF
     chmod +x "$T/bin/tend-keeper"
-    write_conf <<EOF
-[program:s]
-command=$H/sleeper
-startsecs=0
-EOF
-    start_tend_in_bin
+    start_one_sleeper_in_bin
     expect_eq "$(readlink "/proc/$KEEPER_PID/exe")" "$T/bin/tend" "the keeper's binary"
     expect_match "$(tr '\0' ' ' <"/proc/$KEEPER_PID/cmdline")" "^tend __keeper --here " \
         "the keeper's command line"
