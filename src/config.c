@@ -1361,10 +1361,10 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
 }
 
 static bool value_exitcodes(struct loader *ld, const struct section *sec,
-                            const struct entry *e, const char *v, bool codes[256])
+                            const struct entry *e, const char *v, uint64_t codes[4])
 {
     struct shown sh;
-    bool seen[256] = {false};
+    uint64_t seen[4] = {0};
     char *copy = xstrdup(v);
     bool ok = true, any = false;
     /* strtok would skip empty fields; walk commas by hand so "1,,2" is an error. */
@@ -1386,7 +1386,7 @@ static bool value_exitcodes(struct loader *ld, const struct section *sec,
             ok = false;
             break;
         }
-        seen[code] = true;
+        seen[code / 64] |= 1ULL << (code % 64);
         any = true;
         if (comma == NULL)
             break;
@@ -2089,7 +2089,7 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->startsecs = 1;
     p->startretries = 3;
     p->autorestart = AUTORESTART_UNEXPECTED;
-    p->exitcodes[0] = true;
+    p->exitcodes[0] = 1; /* 0 only */
     p->stopsignal = SIGTERM;
     p->stopwaitsecs = 10;
     p->umask = -1;
@@ -2546,6 +2546,11 @@ static int cmp_proc_name(const void *a, const void *b)
 long long proc_conf_order(const struct proc_conf *c)
 {
     return (long long)c->group_priority * 4294967296LL + ((long long)c->priority - INT_MIN);
+}
+
+bool proc_conf_expected(const struct proc_conf *c, int code)
+{
+    return code >= 0 && code < 256 && (c->exitcodes[code / 64] >> (code % 64) & 1) != 0;
 }
 
 static int cmp_proc_order(const void *a, const void *b)

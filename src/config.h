@@ -122,7 +122,7 @@ struct proc_conf {
     int startsecs;
     int startretries;
     enum autorestart autorestart;
-    bool exitcodes[256]; /* exitcodes[s]: exit status s is "expected" */
+    uint64_t exitcodes[4]; /* bit s: exit status s is "expected" (proc_conf_expected) */
     int stopsignal;
     int stopwaitsecs;
     bool stopasgroup;
@@ -326,6 +326,8 @@ void proc_conf_free(struct proc_conf *p);
  * ints fit one 64-bit key exactly (the group's times 2^32, plus the own one's offset from
  * INT_MIN), so comparisons and levels stay plain integers. */
 long long proc_conf_order(const struct proc_conf *c);
+/* Whether exit status code (0..255) is in c's exitcodes. */
+bool proc_conf_expected(const struct proc_conf *c, int code);
 
 /* The process with this name, or NULL. */
 const struct proc_conf *config_find_proc(const struct config *config, const char *name);

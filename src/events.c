@@ -669,7 +669,7 @@ static bool exit_unexpected(const struct proc *p)
     if (st < 0)
         return false;
     if (WIFEXITED(st))
-        return !p->conf->exitcodes[WEXITSTATUS(st)];
+        return !proc_conf_expected(p->conf, WEXITSTATUS(st));
     return true;
 }
 

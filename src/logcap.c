@@ -94,7 +94,6 @@ struct stream {
     long long file_size;  /* as far as we know: fstat at open + what we wrote */
     uint64_t placed_ns;   /* when the path was last seen naming the open file */
     unsigned long long unseen_lines, unseen_bytes; /* written since then */
-    char why[256];        /* a failure's reason when strerror alone would mislead */
 
     /* rotation in progress: renames still to do are rot_next down to 0 (0: X -> X.1),
      * then the open of the new X (rot_next == -1). rot_delay_ms != 0: the last attempt
@@ -114,6 +113,12 @@ struct stream {
     unsigned long long dropped_total;          /* bytes, for status */
     unsigned long long written_total;          /* bytes the file took, for metrics */
 };
+
+/* A failed open's or rotation's reason when strerror alone would mislead. One for all
+ * streams (it was 256 bytes in each, a quarter of a program's memory): it is set by an open
+ * and read by the stream_fail or the rotation report that follows in the same call, on
+ * this one thread, and emptied after. */
+static char fail_why[256];
 
 struct logcap {
     struct loop *loop;
@@ -445,31 +450,32 @@ static int open_std(struct stream *s, int which)
     return adopt_file(s, fd, true);
 }
 
-/* Opens the stream's path. -1/errno, with s->why set when the reason is a refusal. */
+/* Opens the stream's path. -1/errno, with fail_why set when the reason is a refusal. */
 static int stream_open(struct stream *s)
 {
     char dir[PATH_MAX];
     const char *base;
     int dfd, fd, which = std_target(s->c.path);
 
+    fail_why[0] = '\0'; /* none left by an open whose failure nobody reported */
     if (which >= 0)
         return open_std(s, which);
     if (split_path(s->c.path, dir, sizeof(dir), &base) == -1)
         return -1;
     if (s->c.auto_dir && make_dirs(dir) == -1) {
         int err = errno;
-        snprintf(s->why, sizeof(s->why), "cannot create the directory %.180s: %s", dir,
+        snprintf(fail_why, sizeof(fail_why), "cannot create the directory %.180s: %s", dir,
                  strerror(err));
         errno = err;
         return -1;
     }
-    dfd = open_dir_checked(dir, s->why, sizeof(s->why));
+    dfd = open_dir_checked(dir, fail_why, sizeof(fail_why));
     if (dfd == -1)
         return -1;
     /* O_NOFOLLOW: a symlink planted at the log's name must not redirect tend's writes. */
     fd = openat(dfd, base, OPEN_FLAGS, FILE_MODE);
     if (fd == -1 && errno == ELOOP)
-        snprintf(s->why, sizeof(s->why), "%.200s is a symbolic link (refused)", s->c.path);
+        snprintf(fail_why, sizeof(fail_why), "%.200s is a symbolic link (refused)", s->c.path);
     fd_close_quiet(dfd);
     if (fd == -1)
         return -1;
@@ -586,14 +592,14 @@ static void stream_fail(struct stream *s, int err, const char *verb)
         format_delay(delay, sizeof(delay), s->retry_delay_ms);
         log_msg(LOG_LVL_WARN, "%s: cannot %s %s: %s; its %s is dropped (and counted) until "
                 "the log can be written again, next try in %s", s->lc->display, verb,
-                s->c.path, s->why[0] ? s->why : strerror(err), s->what, delay);
+                s->c.path, fail_why[0] ? fail_why : strerror(err), s->what, delay);
     } else {
         unsigned cap = again ? RETRY_AGAIN_MAX_MS : RETRY_MAX_MS;
         s->retry_delay_ms = s->retry_delay_ms >= cap / 2 ? cap : s->retry_delay_ms * 2;
         log_msg(LOG_LVL_DEBUG, "%s: still cannot %s %s: %s", s->lc->display, verb, s->c.path,
-                s->why[0] ? s->why : strerror(err));
+                fail_why[0] ? fail_why : strerror(err));
     }
-    s->why[0] = '\0';
+    fail_why[0] = '\0';
     s->retry_at_ns = timer_now_ns() + s->retry_delay_ms * NS_PER_MS;
 }
 
@@ -708,7 +714,7 @@ static int rotation_step(struct stream *s)
         errno = EAGAIN; /* the last attempt failed: wait for its deadline */
         return -1;
     }
-    s->why[0] = '\0';
+    fail_why[0] = '\0';
     if (s->c.backups <= 0) {
         /* supervisord: no backups means the file starts over in place. */
         if (ftruncate(s->file_fd, 0) == -1)
@@ -722,7 +728,7 @@ static int rotation_step(struct stream *s)
     }
     if (split_path(s->c.path, dir, sizeof(dir), &base) == -1)
         goto fail;
-    dfd = open_dir_checked(dir, s->why, sizeof(s->why));
+    dfd = open_dir_checked(dir, fail_why, sizeof(fail_why));
     if (dfd == -1)
         goto fail;
     if (!s->rot_pending) {
@@ -746,7 +752,7 @@ static int rotation_step(struct stream *s)
     fd = openat(dfd, base, OPEN_FLAGS, FILE_MODE);
     if (fd == -1) {
         if (errno == ELOOP)
-            snprintf(s->why, sizeof(s->why), "%.200s is a symbolic link (refused)", s->c.path);
+            snprintf(fail_why, sizeof(fail_why), "%.200s is a symbolic link (refused)", s->c.path);
         goto fail;
     }
     fd_close_quiet(dfd);
@@ -762,13 +768,13 @@ fail:
         s->rot_delay_ms = RETRY_FIRST_MS;
         format_delay(delay, sizeof(delay), s->rot_delay_ms);
         log_msg(LOG_LVL_WARN, "%s: cannot rotate %s: %s; writing on to the current file, next "
-                "try in %s", s->lc->display, s->c.path, s->why[0] ? s->why : strerror(err),
+                "try in %s", s->lc->display, s->c.path, fail_why[0] ? fail_why : strerror(err),
                 delay);
     } else {
         s->rot_delay_ms = s->rot_delay_ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS
                                                               : s->rot_delay_ms * 2;
     }
-    s->why[0] = '\0';
+    fail_why[0] = '\0';
     s->rot_retry_ns = now + s->rot_delay_ms * NS_PER_MS;
     errno = err;
     return -1;

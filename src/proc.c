@@ -405,7 +405,7 @@ static void on_shortage(struct proc *p, const struct proc_event *ev, uint64_t no
 static bool exit_expected(const struct proc *p, int status)
 {
     return status != PROC_STATUS_UNKNOWN && WIFEXITED(status) &&
-           p->conf->exitcodes[WEXITSTATUS(status)];
+           proc_conf_expected(p->conf, WEXITSTATUS(status));
 }
 
 static void running_exited(struct proc *p, const struct proc_event *ev, uint64_t now,

@@ -166,9 +166,9 @@ TEST(program_defaults)
         CHECK_INT(p->startsecs, 1);
         CHECK_INT(p->startretries, 3);
         CHECK_INT(p->autorestart, AUTORESTART_UNEXPECTED);
-        CHECK(p->exitcodes[0]);
+        CHECK(proc_conf_expected(p, 0));
         for (int i = 1; i < 256; i++)
-            CHECK(!p->exitcodes[i]);
+            CHECK(!proc_conf_expected(p, i));
         CHECK_INT(p->stopsignal, SIGTERM);
         CHECK_INT(p->stopwaitsecs, 10);
         CHECK(!p->stopasgroup);
@@ -1011,7 +1011,8 @@ static bool ok_autorestart(const struct proc_conf *p)
 }
 static bool ok_exitcodes(const struct proc_conf *p)
 {
-    return !p->exitcodes[0] && p->exitcodes[2] && p->exitcodes[255];
+    return !proc_conf_expected(p, 0) && proc_conf_expected(p, 2) && proc_conf_expected(p, 255) &&
+           !proc_conf_expected(p, 254) && !proc_conf_expected(p, 256);
 }
 static bool ok_stopsignal(const struct proc_conf *p) { return p->stopsignal == SIGQUIT; }
 static bool ok_stopwaitsecs(const struct proc_conf *p) { return p->stopwaitsecs == 60; }
@@ -1506,7 +1507,7 @@ TEST(exitcodes)
     CHECK(p != NULL);
     if (p != NULL) {
         for (int i = 0; i < 256; i++)
-            CHECK_INT(p->exitcodes[i], i <= 2 || i == 255);
+            CHECK_INT(proc_conf_expected(p, i), i <= 2 || i == 255);
     }
     /* Every exit code on its own. */
     for (int code = 0; code < 256; code++) {
@@ -1516,8 +1517,8 @@ TEST(exitcodes)
         if (p != NULL) {
             int set = 0;
             for (int i = 0; i < 256; i++)
-                set += p->exitcodes[i];
-            CHECK(set == 1 && p->exitcodes[code]);
+                set += proc_conf_expected(p, i);
+            CHECK(set == 1 && proc_conf_expected(p, code));
         }
         free(line);
     }
@@ -2447,7 +2448,7 @@ TEST(proc_conf_equal_detects_changes)
         case 2: m->startsecs = 9; break;
         case 3: m->startretries = 9; break;
         case 4: m->autorestart = AUTORESTART_FALSE; break;
-        case 5: m->exitcodes[3] = true; break;
+        case 5: m->exitcodes[0] |= 1ULL << 3; break; /* exit status 3 */
         case 6: m->stopsignal = SIGKILL; break;
         case 7: m->stopwaitsecs = 1; break;
         case 8: m->stopasgroup = m->killasgroup = true; break;

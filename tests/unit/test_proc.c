@@ -34,7 +34,7 @@ static void conf_defaults(struct proc_conf *c)
     c->startsecs = 1;
     c->startretries = 3;
     c->autorestart = AUTORESTART_UNEXPECTED;
-    c->exitcodes[0] = true;
+    c->exitcodes[0] = 1; /* exit status 0 */
     c->stopsignal = SIGTERM;
     c->stopwaitsecs = 10;
     c->stopasgroup = false;
@@ -572,7 +572,7 @@ TEST(running_exit_every_code_every_autorestart)
             bool bad = false;
 
             conf_defaults(&c);
-            c.exitcodes[2] = true;
+            c.exitcodes[0] |= 1ULL << 2; /* exit status 2 */
             c.autorestart = (enum autorestart)ar;
             proc_init(&p, &c);
             t = make_running(&p, T0) + SEC(30);
@@ -625,7 +625,7 @@ TEST(running_killed_by_every_signal)
                 bool bad = false;
 
                 conf_defaults(&c);
-                memset(c.exitcodes, 1, sizeof(c.exitcodes)); /* every exit code expected */
+                memset(c.exitcodes, 0xff, sizeof(c.exitcodes)); /* every exit code expected */
                 c.autorestart = (enum autorestart)ar;
                 proc_init(&p, &c);
                 t = make_running(&p, T0) + SEC(30);
