@@ -187,8 +187,13 @@ static int wait_seconds(const struct proc_conf *c)
     return c->startsecs > PIDFILE_WAIT_MIN_S ? c->startsecs : PIDFILE_WAIT_MIN_S;
 }
 
-/* Reads the pidfile once. A valid one is adopted; otherwise the reason is kept for the
- * FATAL message should the wait run out (a stale file may still be replaced in time). */
+/* Why the last look at a pidfile did not adopt it. Only the timeout reports it, right after
+ * a look of its own, so one buffer serves every service (it was 200 bytes in each). */
+static char pidfile_problem[200];
+
+/* Reads the pidfile once. A valid one is adopted; otherwise the reason goes into
+ * pidfile_problem, for the FATAL message should the wait run out (a stale file may still be
+ * replaced in time). */
 void adopt_try_pidfile(struct service *svc)
 {
     const char *path = svc->p.conf->pidfile;
@@ -199,13 +204,13 @@ void adopt_try_pidfile(struct service *svc)
     const struct service *other;
 
     if (unsafe_directory(svc, path, unsafe, sizeof(unsafe)) == -1) {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem), "pidfile refused: %s",
+        snprintf(pidfile_problem, sizeof(pidfile_problem), "pidfile refused: %s",
                  unsafe);
         return;
     }
     if (pidfile_read_stat(path, &pid, &st) == -1) {
         if (errno == ENOENT) {
-            snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+            snprintf(pidfile_problem, sizeof(pidfile_problem),
                      "pidfile %s did not appear within %ds", path, wait_seconds(svc->p.conf));
             return;
         }
@@ -213,24 +218,24 @@ void adopt_try_pidfile(struct service *svc)
                           : errno == ENODATA ? "is empty"
                           : errno == EINVAL  ? "does not hold a pid"
                                              : strerror(errno);
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem), "pidfile %s %s", path, why);
+        snprintf(pidfile_problem, sizeof(pidfile_problem), "pidfile %s %s", path, why);
         return;
     }
     if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != svc->run_uid) {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+        snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s is owned by uid %u, neither root nor the program's user: refused",
                  path, (unsigned)st.st_uid);
         return;
     }
     if (ident_read(pid, &id, &state) == -1 || state == 'Z' || state == 'X') {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+        snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s names pid %d, which is not running", path, (int)pid);
         return;
     }
     /* The daemon was forked by what we launched, so it cannot be older than the launcher: an
      * older process is a leftover pidfile's pid, reused by a stranger. */
     if (id.start_ticks < svc->launcher_ticks) {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+        snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s names pid %d, which started before the program was launched "
                  "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
         return;
@@ -238,13 +243,13 @@ void adopt_try_pidfile(struct service *svc)
     /* A pidfile must not hand us another service's process, nor anything outside what this
      * program started: stopping it would then hit a stranger. */
     if ((other = owner_of(svc, pid)) != NULL) {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+        snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s names pid %d, which belongs to %s: refused", path, (int)pid,
                  other->display);
         return;
     }
     if (!cgroup_svc_owns(svc->cg, pid, svc->launcher_pid)) {
-        snprintf(svc->pidfile_problem, sizeof(svc->pidfile_problem),
+        snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s names pid %d, which is not in the program's process tree "
                  "(%s): refused", path, (int)pid,
                  cgroup_tree_active(svc->sup->cgroups) ? "its cgroup"
@@ -269,7 +274,7 @@ static void on_pidfile_event(struct watcher *w, uint32_t events)
 static void on_pidfile_timeout(struct timer *t, void *ctx)
 {
     struct service *svc = ctx;
-    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = 0, .what = svc->pidfile_problem};
+    struct proc_event ev = {.kind = EV_EXEC_FAILED, .err = 0, .what = pidfile_problem};
 
     (void)t;
     adopt_wait_end(svc);
@@ -278,11 +283,10 @@ static void on_pidfile_timeout(struct timer *t, void *ctx)
     adopt_try_pidfile(svc);
     if (svc->adopted)
         return;
-    ev.what = svc->pidfile_problem;
     if (svc->launcher_pid != 0) {
         /* The command neither wrote a usable pidfile nor exited: it must not linger. */
         log_msg(LOG_LVL_WARN, "%s: killing launcher pid %d: %s", svc->display,
-                (int)svc->launcher_pid, svc->pidfile_problem);
+                (int)svc->launcher_pid, pidfile_problem);
         if (kill(-svc->launcher_pid, SIGKILL) == -1 && errno != ESRCH)
             (void)kill(svc->launcher_pid, SIGKILL); /* its group is gone: the pid alone */
     }

@@ -38,7 +38,6 @@ struct service {
     int ino_fd;                /* inotify on the pidfile's directory while waiting */
     struct watcher ino_w;
     struct timer pidfile_timer; /* how long we wait for a valid pidfile */
-    char pidfile_problem[200]; /* why the pidfile was not adopted yet */
     int pidfd;                 /* adopted process that is not our descendant */
     struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
