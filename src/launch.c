@@ -32,6 +32,7 @@
 #include "supervisor.h"
 #include "util/env.h"
 #include "util/fd.h"
+#include "util/killpoint.h"
 #include "util/str.h"
 
 extern char **environ;
@@ -83,23 +84,6 @@ static bool shortage(struct service *svc, int err, const char *what)
         return false;
     sup_apply(svc, &ev);
     return true;
-}
-
-/* For the resilience tests: TEND_TEST_KILL_IN_SPAWN=before:FILE or after:FILE makes the
- * supervisor SIGKILL itself just before or just after a fork, once: only if it can remove
- * FILE (which the test creates). Nothing happens without the variable. */
-static void test_kill_in_spawn(const char *when)
-{
-    static const char *v;
-    static bool looked;
-    size_t n = strlen(when);
-
-    if (!looked) { /* the environment does not change under us: read once */
-        v = getenv("TEND_TEST_KILL_IN_SPAWN");
-        looked = true;
-    }
-    if (v != NULL && strncmp(v, when, n) == 0 && v[n] == ':' && unlink(v + n + 1) == 0)
-        (void)raise(SIGKILL);
 }
 
 static void spawn_one(struct service *svc)
@@ -224,11 +208,11 @@ static void spawn_one(struct service *svc)
     /* The pipes reach the keeper, and the slot says a fork is under way, before it; the
      * child notes its pid there itself, in case we die while it runs on our memory. */
     handover_spawn_begin(svc, spec.note_pid);
-    test_kill_in_spawn("before");
+    killpoint("TEND_TEST_KILL_IN_SPAWN", "before"); /* resilience tests (util/killpoint.h) */
     struct spawn_error e;
     int spawned = spawn_run(&spec, &pid, &e);
     if (spawned >= 0)
-        test_kill_in_spawn("after");
+        killpoint("TEND_TEST_KILL_IN_SPAWN", "after");
     events_after_spawn(svc, spawned >= 0);
     cgroup_svc_spawned(svc->cg, &cgs, spawned >= 0 ? pid : 0);
     if (spawned == -1) {
