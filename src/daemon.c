@@ -863,12 +863,15 @@ int supervise_main(int argc, char **argv)
                     svc->display);
             sup_restart(svc);
         }
-        /* An event listener's protocol pipes went with the supervisor before (one that
-         * exited meanwhile was started again by the restore, with pipes of ours). */
+        /* An event listener goes on where its protocol stood (events.h), unless nobody
+         * can tell where that is: the previous supervisor died writing it an event, or
+         * was a version that did not keep its pipes. */
+        int ev_fds[2];
         if (svc->p.conf->kind == PROC_KIND_LISTENER && svc->p.pid != 0 &&
-            svc->evproc == NULL) {
-            log_msg(LOG_LVL_INFO, "%s: event listener restarted: its pipes were the previous "
-                    "supervisor's", svc->display);
+            events_handover(svc, ev_fds) == EVS_NONE) {
+            log_msg(LOG_LVL_INFO, "%s: event listener restarted: the previous supervisor left "
+                    "its protocol in a state nobody can tell (it died while writing it an "
+                    "event, or did not keep its pipes)", svc->display);
             sup_restart(svc);
         }
     }

@@ -13,10 +13,12 @@
 
 #include "events.h"
 #include "evtype.h"
+#include "handover.h"
 #include "log.h"
 #include "logcap.h"
 #include "supervisor.h"
 #include "util/fd.h"
+#include "util/killpoint.h"
 
 #define TICK_NS (5ULL * 1000000000ULL)
 #define LINE_MAX_BYTES 512   /* a protocol line longer than this is garbage: dropped */
@@ -71,6 +73,8 @@ struct evproc {
     char rbuf[LINE_MAX_BYTES + RESULT_MAX_BYTES];
     size_t rlen;
     long result_len;    /* -1: expecting a line; else the RESULT body length */
+    bool lost_event;    /* taken back LS_BUSY: its event died with the previous supervisor */
+    bool spare_ready;   /* taken back LS_ACK: a READY it sent may have gone with that one */
 };
 
 struct events {
@@ -178,19 +182,22 @@ static bool pool_pop(struct evpool *p, struct queued *out)
 static void proc_dispatch(struct evproc *lp);
 static void pool_dispatch(struct events *ev, struct evpool *p);
 
+/* Each step of the protocol goes into the listener's handover slot (events_handover). */
+static void lp_save(struct evproc *lp)
+{
+    handover_save(lp->svc);
+}
+
 static void lp_close(struct evproc *lp)
 {
     struct loop *loop = &lp->ev->sup->loop;
-    if (lp->in_fd != -1) {
+    int in_fd = lp->in_fd, out_fd = lp->out_fd;
+
+    if (in_fd != -1)
         loop_del(loop, &lp->in_w);
-        fd_close_quiet(lp->in_fd);
-        lp->in_fd = -1;
-    }
-    if (lp->out_fd != -1) {
+    if (out_fd != -1)
         loop_del(loop, &lp->out_w);
-        fd_close_quiet(lp->out_fd);
-        lp->out_fd = -1;
-    }
+    lp->in_fd = lp->out_fd = -1;
     fd_close_quiet(lp->child_in);
     fd_close_quiet(lp->child_out);
     lp->child_in = lp->child_out = -1;
@@ -206,6 +213,13 @@ static void lp_close(struct evproc *lp)
         lp->cur.msg = NULL;
     }
     lp->state = LS_ACK;
+    lp->lost_event = lp->spare_ready = false;
+    /* The slot stops naming the pipes (and the keeper lets go of them) before they are
+     * closed: a number a later descriptor reuses is never taken for theirs. */
+    if (in_fd != -1 || out_fd != -1)
+        lp_save(lp);
+    fd_close_quiet(in_fd);
+    fd_close_quiet(out_fd);
 }
 
 static void on_writable(struct watcher *w, uint32_t events);
@@ -234,11 +248,13 @@ static void lp_flush(struct evproc *lp)
         free(lp->wbuf);
         lp->wbuf = NULL;
         lp->wlen = lp->woff = 0;
+        lp_save(lp);
         return;
     }
     free(lp->wbuf);
     lp->wbuf = NULL;
     lp->wlen = lp->woff = 0;
+    lp_save(lp); /* written whole: BUSY from here */
     if (lp->in_watched) {
         loop_del(&lp->ev->sup->loop, &lp->in_w);
         lp->in_watched = false;
@@ -276,6 +292,7 @@ static void proc_dispatch(struct evproc *lp)
     lp->woff = 0;
     lp->cur = q;
     lp->state = LS_BUSY;
+    lp_save(lp); /* SENDING, before the first byte goes */
     lp_flush(lp);
 }
 
@@ -293,7 +310,10 @@ static void pool_dispatch(struct events *ev, struct evpool *p)
 static void lp_result(struct evproc *lp, const char *body, size_t len)
 {
     bool ok = len == 2 && memcmp(body, "OK", 2) == 0;
-    if (lp->state != LS_BUSY || lp->cur.msg == NULL) {
+    if (lp->state == LS_BUSY && lp->cur.msg == NULL && lp->lost_event) {
+        log_msg(LOG_LVL_INFO, "%s: listener answered %.*s to the event the previous supervisor "
+                "sent it", lp->svc->display, (int)(len > 40 ? 40 : len), body);
+    } else if (lp->state != LS_BUSY || lp->cur.msg == NULL) {
         log_msg(LOG_LVL_WARN, "%s: listener sent a RESULT with no event out", lp->svc->display);
     } else if (ok) {
         msg_unref(lp->cur.msg);
@@ -312,6 +332,8 @@ static void lp_result(struct evproc *lp, const char *body, size_t len)
         lp->in_watched = false;
     }
     lp->state = LS_ACK;
+    lp->lost_event = lp->spare_ready = false;
+    lp_save(lp);
 }
 
 /* Parses what the listener wrote: READY lines and RESULT N + N bytes. */
@@ -340,12 +362,37 @@ static void lp_parse(struct evproc *lp)
         }
         size_t llen = (size_t)(nl - p);
         pos += llen + 1;
-        if (llen == 5 && memcmp(p, "READY", 5) == 0) {
-            if (lp->state == LS_BUSY)
+        bool ready = llen == 5 && memcmp(p, "READY", 5) == 0;
+        if (!ready && lp->lost_event && llen > 5 && memcmp(nl - 5, "READY", 5) == 0) {
+            /* The rest of a RESULT whose head the previous supervisor read, then its READY
+             * ("OKREADY"): the READY is what counts. */
+            log_msg(LOG_LVL_INFO, "%s: listener wrote '%.*s': the end of a RESULT the previous "
+                    "supervisor began to read, then READY", lp->svc->display,
+                    (int)(llen > 60 ? 60 : llen), p);
+            ready = true;
+        }
+        if (ready) {
+            if (lp->state == LS_BUSY && lp->spare_ready) {
+                /* The READY the previous supervisor's state did not show yet: the event
+                 * sent since is in its stdin, and it reads it now. */
+                lp->spare_ready = false;
+            } else if (lp->state == LS_BUSY && lp->lost_event) {
+                /* Its RESULT was read by the previous supervisor, which died before it
+                 * recorded it: the event was done with either way. */
+                log_msg(LOG_LVL_INFO, "%s: listener is READY: the event the previous "
+                        "supervisor sent it is over", lp->svc->display);
+                lp->lost_event = false;
+                lp->state = LS_READY;
+                lp_save(lp);
+            } else if (lp->state == LS_BUSY) {
                 log_msg(LOG_LVL_WARN, "%s: listener said READY before its RESULT",
                         lp->svc->display);
-            else
+            } else if (lp->state != LS_READY) {
                 lp->state = LS_READY;
+                lp_save(lp);
+            } else {
+                lp->spare_ready = false;
+            }
         } else if (llen > 7 && memcmp(p, "RESULT ", 7) == 0) {
             char *end = NULL;
             long n = strtol(p + 7, &end, 10);
@@ -372,6 +419,8 @@ static void on_readable(struct watcher *w, uint32_t events)
             lp->rlen = 0; /* cannot happen with the bounds lp_parse applies; stay safe */
         ssize_t n = read(lp->out_fd, lp->rbuf + lp->rlen, sizeof(lp->rbuf) - lp->rlen);
         if (n > 0) {
+            /* Resilience tests: a death between this read and what it changes. */
+            killpoint("TEND_TEST_KILL_IN_EVENTS", "read");
             lp->rlen += (size_t)n;
             lp_parse(lp);
             continue;
@@ -729,19 +778,16 @@ void events_stop_signal(struct events *ev, pid_t sender)
     }
 }
 
-int events_child_fds(struct service *svc, int *in_fd, int *out_fd)
+/* The protocol side of listener svc, with no pipes (any it had are closed), in its pool. */
+static struct evproc *lp_get(struct service *svc)
 {
     struct events *ev = svc->sup->events;
-    const struct proc_conf *c = svc->p.conf;
-    int in[2], out[2];
-
-    if (ev == NULL || c->kind != PROC_KIND_LISTENER)
-        return 0;
     struct evproc *lp = svc->evproc;
+
     if (lp == NULL) {
         lp = calloc(1, sizeof(*lp));
         if (lp == NULL)
-            return -1;
+            return NULL;
         lp->ev = ev;
         lp->svc = svc;
         lp->in_fd = lp->out_fd = lp->child_in = lp->child_out = -1;
@@ -751,11 +797,24 @@ int events_child_fds(struct service *svc, int *in_fd, int *out_fd)
     } else {
         lp_close(lp);
     }
-    lp->pool = pool_find(ev, c->program, true);
+    lp->pool = pool_find(ev, svc->p.conf->program, true);
     if (lp->pool == NULL)
-        return -1;
-    pool_configure(lp->pool, c);
+        return NULL;
+    pool_configure(lp->pool, svc->p.conf);
     arm_tick(ev);
+    return lp;
+}
+
+int events_child_fds(struct service *svc, int *in_fd, int *out_fd)
+{
+    struct events *ev = svc->sup->events;
+    int in[2], out[2];
+
+    if (ev == NULL || svc->p.conf->kind != PROC_KIND_LISTENER)
+        return 0;
+    struct evproc *lp = lp_get(svc);
+    if (lp == NULL)
+        return -1;
     if (pipe2(in, O_CLOEXEC) == -1)
         return -1;
     if (pipe2(out, O_CLOEXEC) == -1) {
@@ -807,4 +866,44 @@ void events_release(struct service *svc)
                                     * only without memory: then the next event dispatches */
     svc->evproc = NULL;
     loop_defer_free(&lp->ev->sup->loop, free, lp);
+}
+
+enum events_step events_handover(const struct service *svc, int fds[2])
+{
+    const struct evproc *lp = svc->evproc;
+
+    fds[0] = fds[1] = -1;
+    if (lp == NULL || lp->in_fd == -1 || lp->out_fd == -1)
+        return EVS_NONE;
+    fds[0] = lp->out_fd;
+    fds[1] = lp->in_fd;
+    if (lp->wbuf != NULL)
+        return EVS_SENDING;
+    return lp->state == LS_READY ? EVS_READY : lp->state == LS_BUSY ? EVS_BUSY : EVS_ACK;
+}
+
+int events_take_back(struct service *svc, const int fds[2], int step)
+{
+    struct events *ev = svc->sup->events;
+
+    if (ev == NULL || svc->p.conf->kind != PROC_KIND_LISTENER || fds[0] < 0 || fds[1] < 0 ||
+        step < EVS_ACK || step > EVS_BUSY) {
+        errno = EPROTO; /* SENDING: nobody knows what the listener has read of its event */
+        return -1;
+    }
+    struct evproc *lp = lp_get(svc);
+    /* O_NONBLOCK is the pipes' (shared with the keeper's copies): set again in case. */
+    if (lp == NULL || fd_set_nonblock(fds[0]) == -1 || fd_set_nonblock(fds[1]) == -1 ||
+        loop_add(&ev->sup->loop, &lp->out_w, fds[0], EPOLLIN, on_readable, lp) == -1)
+        return -1;
+    lp->out_fd = fds[0];
+    lp->in_fd = fds[1];
+    /* Waiting for READY (ACK): the previous supervisor may have read that READY and died
+     * before it recorded it, and then none will come. So it is taken as READY, and one
+     * READY that comes after the next event is sent is the one it owed: the event waits in
+     * its stdin until it reads it, as the protocol has it. */
+    lp->state = step == EVS_BUSY ? LS_BUSY : LS_READY;
+    lp->lost_event = step == EVS_BUSY;
+    lp->spare_ready = step == EVS_ACK;
+    return 0;
 }

@@ -17,9 +17,15 @@
  * it died, goes back to the head of its pool's buffer. Nothing wakes tend for events unless
  * a pool subscribes to TICK_*.
  *
- * After a supervisor restart (kill -9, upgrade) a listener's pipes are gone with the old
- * supervisor: daemon.c restarts restored listeners, as supervisord's listeners restart with
- * supervisord. */
+ * A supervisor restart (kill -9, crash, upgrade) does not restart a listener: its two
+ * protocol pipes are deposited with the keeper and named, with where the protocol stands,
+ * in its handover slot (handover.c), which is written at every step of the protocol. The
+ * next supervisor takes the listener back where it was. What it cannot know is lost with
+ * the old one: the events still buffered in the pools, and the event a listener is working
+ * on (its RESULT, or a READY that comes instead, is then taken as the end of it). Only a
+ * supervisor that died while an event was being written (a step of a few microseconds, or
+ * longer while a listener does not read its stdin) leaves the listener in a state no one
+ * can tell: that listener is restarted (daemon.c). */
 #ifndef TEND_EVENTS_H
 #define TEND_EVENTS_H
 
@@ -59,5 +65,21 @@ int events_child_fds(struct service *svc, int *in_fd, int *out_fd);
 void events_after_spawn(struct service *svc, bool spawned);
 /* The service is being released: its pipes are closed, an event it held is rebuffered. */
 void events_release(struct service *svc);
+
+/* Where a listener's protocol stands, as its handover slot records it. */
+enum events_step {
+    EVS_NONE = 0, /* no protocol pipes (not a listener, or between instances) */
+    EVS_ACK,      /* waiting for READY */
+    EVS_READY,    /* may be sent an event */
+    EVS_BUSY,     /* an event was written whole: waiting for its RESULT */
+    EVS_SENDING,  /* an event is being written: how much of it arrived is unknown */
+};
+/* For handover.c: the listener's pipes (fds[0] the read end of its stdout, fds[1] the
+ * write end of its stdin; -1 when none) and its step. */
+enum events_step events_handover(const struct service *svc, int fds[2]);
+/* For handover.c, restoring a listener whose process was taken back: its pipes (ours now)
+ * and step. 0, or -1 (EVS_SENDING, an unknown step, or no memory): the caller closes the
+ * pipes, and the listener is restarted. */
+int events_take_back(struct service *svc, const int fds[2], int step);
 
 #endif

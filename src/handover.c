@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "events.h"
 #include "handover.h"
 #include "ident.h"
 #include "keeper.h"
@@ -35,6 +36,8 @@
 #define BATCH 128                   /* records per message from the keeper, at most */
 #define FILE_DELAY_NS 200000000ULL  /* the state file is rewritten at most this often */
 #define FILE_LINE_MAX 256
+#define NFDS 6                      /* a slot's descriptors: rec.fds, then rec.ev_fds */
+#define EV_TAG 0x7f4c5354           /* rec.ev_* are set; its DEL byte is in no reason text */
 
 struct rec {
     uint64_t name_hash;
@@ -47,13 +50,38 @@ struct rec {
     uint8_t used, exec_ok, start_elapsed, pending_start, pending_auto_restart, crash_loop,
         adopted, spawning;
     char name[64];                  /* for a person reading a dump; the hash is the key */
-    char reason[112];
+    char reason[96];
+    /* An event listener's protocol pipes (its stdout's read end, its stdin's write end) and
+     * step (events.h), taken from the end of the reason like the shortage below: they count
+     * only when ev_tag is EV_TAG, which no older supervisor's text or zeros are. */
+    int32_t ev_tag, ev_step, ev_fds[2];
     /* The resource shortage it waits out (proc.h). Taken from the end of what was a 120-byte
      * reason, so the layout and STATE_VERSION stay: an older supervisor left zeros or text
      * there, which never reads as a shortage errno (see restore). */
     int32_t shortage_err, shortage_tries;
 };
 _Static_assert(sizeof(struct rec) == 304, "struct rec is STATE_VERSION 1's layout");
+
+/* Whether fd came from the keeper: open, and still inheritable (everything the supervisor
+ * opens itself is close-on-exec, and what it claims from the keeper is made so). A number a
+ * slot names that is not (the keeper let it go, and a supervisor died before it wrote the
+ * slot again) is not ours to use or close. */
+static bool inherited(int fd)
+{
+    int fl = fd >= KEEPER_FIRST_FD ? fcntl(fd, F_GETFD) : -1;
+
+    return fl != -1 && (fl & FD_CLOEXEC) == 0;
+}
+
+/* All the descriptors a slot names: the capture pipes, then the listener's. */
+static void rec_fds(const struct rec *r, int fds[NFDS])
+{
+    bool ev = r->ev_tag == EV_TAG;
+
+    memcpy(fds, r->fds, sizeof(r->fds));
+    fds[4] = ev ? r->ev_fds[0] : -1;
+    fds[5] = ev ? r->ev_fds[1] : -1;
+}
 
 struct slot {
     uint32_t active;                /* which rec is current; flipped with one store */
@@ -563,7 +591,7 @@ void handover_close(struct handover *h)
 
 /* ---- services ---- */
 
-static void fill(struct rec *r, const struct service *svc, const int fds[4])
+static void fill(struct rec *r, const struct service *svc, const int fds[NFDS], int ev_step)
 {
     const struct proc *p = &svc->p;
 
@@ -594,17 +622,24 @@ static void fill(struct rec *r, const struct service *svc, const int fds[4])
     r->pending_auto_restart = p->pending_auto_restart;
     r->crash_loop = p->crash_loop;
     memcpy(r->fds, fds, sizeof(r->fds));
-    snprintf(r->reason, sizeof(r->reason), "%.111s", p->reason);
+    if (ev_step != EVS_NONE) {
+        r->ev_tag = EV_TAG;
+        r->ev_step = ev_step;
+        r->ev_fds[0] = fds[4];
+        r->ev_fds[1] = fds[5];
+    }
+    snprintf(r->reason, sizeof(r->reason), "%.95s", p->reason);
     r->shortage_err = p->shortage_err;
     r->shortage_tries = p->shortage_tries;
 }
 
-static void write_slot(struct handover *h, struct service *svc, const int fds[4])
+static void write_slot(struct handover *h, struct service *svc, const int fds[NFDS],
+                       int ev_step)
 {
     struct slot *s = slot_at(h, svc->slot);
     uint32_t spare = (s->active & 1) ^ 1;
 
-    fill(&s->rec[spare], svc, fds);
+    fill(&s->rec[spare], svc, fds, ev_step);
     /* The spare copy is complete before it becomes the current one. */
     __atomic_store_n(&s->active, spare, __ATOMIC_RELEASE);
 }
@@ -700,7 +735,7 @@ static void take_back(struct handover *h, struct service *svc, const struct rec 
 int handover_attach(struct service *svc)
 {
     struct handover *h = svc->sup->handover;
-    int fds[4] = {-1, -1, -1, -1};
+    int fds[NFDS] = {-1, -1, -1, -1, -1, -1};
 
     svc->slot = -1;
     if (h == NULL)
@@ -740,11 +775,14 @@ int handover_attach(struct service *svc)
             svc->id_lo_ns = r->id_lo_ns;
             svc->id_hi_ns = r->id_hi_ns;
             svc->restored = true;
-            for (int k = 0; k < 4; k++) {
-                if (r->fds[k] >= KEEPER_FIRST_FD)
-                    (void)fcntl(r->fds[k], F_SETFD, FD_CLOEXEC); /* ours now; children never */
+            rec_fds(r, fds);
+            for (int k = 0; k < NFDS; k++) {
+                if (fds[k] != -1 && !inherited(fds[k]))
+                    fds[k] = -1;
+                else if (fds[k] != -1)
+                    (void)fcntl(fds[k], F_SETFD, FD_CLOEXEC); /* ours now; children never */
             }
-            if (logcap_attach(svc->logcap, r->fds) == -1)
+            if (logcap_attach(svc->logcap, fds) == -1)
                 log_msg(LOG_LVL_WARN, "%s: cannot take back its capture pipes: %s",
                         svc->display, strerror(errno));
             take_back(h, svc, r);
@@ -753,6 +791,17 @@ int handover_attach(struct service *svc)
                 cgroup_svc_taken_back(svc->cg, svc->p.conf, svc->p.pid, msg, sizeof(msg)) == -1)
                 log_msg(LOG_LVL_WARN, "%s: its process tree is not tracked again: %s",
                         svc->display, msg);
+            /* An event listener taken back goes on with its protocol where it stood. Its
+             * pipes are closed if it is gone, or if that step cannot be known: daemon.c
+             * restarts it then. */
+            int drop[2] = {-1, -1};
+            if ((fds[4] != -1 || fds[5] != -1) &&
+                (svc->p.pid == 0 || svc->restored_gone ||
+                 events_take_back(svc, &fds[4], r->ev_step) == -1)) {
+                drop[0] = fds[4];
+                drop[1] = fds[5];
+            }
+            int ev_step = (int)events_handover(svc, &fds[4]);
             if (r->launcher_pid > 0 && r->launcher_pid == r->pid && svc->p.pid == r->pid) {
                 /* pidfile mode before the pidfile: the process is the launcher */
                 svc->launcher_pid = r->pid;
@@ -781,7 +830,13 @@ int handover_attach(struct service *svc)
                 log_msg(LOG_LVL_INFO, "%s: the previous supervisor died while spawning pid "
                         "%d: taken over from there", svc->display, (int)r->pid);
             }
-            write_slot(h, svc, r->fds);
+            write_slot(h, svc, fds, ev_step);
+            /* Let go only once the slot no longer names them. */
+            for (int k = 0; k < 2; k++) {
+                release(h, drop[k]);
+                if (drop[k] != -1)
+                    (void)close(drop[k]); /* nothing reads or writes it any more */
+            }
             return 0;
         }
     }
@@ -790,7 +845,7 @@ int handover_attach(struct service *svc)
     svc->slot = (int)h->free_slots[--h->nfree];
     if (h->ncold > 0)
         (void)cold_adopt(h, svc); /* not adopted: it starts like any other */
-    write_slot(h, svc, fds);
+    write_slot(h, svc, fds, EVS_NONE);
     file_changed(h);
     return 0;
 }
@@ -798,25 +853,29 @@ int handover_attach(struct service *svc)
 void handover_save(struct service *svc)
 {
     struct handover *h = svc->sup->handover;
-    int fds[4];
+    int fds[NFDS], had[NFDS];
 
     if (h == NULL || svc->slot < 0)
         return;
     logcap_fds(svc->logcap, fds);
+    int ev_step = (int)events_handover(svc, &fds[4]);
     const struct rec *r = current(h, svc->slot);
-    /* New capture pipes go to the keeper before anything can write into them; pipes that
-     * are gone are released. */
-    for (int k = 0; k < 4; k++) {
-        if (fds[k] == r->fds[k])
-            continue;
-        if (r->fds[k] != -1)
-            release(h, r->fds[k]);
-        if (fds[k] != -1)
+    rec_fds(r, had);
+    /* New pipes go to the keeper before anything can write into them, and before the slot
+     * names them; pipes that are gone are released only once it no longer does (a death in
+     * between leaves the keeper holding one that nobody claims: the next supervisor
+     * releases it). */
+    for (int k = 0; k < NFDS; k++) {
+        if (fds[k] != had[k] && fds[k] != -1)
             deposit(h, fds[k]);
     }
     if (r->pid != svc->p.pid)
         file_changed(h);
-    write_slot(h, svc, fds);
+    write_slot(h, svc, fds, ev_step);
+    for (int k = 0; k < NFDS; k++) {
+        if (fds[k] != had[k] && had[k] != -1)
+            release(h, had[k]);
+    }
 }
 
 void handover_spawn_begin(struct service *svc, volatile int32_t *note[2])
@@ -861,10 +920,11 @@ void handover_forget(struct service *svc)
 
     if (h == NULL || svc->slot < 0)
         return;
-    const struct rec *r = current(h, svc->slot);
-    for (int k = 0; k < 4; k++)
-        release(h, r->fds[k]);
+    int fds[NFDS];
+    rec_fds(current(h, svc->slot), fds);
     clear_slot(h, svc->slot);
+    for (int k = 0; k < NFDS; k++)
+        release(h, fds[k]);
     svc->slot = -1;
 }
 
@@ -875,8 +935,12 @@ static bool fd_claimed(const struct handover *h, int fd)
         return true;
     for (uint32_t i = 0; i < h->hdr->cap; i++) {
         const struct rec *r = current(h, (int)i);
-        for (int k = 0; r->used && k < 4; k++) {
-            if (r->fds[k] == fd)
+        int fds[NFDS];
+        if (!r->used)
+            continue;
+        rec_fds(r, fds);
+        for (int k = 0; k < NFDS; k++) {
+            if (fds[k] == fd)
                 return true;
         }
     }
@@ -958,19 +1022,22 @@ void handover_restore_done(struct supervisor *sup)
         unsigned long long ticks;
         if (r->pid > 0 && same_process(r->pid, r->id_lo_ns, r->id_hi_ns, &ppid, &ticks))
             terminate_leftover(r->pid, ticks, r->name);
-        for (int k = 0; k < 4; k++) {
-            release(h, r->fds[k]);
-            if (r->fds[k] >= KEEPER_FIRST_FD)
-                (void)close(r->fds[k]); /* nobody captures this program any more */
-        }
+        int fds[NFDS];
+        rec_fds(r, fds);
         clear_slot(h, (int)i);
+        for (int k = 0; k < NFDS; k++) {
+            if (!inherited(fds[k]))
+                continue; /* a number the keeper let go already: not ours */
+            release(h, fds[k]);
+            (void)close(fds[k]); /* nobody captures this program any more */
+        }
     }
     release_strays(h);
     /* Services whose process was gone: its status from the keeper, newest first. */
     for (size_t j = 0; j < sup->nsvcs; j++) {
         struct service *svc = sup->svcs[j];
         int status = PROC_STATUS_UNKNOWN;
-        uint64_t when = 0;
+        uint64_t when = svc->p.start_ns; /* no record (the ring overflowed): this instance's */
         if (!svc->restored_gone)
             continue;
         for (size_t i = h->nexits; i-- > 0;) {

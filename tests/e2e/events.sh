@@ -199,8 +199,8 @@ CONF
 }
 
 # TICK_5 every five seconds (when: is the time); after a kill -9 of the supervisor the
-# keeper starts another, which restarts the listener (its pipes were the dead one's), and
-# ticks reach the new listener process.
+# keeper starts another, which takes the listener back with its pipes: the same listener
+# process gets the next ticks.
 t_ticks_and_supervisor_restart() {
     need_childutils
     setup
@@ -212,7 +212,7 @@ command=/bin/sh -c 'exec $PY $T/listener.py $T/events.\$\$.log'
 events=TICK_5
 CONF
     start_tend
-    local lpid when now sup newpid
+    local lpid when now sup
     lpid=$(st ticks pid)
     waitfor "$T/events.$lpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 15 >/dev/null ||
         fail "no TICK_5 event; got: $(cat "$T"/events.*.log 2>/dev/null)"
@@ -221,20 +221,297 @@ CONF
     [ $((now - when)) -ge 0 ] && [ $((now - when)) -le 30 ] || fail "when:$when is not now ($now)"
     sup=$(tendctl pid)
     kill -KILL "$sup"
-    # The old listener goes: it reads end of file when its supervisor dies (and exits, as
-    # childutils does), or the new supervisor restarts it if it is still there.
-    "$H/waitfor" -t 30 --gone "$lpid" || fail "the listener of the dead supervisor stays"
-    wait_log "supervisor restarted by the keeper"
-    local i got=""
-    for i in $(seq 1 15); do
-        newpid=$(st ticks pid)
-        if [ "$newpid" != 0 ] && [ "$newpid" != "$lpid" ] &&
-            waitfor "$T/events.$newpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 2 >/dev/null 2>&1; then
-            got=$newpid
-            break
+    wait_log "generation 2;"
+    # Only ticks from now on: the listener makes its file again at the next one.
+    rm "$T/events.$lpid.log"
+    waitfor "$T/events.$lpid.log" 'eventname:TICK_5 len:[0-9]+ \| when:[0-9]+$' 15 >/dev/null ||
+        fail "no tick reached listener $lpid after the supervisor's restart (now pid $(st ticks pid))"
+    expect_eq "$(st ticks pid)" "$lpid" "the listener's pid after the supervisor's restart"
+    expect_eq "$(count_log 'event listener restarted')" 0 "listener restarts"
+    stop_tend
+}
+
+# A listener is taken back by the next supervisor where its protocol stood, not restarted:
+# idle (READY) across a kill -9 of the supervisor, and holding an event (written whole, its
+# RESULT not yet sent) across a kill -9 and across `tend upgrade`. Each exit of the victim
+# reaches the same listener process exactly once.
+t_listener_kept_mid_event() {
+    need_childutils
+    setup
+    # Records each event; while the file HOLD exists it does not answer (busy with it).
+    cat >"$T/gated.py" <<'PYEOF'
+import os
+import sys
+import time
+from supervisor import childutils
+
+out, hold = sys.argv[1], sys.argv[2]
+while True:
+    headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+    with open(out, "a") as f:
+        f.write("%s %s | %s\n" % (os.getpid(), headers["eventname"], payload))
+    while os.path.exists(hold):
+        time.sleep(0.01)
+    childutils.listener.ok(sys.stdout)
+PYEOF
+    write_conf <<CONF
+[eventlistener:watch]
+command=$PY $T/gated.py $T/events.log $T/hold
+events=PROCESS_STATE_EXITED
+priority=1
+[program:victim]
+command=$H/sleeper -r $T/v.ready
+startsecs=0
+CONF
+    start_tend
+    local lpid v next sup gen=1 how p killed=()
+    lpid=$(st watch pid)
+    v=$(ready_pid "$T/v.ready")
+    kill_victim() {   # kills $v, waits for the listener to get its exit, sets v to the next
+        rm -f "$T/v.ready"
+        kill -KILL "$v"
+        killed+=("$v")
+        next=$(ready_pid "$T/v.ready")
+        waitfor "$T/events.log" "^$lpid PROCESS_STATE_EXITED \| processname:victim .* pid:$v\$" 15 >/dev/null ||
+            fail "listener $lpid did not get the exit of pid $v; got: $(cat "$T/events.log" 2>/dev/null)"
+        v=$next
+    }
+    # Idle, then killed with the supervisor.
+    kill_victim
+    sup=$(tendctl pid)
+    kill -KILL "$sup"
+    gen=$((gen + 1))
+    wait_log "generation $gen;"
+    kill_victim
+    # Holding an event across a kill -9, then across an upgrade.
+    for how in kill upgrade; do
+        touch "$T/hold"
+        kill_victim
+        sup=$(tendctl pid)
+        if [ "$how" = kill ]; then
+            kill -KILL "$sup"
+            gen=$((gen + 1))
+            wait_log "generation $gen;"
+        else
+            tendctl upgrade >/dev/null || fail "tend upgrade failed"
+            [ "$(tendctl pid)" != "$sup" ] || fail "tend upgrade left supervisor $sup"
         fi
+        # Its RESULT, once sent, must free it for the next event (which kill_victim awaits).
+        rm "$T/hold"
+        kill_victim
     done
-    [ -n "$got" ] || fail "no tick reached a new listener process (now pid $(st ticks pid))"
+    expect_eq "$(count_log 'watch: listener answered OK to the event the previous supervisor sent it')" 2 \
+        "RESULTs taken for events the previous supervisors sent"
+    expect_eq "$(st watch pid)" "$lpid" "the listener's pid"
+    expect_eq "$(count_log 'event listener restarted')" 0 "listener restarts"
+    for p in "${killed[@]}"; do
+        expect_eq "$(grep -c " pid:$p\$" "$T/events.log")" 1 "deliveries of the exit of pid $p"
+    done
+    stop_tend
+}
+
+# A supervisor killed right after it read what a listener wrote, before it acted on it
+# (TEND_TEST_KILL_IN_EVENTS kills it there, once): the next one takes the listener back and
+# nothing deadlocks. Three instants: a whole RESULT read (the slot still says an event is
+# out), a RESULT's head read without its body (the next supervisor reads "OK" then READY as
+# one line), and a READY read (the slot still says it waits for READY, which will not come
+# again). After each, the next exit of the victim reaches the same listener process.
+t_listener_kept_when_its_words_are_lost() {
+    setup
+    cat >"$T/steps.py" <<'PYEOF'
+import os
+import sys
+import time
+
+out, gates = sys.argv[1], sys.argv[2]
+
+
+def gate(name):
+    while os.path.exists(os.path.join(gates, name)):
+        time.sleep(0.01)
+
+
+def say(s):
+    sys.stdout.write(s)
+    sys.stdout.flush()
+
+
+def log(s):
+    with open(out, "a") as f:
+        f.write("%d %s\n" % (os.getpid(), s))
+
+
+n = 0
+while True:
+    gate("ready")
+    say("READY\n")
+    n += 1
+    log("said READY %d" % n)
+    line = sys.stdin.readline()
+    if not line:
+        sys.exit(0)
+    hdr = dict(f.split(":", 1) for f in line.split())
+    body = sys.stdin.read(int(hdr["len"]))
+    log("got %s | %s" % (hdr["eventname"], body))
+    gate("result")
+    if os.path.exists(os.path.join(gates, "body")):  # the RESULT in two writes
+        say("RESULT 2\n")
+        gate("body")
+        say("OK")
+    else:
+        say("RESULT 2\nOK")
+    log("said OK")
+PYEOF
+    mkdir "$T/gates"
+    write_conf <<CONF
+[eventlistener:watch]
+command=$PY $T/steps.py $T/events.log $T/gates
+events=PROCESS_STATE_EXITED
+priority=1
+[program:victim]
+command=$H/sleeper -r $T/v.ready
+startsecs=0
+CONF
+    export TEND_TEST_KILL_IN_EVENTS="read:$T/kill"
+    start_tend
+    unset TEND_TEST_KILL_IN_EVENTS
+    local lpid v next gen=1 step
+    lpid=$(st watch pid)
+    v=$(ready_pid "$T/v.ready")
+    waitfor "$T/events.log" "^$lpid said READY 1\$" 15 >/dev/null || fail "listener $lpid never ready"
+    exit_reaches_listener() {   # kills victim $v; its exit must reach the listener
+        rm -f "$T/v.ready"
+        kill -KILL "$v"
+        next=$(ready_pid "$T/v.ready")
+        waitfor "$T/events.log" "^$lpid got PROCESS_STATE_EXITED \| processname:victim .* pid:$v\$" 15 >/dev/null ||
+            fail "$1: listener $lpid did not get the exit of pid $v; got: $(cat "$T/events.log")"
+        v=$next
+    }
+    supervisor_killed() {   # opens gate $1 with the kill point armed; waits for the next one
+        local sup
+        sup=$(tendctl pid)
+        touch "$T/kill"
+        rm "$T/gates/$1"
+        "$H/waitfor" -t 15 --gone "$sup" || fail "$1: the kill point did not fire"
+        [ ! -e "$T/kill" ] || fail "$1: the kill file is still there"
+        gen=$((gen + 1))
+        wait_log "generation $gen;"
+    }
+    for step in whole head ready; do
+        touch "$T/gates/result" "$T/gates/ready"
+        [ "$step" = head ] && touch "$T/gates/body"
+        exit_reaches_listener "$step: before"
+        case $step in
+        whole)   # "RESULT 2\nOK" read in one go, then the death
+            supervisor_killed result
+            rm "$T/gates/ready" ;;
+        head)    # "RESULT 2\n" read, then the death; OK and READY come to the next one
+            supervisor_killed result
+            rm "$T/gates/body" "$T/gates/ready" ;;
+        ready)   # the RESULT taken, then READY read and the death
+            rm "$T/gates/result"
+            waitfor "$T/events.log" "^$lpid said OK\$" 15 >/dev/null || fail "no OK"
+            supervisor_killed ready ;;
+        esac
+        exit_reaches_listener "$step: after"
+        rm -f "$T/gates/"*
+    done
+    expect_eq "$(st watch pid)" "$lpid" "the listener's pid"
+    expect_eq "$(count_log 'event listener restarted')" 0 "listener restarts"
+    expect_eq "$(count_log 'outside the protocol')" 0 "protocol lines dropped"
+    expect_eq "$(count_log 'the end of a RESULT the previous supervisor began to read')" 1 \
+        "RESULT bodies read after the death of the supervisor that read their head"
+    stop_tend
+}
+
+# The one state no supervisor can take a listener back in: the previous one died while an
+# event was being written (here one of 20 KB, into a stdin pipe the listener shrank to one
+# page and does not read). How much of it the listener will read is unknown, so the next
+# supervisor restarts the listener, says so, and the new listener gets events whole.
+t_listener_mid_write_is_restarted() {
+    need_childutils
+    setup
+    cat >"$T/slow.py" <<'PYEOF'
+import fcntl
+import os
+import sys
+import time
+
+out, hold = sys.argv[1], sys.argv[2]
+fcntl.fcntl(0, 1031, 4096)  # F_SETPIPE_SZ: its stdin holds one page
+
+
+def log(s):
+    with open(out, "a") as f:
+        f.write("%d %s\n" % (os.getpid(), s))
+
+
+log("ready")
+while True:
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    while os.path.exists(hold):
+        time.sleep(0.01)
+    line = sys.stdin.readline()
+    if not line:
+        sys.exit(0)
+    hdr = dict(f.split(":", 1) for f in line.split())
+    body = sys.stdin.read(int(hdr["len"]))
+    log("got %s %d" % (hdr["eventname"], len(body)))
+    sys.stdout.write("RESULT 2\nOK")
+    sys.stdout.flush()
+PYEOF
+    # One line of 20,000 bytes, in one write, each time a line comes through the fifo.
+    cat >"$T/talker.py" <<'PYEOF'
+import os
+import sys
+
+while True:
+    with open(sys.argv[1]) as f:
+        f.read()
+    os.write(1, b"x" * 20000 + b"\n")
+PYEOF
+    mkfifo "$T/go"
+    touch "$T/hold"
+    write_conf <<CONF
+[eventlistener:watch]
+command=$PY $T/slow.py $T/events.log $T/hold
+events=PROCESS_LOG_STDOUT
+[program:talker]
+command=$PY $T/talker.py $T/go
+stdout_events_enabled=true
+stdout_logfile=$T/talker.log
+CONF
+    start_tend
+    local lpid newpid sup
+    lpid=$(st watch pid)
+    waitfor "$T/events.log" "^$lpid ready\$" 15 >/dev/null || fail "listener $lpid never started"
+    echo go >"$T/go"
+    # The event is being written: the listener's stdin pipe is full.
+    "$PY" - "/proc/$lpid/fd/0" <<'PYEOF' || fail "the event never filled the listener's stdin"
+import fcntl, os, struct, sys, termios, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+deadline = time.monotonic() + 15
+while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0] < 4096:
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.01)
+PYEOF
+    sup=$(tendctl pid)
+    kill -KILL "$sup"
+    wait_log "generation 2;"
+    wait_log "watch: event listener restarted: the previous supervisor left its protocol"
+    "$H/waitfor" -t 15 --gone "$lpid" || fail "the listener mid-event stays"
+    rm "$T/hold"
+    newpid=$(st watch pid)
+    [ "$newpid" != "$lpid" ] && [ "$newpid" != 0 ] || fail "listener pid after the restart: $newpid"
+    waitfor "$T/events.log" "^$newpid ready\$" 15 >/dev/null || fail "listener $newpid never started"
+    echo go >"$T/go"
+    waitfor "$T/events.log" "^$newpid got PROCESS_LOG_STDOUT [0-9]+\$" 15 >/dev/null ||
+        fail "the new listener got no event; got: $(cat "$T/events.log")"
+    local n
+    n=$(sed -nE "s/^$newpid got PROCESS_LOG_STDOUT ([0-9]+)\$/\\1/p" "$T/events.log" | head -n 1)
+    [ "$n" -gt 20000 ] || fail "the new listener's event has $n bytes, not the whole line"
     stop_tend
 }
 
