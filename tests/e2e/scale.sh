@@ -77,6 +77,54 @@ t_status_answers_while_1000_are_killed() {
     stop_tend
 }
 
+# A burst of exits is handled in slices, the control socket served in between. The
+# supervisor is stopped (SIGSTOP) while 1,000 programs (600 on the sanitizer build) are
+# killed and a status request is sent, so every exit and the request wait together when it
+# resumes. The reply must come before the last exit is handled: it still names some of the
+# killed pids (when one turn of the loop handled the whole burst, it named none). Then every
+# program comes back: no exit was lost on the way.
+t_burst_of_exits_leaves_room_for_requests() {
+    setup
+    local n=1000 p
+    asan_build && n=600
+    programs "$n" startsecs=0 stdout_logfile=NONE stderr_logfile=NONE | write_conf
+    start_tend_slow 60
+    wait_running "$n" 300
+    local pids
+    pids=$(tendctl status | awk '$2 == "RUNNING" { print $3 }')
+    [ "$(echo "$pids" | wc -w)" -eq "$n" ] || fail "not $n pids"
+    kill -STOP "$TEND_PID"
+    kill -KILL $pids
+    # Each one a zombie that only tend can reap (polled, bounded).
+    local deadline=$((SECONDS + 60))
+    for p in $pids; do
+        until [ "$(pstat "$p" 3)" = Z ]; do
+            [ "$SECONDS" -lt "$deadline" ] || fail "pid $p did not die: $(describe "$p")"
+            sleep 0.01
+        done
+    done
+    printf 'tend/1 status\n' |
+        "$H/e2e_rawclient" req -t 120 -r "$T/sent" "$T/tend.sock" >"$T/during.out" \
+            2>"$T/during.err" &
+    local client=$!
+    TRACKED="$TRACKED $client"
+    "$H/waitfor" -t 30 "$T/sent" '^ready' >/dev/null || fail "the status request was not sent"
+    kill -CONT "$TEND_PID"
+    wait "$client" || fail "the status request failed: $(cat "$T/during.err")"
+    expect_eq "$(grep -c '^proc ' "$T/during.out")" "$n" "programs in the reply"
+    local left
+    left=$(printf '%s\n' $pids | awk 'NR == FNR { killed["pid=" $1]; next }
+        { for (i = 2; i <= NF; i++) if ($i in killed) n++ } END { print n + 0 }' - "$T/during.out")
+    echo "the reply came with $left of the $n exits still to handle"
+    [ "$left" -gt 0 ] || fail "the reply waited until every exit of the burst was handled"
+    wait_running "$n" 300
+    local now
+    now=$(tendctl status | awk '$2 == "RUNNING" { print $3 }')
+    expect_eq "$(printf '%s\n' $pids $now | sort | uniq -d | wc -l)" 0 "old pids still RUNNING"
+    expect_eq "$(count_log 'FATAL')" 0 "programs gone FATAL"
+    stop_tend
+}
+
 # The issue's failure: 256 idle control connections at RLIMIT_NOFILE 256 took every
 # descriptor, and programs killed meanwhile ended FATAL. Now the connection cap follows the
 # budget: the clients beyond it are told busy, and every killed program comes back.

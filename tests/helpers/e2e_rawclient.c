@@ -12,7 +12,9 @@
  *       first, 2 on a usage or system error (connect refused included).
  *       With FILEs, each file's bytes instead, on a connection of its own, one after the
  *       other; each reply is followed by a line "--- closed" (or "--- timeout", "--- error").
- *       The exit status is the worst of them.
+ *       The exit status is the worst of them. -r READYFILE: once the request is sent (on
+ *       the first connection), writes "ready PID\n" to READYFILE atomically, so a test knows
+ *       the request waits in the server's socket even while the server is stopped.
  *
  *   e2e_rawclient hold [-t SECS] SOCKET N READYFILE
  *       Opens N connections to SOCKET and sends nothing on any of them: half-open clients.
@@ -68,7 +70,7 @@ static long long now_ms(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: e2e_rawclient req [-t SECS] [-c|-s] SOCKET [FILE...]\n"
+    fprintf(stderr, "usage: e2e_rawclient req [-t SECS] [-c|-s] [-r READYFILE] SOCKET [FILE...]\n"
                     "       e2e_rawclient hold [-t SECS] SOCKET N READYFILE\n"
                     "       e2e_rawclient json\n"
                     "       e2e_rawclient sigrec FILE READYFILE\n");
@@ -170,6 +172,7 @@ static char *slurp(int fd, size_t *len)
 
 struct req_opts {
     const char *sock;
+    const char *ready;  /* -r: told once the first request is sent, then NULL */
     double secs;
     bool close_now, half_close;
 };
@@ -177,7 +180,7 @@ struct req_opts {
 /* One connection: send data, then (unless close_now) read until the server closes, copying
  * the reply to stdout. Returns 0 when the server closed (or close_now), 1 on timeout, 2 on
  * an error. The "closed after" note goes to stderr. */
-static int one_req(const struct req_opts *o, const char *data, size_t len)
+static int one_req(struct req_opts *o, const char *data, size_t len)
 {
     int fd = connect_to(o->sock);
 
@@ -202,6 +205,14 @@ static int one_req(const struct req_opts *o, const char *data, size_t len)
             break;
         }
         sent += (size_t)n;
+    }
+    if (o->ready != NULL) {
+        if (write_ready(o->ready) == -1) {
+            fprintf(stderr, "e2e_rawclient: cannot write %s: %s\n", o->ready, strerror(errno));
+            close(fd);
+            return 2;
+        }
+        o->ready = NULL;
     }
     if (o->close_now) {
         close(fd);
@@ -261,9 +272,10 @@ static int cmd_req(int argc, char **argv)
     int opt, rc = 0;
 
     optind = 1;
-    while ((opt = getopt(argc, argv, "+t:cs")) != -1) {
+    while ((opt = getopt(argc, argv, "+t:csr:")) != -1) {
         switch (opt) {
         case 't': o.secs = parse_secs(optarg); if (o.secs < 0) return usage(); break;
+        case 'r': o.ready = optarg; break;
         case 'c': o.close_now = true; break;
         case 's': o.half_close = true; break;
         default: return usage();
