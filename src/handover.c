@@ -1037,7 +1037,9 @@ void handover_restore_done(struct supervisor *sup)
     for (size_t j = 0; j < sup->nsvcs; j++) {
         struct service *svc = sup->svcs[j];
         int status = PROC_STATUS_UNKNOWN;
-        uint64_t when = svc->p.start_ns; /* no record (the ring overflowed): this instance's */
+        /* No record (the ring overflowed, or the supervisor reaped it, then died before it
+         * wrote the slot): an unknown status, for this instance. */
+        uint64_t when = svc->p.start_ns;
         if (!svc->restored_gone)
             continue;
         for (size_t i = h->nexits; i-- > 0;) {

@@ -36,6 +36,7 @@
 #include "sdnotify.h"
 #include "supervisor.h"
 #include "util/fd.h"
+#include "util/killpoint.h"
 #include "util/str.h"
 
 #define NS_PER_SEC 1000000000ULL
@@ -573,6 +574,9 @@ void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
         if (svc == NULL || !svc->kept || when_ns < svc->p.start_ns)
             return;
     } else {
+        /* Resilience tests: reaped here, so the keeper never hears of it, and not recorded. */
+        if (svc != NULL)
+            killpoint("TEND_TEST_KILL_IN_REAP", "reaped");
         if (svc == NULL && sup->alerts != NULL && alerts_reaped(sup->alerts, pid, status))
             return;
         if (svc == NULL) {

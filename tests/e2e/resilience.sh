@@ -258,6 +258,38 @@ t_supervisor_killed_during_a_spawn() {
     expect_eq "$(tag_count spawn-a)" 0 "instances of a after the stop"
 }
 
+# The supervisor reaps a program's exit itself and dies before it records it
+# (TEND_TEST_KILL_IN_REAP kills it there, once): the keeper never saw that exit, so the next
+# supervisor has no status for it. It restarts the program all the same, the status
+# unknown, instead of showing it RUNNING on a dead pid.
+t_exit_reaped_then_supervisor_killed() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper -r $T/a.ready
+environment=TAG=reaped-a
+startsecs=0
+EOF
+    export TEND_TEST_KILL_IN_REAP="reaped:$T/kill-r"
+    start_tend
+    unset TEND_TEST_KILL_IN_REAP
+    local a b
+    waitfor "$T/a.ready" '^ready [0-9]+' 15 >/dev/null || fail "a never started"
+    a=$(cli pid a)
+    rm "$T/a.ready"
+    : >"$T/kill-r"
+    kill -KILL "$a"
+    TEND_PID=$(current_supervisor 2) || fail "no second supervisor"
+    [ ! -e "$T/kill-r" ] || fail "the supervisor did not die after reaping a"
+    wait_log "a: pid $a exited while no supervisor ran"
+    wait_log "a \\(pid $a\\): RUNNING -> STARTING: exited: exit status unknown"
+    waitfor "$T/a.ready" '^ready [0-9]+' 15 >/dev/null || fail "a was not restarted"
+    b=$(cli pid a)
+    [ "$b" != "$a" ] && [ "$b" != 0 ] || fail "a's pid after its restart: $b"
+    expect_eq "$(tag_count reaped-a)" 1 "instances of a"
+    stop_tend
+}
+
 # 150 spawns queued by one `tend start all` (served in slices), the supervisor killed at the
 # first of them: the next supervisor spawns the first again and takes the queued ones up
 # where they were, each program once, none FATAL, none left STARTING.
