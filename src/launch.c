@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,12 +310,8 @@ static void on_queue(struct watcher *w, uint32_t events)
         if (timer_now_ns() - start >= SLICE_NS)
             break;
     }
-    if (q->head == NULL) {
-        uint64_t v;
-        /* Emptied: reset the counter so the loop sleeps again. EAGAIN (already reset) is
-         * the only failure possible on a valid eventfd. */
-        (void)fd_read(q->wake_fd, &v, sizeof(v));
-    }
+    if (q->head == NULL)
+        loop_wake_set(&q->wake, false); /* emptied: the loop sleeps again */
 }
 
 int launch_init(struct supervisor *sup)
@@ -325,35 +320,20 @@ int launch_init(struct supervisor *sup)
 
     q->head = q->tail = NULL;
     q->len = 0;
-    q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (q->wake_fd == -1)
-        return -1;
-    if (loop_add(&sup->loop, &q->wake_w, q->wake_fd, EPOLLIN, on_queue, sup) == -1) {
-        fd_close_quiet(q->wake_fd);
-        q->wake_fd = -1;
-        return -1;
-    }
-    return 0;
+    return loop_wake_init(&sup->loop, &q->wake, on_queue, sup, false);
 }
 
 void launch_fini(struct supervisor *sup)
 {
-    struct launch_queue *q = &sup->spawnq;
-
-    if (q->wake_w.fn == NULL)
-        return; /* never set up (start-up failed before launch_init) */
-    loop_del(&sup->loop, &q->wake_w);
-    fd_close_quiet(q->wake_fd);
-    q->wake_fd = -1;
+    loop_wake_fini(&sup->loop, &sup->spawnq.wake); /* a no-op if launch_init never ran */
 }
 
 void launch_spawn(struct service *svc)
 {
     struct supervisor *sup = svc->sup;
     struct launch_queue *q = &sup->spawnq;
-    static const uint64_t one = 1;
 
-    if (q->wake_fd == -1) {
+    if (q->wake.fd == -1) {
         spawn_queued(svc); /* no queue (the eventfd could not be made): spawn at once */
         return;
     }
@@ -370,8 +350,8 @@ void launch_spawn(struct service *svc)
     else
         q->head = svc;
     q->tail = svc;
-    if (q->len++ == 0 && fd_write_all(q->wake_fd, &one, sizeof(one)) == -1)
-        log_msg(LOG_LVL_ERROR, "cannot wake the spawn queue: %s", strerror(errno));
+    q->len++;
+    loop_wake_set(&q->wake, true);
     handover_save(svc); /* a supervisor restarted meanwhile queues it again */
 }
 

@@ -23,8 +23,7 @@ struct supervisor;
 struct launch_queue {
     struct service *head, *tail;
     size_t len;
-    int wake_fd;          /* eventfd, readable while anything is queued */
-    struct watcher wake_w;
+    struct loop_wake wake; /* set while anything is queued */
 };
 
 /* Sets up the queue (after loop_init). 0 or -1/errno. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -101,6 +102,49 @@ void loop_del(struct loop *l, struct watcher *w)
     w->urgent = false;
     w->fd = -1;
     w->fn = NULL;
+}
+
+int loop_wake_init(struct loop *l, struct loop_wake *k, watcher_fn *fn, void *ctx,
+                   bool urgent)
+{
+    k->set = false;
+    k->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (k->fd == -1)
+        return -1;
+    if (loop_add(l, &k->w, k->fd, EPOLLIN, fn, ctx) == -1 ||
+        (urgent && loop_set_urgent(l, &k->w) == -1)) {
+        int err = errno;
+        loop_del(l, &k->w);
+        fd_close_quiet(k->fd);
+        k->fd = -1;
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+void loop_wake_set(struct loop_wake *k, bool more)
+{
+    uint64_t v = 1;
+
+    if (k->fd == -1 || more == k->set)
+        return;
+    /* On a valid eventfd a write fails only at the counter's maximum and a read only when
+     * it is 0 (EAGAIN): neither can happen, as k->set tracks the counter. */
+    if (more)
+        (void)fd_write_all(k->fd, &v, sizeof(v));
+    else
+        (void)fd_read(k->fd, &v, sizeof(v));
+    k->set = more;
+}
+
+void loop_wake_fini(struct loop *l, struct loop_wake *k)
+{
+    if (k->fd == -1 || k->w.fn == NULL)
+        return;
+    loop_del(l, &k->w);
+    fd_close_quiet(k->fd);
+    k->fd = -1;
 }
 
 void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr)

@@ -59,6 +59,25 @@ void loop_del(struct loop *l, struct watcher *w);
 /* Calls fn(ptr) after the current batch of events (at once if called outside one). */
 void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr);
 
+/* Work served in slices, one per turn of the loop (the spawn queue, a burst of exits): an
+ * eventfd kept readable while work is left, so the loop comes back for the next slice at
+ * once, after serving whatever else is ready. */
+struct loop_wake {
+    int fd;           /* -1: not set up */
+    struct watcher w;
+    bool set;         /* the counter is non-zero: fn runs again */
+};
+
+/* Sets up k (unset) to call fn when set; urgent as loop_set_urgent. 0 or -1/errno (then
+ * k->fd is -1 and the caller does its work in one go). */
+int loop_wake_init(struct loop *l, struct loop_wake *k, watcher_fn *fn, void *ctx,
+                   bool urgent);
+/* Work is left (more) or done (!more). */
+void loop_wake_set(struct loop_wake *k, bool more);
+/* Tears down a wake set up by loop_wake_init; a no-op on one that was never set up, which
+ * needs k->fd and k->w.fn zeroed or -1 from the start. */
+void loop_wake_fini(struct loop *l, struct loop_wake *k);
+
 int loop_timer_arm(struct loop *l, struct timer *t, uint64_t deadline_ns);
 void loop_timer_cancel(struct loop *l, struct timer *t);
 

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -617,23 +616,6 @@ void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
         svc->p.pid = 0; /* FATAL after an exec failure: nothing more to do */
 }
 
-/* Sets or clears the reap eventfd's counter: set, the loop comes back for the next slice of
- * exits after serving whatever else is ready. */
-static void reap_rearm(struct supervisor *sup, bool more)
-{
-    uint64_t v = 1;
-
-    if (more == sup->reap_more)
-        return;
-    /* On a valid eventfd a write fails only at the counter's maximum and a read only when
-     * it is 0 (EAGAIN): neither can happen here, as reap_more tracks the counter. */
-    if (more)
-        (void)fd_write_all(sup->reap_fd, &v, sizeof(v));
-    else
-        (void)fd_read(sup->reap_fd, &v, sizeof(v));
-    sup->reap_more = more;
-}
-
 static void reap_children(struct supervisor *sup)
 {
     uint64_t start = timer_now_ns();
@@ -644,11 +626,11 @@ static void reap_children(struct supervisor *sup)
     /* One SIGCHLD may stand for many exits, and they keep coming while a mass kill goes on:
      * reap them in slices of at most REAP_SLICE exits or REAP_SLICE_NS, one slice per turn
      * of the loop, so the control socket, timers and spawns are served in between. The
-     * reap eventfd is urgent like the signalfd: the next slice still comes first. Without
-     * that eventfd (it could not be made), drain until nothing is left. */
+     * reap wake is urgent like the signalfd: the next slice still comes first. Without it
+     * (its eventfd could not be made), drain until nothing is left. */
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         sup_exited(sup, pid, status, false, 0);
-        if (sup->reap_fd != -1 &&
+        if (sup->reap_wake.fd != -1 &&
             (++n >= REAP_SLICE || timer_now_ns() - start >= REAP_SLICE_NS)) {
             more = true;
             break;
@@ -656,8 +638,7 @@ static void reap_children(struct supervisor *sup)
     }
     if (pid == -1 && errno != ECHILD && errno != EINTR)
         log_msg(LOG_LVL_WARN, "waitpid: %s", strerror(errno));
-    if (sup->reap_fd != -1)
-        reap_rearm(sup, more);
+    loop_wake_set(&sup->reap_wake, more);
     cgroup_reaped(sup->cgroups); /* without cgroups, how an emptied process group is seen */
     /* A reaped launcher changes no state, yet it may have been the last thing shutdown was
      * waiting for. */
@@ -772,7 +753,7 @@ int sup_init(struct supervisor *sup)
 {
     sigset_t mask;
 
-    sup->reap_fd = -1;
+    sup->reap_wake.fd = -1;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
@@ -797,15 +778,7 @@ int sup_init(struct supervisor *sup)
     (void)sup_listen(sup, on_alert_event, NULL); /* the first listener: cannot be full */
     sup->events = events_new(sup);
     /* Without it, every exit of a burst is reaped in one turn (reap_children). */
-    sup->reap_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (sup->reap_fd != -1 &&
-        (loop_add(&sup->loop, &sup->reap_w, sup->reap_fd, EPOLLIN, on_reap_more, sup) == -1 ||
-         loop_set_urgent(&sup->loop, &sup->reap_w) == -1)) {
-        loop_del(&sup->loop, &sup->reap_w);
-        fd_close_quiet(sup->reap_fd);
-        sup->reap_fd = -1;
-    }
-    if (sup->reap_fd == -1)
+    if (loop_wake_init(&sup->loop, &sup->reap_wake, on_reap_more, sup, true) == -1)
         log_msg(LOG_LVL_WARN, "cannot set up sliced reaping (%s): a burst of exits is "
                 "reaped in one go", strerror(errno));
     return 0;
@@ -850,11 +823,7 @@ void sup_destroy(struct supervisor *sup)
     cgroup_tree_close(sup->cgroups);
     sup->cgroups = NULL;
     launch_fini(sup);
-    if (sup->reap_w.fn != NULL) { /* else never set up (start-up failed before) */
-        loop_del(&sup->loop, &sup->reap_w);
-        fd_close_quiet(sup->reap_fd);
-        sup->reap_fd = -1;
-    }
+    loop_wake_fini(&sup->loop, &sup->reap_wake); /* a no-op if never set up */
     loop_free(&sup->loop);
     fd_close_quiet(sup->sig_fd);
     sup->sig_fd = -1;

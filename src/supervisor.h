@@ -105,9 +105,7 @@ struct supervisor {
     sigset_t child_reset;      /* signals not at their default in tend: reset in children */
     struct cgroup_tree *cgroups; /* where services' process trees live (cgroup.c) */
     struct launch_queue spawnq;  /* spawns waiting for their slice (launch.c) */
-    int reap_fd;                 /* eventfd, readable while exits wait for their slice */
-    struct watcher reap_w;       /* urgent, like the signalfd */
-    bool reap_more;              /* reap_fd's counter is set */
+    struct loop_wake reap_wake;  /* set while exits wait for their slice; urgent */
 };
 
 /* Registers a state-change listener (control waits, alerts). 0, or -1 when full. */
