@@ -50,6 +50,34 @@ while True:
 PYEOF
 }
 
+# watch_and_victim COMMAND: the config of a listener "watch" of PROCESS_STATE_EXITED (run as
+# $PY COMMAND, started first) and of a program "victim" that writes $T/v.ready.
+watch_and_victim() {
+    write_conf <<CONF
+[eventlistener:watch]
+command=$PY $1
+events=PROCESS_STATE_EXITED
+priority=1
+[program:victim]
+command=$H/sleeper -r $T/v.ready
+startsecs=0
+CONF
+}
+
+# victim_exit_reaches LPID WHAT: kills the victim (pid $v), whose exit must reach listener
+# LPID (which logs "PID got EVENTNAME | PAYLOAD" in $T/events.log); v becomes the next
+# victim, and KILLED lists the pids killed.
+victim_exit_reaches() {
+    local next
+    rm -f "$T/v.ready"
+    kill -KILL "$v"
+    KILLED+=("$v")
+    next=$(ready_pid "$T/v.ready")
+    waitfor "$T/events.log" "^$1 got PROCESS_STATE_EXITED \| processname:victim .* pid:$v\$" 15 >/dev/null ||
+        fail "$2: listener $1 did not get the exit of pid $v; got: $(cat "$T/events.log" 2>/dev/null)"
+    v=$next
+}
+
 # A killed program: the listener gets PROCESS_STATE_EXITED (expected:0, its pid) and then
 # PROCESS_STATE_STARTING (from EXITED), with supervisord's header; a FAIL is sent again with
 # the same serial; SUPERVISOR_STATE_CHANGE_RUNNING came first.
@@ -249,44 +277,28 @@ out, hold = sys.argv[1], sys.argv[2]
 while True:
     headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
     with open(out, "a") as f:
-        f.write("%s %s | %s\n" % (os.getpid(), headers["eventname"], payload))
+        f.write("%s got %s | %s\n" % (os.getpid(), headers["eventname"], payload))
     while os.path.exists(hold):
         time.sleep(0.01)
     childutils.listener.ok(sys.stdout)
 PYEOF
-    write_conf <<CONF
-[eventlistener:watch]
-command=$PY $T/gated.py $T/events.log $T/hold
-events=PROCESS_STATE_EXITED
-priority=1
-[program:victim]
-command=$H/sleeper -r $T/v.ready
-startsecs=0
-CONF
+    watch_and_victim "$T/gated.py $T/events.log $T/hold"
     start_tend
-    local lpid v next sup gen=1 how p killed=()
+    local lpid sup gen=1 how p
+    KILLED=()
     lpid=$(st watch pid)
     v=$(ready_pid "$T/v.ready")
-    kill_victim() {   # kills $v, waits for the listener to get its exit, sets v to the next
-        rm -f "$T/v.ready"
-        kill -KILL "$v"
-        killed+=("$v")
-        next=$(ready_pid "$T/v.ready")
-        waitfor "$T/events.log" "^$lpid PROCESS_STATE_EXITED \| processname:victim .* pid:$v\$" 15 >/dev/null ||
-            fail "listener $lpid did not get the exit of pid $v; got: $(cat "$T/events.log" 2>/dev/null)"
-        v=$next
-    }
     # Idle, then killed with the supervisor.
-    kill_victim
+    victim_exit_reaches "$lpid" idle
     sup=$(tendctl pid)
     kill -KILL "$sup"
     gen=$((gen + 1))
     wait_log "generation $gen;"
-    kill_victim
+    victim_exit_reaches "$lpid" "after a kill -9"
     # Holding an event across a kill -9, then across an upgrade.
     for how in kill upgrade; do
         touch "$T/hold"
-        kill_victim
+        victim_exit_reaches "$lpid" "before the $how"
         sup=$(tendctl pid)
         if [ "$how" = kill ]; then
             kill -KILL "$sup"
@@ -296,15 +308,15 @@ CONF
             tendctl upgrade >/dev/null || fail "tend upgrade failed"
             [ "$(tendctl pid)" != "$sup" ] || fail "tend upgrade left supervisor $sup"
         fi
-        # Its RESULT, once sent, must free it for the next event (which kill_victim awaits).
+        # Its RESULT, once sent, must free it for the next event.
         rm "$T/hold"
-        kill_victim
+        victim_exit_reaches "$lpid" "after the $how"
     done
     expect_eq "$(count_log 'watch: listener answered OK to the event the previous supervisor sent it')" 2 \
         "RESULTs taken for events the previous supervisors sent"
     expect_eq "$(st watch pid)" "$lpid" "the listener's pid"
     expect_eq "$(count_log 'event listener restarted')" 0 "listener restarts"
-    for p in "${killed[@]}"; do
+    for p in "${KILLED[@]}"; do
         expect_eq "$(grep -c " pid:$p\$" "$T/events.log")" 1 "deliveries of the exit of pid $p"
     done
     stop_tend
@@ -363,30 +375,14 @@ while True:
     log("said OK")
 PYEOF
     mkdir "$T/gates"
-    write_conf <<CONF
-[eventlistener:watch]
-command=$PY $T/steps.py $T/events.log $T/gates
-events=PROCESS_STATE_EXITED
-priority=1
-[program:victim]
-command=$H/sleeper -r $T/v.ready
-startsecs=0
-CONF
+    watch_and_victim "$T/steps.py $T/events.log $T/gates"
     export TEND_TEST_KILL_IN_EVENTS="read:$T/kill"
     start_tend
     unset TEND_TEST_KILL_IN_EVENTS
-    local lpid v next gen=1 step
+    local lpid gen=1 step
     lpid=$(st watch pid)
     v=$(ready_pid "$T/v.ready")
     waitfor "$T/events.log" "^$lpid said READY 1\$" 15 >/dev/null || fail "listener $lpid never ready"
-    exit_reaches_listener() {   # kills victim $v; its exit must reach the listener
-        rm -f "$T/v.ready"
-        kill -KILL "$v"
-        next=$(ready_pid "$T/v.ready")
-        waitfor "$T/events.log" "^$lpid got PROCESS_STATE_EXITED \| processname:victim .* pid:$v\$" 15 >/dev/null ||
-            fail "$1: listener $lpid did not get the exit of pid $v; got: $(cat "$T/events.log")"
-        v=$next
-    }
     supervisor_killed() {   # opens gate $1 with the kill point armed; waits for the next one
         local sup
         sup=$(tendctl pid)
@@ -400,7 +396,7 @@ CONF
     for step in whole head ready; do
         touch "$T/gates/result" "$T/gates/ready"
         [ "$step" = head ] && touch "$T/gates/body"
-        exit_reaches_listener "$step: before"
+        victim_exit_reaches "$lpid" "$step: before"
         case $step in
         whole)   # "RESULT 2\nOK" read in one go, then the death
             supervisor_killed result
@@ -413,7 +409,7 @@ CONF
             waitfor "$T/events.log" "^$lpid said OK\$" 15 >/dev/null || fail "no OK"
             supervisor_killed ready ;;
         esac
-        exit_reaches_listener "$step: after"
+        victim_exit_reaches "$lpid" "$step: after"
         rm -f "$T/gates/"*
     done
     expect_eq "$(st watch pid)" "$lpid" "the listener's pid"
