@@ -1,7 +1,9 @@
 /* events: supervisord's event listener protocol for [eventlistener:x] pools (see events.h).
  * Invariants: every descriptor here is non-blocking and close-on-exec; a pool's buffer never
  * holds more than its buffer_size events; a listener process has at most one event in
- * flight, and that event is either acknowledged (OK) or back at the head of its pool. */
+ * flight, and that event is either acknowledged (OK) or back at the head of its pool; every
+ * step of a listener's protocol is written into its handover slot (handover_save, read back
+ * through events_handover) before the next byte goes either way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -182,12 +184,6 @@ static bool pool_pop(struct evpool *p, struct queued *out)
 static void proc_dispatch(struct evproc *lp);
 static void pool_dispatch(struct events *ev, struct evpool *p);
 
-/* Each step of the protocol goes into the listener's handover slot (events_handover). */
-static void lp_save(struct evproc *lp)
-{
-    handover_save(lp->svc);
-}
-
 static void lp_close(struct evproc *lp)
 {
     struct loop *loop = &lp->ev->sup->loop;
@@ -217,7 +213,7 @@ static void lp_close(struct evproc *lp)
     /* The slot stops naming the pipes (and the keeper lets go of them) before they are
      * closed: a number a later descriptor reuses is never taken for theirs. */
     if (in_fd != -1 || out_fd != -1)
-        lp_save(lp);
+        handover_save(lp->svc);
     fd_close_quiet(in_fd);
     fd_close_quiet(out_fd);
 }
@@ -248,13 +244,13 @@ static void lp_flush(struct evproc *lp)
         free(lp->wbuf);
         lp->wbuf = NULL;
         lp->wlen = lp->woff = 0;
-        lp_save(lp);
+        handover_save(lp->svc);
         return;
     }
     free(lp->wbuf);
     lp->wbuf = NULL;
     lp->wlen = lp->woff = 0;
-    lp_save(lp); /* written whole: BUSY from here */
+    handover_save(lp->svc); /* written whole: BUSY from here */
     if (lp->in_watched) {
         loop_del(&lp->ev->sup->loop, &lp->in_w);
         lp->in_watched = false;
@@ -292,7 +288,7 @@ static void proc_dispatch(struct evproc *lp)
     lp->woff = 0;
     lp->cur = q;
     lp->state = LS_BUSY;
-    lp_save(lp); /* SENDING, before the first byte goes */
+    handover_save(lp->svc); /* SENDING, before the first byte goes */
     lp_flush(lp);
 }
 
@@ -333,7 +329,7 @@ static void lp_result(struct evproc *lp, const char *body, size_t len)
     }
     lp->state = LS_ACK;
     lp->lost_event = lp->spare_ready = false;
-    lp_save(lp);
+    handover_save(lp->svc);
 }
 
 /* Parses what the listener wrote: READY lines and RESULT N + N bytes. */
@@ -383,13 +379,13 @@ static void lp_parse(struct evproc *lp)
                         "supervisor sent it is over", lp->svc->display);
                 lp->lost_event = false;
                 lp->state = LS_READY;
-                lp_save(lp);
+                handover_save(lp->svc);
             } else if (lp->state == LS_BUSY) {
                 log_msg(LOG_LVL_WARN, "%s: listener said READY before its RESULT",
                         lp->svc->display);
             } else if (lp->state != LS_READY) {
                 lp->state = LS_READY;
-                lp_save(lp);
+                handover_save(lp->svc);
             } else {
                 lp->spare_ready = false;
             }

@@ -115,7 +115,7 @@ struct stream {
 };
 
 /* A failed open's or rotation's reason when strerror alone would mislead. One for all
- * streams (it was 256 bytes in each, a quarter of a program's memory): it is set by an open
+ * streams (it was 256 bytes in each, two per program): it is set by an open
  * and read by the stream_fail or the rotation report that follows in the same call, on
  * this one thread, and emptied after. */
 static char fail_why[256];
