@@ -8,19 +8,19 @@
 
 static unsigned long conn_cap = FDBUDGET_CONNS_MAX;
 
-/* A stream costs its pipe (both ends) and its file, if it has one. */
+/* A stream costs its pipe's read end and its file, if it has one. */
 static unsigned long stream_cost(enum log_target kind, bool syslog)
 {
     switch (kind) {
     case LOG_TARGET_NONE:
-        return syslog ? 2 : 0;
+        return syslog ? 1 : 0;
     case LOG_TARGET_SYSLOG:
-        return 2; /* the syslog socket is one for all */
+        return 1; /* the syslog socket is one for all */
     case LOG_TARGET_AUTO:
     case LOG_TARGET_PATH:
-        return 3;
+        return 2;
     }
-    return 3;
+    return 2;
 }
 
 unsigned long fdbudget_program(const struct proc_conf *c)

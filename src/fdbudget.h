@@ -4,16 +4,17 @@
  * the control server may use for its connections.
  *
  * The cost of one program (tend's side; the program's own descriptors are its own):
- * - each captured stream is a pipe whose two ends tend keeps for the program's life (the
- *   pipe outlives each instance, see logcap.h): 2; stdout and stderr are one stream under
- *   redirect_stderr=true, and a stream that goes nowhere (NONE) costs nothing;
+ * - each captured stream is a pipe whose read end tend keeps for the program's life (the
+ *   pipe outlives each instance; a write end is only lent to each instance while it is
+ *   spawned, see logcap.h): 1; stdout and stderr are one stream under redirect_stderr=true,
+ *   and a stream that goes nowhere (NONE) costs nothing;
  * - each stream's log file while it is open (an AUTO file from the first line): 1;
  * - pidfile= programs: 2 (the inotify watch while waiting, then the daemon's pidfd);
  * - a health check: 3 while it runs (a socket, or a command's report and output pipes).
- * So a program on default settings (stdout and stderr AUTO files) costs 6.
+ * So a program on default settings (stdout and stderr AUTO files) costs 4.
  *
- * The keeper holds every capture pipe at the same number as the supervisor does, so its
- * limit is raised with the supervisor's. */
+ * The keeper holds every capture pipe's read end at the same number as the supervisor does,
+ * so its limit is raised with the supervisor's. */
 #ifndef TEND_FDBUDGET_H
 #define TEND_FDBUDGET_H
 

@@ -1035,7 +1035,7 @@ static size_t peek(struct stream *s, size_t max)
     n = tee(s->rd_fd, peek_fd[1], max, SPLICE_F_NONBLOCK);
     if (n <= 0) {
         if (n == 0)
-            errno = EAGAIN; /* no writer at all: nothing will come */
+            errno = 0; /* no writer left: the read path sees the end and stops watching */
         return 0;
     }
     /* The peek pipe was empty and holds just this copy: all of it comes back at once. */
@@ -1172,7 +1172,9 @@ static void stream_pump(struct stream *s, int max_reads)
             return;
         }
         if (n == 0) {
-            /* No writer at all: cannot happen while wr_fd is open; never spin on it. */
+            /* No writer left: the instance and all it left behind are gone, and the pipe
+             * would report a hang-up for ever. It is watched again when the next instance
+             * gets its write end (lend_write_end). */
             loop_del(s->lc->loop, &s->w);
             return;
         }
@@ -1200,12 +1202,46 @@ static void end_line(struct stream *s)
     s->carry_len = 0;
 }
 
-static int open_pipe(struct stream *s)
+static void close_pipe(struct stream *s)
 {
-    int p[2];
+    loop_del(s->lc->loop, &s->w);
+    fd_close_quiet(s->rd_fd);
+    fd_close_quiet(s->wr_fd);
+    s->rd_fd = s->wr_fd = -1;
+    s->in_line = false;
+}
 
-    if (s->rd_fd != -1)
-        return 0;
+/* Sets s->wr_fd to a write end of the stream's pipe for the next instance, making the pipe
+ * if there is none, and watches the read end. Only the read end is kept between instances
+ * (one descriptor a stream, see fdbudget.h): each instance gets a write end of its own,
+ * opened through /proc/self/fd from the read end, which names the same pipe, and tend's
+ * copy is closed by logcap_after_spawn. 0, or -1/errno. */
+static int lend_write_end(struct stream *s)
+{
+    if (s->rd_fd != -1) {
+        char path[40];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", s->rd_fd);
+        /* A pipe with a reader opens for writing at once, and blocking (the program's end
+         * must wait when the pipe is full, never fail). */
+        int wr = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (wr == -1 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+            return -1;
+        if (wr == -1) {
+            /* No /proc: a new pipe. Whatever still holds the old one's write end (a
+             * descendant of the last instance) gets SIGPIPE from now on. */
+            stream_pump(s, FLUSH_READS);
+            end_line(s);
+            close_pipe(s);
+        } else if (s->w.fd == -1 &&
+                   loop_add(s->lc->loop, &s->w, s->rd_fd, EPOLLIN, on_readable, s) == -1) {
+            fd_close_quiet(wr);
+            return -1;
+        } else {
+            s->wr_fd = wr;
+            return 0;
+        }
+    }
+    int p[2];
     if (pipe2(p, O_CLOEXEC) == -1)
         return -1;
     /* Only our end is non-blocking: file status flags belong to each end separately, and
@@ -1219,15 +1255,6 @@ static int open_pipe(struct stream *s)
     s->rd_fd = p[0];
     s->wr_fd = p[1];
     return 0;
-}
-
-static void close_pipe(struct stream *s)
-{
-    loop_del(s->lc->loop, &s->w);
-    fd_close_quiet(s->rd_fd);
-    fd_close_quiet(s->wr_fd);
-    s->rd_fd = s->wr_fd = -1;
-    s->in_line = false;
 }
 
 /* ---- configuration ---- */
@@ -1494,7 +1521,7 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
         }
         if (!capturing(&s->c))
             continue;
-        if (open_pipe(s) == -1) {
+        if (lend_write_end(s) == -1) {
             err = errno;
             rc = -1;
             /* The caller says what comes of it (a wait for descriptors, or /dev/null). */
@@ -1528,7 +1555,7 @@ void logcap_fds(const struct logcap *lc, int fds[4])
 {
     for (int i = 0; i < 2; i++) {
         fds[2 * i] = lc ? lc->s[i].rd_fd : -1;
-        fds[2 * i + 1] = lc ? lc->s[i].wr_fd : -1;
+        fds[2 * i + 1] = -1; /* a write end is only ever lent to an instance */
     }
 }
 
@@ -1539,12 +1566,13 @@ int logcap_attach(struct logcap *lc, const int fds[4])
     for (int i = 0; i < 2; i++) {
         struct stream *s = lc ? &lc->s[i] : NULL;
         int rd = fds[2 * i], wr = fds[2 * i + 1];
-        if (rd == -1 || wr == -1)
+        /* A supervisor of an older version kept a write end too: not needed any more. */
+        fd_close_quiet(wr);
+        if (rd == -1)
             continue;
         if (s == NULL || s->rd_fd != -1 || !capturing(&s->c)) {
             /* Nothing captures this stream any more. */
             fd_close_quiet(rd);
-            fd_close_quiet(wr);
             continue;
         }
         /* O_NONBLOCK belongs to the read end's open file description: already set by the
@@ -1554,11 +1582,9 @@ int logcap_attach(struct logcap *lc, const int fds[4])
             err = errno;
             rc = -1;
             fd_close_quiet(rd);
-            fd_close_quiet(wr);
             continue;
         }
         s->rd_fd = rd;
-        s->wr_fd = wr;
         /* The file is opened (at its end) when the first bytes arrive. */
     }
     if (rc == -1)
@@ -1568,10 +1594,14 @@ int logcap_attach(struct logcap *lc, const int fds[4])
 
 void logcap_after_spawn(struct logcap *lc)
 {
-    /* Nothing to close: the write ends lent out are logcap's own, kept so that the pipes
-     * never see a hang-up and outlive every instance (see logcap.h). This is where a design
-     * that gave out fresh copies would close them; callers must not depend on either. */
-    (void)lc;
+    if (lc == NULL)
+        return;
+    /* The instance has its copies now (or never will): ours go, so that the pipe reports
+     * its end once the instance and its descendants are gone. */
+    for (int i = 0; i < 2; i++) {
+        fd_close_quiet(lc->s[i].wr_fd);
+        lc->s[i].wr_fd = -1;
+    }
 }
 
 void logcap_flush(struct logcap *lc)

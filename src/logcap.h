@@ -6,9 +6,11 @@
  * Guarantees:
  * - The pipes outlive the service's processes: one pipe per stream for the life of the
  *   logcap, read ends never closed while it exists, so nothing a dying instance wrote is lost
- *   and no instance ever gets SIGPIPE. logcap keeps a write end too: the pipe never reports
- *   a hang-up between instances (no busy loop, no epoll churn on restart), and each new
- *   instance gets a write end of the same pipe.
+ *   and no instance ever gets SIGPIPE. Only the read end is kept (one descriptor a stream):
+ *   each instance gets a write end of the same pipe, opened from the read end through
+ *   /proc/self/fd and closed in tend once lent. When the last writer is gone the read end is
+ *   drained and no longer watched (a hang-up would be reported for ever) until the next
+ *   instance. Without /proc, each instance gets a new pipe instead.
  * - Never blocks tend, never blocks the program on tend's behalf: when the file cannot be
  *   written (full disk, EFBIG, EIO, a deleted directory...) the stream is "retrying" with a
  *   deadline (1 s doubling to 30 s); meanwhile what the program writes is read and dropped,
@@ -69,11 +71,13 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd);
 void logcap_after_spawn(struct logcap *lc);
 
 /* The four pipe ends (stdout read, write; stderr read, write), -1 where none is open: what
- * must outlive this process for the capture to go on without a loss (handover.c). */
+ * must outlive this process for the capture to go on without a loss (handover.c). The write
+ * ends are always -1 now (only lent, see the top); the layout stays for older supervisors. */
 void logcap_fds(const struct logcap *lc, int fds[4]);
 
 /* Takes over pipes made by an earlier supervisor (same layout as logcap_fds), and reads on
- * from where it stopped. A stream that no longer captures closes its pair. 0, or -1/errno
+ * from where it stopped. Write ends (an older supervisor kept them) are closed, and so is a
+ * read end that no longer captures. 0, or -1/errno
  * (that stream is then closed; the next spawn makes a new pipe). */
 int logcap_attach(struct logcap *lc, const int fds[4]);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -405,6 +406,66 @@ TEST(output_reaches_files_as_whole_lines)
     got = slurp(tpath("out.log"), &n);
     CHECK_STR(got, "hello\nworld\npartial\nmore\nlast words\n");
     free(got);
+    loop_free(&l);
+    conf_done(&c);
+    tmp_end();
+}
+
+/* Descriptors open in this process. */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    CHECK(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* Between instances logcap keeps one descriptor a stream, the pipe's read end: each instance
+ * gets a write end of its own, and once the last writer is gone the end of the pipe is not
+ * watched (it would be reported for ever); the next instance writes into the same pipe. */
+TEST(only_read_ends_are_kept_between_instances)
+{
+    struct loop l;
+    struct proc_conf c;
+    struct logcap *lc;
+    struct epoll_event ev;
+    int fds[4], again[4], before;
+    char *got;
+    size_t n;
+
+    tmp_begin();
+    quiet_log();
+    conf_init(&c, "out.log", "err.log");
+    CHECK_INT(loop_init(&l), 0);
+    lc = logcap_new(&l, &c, NULL);
+    CHECK(lc != NULL);
+    before = count_fds();
+    CHECK_INT(spawn_writes(&l, lc, "one\n", "two\n"), 0);
+    logcap_flush(lc); /* sees the end of both pipes */
+    CHECK_INT(count_fds(), before + 4); /* two read ends, two files */
+    logcap_fds(lc, fds);
+    CHECK(fds[0] >= 0 && fds[2] >= 0);
+    CHECK_INT(fds[1], -1);
+    CHECK_INT(fds[3], -1);
+    CHECK_INT(epoll_wait(l.epoll_fd, &ev, 1, 0), 0);
+
+    CHECK_INT(spawn_writes(&l, lc, "three\n", "four\n"), 0);
+    logcap_fds(lc, again);
+    CHECK_INT(again[0], fds[0]);
+    CHECK_INT(again[2], fds[2]);
+    got = slurp(tpath("out.log"), &n);
+    CHECK_STR(got, "one\nthree\n");
+    free(got);
+    got = slurp(tpath("err.log"), &n);
+    CHECK_STR(got, "two\nfour\n");
+    free(got);
+    logcap_free(lc);
+    CHECK_INT(count_fds(), before);
     loop_free(&l);
     conf_done(&c);
     tmp_end();
