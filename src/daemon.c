@@ -725,9 +725,11 @@ int supervise_main(int argc, char **argv)
             snprintf(err, sizeof(err), "tend: %s: %s\n", sup.config_path, msg);
             goto fail;
         }
+        logcap_set_file_cap(b.file_cap);
         log_msg(LOG_LVL_INFO, "descriptors: the programs need up to %lu, tend %lu in all; "
-                "RLIMIT_NOFILE is %lu, room for %lu control connections", b.programs, b.need,
-                b.limit, b.conns);
+                "RLIMIT_NOFILE is %lu, room for %lu control connections and %lu of %lu log "
+                "files open at once", b.programs, b.need, b.limit, b.conns, b.file_cap,
+                b.files);
     }
     if (pid_fd != -1) {
         /* The pidfile names the keeper: it outlives supervisors, and a TERM to it is an

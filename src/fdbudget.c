@@ -8,19 +8,22 @@
 
 static unsigned long conn_cap = FDBUDGET_CONNS_MAX;
 
-/* A stream costs its pipe's read end and its file, if it has one. */
+/* A stream costs its pipe's read end when it goes anywhere (the syslog socket is one for
+ * all); its file is counted apart. */
 static unsigned long stream_cost(enum log_target kind, bool syslog)
 {
-    switch (kind) {
-    case LOG_TARGET_NONE:
-        return syslog ? 1 : 0;
-    case LOG_TARGET_SYSLOG:
-        return 1; /* the syslog socket is one for all */
-    case LOG_TARGET_AUTO:
-    case LOG_TARGET_PATH:
-        return 2;
-    }
-    return 2;
+    return kind != LOG_TARGET_NONE || syslog ? 1 : 0;
+}
+
+static unsigned long file_cost(enum log_target kind)
+{
+    return kind == LOG_TARGET_AUTO || kind == LOG_TARGET_PATH ? 1 : 0;
+}
+
+unsigned long fdbudget_files(const struct proc_conf *c)
+{
+    return file_cost(c->stdout_logfile_kind) +
+           (c->redirect_stderr ? 0 : file_cost(c->stderr_logfile_kind));
 }
 
 unsigned long fdbudget_program(const struct proc_conf *c)
@@ -40,10 +43,13 @@ void fdbudget_count(const struct config *cfg, struct fdbudget *b)
 {
     memset(b, 0, sizeof(*b));
     for (size_t i = 0; i < cfg->nprocs; i++) {
-        if (cfg->procs[i] != NULL)
+        if (cfg->procs[i] != NULL) {
             b->programs += fdbudget_program(cfg->procs[i]);
+            b->files += fdbudget_files(cfg->procs[i]);
+        }
     }
-    b->need = b->programs + FDBUDGET_FIXED + FDBUDGET_SPAWN + FDBUDGET_CONNS_MIN;
+    b->need = b->programs + (b->files < FDBUDGET_FILES_MIN ? b->files : FDBUDGET_FILES_MIN) +
+              FDBUDGET_FIXED + FDBUDGET_SPAWN + FDBUDGET_CONNS_MIN;
 }
 
 /* fs.nr_open: the most a hard limit may be raised to. */
@@ -69,9 +75,11 @@ int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len)
                  strerror(errno));
         return -1;
     }
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)b->need) {
-        /* Room for the connections' full share too, if nr_open allows. */
-        rlim_t want = (rlim_t)(b->need - FDBUDGET_CONNS_MIN + FDBUDGET_CONNS_MAX);
+    /* Every file open and the connections' full share: what a raise asks for. */
+    unsigned long fixed = b->programs + FDBUDGET_FIXED + FDBUDGET_SPAWN;
+    if (rl.rlim_max != RLIM_INFINITY &&
+        rl.rlim_max < (rlim_t)(fixed + b->files + FDBUDGET_CONNS_MIN)) {
+        rlim_t want = (rlim_t)(fixed + b->files + FDBUDGET_CONNS_MAX);
         rlim_t top = nr_open();
         struct rlimit up = {.rlim_cur = want < top ? want : top};
         up.rlim_max = up.rlim_cur;
@@ -88,11 +96,12 @@ int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len)
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)b->need) {
         snprintf(msg, len, "not enough file descriptors: the programs need up to %lu, tend "
-                 "needs %lu in all (%d fixed, %d for spawning, %d control connections), but "
-                 "RLIMIT_NOFILE is %llu and tend cannot raise it; raise the hard limit "
-                 "(ulimit -Hn, LimitNOFILE=) or capture less (stdout_logfile=NONE, "
-                 "redirect_stderr=true)", b->programs, b->need, FDBUDGET_FIXED,
-                 FDBUDGET_SPAWN, FDBUDGET_CONNS_MIN, (unsigned long long)rl.rlim_cur);
+                 "needs %lu in all (%d fixed, %d for spawning, %d control connections, "
+                 "%lu log files open at once), but RLIMIT_NOFILE is %llu and tend cannot "
+                 "raise it; raise the hard limit (ulimit -Hn, LimitNOFILE=) or capture less "
+                 "(stdout_logfile=NONE, redirect_stderr=true)", b->programs, b->need,
+                 FDBUDGET_FIXED, FDBUDGET_SPAWN, FDBUDGET_CONNS_MIN,
+                 b->need - fixed - FDBUDGET_CONNS_MIN, (unsigned long long)rl.rlim_cur);
         return -1;
     }
     if (keeper > 0) {
@@ -107,7 +116,10 @@ int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len)
         }
     }
     b->limit = rl.rlim_cur == RLIM_INFINITY ? (unsigned long)-1 : (unsigned long)rl.rlim_cur;
-    unsigned long spare = b->limit - (b->need - FDBUDGET_CONNS_MIN);
+    /* Files first (each open file spares an open and a close per write), then connections. */
+    unsigned long spare = b->limit - fixed - FDBUDGET_CONNS_MIN;
+    b->file_cap = spare > b->files ? b->files : spare;
+    spare = b->limit - fixed - b->file_cap;
     b->conns = spare > FDBUDGET_CONNS_MAX ? FDBUDGET_CONNS_MAX : spare;
     conn_cap = b->conns;
     return 0;

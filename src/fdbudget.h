@@ -8,10 +8,13 @@
  *   pipe outlives each instance; a write end is only lent to each instance while it is
  *   spawned, see logcap.h): 1; stdout and stderr are one stream under redirect_stderr=true,
  *   and a stream that goes nowhere (NONE) costs nothing;
- * - each stream's log file while it is open (an AUTO file from the first line): 1;
  * - pidfile= programs: 2 (the inotify watch while waiting, then the daemon's pidfd);
  * - a health check: 3 while it runs (a socket, or a command's report and output pipes).
- * So a program on default settings (stdout and stderr AUTO files) costs 4.
+ * Log files are a pool: one descriptor each while open (an AUTO file from the first line),
+ * as many as the limit leaves room for after everything else, but at least FDBUDGET_FILES_MIN
+ * (logcap closes the least recently written to stay within it, see logcap_set_file_cap).
+ * So a program on default settings (stdout and stderr AUTO files) costs 2, and 2 more while
+ * the limit leaves room for both of its files to stay open.
  *
  * The keeper holds every capture pipe's read end at the same number as the supervisor does,
  * so its limit is raised with the supervisor's. */
@@ -27,25 +30,33 @@
 #define FDBUDGET_SPAWN 16        /* transient descriptors of a spawn or an alert in flight */
 #define FDBUDGET_CONNS_MIN 16    /* the control server always has room for this many */
 #define FDBUDGET_CONNS_MAX 512   /* and never takes more (control.h's CONTROL_MAX_CONNS) */
+#define FDBUDGET_FILES_MIN 16    /* log files that can always be open at once */
 
 struct fdbudget {
-    unsigned long programs; /* what the programs need, at most */
-    unsigned long need;     /* programs + fixed + spawn reserve + FDBUDGET_CONNS_MIN */
+    unsigned long programs; /* what the programs need, at most, log files aside */
+    unsigned long files;    /* the programs' log files (streams written to a file) */
+    unsigned long need;     /* programs + fixed + spawn reserve + FDBUDGET_CONNS_MIN + the
+                             * files, at most FDBUDGET_FILES_MIN of them: the least to fit */
     unsigned long limit;    /* the soft RLIMIT_NOFILE in force after fdbudget_fit */
+    unsigned long file_cap; /* log files open at once within it (all of them if room) */
     unsigned long conns;    /* control connections allowed within it */
 };
 
-/* The descriptors one program of this config costs tend (see the top). */
+/* The descriptors one program of this config costs tend, its log files aside (see the top). */
 unsigned long fdbudget_program(const struct proc_conf *c);
+/* Its log files: streams written to a file. */
+unsigned long fdbudget_files(const struct proc_conf *c);
 
 /* Counts what cfg needs into b (limit and conns still 0). */
 void fdbudget_count(const struct config *cfg, struct fdbudget *b);
 
 /* Makes the descriptor limit fit b->need: the soft limit goes to the hard one, and when that
- * is not enough and tend may (CAP_SYS_RESOURCE, as root), the hard limit goes up to the need
- * plus a margin, within fs.nr_open. keeper: the keeper's pid, whose limit follows (0: none).
- * Returns 0 with b->limit and b->conns set (and the connection cap in force updated), or -1
- * with a message naming the resource and the numbers in msg when the config does not fit. */
+ * is not enough and tend may (CAP_SYS_RESOURCE, as root), the hard limit goes up to what
+ * keeps every file open plus a margin, within fs.nr_open. keeper: the keeper's pid, whose
+ * limit follows (0: none). What is left after the need goes to the log files first (up to
+ * one each), then to control connections. Returns 0 with b->limit, b->file_cap and b->conns
+ * set (and the connection cap in force updated; the caller applies file_cap), or -1 with a
+ * message naming the resource and the numbers in msg when the config does not fit. */
 int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len);
 
 /* The control server's connection cap now in force (FDBUDGET_CONNS_MAX until a fit). */

@@ -94,6 +94,8 @@ struct stream {
     long long file_size;  /* as far as we know: fstat at open + what we wrote */
     uint64_t placed_ns;   /* when the path was last seen naming the open file */
     unsigned long long unseen_lines, unseen_bytes; /* written since then */
+    bool file_evicted;    /* closed to make room for another (file_cap): reopen by path */
+    struct stream *lru_prev, *lru_next; /* among the open files, most recently written first */
 
     /* rotation in progress: renames still to do are rot_next down to 0 (0: X -> X.1),
      * then the open of the new X (rot_next == -1). rot_delay_ms != 0: the last attempt
@@ -384,12 +386,86 @@ static void syslog_lines(struct stream *s, const char *buf, size_t len)
 
 /* ---- the file ---- */
 
+/* The log files open at once, most recently written first. When the descriptor budget
+ * leaves fewer than one a file (logcap_set_file_cap), the least recently written is closed
+ * to make room for the next to open, and opened again by its path, at its end, when its
+ * program next writes: a file is one descriptor only while it is in use. */
+static struct stream *lru_head, *lru_tail;
+static size_t files_open, file_cap = SIZE_MAX;
+static unsigned long long files_evicted;
+
+static void lru_unlink(struct stream *s)
+{
+    if (s->lru_prev != NULL)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        lru_head = s->lru_next;
+    if (s->lru_next != NULL)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push(struct stream *s)
+{
+    s->lru_prev = NULL;
+    s->lru_next = lru_head;
+    if (lru_head != NULL)
+        lru_head->lru_prev = s;
+    else
+        lru_tail = s;
+    lru_head = s;
+}
+
+/* s's file was just written. */
+static void lru_touch(struct stream *s)
+{
+    if (lru_head != s) {
+        lru_unlink(s);
+        lru_push(s);
+    }
+}
+
 static void close_file(struct stream *s)
 {
+    if (s->file_fd != -1) {
+        lru_unlink(s);
+        files_open--;
+    }
     fd_close_quiet(s->file_fd);
     s->file_fd = -1;
     s->rot_pending = false;
     s->rot_delay_ms = 0;
+}
+
+/* Before s opens a file: the least recently written ones are closed while the cap is
+ * reached. Never s itself, nor a file in the middle of a call (none is: files are only
+ * written from their own stream's calls, which return before another's start). */
+static void make_room(struct stream *s)
+{
+    while (files_open >= file_cap && lru_tail != NULL && lru_tail != s) {
+        struct stream *old = lru_tail;
+        close_file(old);
+        old->file_evicted = true;
+        files_evicted++;
+    }
+}
+
+void logcap_set_file_cap(size_t cap)
+{
+    file_cap = cap > 0 ? cap : 1;
+    make_room(NULL);
+}
+
+size_t logcap_files_open(void)
+{
+    return files_open;
+}
+
+unsigned long long logcap_files_evicted(void)
+{
+    return files_evicted;
 }
 
 /* Takes fd as the stream's file (closing any previous one) and learns its size and whether
@@ -403,8 +479,15 @@ static int adopt_file(struct stream *s, int fd, bool special)
         fd_close_quiet(fd);
         return -1;
     }
+    if (s->file_fd == -1) {
+        files_open++;
+        lru_push(s);
+    } else {
+        lru_touch(s);
+    }
     fd_close_quiet(s->file_fd);
     s->file_fd = fd;
+    s->file_evicted = false;
     s->file_regular = S_ISREG(st.st_mode) && !special;
     s->file_socket = S_ISSOCK(st.st_mode);
     s->file_size = S_ISREG(st.st_mode) ? (long long)st.st_size : 0;
@@ -458,6 +541,8 @@ static int stream_open(struct stream *s)
     int dfd, fd, which = std_target(s->c.path);
 
     fail_why[0] = '\0'; /* none left by an open whose failure nobody reported */
+    if (s->file_fd == -1)
+        make_room(s);
     if (which >= 0)
         return open_std(s, which);
     if (split_path(s->c.path, dir, sizeof(dir), &base) == -1)
@@ -520,6 +605,7 @@ static int write_file(struct stream *s, const char *buf, size_t len, size_t *don
         }
     }
     if (off > 0) {
+        lru_touch(s);
         s->file_size += (long long)off;
         s->written_total += off;
         s->file_mid_line = buf[off - 1] != '\n';
@@ -1074,6 +1160,7 @@ static int splice_out(struct stream *s, size_t len)
             errno = err;
             return -1;
         }
+        lru_touch(s);
         s->file_size += (long long)m;
         s->unseen_bytes += (unsigned long long)m;
         s->unseen_lines += count_lines(scratch + off, (size_t)m);
@@ -1673,6 +1760,15 @@ int logcap_rotate(struct logcap *lc)
             }
             continue;
         }
+        if (s->file_fd == -1 && s->file_evicted && stream_open(s) == -1) {
+            int e = errno;
+            stream_fail(s, e, "open");
+            if (rc == 0) {
+                rc = -1;
+                err = e;
+            }
+            continue;
+        }
         if (s->file_fd == -1)
             continue; /* opened at the next write */
         if (!s->file_regular || file_moved(s)) {
@@ -1728,6 +1824,11 @@ int logcap_clear(struct logcap *lc)
     logcap_flush(lc); /* what the pipes hold now was written before the clear */
     for (int i = 0; i < 2; i++) {
         struct stream *s = &lc->s[i];
+        if (s->file_fd == -1 && s->file_evicted && stream_open(s) == -1) {
+            rc = -1;
+            err = errno;
+            continue;
+        }
         if (s->file_fd == -1 || !s->file_regular)
             continue;
         /* The open file is emptied in place (its name stays, as supervisord's clear

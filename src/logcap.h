@@ -23,6 +23,9 @@
  *   (backups=0: X is truncated in place, as supervisord does). A rename that fails leaves the
  *   sequence where it stopped; it resumes from that step later, writing on to the current file
  *   meanwhile. Every file stays within maxbytes unless one line alone is longer.
+ * - Log files open at once can be capped (logcap_set_file_cap, from the descriptor budget):
+ *   beyond the cap, the least recently written file is closed, and opened again by its path,
+ *   at its end, when its stream is next written; what it would have got is not lost.
  * - Files are opened with tend's rights: O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, mode 0640. A
  *   path whose last component is a symlink is refused, and so is a directory that is a
  *   symlink, belongs to another user, or can be written by others without the sticky bit
@@ -94,6 +97,15 @@ void logcap_flush(struct logcap *lc);
  * chain, new file), even below maxbytes. A stream that is retrying tries again at once.
  * 0, or -1/errno of the first stream that failed (it keeps retrying on its own). */
 int logcap_rotate(struct logcap *lc);
+
+/* At most cap log files open at once, all logcaps together (the descriptor budget's share for
+ * them, fdbudget.h): beyond it the least recently written file is closed, now and whenever
+ * another must open, and opened again by its path when its program writes next. Default:
+ * no cap. */
+void logcap_set_file_cap(size_t cap);
+/* Log files open now, and files closed to keep within the cap so far (tests, metrics). */
+size_t logcap_files_open(void);
+unsigned long long logcap_files_evicted(void);
 
 /* Bytes read from the program and thrown away (file or syslog could not take them), since
  * logcap_new, both streams together. */

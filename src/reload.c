@@ -187,6 +187,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             errno = EMFILE;
             return -1;
         }
+        logcap_set_file_cap(b.file_cap);
     }
     reload_set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));

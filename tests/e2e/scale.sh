@@ -18,7 +18,7 @@ t_budget_refused_names_the_numbers() {
     (ulimit -n 512 && exec setpriv --bounding-set=-sys_resource --inh-caps=-sys_resource \
         "$TEND" daemon -n -c "$CONF") >"$T/tend.out" 2>"$T/tend.err" </dev/null || rc=$?
     expect_eq "$rc" 1 "tend's exit status"
-    expect_file_match "$T/tend.err" "not enough file descriptors: the programs need up to 1200, tend needs 1296 in all .* RLIMIT_NOFILE is 512"
+    expect_file_match "$T/tend.err" "not enough file descriptors: the programs need up to 600, tend needs 712 in all .* RLIMIT_NOFILE is 512"
     [ ! -e "$T/tend.sock" ] || fail "tend started anyway"
     # Within the limit, the same tend starts; a reload that would not fit is refused.
     programs 50 | write_conf

@@ -471,6 +471,62 @@ TEST(only_read_ends_are_kept_between_instances)
     tmp_end();
 }
 
+/* Under a cap on open log files (a tight descriptor budget), the least recently written file
+ * is closed when another must open, and opened again at its end when its program writes:
+ * every line reaches its file, in order, and a rotation or a clear asked for reaches a
+ * closed file too. */
+TEST(files_beyond_the_cap_are_closed_and_reopened)
+{
+    struct loop l;
+    struct proc_conf c;
+    struct logcap *lc;
+    struct stat st;
+    unsigned long long evicted;
+    char *got;
+    size_t n;
+
+    tmp_begin();
+    quiet_log();
+    conf_init(&c, "out.log", "err.log");
+    CHECK_INT(loop_init(&l), 0);
+    lc = logcap_new(&l, &c, NULL);
+    CHECK(lc != NULL);
+    logcap_set_file_cap(1);
+    evicted = logcap_files_evicted();
+    for (int k = 0; k < 3; k++) {
+        char out[32], err[32];
+        snprintf(out, sizeof(out), "out %d\n", k);
+        snprintf(err, sizeof(err), "err %d\n", k);
+        CHECK_INT(spawn_writes(&l, lc, out, err), 0);
+        CHECK(logcap_files_open() <= 1);
+    }
+    CHECK(logcap_files_evicted() > evicted);
+    got = slurp(tpath("out.log"), &n);
+    CHECK_STR(got, "out 0\nout 1\nout 2\n");
+    free(got);
+    got = slurp(tpath("err.log"), &n);
+    CHECK_STR(got, "err 0\nerr 1\nerr 2\n");
+    free(got);
+
+    CHECK_INT(logcap_rotate(lc), 0);
+    CHECK_INT(stat(tpath("out.log.1"), &st), 0);
+    CHECK_INT(stat(tpath("err.log.1"), &st), 0);
+    CHECK(logcap_files_open() <= 1);
+    CHECK_INT(spawn_writes(&l, lc, "out 3\n", "err 3\n"), 0);
+    CHECK_INT(logcap_clear(lc), 0);
+    CHECK_INT(stat(tpath("out.log"), &st), 0);
+    CHECK_INT(st.st_size, 0);
+    CHECK_INT(stat(tpath("err.log"), &st), 0);
+    CHECK_INT(st.st_size, 0);
+    CHECK(logcap_files_open() <= 1);
+    logcap_free(lc);
+    CHECK_INT(logcap_files_open(), 0);
+    logcap_set_file_cap(SIZE_MAX);
+    loop_free(&l);
+    conf_done(&c);
+    tmp_end();
+}
+
 /* Many numbered lines in irregular writes, rotated at a small size: no file beyond N
  * backups (exactly N when lines were rotated out), each file within maxbytes and made of whole
  * lines, and the files oldest first hold a contiguous run ending with the last line. With
