@@ -73,6 +73,8 @@ struct cgroup_svc {
     cgroup_empty_fn *on_empty;
     void *ctx;
     bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
+    struct cgroup_usage usage; /* cgroup_svc_usage's last reading, */
+    uint64_t usage_ns;        /* and when (0: none for this instance) */
 };
 
 /* ---- small file helpers ---- */
@@ -795,6 +797,7 @@ void cgroup_svc_spawned(struct cgroup_svc *cg, struct spawn_cgroup *sc, pid_t pi
     sc->dir_fd = sc->procs_fd = sc->join_fd[0] = sc->join_fd[1] = -1;
     if (pid > 0)
         cg->pgid = pid; /* the child leads its own group (SPAWN_DETACH_PGRP) */
+    cg->usage_ns = 0; /* a new instance: nothing read of it yet */
 }
 
 bool cgroup_svc_oom(const struct cgroup_svc *cg)
@@ -1110,11 +1113,16 @@ bool cgroup_svc_owns(const struct cgroup_svc *cg, pid_t pid, pid_t launcher_pid)
     return ok;
 }
 
-void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u)
+void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u)
 {
     u->memory_bytes = u->cpu_usec = u->tasks = -1;
     if (cg == NULL || !cg->t->active || cg->dir == NULL)
         return;
+    uint64_t now = timer_now_ns();
+    if (cg->usage_ns != 0 && now - cg->usage_ns < CGROUP_USAGE_MAX_AGE_NS) {
+        *u = cg->usage;
+        return;
+    }
     u->cpu_usec = read_keyed(cg->dir, "cpu.stat", "usage_usec");
     if (cg->t->v2_pids)
         u->tasks = read_number(cg->dir, "pids.current");
@@ -1152,6 +1160,8 @@ void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u)
         }
         free(pids);
     }
+    cg->usage = *u;
+    cg->usage_ns = now;
 }
 
 /* Without cgroups, what the shutdown sweep stops: a descendant of tend in another session.

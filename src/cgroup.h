@@ -109,7 +109,11 @@ struct cgroup_usage {
     long long cpu_usec;
     long long tasks;
 };
-void cgroup_svc_usage(const struct cgroup_svc *cg, struct cgroup_usage *u);
+/* A reading is kept this long and given again: `tend status` hammered by many clients, or
+ * polled during a mass restart, reads each cgroup at most once a second (three to four file
+ * reads a program, more than all else a status costs). A new instance reads afresh. */
+#define CGROUP_USAGE_MAX_AGE_NS 1000000000ULL
+void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u);
 
 /* The fallback for a command's tree without cgroups (an alert or health-check command at its
  * timeout): SIGKILL to every live descendant of pid by the current parent links, whatever
