@@ -58,7 +58,7 @@ const char *proc_shortage_name(int err)
 const char *proc_describe_status(int status, char *buf, size_t len)
 {
     if (status == PROC_STATUS_UNKNOWN) {
-        snprintf(buf, len, "exit status unknown (not tend's descendant)");
+        snprintf(buf, len, "exit status unknown (it never reached tend)");
     } else if (WIFEXITED(status)) {
         snprintf(buf, len, "exit %d", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {

@@ -48,8 +48,10 @@ enum proc_event_kind {
                       * counting against startretries (see PROC_SHORTAGE_*) */
 };
 
-/* The wait status of a process watched through a pidfd only: its real status went to its
- * own parent. Never a valid wait status (those fit in 16 bits). */
+/* The wait status of a process whose status tend could not have: one watched through a
+ * pidfd only (a daemon adopted from its pidfile: its status went to its own parent), or one
+ * whose status a killed supervisor took with it. Never a valid wait status (those fit in 16
+ * bits). */
 #define PROC_STATUS_UNKNOWN (-2)
 
 struct proc_event {
