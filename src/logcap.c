@@ -1760,7 +1760,14 @@ int logcap_rotate(struct logcap *lc)
             }
             continue;
         }
-        if (s->file_fd == -1 && s->file_evicted && stream_open(s) == -1) {
+        if (s->file_fd == -1 && !s->file_evicted)
+            continue; /* opened at the next write */
+        /* logrotate(8) moved it (or it is a device): reopen the name, and that is all. A
+         * file closed for room (file_cap) is opened to be rotated. */
+        bool moved = s->file_fd != -1 && (!s->file_regular || file_moved(s));
+        if (moved)
+            close_file(s);
+        if (s->file_fd == -1 && stream_open(s) == -1) {
             int e = errno;
             stream_fail(s, e, "open");
             if (rc == 0) {
@@ -1769,21 +1776,8 @@ int logcap_rotate(struct logcap *lc)
             }
             continue;
         }
-        if (s->file_fd == -1)
-            continue; /* opened at the next write */
-        if (!s->file_regular || file_moved(s)) {
-            /* logrotate(8) moved it (or it is a device): reopen the name. */
-            close_file(s);
-            if (stream_open(s) == -1) {
-                int e = errno;
-                stream_fail(s, e, "open");
-                if (rc == 0) {
-                    rc = -1;
-                    err = e;
-                }
-            }
+        if (moved || !s->file_regular)
             continue;
-        }
         s->rot_retry_ns = 0; /* asked for: no waiting for a deadline */
         if (rotation_step(s) == -1 && rc == 0) {
             rc = -1;

@@ -425,6 +425,30 @@ static int count_fds(void)
     return n - 1; /* the directory's own */
 }
 
+/* A capture of stdout to out.log and stderr to err.log in a new temporary directory. */
+static struct logcap *two_files(struct loop *l, struct proc_conf *c)
+{
+    struct logcap *lc;
+
+    tmp_begin();
+    quiet_log();
+    conf_init(c, "out.log", "err.log");
+    CHECK_INT(loop_init(l), 0);
+    lc = logcap_new(l, c, NULL);
+    CHECK(lc != NULL);
+    return lc;
+}
+
+/* The file NAME of the temporary directory holds exactly want. */
+static void check_content(const char *name, const char *want)
+{
+    size_t n;
+    char *got = slurp(tpath(name), &n);
+
+    CHECK_STR(got, want);
+    free(got);
+}
+
 /* Between instances logcap keeps one descriptor a stream, the pipe's read end: each instance
  * gets a write end of its own, and once the last writer is gone the end of the pipe is not
  * watched (it would be reported for ever); the next instance writes into the same pipe. */
@@ -435,15 +459,8 @@ TEST(only_read_ends_are_kept_between_instances)
     struct logcap *lc;
     struct epoll_event ev;
     int fds[4], again[4], before;
-    char *got;
-    size_t n;
 
-    tmp_begin();
-    quiet_log();
-    conf_init(&c, "out.log", "err.log");
-    CHECK_INT(loop_init(&l), 0);
-    lc = logcap_new(&l, &c, NULL);
-    CHECK(lc != NULL);
+    lc = two_files(&l, &c);
     before = count_fds();
     CHECK_INT(spawn_writes(&l, lc, "one\n", "two\n"), 0);
     logcap_flush(lc); /* sees the end of both pipes */
@@ -458,12 +475,8 @@ TEST(only_read_ends_are_kept_between_instances)
     logcap_fds(lc, again);
     CHECK_INT(again[0], fds[0]);
     CHECK_INT(again[2], fds[2]);
-    got = slurp(tpath("out.log"), &n);
-    CHECK_STR(got, "one\nthree\n");
-    free(got);
-    got = slurp(tpath("err.log"), &n);
-    CHECK_STR(got, "two\nfour\n");
-    free(got);
+    check_content("out.log", "one\nthree\n");
+    check_content("err.log", "two\nfour\n");
     logcap_free(lc);
     CHECK_INT(count_fds(), before);
     loop_free(&l);
@@ -482,15 +495,8 @@ TEST(files_beyond_the_cap_are_closed_and_reopened)
     struct logcap *lc;
     struct stat st;
     unsigned long long evicted;
-    char *got;
-    size_t n;
 
-    tmp_begin();
-    quiet_log();
-    conf_init(&c, "out.log", "err.log");
-    CHECK_INT(loop_init(&l), 0);
-    lc = logcap_new(&l, &c, NULL);
-    CHECK(lc != NULL);
+    lc = two_files(&l, &c);
     logcap_set_file_cap(1);
     evicted = logcap_files_evicted();
     for (int k = 0; k < 3; k++) {
@@ -501,12 +507,8 @@ TEST(files_beyond_the_cap_are_closed_and_reopened)
         CHECK(logcap_files_open() <= 1);
     }
     CHECK(logcap_files_evicted() > evicted);
-    got = slurp(tpath("out.log"), &n);
-    CHECK_STR(got, "out 0\nout 1\nout 2\n");
-    free(got);
-    got = slurp(tpath("err.log"), &n);
-    CHECK_STR(got, "err 0\nerr 1\nerr 2\n");
-    free(got);
+    check_content("out.log", "out 0\nout 1\nout 2\n");
+    check_content("err.log", "err 0\nerr 1\nerr 2\n");
 
     CHECK_INT(logcap_rotate(lc), 0);
     CHECK_INT(stat(tpath("out.log.1"), &st), 0);
