@@ -1592,6 +1592,16 @@ struct logcap *logcap_new(struct loop *loop, const struct proc_conf *conf,
     return lc;
 }
 
+bool logcap_wanted(const struct proc_conf *p)
+{
+    /* As make_confs would make them: stderr's events and capture mode count even under
+     * redirect_stderr. */
+    return p->stdout_logfile_kind != LOG_TARGET_NONE || p->stdout_syslog || p->stdout_events ||
+           p->stdout_capture_maxbytes > 0 || p->stderr_events || p->stderr_capture_maxbytes > 0 ||
+           (!p->redirect_stderr &&
+            (p->stderr_logfile_kind != LOG_TARGET_NONE || p->stderr_syslog));
+}
+
 int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
 {
     int rc = 0, err = 0;

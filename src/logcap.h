@@ -60,6 +60,10 @@ struct logcap;
 struct logcap *logcap_new(struct loop *loop, const struct proc_conf *conf,
                           const char *childlogdir);
 
+/* Whether conf captures anything (a file, syslog, events, capture mode on either stream): a
+ * program that does not needs no logcap (NULL serves, see logcap_new). */
+bool logcap_wanted(const struct proc_conf *conf);
+
 /* The descriptors to install as the child's stdout and stderr (-1: /dev/null). With
  * redirect_stderr both are the stdout pipe. Call just before spawning each instance: it
  * also writes out what the previous instance left in the pipes (ending its unterminated last

@@ -235,7 +235,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             proc_conf_free(svc->p.conf);
             svc->p.conf = nc;
             svc_set_health(svc);
-            logcap_reconfigure(svc->logcap, nc, cfg->tend.childlogdir);
+            svc_set_logcap(svc, cfg->tend.childlogdir);
         } else {
             report_line(report, ctx, "changed", svc->display);
             if (svc->next_conf != NULL)
@@ -265,7 +265,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
     logcap_strip_ansi = cfg->tend.strip_ansi;
     /* svc_new above made the added programs' logcaps under the old [tend] childlogdir. */
     for (size_t i = 0; i < nadded; i++)
-        logcap_reconfigure(added[i]->logcap, added[i]->p.conf, cfg->tend.childlogdir);
+        svc_set_logcap(added[i], cfg->tend.childlogdir);
     sup_sort(sup);
     log_msg(LOG_LVL_INFO, "reload: %s applied", sup->config_path);
     sup->reloads++;

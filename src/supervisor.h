@@ -146,8 +146,10 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf);
 void svc_release(struct service *svc);
 /* Frees a released service (a loop_defer_free callback). */
 void svc_free(void *svc);
-/* Recomputes the display name and the health check after the config changed. */
+/* Recomputes the display name, the output capture and the health check after the config
+ * changed. */
 void svc_set_display(struct service *svc);
+void svc_set_logcap(struct service *svc, const char *childlogdir);
 void svc_set_health(struct service *svc);
 /* A process exited with wait status `status`: reaped here (from_keeper false), or by the
  * keeper at when_ns (CLOCK_MONOTONIC), which only counts for a process it is the parent of

@@ -131,4 +131,30 @@ EOF
     stop_tend
 }
 
+# A program whose output goes nowhere has no capture in tend; a reload that gives it a log
+# file makes one (the changed program restarts, and its output is captured), and a reload
+# back to NONE stops capturing.
+t_none_then_captured_after_reload() {
+    setup
+    local conf="[program:late]
+command=sh -c 'echo line; exec $H/sleeper'
+startsecs=0"
+    printf '%s\nstdout_logfile=NONE\nstderr_logfile=NONE\n' "$conf" | write_conf
+    start_tend
+    wait_log "${TS}late \\(pid [0-9]+\\): STARTING -> RUNNING"
+    expect_file_match "$LOG" "descriptors: the programs need up to 0,"
+    printf '%s\nstdout_logfile=%s\nstderr_logfile=NONE\n' "$conf" "$T/late.log" | write_conf
+    tendctl reload >/dev/null || fail "reload"
+    "$H/waitfor" -t 15 "$T/late.log" '^line$' >/dev/null || fail "no line in late.log"
+    printf '%s\nstdout_logfile=NONE\nstderr_logfile=NONE\n' "$conf" | write_conf
+    tendctl reload >/dev/null || fail "reload back"
+    tendctl restart late >/dev/null || fail "restart"
+    local pid
+    pid=$(tendctl pid late)
+    wait_log "${TS}late \\(pid $pid\\): STARTING -> RUNNING"
+    tendctl stop late >/dev/null || fail "stop"
+    expect_eq "$(grep -c '^line$' "$T/late.log")" 1 "lines in late.log"
+    stop_tend
+}
+
 run_tests
