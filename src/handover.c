@@ -1055,6 +1055,15 @@ void handover_restore_done(struct supervisor *sup)
                 (int)svc->p.pid);
         sup_exited(sup, svc->p.pid, status, true, when);
     }
+    /* A supervisor of an older version kept the capture pipes' write ends, and logcap_attach
+     * closed ours: the slot stops naming them and the keeper lets its copies go, so that
+     * the pipes see their end when the programs' instances are gone. */
+    for (size_t j = 0; j < sup->nsvcs; j++) {
+        struct service *svc = sup->svcs[j];
+        const struct rec *r = svc->slot >= 0 ? current(h, svc->slot) : NULL;
+        if (r != NULL && (r->fds[1] != -1 || r->fds[3] != -1))
+            handover_save(svc);
+    }
     free(h->exits);
     h->exits = NULL;
     h->nexits = h->cap_exits = 0;
