@@ -1126,38 +1126,28 @@ void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u)
     u->cpu_usec = read_keyed(cg->dir, "cpu.stat", "usage_usec");
     if (cg->t->v2_pids)
         u->tasks = read_number(cg->dir, "pids.current");
-    if (u->tasks == -1) {
-        /* cgroup.threads: one line per task. */
-        char buf[4096], path[PATH_MAX];
-        ssize_t r;
-        snprintf(path, sizeof(path), "%s/cgroup.threads", cg->dir);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd != -1) {
-            u->tasks = 0;
-            while ((r = fd_read(fd, buf, sizeof(buf))) > 0)
-                for (ssize_t i = 0; i < r; i++)
-                    u->tasks += buf[i] == '\n';
-            fd_close_quiet(fd);
-        }
-    }
     if (cg->t->v2_memory)
         u->memory_bytes = read_number(cg->dir, "memory.current");
     else if (cg->v1_mem_dir != NULL)
         u->memory_bytes = read_number(cg->v1_mem_dir, "memory.usage_in_bytes");
-    if (u->memory_bytes == -1) {
-        /* No memory controller (a hybrid host): the resident set of its processes. */
+    if (u->memory_bytes == -1 || u->tasks == -1) {
+        /* No memory or no pids controller (a hybrid host): one pass over its processes,
+         * whose /proc/PID/stat gives both their resident set and their threads. */
         pid_t *pids;
         long n = read_pids(cg->dir, &pids);
+        long long mem = 0, tasks = 0;
         long page = sysconf(_SC_PAGESIZE);
-        u->memory_bytes = n >= 0 ? 0 : -1;
         for (long i = 0; i < n; i++) {
-            char path[64], buf[128];
-            snprintf(path, sizeof(path), "proc/%d/statm", (int)pids[i]);
-            long long size, rss;
-            if (read_at("", path, buf, sizeof(buf)) > 0 &&
-                sscanf(buf, "%lld %lld", &size, &rss) == 2)
-                u->memory_bytes += rss * page;
+            long long threads, rss;
+            if (ident_usage(pids[i], &threads, &rss) == 0) {
+                mem += rss * page;
+                tasks += threads;
+            }
         }
+        if (n >= 0 && u->memory_bytes == -1)
+            u->memory_bytes = mem;
+        if (n >= 0 && u->tasks == -1)
+            u->tasks = tasks;
         free(pids);
     }
     cg->usage = *u;

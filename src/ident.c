@@ -118,3 +118,18 @@ int ident_parents(pid_t pid, pid_t *ppid, pid_t *pgid, pid_t *sid)
     *sid = c;
     return 0;
 }
+
+int ident_usage(pid_t pid, long long *threads, long long *rss_pages)
+{
+    char buf[1024];
+    const char *p = read_stat(pid, buf, sizeof(buf));
+    const char *t = p ? stat_field(p, 20) : NULL, *r = p ? stat_field(p, 24) : NULL;
+
+    if (t == NULL || r == NULL) {
+        errno = ESRCH;
+        return -1;
+    }
+    *threads = strtoll(t, NULL, 10);
+    *rss_pages = strtoll(r, NULL, 10);
+    return 0;
+}

@@ -25,4 +25,8 @@ struct timespec ident_start_realtime(const struct ident *id);
 /* ppid, pgid, sid of pid from /proc/PID/stat; -1/ESRCH if gone. */
 int ident_parents(pid_t pid, pid_t *ppid, pid_t *pgid, pid_t *sid);
 
+/* pid's thread count and resident set in pages (/proc/PID/stat fields 20 and 24), in one
+ * read. 0, or -1/ESRCH when it is gone. */
+int ident_usage(pid_t pid, long long *threads, long long *rss_pages);
+
 #endif
