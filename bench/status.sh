@@ -13,7 +13,9 @@
 #
 # What is measured (details in bench/status_bench.c):
 #   status_cli_median/p99          `tend status` (the real CLI, fork+exec) with 1,000 programs;
-#                                  baseline: fork+exec+wait of /bin/true. Target: < 10 ms.
+#                                  baseline: `tend pid`, the cost of any client call.
+#                                  Target: within 3 ms of it (DESIGN.md).
+#   client_cli_median              that `tend pid` call; baseline: fork+exec+wait of /bin/true.
 #   status_raw_median/p99          connect + "tend/1 status" + read to the final line, from
 #                                  inside the benchmark; baseline: the same for "tend/1 pid".
 #   restart_latency_clients_*      SIGKILL of a RUNNING program -> main() of its next instance,
