@@ -390,17 +390,14 @@ const char *client_socket_path(const char *socket_opt, const char *config_file, 
         path = env;
     } else {
         /* The socket the supervisor of this config listens on: read with the supervisor's
-         * own parser (includes, expansions), or, for a config it would reject, with a plain
-         * scan. Without -c, the config the supervisor would find by default. */
+         * own parser (includes, expansions; not the programs, which would cost a client
+         * 8 ms at 1,000 of them), or, for a config it would reject, with a plain scan.
+         * Without -c, the config the supervisor would find by default. */
         const char *cf = config_file != NULL ? config_file : config_default_path();
-        struct config *cfg = NULL;
         struct config_diags diags = {0};
-        if (cf != NULL && config_load(cf, &cfg, &diags) == 0) {
-            if (cfg->tend.socket != NULL)
-                from_config = xstrdup(cfg->tend.socket);
-            config_free(cfg);
-        } else if (config_file != NULL &&
-                   scan_config_socket(config_file, &from_config) == -1) {
+        bool parsed = cf != NULL && config_socket_path(cf, &from_config, &diags) == 0;
+        if (!parsed && config_file != NULL &&
+            scan_config_socket(config_file, &from_config) == -1) {
             snprintf(why, why_len, "cannot read %s: %s", config_file, strerror(errno));
             config_diags_free(&diags);
             return NULL;
@@ -427,15 +424,42 @@ const char *client_socket_path(const char *socket_opt, const char *config_file, 
 
 /* ---- Formatting ---------------------------------------------------------------------------- */
 
+/* The decimal digits of v, written backwards to end; returns where they start. */
+static char *put_decimal(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
 const char *client_format_uptime(unsigned long long seconds, char *buf, size_t len)
 {
     unsigned long long days = seconds / 86400;
     unsigned rest = (unsigned)(seconds % 86400);
+    char tmp[48], *end = tmp + sizeof tmp - 1, *p;
 
-    if (days > 0)
-        snprintf(buf, len, "%llud %u:%02u:%02u", days, rest / 3600, rest / 60 % 60, rest % 60);
-    else
-        snprintf(buf, len, "%u:%02u:%02u", rest / 3600, rest / 60 % 60, rest % 60);
+    /* "[Dd ]H:MM:SS", built backwards without printf (the table has a cell a row). */
+    *end = '\0';
+    p = end;
+    for (int i = 0; i < 2; i++) {
+        unsigned v = i == 0 ? rest % 60 : rest / 60 % 60;
+        *--p = (char)('0' + v % 10);
+        *--p = (char)('0' + v / 10);
+        *--p = ':';
+    }
+    p = put_decimal(p, rest / 3600);
+    if (days > 0) {
+        *--p = ' ';
+        *--p = 'd';
+        p = put_decimal(p, days);
+    }
+    if (len > 0) {
+        size_t n = (size_t)(end - p) < len - 1 ? (size_t)(end - p) : len - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+    }
     return buf;
 }
 
@@ -566,18 +590,46 @@ static const char *const col_titles[NCOLS] = {
     "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "HEALTH", "EXIT/REASON",
 };
 
-/* 1536 bytes as "1.5K", and so on: the table's memory column. */
-static char *format_bytes(unsigned long long n)
+/* 1536 bytes as "1.5K", and so on: the table's memory column, in buf (at least 24 bytes).
+ * In integers, rounded half to even like printf's "%.1f" of the exact quotient, and without
+ * printf: the table formats thousands of cells. */
+static const char *format_bytes(unsigned long long n, char *buf)
 {
     static const char units[] = "BKMGTP";
-    double v = (double)n;
+    char *end = buf + 23;
     int u = 0;
 
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
+    *end = '\0';
+    while (u < 5 && n >> (10 * (u + 1)) != 0)
         u++;
+    if (u == 0) {
+        *--end = 'B';
+        return put_decimal(end, n);
     }
-    return u == 0 ? xasprintf("%lluB", n) : xasprintf("%.1f%c", v, units[u]);
+    unsigned shift = 10 * (unsigned)u;
+    unsigned long long mask = (1ULL << shift) - 1, half = 1ULL << (shift - 1);
+    unsigned long long frac = (n & mask) * 10; /* < 10 * 2^50: no overflow */
+    unsigned long long tenths = (n >> shift) * 10 + (frac >> shift), rest = frac & mask;
+    if (rest > half || (rest == half && tenths % 2 == 1))
+        tenths++;
+    *--end = units[u];
+    *--end = (char)('0' + tenths % 10);
+    *--end = '.';
+    return put_decimal(end, tenths / 10);
+}
+
+/* CPU microseconds as seconds with two decimals, "1.25s", in buf (at least 32 bytes). */
+static const char *format_cpu(unsigned long long usec, char *buf)
+{
+    unsigned long long centis = usec / 10000 + (usec % 10000 >= 5000);
+    char *end = buf + 31;
+
+    *end = '\0';
+    *--end = 's';
+    *--end = (char)('0' + centis % 10);
+    *--end = (char)('0' + centis / 10 % 10);
+    *--end = '.';
+    return put_decimal(end, centis / 100);
 }
 
 /* Terminal columns a cell takes: code points, which is right for everything but wide
@@ -591,10 +643,62 @@ static size_t display_width(const char *s)
     return w;
 }
 
-/* The cells of one row, each malloc'd, control bytes replaced by '?'. */
-static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
+/* Writes s with its control bytes as '?' (a name or a reason could hold escapes). */
+static void put_clean(FILE *out, const char *s)
 {
-    char up[48];
+    for (;;) {
+        const char *p = s;
+        while ((unsigned char)*p >= 0x20 && *p != 0x7f)
+            p++;
+        if (p > s)
+            fwrite(s, 1, (size_t)(p - s), out);
+        if (*p == '\0')
+            return;
+        fputc('?', out);
+        s = p + 1;
+    }
+}
+
+static void put_spaces(FILE *out, size_t n)
+{
+    static const char spaces[] = "                                ";
+
+    while (n > 0) {
+        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+        fwrite(spaces, 1, k, out);
+        n -= k;
+    }
+}
+
+/* A table cell: text, or "text (more)" when more is set (a reason and the exit it ended
+ * with). Numbers are formatted into the row's own buffers. */
+struct cell {
+    const char *text, *more;
+};
+
+struct row {
+    struct cell c[NCOLS];
+    char pid[24], uptime[48], restarts[24], mem[24], cpu[32], tasks[24];
+};
+
+static size_t cell_width(const struct cell *c)
+{
+    return display_width(c->text) + (c->more != NULL ? display_width(c->more) + 3 : 0);
+}
+
+static void put_cell(FILE *out, const struct cell *c)
+{
+    put_clean(out, c->text);
+    if (c->more != NULL) {
+        fputs(" (", out);
+        put_clean(out, c->more);
+        fputc(')', out);
+    }
+}
+
+/* The cells of one row; "" for a usage figure the row lacks. */
+static void table_cells(const struct proto_proc *p, struct row *r)
+{
     const char *exit = p->exit ? p->exit : "";
     const char *reason = p->reason ? p->reason : "";
     /* What it waits for says more than an old failure; then what it says of itself. In
@@ -605,56 +709,54 @@ static void table_cells(const struct proto_proc *p, char *cells[NCOLS])
     else if (reason[0] == '\0' && p->status != NULL)
         reason = p->status;
 
-    cells[COL_NAME] = xstrdup(p->name ? p->name : "");
-    cells[COL_STATE] = xstrdup(p->state ? p->state : "");
-    cells[COL_PID] = p->pid > 0 ? xasprintf("%ld", (long)p->pid) : xstrdup("-");
-    cells[COL_UPTIME] = xstrdup(p->pid > 0 ? client_format_uptime(p->uptime_s, up, sizeof up)
-                                           : "-");
-    cells[COL_RESTARTS] = xasprintf("%llu", p->restarts);
-    /* "" here hides the column when no row has it; format_table turns it into "-". */
-    cells[COL_MEM] = p->has_memory ? format_bytes(p->memory_bytes) : xstrdup("");
-    cells[COL_CPU] = p->has_cpu ? xasprintf("%.2fs", (double)p->cpu_usec / 1e6) : xstrdup("");
-    cells[COL_TASKS] = p->has_tasks ? xasprintf("%llu", p->tasks) : xstrdup("");
-    cells[COL_HEALTH] = xstrdup(p->health ? p->health : "");
-    if (reason[0] != '\0' && exit[0] != '\0')
-        cells[COL_EXIT] = xasprintf("%s (%s)", reason, exit);
-    else
-        cells[COL_EXIT] = xstrdup(reason[0] != '\0' ? reason : exit);
-    for (int c = 0; c < NCOLS; c++) {
-        for (char *s = cells[c]; *s != '\0'; s++) {
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
-        }
+    for (int c = 0; c < NCOLS; c++)
+        r->c[c] = (struct cell){"", NULL};
+    r->c[COL_NAME].text = p->name ? p->name : "";
+    r->c[COL_STATE].text = p->state ? p->state : "";
+    if (p->pid > 0) {
+        r->pid[sizeof r->pid - 1] = '\0';
+        r->c[COL_PID].text = put_decimal(r->pid + sizeof r->pid - 1, (unsigned long long)p->pid);
+        r->c[COL_UPTIME].text = client_format_uptime(p->uptime_s, r->uptime, sizeof r->uptime);
+    } else {
+        r->c[COL_PID].text = "-";
+        r->c[COL_UPTIME].text = "-";
     }
+    r->restarts[sizeof r->restarts - 1] = '\0';
+    r->c[COL_RESTARTS].text = put_decimal(r->restarts + sizeof r->restarts - 1, p->restarts);
+    if (p->has_memory)
+        r->c[COL_MEM].text = format_bytes(p->memory_bytes, r->mem);
+    if (p->has_cpu)
+        r->c[COL_CPU].text = format_cpu(p->cpu_usec, r->cpu);
+    if (p->has_tasks) {
+        r->tasks[sizeof r->tasks - 1] = '\0';
+        r->c[COL_TASKS].text = put_decimal(r->tasks + sizeof r->tasks - 1, p->tasks);
+    }
+    r->c[COL_HEALTH].text = p->health ? p->health : "";
+    if (reason[0] != '\0' && exit[0] != '\0')
+        r->c[COL_EXIT] = (struct cell){reason, exit};
+    else
+        r->c[COL_EXIT].text = reason[0] != '\0' ? reason : exit;
 }
 
+/* Two passes over the rows, each formatting them again into one row on the stack: widths,
+ * then lines. Nothing is allocated, so a table of thousands of rows costs little more than
+ * its bytes. */
 static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
 {
     size_t width[NCOLS];
     bool shown_col[NCOLS] = {true, true, true, true, true, false, false, false, false, false};
-    char *(*rows)[NCOLS] = xcalloc(n, sizeof *rows);
+    struct row r;
 
     for (int c = 0; c < NCOLS; c++)
         width[c] = strlen(col_titles[c]);
     for (size_t i = 0; i < n; i++) {
-        table_cells(&procs[i], rows[i]);
+        table_cells(&procs[i], &r);
         for (int c = 0; c < NCOLS; c++) {
-            size_t w = display_width(rows[i][c]);
+            size_t w = cell_width(&r.c[c]);
             if (w > width[c])
                 width[c] = w;
-            if (c >= COL_MEM && rows[i][c][0] != '\0')
+            if (c >= COL_MEM && r.c[c].text[0] != '\0')
                 shown_col[c] = true;
-        }
-    }
-    /* A usage column shown for some rows reads "-" in the others, like PID. */
-    for (size_t i = 0; i < n; i++) {
-        for (int c = COL_MEM; c <= COL_TASKS; c++) {
-            if (shown_col[c] && rows[i][c][0] == '\0') {
-                free(rows[i][c]);
-                rows[i][c] = xstrdup("-");
-                if (width[c] < 1)
-                    width[c] = 1;
-            }
         }
     }
     int last = NCOLS - 1;
@@ -663,28 +765,35 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
     /* Row -1 is the header. A cell is padded only when a non-empty one follows it, so that
      * no line ends in blanks. */
     for (long i = -1; i < (long)n; i++) {
+        if (i < 0) {
+            for (int c = 0; c < NCOLS; c++)
+                r.c[c] = (struct cell){col_titles[c], NULL};
+        } else {
+            table_cells(&procs[i], &r);
+            /* A usage column shown for some rows reads "-" in the others, like PID. */
+            for (int c = COL_MEM; c <= COL_TASKS; c++) {
+                if (shown_col[c] && r.c[c].text[0] == '\0')
+                    r.c[c].text = "-";
+            }
+        }
         int row_last = last;
-        while (i >= 0 && row_last > 0 && (!shown_col[row_last] || rows[i][row_last][0] == '\0'))
+        while (i >= 0 && row_last > 0 && (!shown_col[row_last] || r.c[row_last].text[0] == '\0'))
             row_last--;
         for (int c = 0; c <= row_last; c++) {
             if (!shown_col[c])
                 continue;
-            const char *cell = i < 0 ? col_titles[c] : rows[i][c];
-            const char *sgr = colour && i >= 0 && c == COL_STATE ? state_colour(cell) : NULL;
+            const char *sgr = colour && i >= 0 && c == COL_STATE ? state_colour(r.c[c].text)
+                                                                 : NULL;
             if (sgr != NULL)
-                fprintf(out, "%s%s\033[0m", sgr, cell);
-            else
-                fputs(cell, out);
+                fputs(sgr, out);
+            put_cell(out, &r.c[c]);
+            if (sgr != NULL)
+                fputs("\033[0m", out);
             if (c < row_last)
-                fprintf(out, "%*s", (int)(width[c] - display_width(cell) + 2), "");
+                put_spaces(out, width[c] - cell_width(&r.c[c]) + 2);
         }
         fputc('\n', out);
     }
-    for (size_t i = 0; i < n; i++) {
-        for (int c = 0; c < NCOLS; c++)
-            free(rows[i][c]);
-    }
-    free(rows);
 }
 
 void client_format_status(FILE *out, const struct proto_proc *procs, size_t n, bool json)
@@ -743,13 +852,26 @@ static int send_all(int fd, const char *data, size_t len)
 
 /* What came back, collected for printing once the final line is in. */
 struct reply_state {
-    struct proto_reply *procs; /* the proc lines, each owning its storage */
+    struct proto_proc *procs;  /* the proc lines, their words in storage[i] */
+    char **storage;
     size_t nprocs, cap;
     char **msgs;               /* msg lines kept for a JSON result (pid, version, reload) */
     size_t nmsgs;
     bool final;
     int exit_code;
 };
+
+static void reply_state_free(struct reply_state *st)
+{
+    for (size_t i = 0; i < st->nprocs; i++)
+        free(st->storage[i]);
+    free(st->procs);
+    free(st->storage);
+    for (size_t i = 0; i < st->nmsgs; i++)
+        free(st->msgs[i]);
+    free(st->msgs);
+    memset(st, 0, sizeof *st);
+}
 
 /* ---- What start/stop/restart wait for, on a terminal ------------------------------------- */
 
@@ -845,10 +967,15 @@ static int handle_line(const struct client_opts *o, struct reply_state *st, cons
     switch (r.kind) {
     case PROTO_REPLY_PROC:
         if (st->nprocs == st->cap) {
-            st->cap = st->cap ? 2 * st->cap : 16;
+            /* Large from the start: glibc maps a block this size on its own, untouched pages
+             * cost nothing, and growing a mapped block moves no bytes (a status of 1,000
+             * programs spent a tenth of its page faults on copies while the array grew). */
+            st->cap = st->cap ? 2 * st->cap : 1024;
             st->procs = xrealloc(st->procs, st->cap * sizeof *st->procs);
+            st->storage = xrealloc(st->storage, st->cap * sizeof *st->storage);
         }
-        st->procs[st->nprocs++] = r; /* takes over r's storage */
+        st->procs[st->nprocs] = r.proc;
+        st->storage[st->nprocs++] = r.storage_; /* taken over from r */
         return 0;
     case PROTO_REPLY_MSG:
         if (o->json && strcmp(o->verb->name, "status") != 0) {
@@ -1583,11 +1710,9 @@ static char **select_names(const struct client_opts *o, int fd, size_t *n, int *
     if (*rc == EXIT_OK) {
         names = xcalloc(st.nprocs + 1, sizeof(*names));
         for (size_t i = 0; i < st.nprocs; i++)
-            names[(*n)++] = xstrdup(st.procs[i].proc.name);
+            names[(*n)++] = xstrdup(st.procs[i].name);
     }
-    for (size_t i = 0; i < st.nprocs; i++)
-        proto_reply_free(&st.procs[i]);
-    free(st.procs);
+    reply_state_free(&st);
     proto_buf_free(&req);
     return names;
 }
@@ -1671,25 +1796,17 @@ int client_run(int argc, char **argv, FILE *out, FILE *err)
     if (o.json && strcmp(o.verb->name, "status") != 0)
         print_json_result(&o, &st, rc, out);
     if (rc == EXIT_OK && strcmp(o.verb->name, "status") == 0) {
-        struct proto_proc *procs = xcalloc(st.nprocs, sizeof *procs);
         for (size_t i = 0; i < st.nprocs; i++) {
-            procs[i] = st.procs[i].proc;
-            if (strcmp(procs[i].state, "RUNNING") != 0)
+            if (strcmp(st.procs[i].state, "RUNNING") != 0)
                 rc = EXIT_NOT_RUNNING;
         }
         colour = !o.json && use_colour(out);
-        client_format_status(out, procs, st.nprocs, o.json);
+        client_format_status(out, st.procs, st.nprocs, o.json);
         colour = false;
-        free(procs);
     }
 done:
     fd_close_quiet(fd);
-    for (size_t i = 0; i < st.nprocs; i++)
-        proto_reply_free(&st.procs[i]);
-    free(st.procs);
-    for (size_t i = 0; i < st.nmsgs; i++)
-        free(st.msgs[i]);
-    free(st.msgs);
+    reply_state_free(&st);
     proto_buf_free(&req);
     free(o.args);
     fflush(out);

@@ -110,6 +110,7 @@ struct loader {
     int record_fd;         /* -1, or every file read goes there (confsnap.h) */
     int record_err;        /* errno of a failed recording, 0: none */
     const struct confsnap *replay; /* NULL, or files come from this record, not the disk */
+    bool socket_only;      /* config_socket_path: other sections' keys are not checked */
 };
 
 /* Values that expansions can refer to, for one section (and one process instance). */
@@ -1707,7 +1708,7 @@ static void check_sections(struct loader *ld)
         default:
             continue;
         }
-        if (s->skip)
+        if (s->skip || (ld->socket_only && ks != KEYSEC_TEND && ks != KEYSEC_UNIX_HTTP))
             continue;
         check_duplicate_keys(ld, s);
         check_keys(ld, s, ks);
@@ -3330,6 +3331,33 @@ const char *config_default_path(void)
 int config_load(const char *path, struct config **out, struct config_diags *diags)
 {
     return config_load_ex(path, out, diags, -1, NULL);
+}
+
+int config_socket_path(const char *path, char **socket, struct config_diags *diags)
+{
+    struct loader ld;
+    memset(&ld, 0, sizeof ld);
+    ld.record_fd = -1;
+    ld.socket_only = true;
+    ld.diags = diags;
+    ld.first_diag = diags->count;
+    ld.cfg = xcalloc(1, sizeof *ld.cfg);
+    ld.cfg->path = xstrdup(path);
+    *socket = NULL;
+
+    struct utsname u;
+    if (uname(&u) == 0)
+        (void)snprintf(ld.host, sizeof ld.host, "%s", u.nodename); /* Truncation harmless. */
+
+    load_file(&ld, path, NO_INDEX, 0);
+    check_sections(&ld);
+    build_tend(&ld);
+    int rc = ld.errors > 0 ? -1 : 0;
+    if (rc == 0 && ld.cfg->tend.socket != NULL)
+        *socket = xstrdup(ld.cfg->tend.socket);
+    config_free(ld.cfg);
+    loader_free(&ld);
+    return rc;
 }
 
 int config_load_ex(const char *path, struct config **out, struct config_diags *diags,

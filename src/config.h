@@ -302,6 +302,11 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
 struct confsnap;
 int config_load_ex(const char *path, struct config **out, struct config_diags *diags,
                    int record_fd, const struct confsnap *replay);
+/* Only the control socket of the config at path (includes and expansions applied, the
+ * programs neither built nor checked): what a client needs, at a fraction of the cost of a
+ * whole load. Returns 0 with *socket malloc'd, or NULL when the config names none; -1 when
+ * the config has errors before its programs (*socket NULL, diags say which). */
+int config_socket_path(const char *path, char **socket, struct config_diags *diags);
 void config_free(struct config *config);
 void config_diags_free(struct config_diags *diags);
 

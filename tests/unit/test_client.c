@@ -251,6 +251,65 @@ TEST(status_table_usage_columns)
     free(s);
 }
 
+/* The usage cells are formatted without printf; they must read as printf's would: "%.1f"
+ * of the exact quotient for memory (ties to even: 1280 B is 1.25K, shown "1.2K"), "%.2f"
+ * seconds for CPU (a tie, which printf may round either way through the binary double, is
+ * rounded up: checked apart). */
+TEST(status_table_usage_figures_read_as_printf)
+{
+    static const unsigned long long fixed[] = {
+        0, 1, 1023, 1024, 1075, 1280, 1792, 1536 * 1024, 1048575, 1048576, 1073741823,
+        1099511627776ULL * 1023, 1125899906842624ULL * 7, 1152921504606846976ULL,
+        18446744073709551615ULL,
+    };
+    unsigned long long x = 88172645463325252ULL;
+    for (int i = 0; i < 4000; i++) {
+        unsigned long long n;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            n = fixed[i];
+        } else {
+            x ^= x << 13; /* xorshift64: values of every magnitude */
+            x ^= x >> 7;
+            x ^= x << 17;
+            n = x >> (x % 61);
+        }
+        struct proto_proc p = sample[0];
+        p.has_memory = p.has_cpu = true;
+        p.memory_bytes = n;
+        p.cpu_usec = n & ((1ULL << 46) - 1); /* 2 years: exact enough as a double */
+        if (p.cpu_usec % 10000 == 5000)
+            p.cpu_usec++;
+        char want[128], got[128], mem[48], cpu[48], m[48], c[48];
+        double v = (double)n;
+        int u = 0;
+        while (v >= 1024 && u < 5) {
+            v /= 1024;
+            u++;
+        }
+        if (u == 0)
+            snprintf(mem, sizeof mem, "%lluB", n);
+        else
+            snprintf(mem, sizeof mem, "%.1f%c", v, "BKMGTP"[u]);
+        snprintf(cpu, sizeof cpu, "%.2fs", (double)p.cpu_usec / 1e6);
+        snprintf(want, sizeof want, "%s %s", mem, cpu);
+        char *s = format_status(&p, 1, false);
+        /* The header line, then the row's name, state, pid, uptime and restarts. */
+        CHECK(sscanf(s, "%*[^\n] %*s %*s %*s %*s %*s %47s %47s", m, c) == 2);
+        snprintf(got, sizeof got, "%s %s", m, c);
+        free(s);
+        if (strcmp(got, want) != 0) {
+            CHECK_STR(got, want);
+            break;
+        }
+    }
+    struct proto_proc p = sample[0];
+    p.has_cpu = true;
+    p.cpu_usec = 15000; /* 0.015 s: the double is 0.01499..., printf says 0.01 */
+    char *s = format_status(&p, 1, false);
+    CHECK(strstr(s, " 0.02s\n") != NULL);
+    free(s);
+}
+
 TEST(status_table_utf8_and_control_bytes)
 {
     struct proto_proc p[2] = {sample[0], sample[0]};
@@ -423,6 +482,20 @@ TEST(socket_path_resolution)
                      "[unix_http_server]\nfile=/x/uhs.sock\n");
     CHECK_STR(client_socket_path(NULL, conf, buf, sizeof buf, why, sizeof why), "/run/t/s.sock");
     unsetenv("TEND_TEST_RUNDIR");
+
+    /* The socket of a config whose programs have errors comes from tend's parser all the
+     * same (only the sections before the programs count): here from an include, with its
+     * own %(here)s, which the plain scan of the main file could not find. */
+    char sub[160], inc[192];
+    snprintf(sub, sizeof sub, "%s/sub", tmpdir);
+    CHECK(mkdir(sub, 0700) == 0 || errno == EEXIST);
+    snprintf(inc, sizeof inc, "%s/s.ini", sub);
+    write_file(inc, "[unix_http_server]\nfile=%(here)s/inc.sock\n");
+    write_file(conf, "[include]\nfiles = sub/*.ini\n[program:bad]\ncommand=/bin/true\n"
+                     "autorestart=sometimes\nno_such_key=1\n");
+    snprintf(want, sizeof want, "%s/inc.sock", sub);
+    CHECK_STR(client_socket_path(NULL, conf, buf, sizeof buf, why, sizeof why), want);
+    CHECK(unlink(inc) == 0 && rmdir(sub) == 0);
 
     /* A config without a socket key gives the default. */
     char def[256];
