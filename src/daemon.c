@@ -826,7 +826,10 @@ int supervise_main(int argc, char **argv)
     log_msg(LOG_LVL_INFO, "tend %s started as pid %d (keeper %d) with %s (%zu process%s)",
             TEND_VERSION, (int)getpid(), (int)getppid(), sup.config_path, sup.nsvcs,
             sup.nsvcs == 1 ? "" : "es");
-    if (generation > 1) {
+    if (generation > 1 && handover_take_upgrade_mark(sup.handover)) {
+        log_msg(LOG_LVL_INFO, "supervisor started for the upgrade (generation %d): programs "
+                "are taken back, none restarted for it", generation);
+    } else if (generation > 1) {
         char why[64] = "exited without an orderly stop";
         if (last_status != -1)
             (void)proc_describe_status(last_status, why, sizeof(why));

@@ -101,8 +101,15 @@ struct header {
      * the layout and STATE_VERSION stay: an older supervisor left 0 there. */
     int32_t web_fd;
     uint32_t pad2;
-    uint64_t reserved[3];
+    /* LEFT_FOR_UPGRADE: the supervisor that wrote this state left it for `tend upgrade`,
+     * so the next one is not a restart after a crash. Taken from what was reserved, like
+     * web_fd: an older supervisor leaves 0 and ignores it. */
+    uint32_t left_for;
+    uint32_t pad3;
+    uint64_t reserved[2];
 };
+
+#define LEFT_FOR_UPGRADE 0x55504752u /* "UPGR" */
 
 /* A program a previous, dead tend left running, from its state file. */
 struct cold {
@@ -540,7 +547,18 @@ int handover_upgrade(struct handover *h)
     h->restoring = false;
     if (fd_set_blocking(h->keeper_fd) == -1 || read_keeper(h, true) == -1)
         return -1;
+    if (h->hdr != NULL)
+        h->hdr->left_for = LEFT_FOR_UPGRADE;
     return 0;
+}
+
+bool handover_take_upgrade_mark(struct handover *h)
+{
+    if (h == NULL || h->hdr == NULL)
+        return false;
+    bool upgrade = h->hdr->left_for == LEFT_FOR_UPGRADE;
+    h->hdr->left_for = 0; /* the next supervisor after this one may follow a crash */
+    return upgrade;
 }
 
 pid_t handover_keeper_pid(const struct handover *h)

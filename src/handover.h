@@ -52,6 +52,10 @@ void handover_set_web_fd(struct handover *h, int fd);
 int handover_set_config_fd(struct handover *h, int fd);
 void handover_stopping(struct handover *h);
 int handover_upgrade(struct handover *h);
+/* Whether the supervisor before this one left for an upgrade (it marks the state once the
+ * keeper has agreed); clears the mark. False after a crash, and after a supervisor of a
+ * version that does not mark. */
+bool handover_take_upgrade_mark(struct handover *h);
 /* The keeper's pid, 0 when there is none or it is gone. */
 pid_t handover_keeper_pid(const struct handover *h);
 /* Whether the keeper died under this supervisor (the safety net is gone). */

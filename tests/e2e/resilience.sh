@@ -450,6 +450,12 @@ EOF
     TEND_PID=$(sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1)
     expect_match "$out" "new supervisor pid: $TEND_PID" "the second upgrade's output"
     expect_eq "$(cli pid w)" "$w" "w's pid after the second upgrade"
+    # A planned upgrade reads as one in the log, not as a crash the keeper recovered from.
+    wait_log "supervisor started for the upgrade \(generation 3\)"
+    grep -q "supervisor started for the upgrade (generation 2)" "$LOG" ||
+        fail "the first upgrade is not logged as one"
+    ! grep -q "restarted by the keeper\|without an orderly stop" "$LOG" ||
+        fail "an upgrade was logged as a crash: $(grep "restarted by the keeper" "$LOG")"
     cli stop w >/dev/null
     stop_tend
     lines=$(check_series "$T/logs/w.log" 0) || fail "$lines"
