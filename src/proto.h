@@ -102,6 +102,8 @@ struct proto_buf {
 
 /* One process record. Strings may be NULL (sent as empty) when building; after parsing they
  * are never NULL. */
+/* A string added here must be added to the ones the client keeps (handle_line, client.c):
+ * it frees the line each string points into. */
 struct proto_proc {
     const char *name;   /* "group:process", or "process" when the group has its name */
     const char *group;
