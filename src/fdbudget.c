@@ -36,6 +36,12 @@ unsigned long fdbudget_program(const struct proc_conf *c)
         n += 2;
     if (c->healthcheck_kind != HEALTH_NONE)
         n += 3;
+    if (c->kind == PROC_KIND_LISTENER)
+        n += 2; /* the protocol's pipes: the write end of its stdin, the read end of its stdout */
+    if (c->readiness == READY_NOTIFY || c->watchdogsecs > 0)
+        n += 1; /* its sd_notify socket (notify_wanted) */
+    if (c->readiness == READY_TCP)
+        n += 1; /* the probe's socket while it starts */
     return n;
 }
 

@@ -9,7 +9,9 @@
  *   spawned, see logcap.h): 1; stdout and stderr are one stream under redirect_stderr=true,
  *   and a stream that goes nowhere (NONE) costs nothing;
  * - pidfile= programs: 2 (the inotify watch while waiting, then the daemon's pidfd);
- * - a health check: 3 while it runs (a socket, or a command's report and output pipes).
+ * - a health check: 3 while it runs (a socket, or a command's report and output pipes);
+ * - an event listener: 2 more (the protocol's pipes, its stdin and stdout);
+ * - readiness=notify or watchdogsecs: 1 (its notify socket); readiness=tcp: 1 (the probe).
  * Log files are a pool: one descriptor each while open (an AUTO file from the first line),
  * as many as the limit leaves room for after everything else, but at least FDBUDGET_FILES_MIN
  * (logcap closes the least recently written to stay within it, see logcap_set_file_cap).
