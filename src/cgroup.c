@@ -1113,13 +1113,24 @@ bool cgroup_svc_owns(const struct cgroup_svc *cg, pid_t pid, pid_t launcher_pid)
     return ok;
 }
 
-void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u)
+static bool usage_kept(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
+{
+    return cg->usage_ns != 0 &&
+           (cg->usage_ns >= since_ns || now - cg->usage_ns < CGROUP_USAGE_MAX_AGE_NS);
+}
+
+bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
+{
+    return cg != NULL && cg->t->active && cg->dir != NULL && !usage_kept(cg, since_ns, now);
+}
+
+void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns)
 {
     u->memory_bytes = u->cpu_usec = u->tasks = -1;
     if (cg == NULL || !cg->t->active || cg->dir == NULL)
         return;
     uint64_t now = timer_now_ns();
-    if (cg->usage_ns != 0 && now - cg->usage_ns < CGROUP_USAGE_MAX_AGE_NS) {
+    if (usage_kept(cg, since_ns, now)) {
         *u = cg->usage;
         return;
     }

@@ -79,6 +79,14 @@ struct conn {
     int ino_fd;
     struct watcher ino_w;
     struct str partial;  /* an unterminated last line, held until its newline */
+    /* A status reading usage a slice at a time (see STATUS_SLICE_NS): its request, kept
+     * until the answer, and when it began. */
+    struct timer slice;
+    struct proto_request status_req;
+    bool status_pending;
+    uint64_t status_since;
+    unsigned status_slices;
+    size_t status_cursor;
     bool web;            /* came in on the web socket: it is tend-web */
     bool door;           /* tend-web's httpfd channel: HTTP clients' sockets go out on it */
     struct conn *prev, *next;
@@ -196,6 +204,10 @@ static void conn_close(struct conn *k)
         c->http_door = NULL;
     loop_del(&c->sup->loop, &k->w);
     loop_timer_cancel(&c->sup->loop, &k->timer);
+    loop_timer_cancel(&c->sup->loop, &k->slice);
+    if (k->status_pending)
+        proto_request_free(&k->status_req);
+    k->status_pending = false;
     loop_del(&c->sup->loop, &k->ino_w);
     fd_close_quiet(k->ino_fd);
     fd_close_quiet(k->follow_fd);
@@ -320,7 +332,7 @@ struct status_ids {
 };
 
 static void append_status(struct conn *k, struct service *svc, uint64_t now,
-                          const struct status_ids *ids, bool detail)
+                          const struct status_ids *ids, bool detail, uint64_t since)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -361,7 +373,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     r.exit = exitbuf;
     struct cgroup_usage u = {-1, -1, -1};
     if (p->pid > 0)
-        cgroup_svc_usage(svc->cg, &u); /* read now, on request: nothing is polled */
+        cgroup_svc_usage(svc->cg, &u, since); /* read on request: nothing is polled */
     r.has_memory = u.memory_bytes >= 0;
     r.has_cpu = u.cpu_usec >= 0;
     r.has_tasks = u.tasks >= 0;
@@ -388,28 +400,125 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     proto_buf_append_proc(&k->out, &r);
 }
 
-static void do_status(struct conn *k, struct proto_request *req)
+/* A status reads each program's usage from its cgroup: three file reads or so a program,
+ * about a second for 10,000 on a hybrid host. Past this much of it, the rest is read a
+ * slice at a time from a timer, the loop serving exits, spawns and other clients in
+ * between, and the answer goes out when every figure is in. */
+#define STATUS_SLICE_NS 2000000ULL /* 2 ms */
+
+/* The slice; the tests set it with TEND_TEST_STATUS_SLICE_NS (0: one program a slice), as
+ * no test machine has programs enough to need a second slice. */
+static uint64_t status_slice_ns(void)
+{
+    static uint64_t ns = UINT64_MAX;
+
+    if (ns == UINT64_MAX) {
+        const char *v = getenv("TEND_TEST_STATUS_SLICE_NS");
+        ns = v != NULL ? strtoull(v, NULL, 10) : STATUS_SLICE_NS;
+    }
+    return ns;
+}
+
+/* Reads the usage not read since `since` of the programs in sel from *cursor on, at least
+ * one and for at most a slice; *cursor is where the next slice starts. Returns true when
+ * none is left to read. (A reload between slices can shift the selection under the cursor:
+ * a program it skips is read when the answer is built, which is only slower.) */
+static bool read_usage_slice(struct service **sel, size_t n, uint64_t since, size_t *cursor)
+{
+    uint64_t now = timer_now_ns(), end = now + status_slice_ns();
+    bool read = false;
+
+    for (size_t i = *cursor; i < n; i++) {
+        struct service *svc = sel[i];
+        if (svc->p.pid <= 0 || !cgroup_svc_usage_stale(svc->cg, since, now))
+            continue;
+        if (read && (now = timer_now_ns()) >= end) {
+            *cursor = i;
+            return false;
+        }
+        struct cgroup_usage u;
+        cgroup_svc_usage(svc->cg, &u, since);
+        read = true;
+    }
+    *cursor = n;
+    return true;
+}
+
+/* The services the request names, or all. Returns -1 after an error reply. */
+static int status_targets(struct conn *k, struct proto_request *req, struct service ***sel,
+                          size_t *n)
 {
     struct supervisor *sup = k->ctl->sup;
+
+    if (req->nnames > 0)
+        return select_services(k, req->names, req->nnames, sel, n);
+    *sel = xcalloc(sup->nsvcs + 1, sizeof(**sel));
+    memcpy(*sel, sup->svcs, sup->nsvcs * sizeof(**sel));
+    *n = sup->nsvcs;
+    return 0;
+}
+
+/* Reads a slice of the usage figures; answers once they are all in. Returns true then
+ * (or after an error reply), false when the connection waits for the next slice. */
+static bool status_step(struct conn *k, struct proto_request *req)
+{
+    struct supervisor *sup = k->ctl->sup;
+    struct service **sel;
+    size_t n;
+
+    /* Selected again at each slice: a reload meanwhile may have removed some. */
+    if (status_targets(k, req, &sel, &n) == -1)
+        return true;
+    k->status_slices++;
+    if (!read_usage_slice(sel, n, k->status_since, &k->status_cursor)) {
+        free(sel);
+        return false;
+    }
+    if (k->status_slices > 1)
+        log_msg(LOG_LVL_DEBUG, "control: status of %zu process%s, usage read in %u slices",
+                n, n == 1 ? "" : "es", k->status_slices);
     uint64_t now = timer_now_ns();
     const struct status_ids ids = {getpid(), handover_keeper_pid(sup->handover)};
-
-    if (req->nnames == 0) {
-        for (size_t i = 0; i < sup->nsvcs; i++)
-            append_status(k, sup->svcs[i], now, &ids, req->detail);
-    } else {
-        struct service **sel;
-        size_t n;
-        if (select_services(k, req->names, req->nnames, &sel, &n) == -1)
-            return;
-        for (size_t i = 0; i < n; i++)
-            append_status(k, sel[i], now, &ids, req->detail);
-        free(sel);
-    }
+    for (size_t i = 0; i < n; i++)
+        append_status(k, sel[i], now, &ids, req->detail, k->status_since);
+    free(sel);
     if (handover_keeper_lost(sup->handover))
         proto_buf_append_msg(&k->out, "warning: the keeper is gone: a death of this "
                              "supervisor would now lose the programs (restart tend)");
     reply_ok(k);
+    return true;
+}
+
+static void on_status_slice(struct timer *t, void *ctx)
+{
+    struct conn *k = ctx;
+
+    (void)t;
+    if (!status_step(k, &k->status_req)) {
+        (void)loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()); /* fails
+                                   * only without memory */
+        return;
+    }
+    proto_request_free(&k->status_req);
+    k->status_pending = false;
+}
+
+/* Takes over *req when it has to wait for further slices (req is then emptied). */
+static void do_status(struct conn *k, struct proto_request *req)
+{
+    k->status_since = timer_now_ns();
+    k->status_slices = 0;
+    k->status_cursor = 0;
+    if (status_step(k, req))
+        return;
+    k->status_req = *req;
+    memset(req, 0, sizeof(*req));
+    k->status_pending = true;
+    if (loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()) == -1) {
+        proto_request_free(&k->status_req);
+        k->status_pending = false;
+        reply_err(k, PROTO_ERR_FAILED, "cannot schedule the status: %s", strerror(errno));
+    }
 }
 
 /* Applies the request to the next priority level of targets not yet issued (to every one
@@ -1150,6 +1259,7 @@ static void accept_one(struct control *c, int fd, bool web)
     proto_splitter_init(&k->in, PROTO_MAX_REQUEST);
     proto_buf_init(&k->out);
     timer_init(&k->timer, on_conn_timer, k);
+    timer_init(&k->slice, on_status_slice, k);
     k->next = c->conns;
     if (c->conns)
         c->conns->prev = k;

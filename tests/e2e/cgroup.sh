@@ -324,6 +324,35 @@ EOF
     stop_tend
 }
 
+# A status whose usage figures take more than one slice of the loop (the tests' knob makes
+# a slice one program: no test machine has the thousands it takes) answers once with every
+# figure, for all programs or the ones named, and a process that is not running has none.
+t_status_usage_in_slices() {
+    cg_setup
+    local i
+    for i in $(seq -w 1 12); do
+        printf '[program:s%s]\ncommand=%s\nstartsecs=0\n' "$i" "$H/sleeper"
+    done | write_conf loglevel=debug
+    printf '[program:off]\ncommand=%s\nautostart=false\n' "$H/sleeper" >>"$CONF"
+    start_in_cg TEND_TEST_STATUS_SLICE_NS=0
+    for i in $(seq -w 1 12); do
+        waitfor "$LOG" "s$i \\(pid [0-9]+\\): STARTING -> RUNNING" 15 >/dev/null ||
+            fail "s$i is not RUNNING"
+    done
+    tendctl status s03 s11 >"$T/two" || fail "status s03 s11"
+    wait_log "control: status of 2 processes, usage read in 2 slices"
+    expect_eq "$(awk 'NR > 1 && $6 ~ /^[0-9.]+[BKMG]$/ && $8 == 1' "$T/two" | wc -l)" 2 \
+        "rows of the two named programs with their figures"
+    tendctl status --json >"$T/all.json" || true
+    # s03 and s11 were read under a second ago, unless this machine is slow.
+    wait_log "control: status of 13 processes, usage read in 1[02] slices"
+    expect_eq "$(grep -c '"state": "RUNNING".*"memory": [1-9][0-9]*, "cpu": [0-9]*, "tasks": 1}' "$T/all.json")" 12 \
+        "RUNNING programs with their figures in one status"
+    expect_eq "$(grep '"name": "off"' "$T/all.json" | grep -c '"memory"')" 0 "figures of a stopped program"
+    expect_match "$(head -n 1 "$T/two")" '^NAME +STATE +PID +UPTIME +RESTARTS +MEM +CPU +TASKS$' "table header"
+    stop_tend
+}
+
 # tend check refuses limits this host cannot apply, naming file, line, key and reason.
 t_check_refuses_unavailable_limits() {
     setup
