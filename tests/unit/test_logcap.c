@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <regex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -482,6 +484,56 @@ TEST(only_read_ends_are_kept_between_instances)
     loop_free(&l);
     conf_done(&c);
     tmp_end();
+}
+
+/* The pipe's inode behind fd, 0 if none. */
+static unsigned long pipe_inode(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) ? (unsigned long)st.st_ino : 0;
+}
+
+/* Without /proc (a container that does not mount it), an instance's write end cannot be
+ * opened from the kept read end: each instance gets a new pipe, the old one drained first,
+ * and no line is lost. Run in a child in a mount namespace of its own where /proc is an
+ * empty tmpfs; skipped where that cannot be made (no CAP_SYS_ADMIN). */
+TEST(without_proc_each_instance_gets_a_new_pipe)
+{
+    pid_t pid = fork();
+    CHECK(pid != -1);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) == -1 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+            mount("tmpfs", "/proc", "tmpfs", 0, NULL) == -1)
+            _exit(77);
+        struct loop l;
+        struct proc_conf c;
+        int fds[4], again[4];
+        struct logcap *lc = two_files(&l, &c);
+        CHECK(access("/proc/self/fd", F_OK) == -1);
+        CHECK_INT(spawn_writes(&l, lc, "one\n", "two\n"), 0);
+        logcap_fds(lc, fds);
+        unsigned long out_pipe = pipe_inode(fds[0]), err_pipe = pipe_inode(fds[2]);
+        CHECK(out_pipe != 0 && err_pipe != 0);
+        CHECK_INT(spawn_writes(&l, lc, "three\n", "four\n"), 0);
+        logcap_flush(lc);
+        logcap_fds(lc, again);
+        CHECK(pipe_inode(again[0]) != 0 && pipe_inode(again[0]) != out_pipe);
+        CHECK(pipe_inode(again[2]) != 0 && pipe_inode(again[2]) != err_pipe);
+        check_content("out.log", "one\nthree\n");
+        check_content("err.log", "two\nfour\n");
+        logcap_free(lc);
+        loop_free(&l);
+        conf_done(&c);
+        tmp_end();
+        _exit(harness_failed_checks == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        fprintf(stderr, "  skipped: cannot hide /proc in a mount namespace here\n");
+        return;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* Under a cap on open log files (a tight descriptor budget), the least recently written file
