@@ -282,6 +282,30 @@ static void keeper_gone(struct handover *h)
 }
 
 /* Reads what the keeper sent. `until_end`: block until HELLO_END (start-up) or timeout. */
+/* What the supervisor's descriptor fd is, for a message: "NAME's stderr pipe" and the like,
+ * or "descriptor N". */
+static void describe_fd(const struct handover *h, int fd, char *buf, size_t len)
+{
+    static const char *const what[NFDS] = {
+        "stdout pipe", "stdout pipe", "stderr pipe", "stderr pipe",
+        "event protocol pipe", "event protocol pipe",
+    };
+
+    for (size_t i = 0; h->sup != NULL && i < h->sup->nsvcs; i++) {
+        const struct service *svc = h->sup->svcs[i];
+        int fds[NFDS];
+        logcap_fds(svc->logcap, fds);
+        (void)events_handover(svc, &fds[4]);
+        for (int k = 0; k < NFDS; k++) {
+            if (fds[k] == fd) {
+                snprintf(buf, len, "%s's %s", svc->display, what[k]);
+                return;
+            }
+        }
+    }
+    snprintf(buf, len, "descriptor %d", fd);
+}
+
 static int read_keeper(struct handover *h, bool until_end)
 {
     struct keeper_msg batch[BATCH];
@@ -304,6 +328,13 @@ static int read_keeper(struct handover *h, bool until_end)
                             "supervisor ran (more exits than it keeps)", m->status);
                 if (until_end)
                     return 0;
+            } else if (m->op == KEEPER_NOT_HELD) {
+                char what[320];
+                describe_fd(h, m->fd, what, sizeof(what));
+                log_msg(LOG_LVL_WARN, "keeper: cannot hold %s: %s (%d such in all since the "
+                        "last report); should this supervisor die, it is lost (a pipe: its "
+                        "program's output until the program restarts)", what,
+                        strerror(m->pid), m->status);
             } else if (m->op == KEEPER_EXITED) {
                 if (h->restoring && until_end) {
                     if (h->nexits == h->cap_exits) {

@@ -70,6 +70,10 @@ struct keeper {
     bool end_pending;          /* the backlog's end is still to be sent */
     bool ack_pending;          /* the upgrade's acknowledgement is still to be sent */
     int last_status;           /* wait status of the last supervisor, -1: none */
+    /* Deposits not held since the last report (KEEPER_NOT_HELD): how many, the last one's
+     * number and errno. */
+    unsigned unheld;
+    int unheld_fd, unheld_err;
 };
 
 /* The exits the keeper reaped: record number n is ring[n % RING]; the last RING of them are
@@ -177,11 +181,30 @@ static void flush(struct keeper *k)
             return;
         k->ack_pending = false;
     }
+    if (k->unheld > 0) { /* not waiting for HELLO: a first supervisor never says it */
+        struct keeper_msg m = {.op = KEEPER_NOT_HELD, .fd = k->unheld_fd,
+                               .pid = k->unheld_err, .status = (int32_t)k->unheld};
+        if (send_records(k, &m, 1) == -1)
+            return;
+        k->unheld = 0;
+    }
 }
 
 static bool want_out(const struct keeper *k)
 {
-    return (k->hello && (k->sent < ring_next || k->end_pending)) || k->ack_pending;
+    return (k->hello && (k->sent < ring_next || k->end_pending)) || k->ack_pending ||
+           (k->unheld > 0 && k->sup_pid != 0);
+}
+
+/* A deposit we could not keep: the supervisor is told (it can name the program), as this
+ * process has nowhere to log. */
+static void not_held(struct keeper *k, int fd, int err)
+{
+    say("cannot hold descriptor %d: %s", fd, strerror(err));
+    k->unheld++;
+    k->unheld_fd = fd;
+    k->unheld_err = err;
+    flush(k);
 }
 
 static void keep_exit(struct keeper *k, pid_t pid, int status)
@@ -220,7 +243,7 @@ static void deposit(struct keeper *k, int got, int want)
          * out of the way (to the lowest free number, which `want` is not). */
         int nfd = fcntl(k->exe_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
         if (nfd == -1) {
-            say("cannot hold descriptor %d: %s", want, strerror(errno));
+            not_held(k, want, errno);
             (void)close(got);
             return;
         }
@@ -232,7 +255,7 @@ static void deposit(struct keeper *k, int got, int want)
         return;
     }
     if (dup2(got, want) == -1)
-        say("cannot hold descriptor %d: %s", want, strerror(errno));
+        not_held(k, want, errno);
     (void)close(got); /* the copy at `want` (or nothing) is what we keep */
 }
 
@@ -256,6 +279,11 @@ static void read_messages(struct keeper *k)
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
                 c->cmsg_len == CMSG_LEN(sizeof(int)))
                 memcpy(&got, CMSG_DATA(c), sizeof(int));
+        }
+        if ((size_t)n == sizeof(m) && (mh.msg_flags & MSG_CTRUNC) && got == -1 &&
+            (m.op == KEEPER_DEPOSIT || m.op == KEEPER_STATE)) {
+            not_held(k, m.fd, EMFILE); /* the kernel had no number to give it */
+            continue;
         }
         if ((size_t)n != sizeof(m) || (mh.msg_flags & MSG_CTRUNC)) {
             if (got != -1)

@@ -36,6 +36,9 @@ enum keeper_op {
     KEEPER_HELLO,       /* S->K: send me the exits you reaped (then live, as they happen) */
     KEEPER_EXITED,      /* K->S: pid exited with wait status `status` at when_ns */
     KEEPER_HELLO_END,   /* K->S: that was every exit kept; `status`: how many were lost */
+    KEEPER_NOT_HELD,    /* K->S: `status` deposits could not be held (a full descriptor
+                         * table), the last of them number fd; `pid`: its errno. A
+                         * supervisor of an older version ignores it. */
 };
 
 /* One message on the keeper socket (SOCK_SEQPACKET: one message per send). */

@@ -408,6 +408,32 @@ EOF
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
 }
 
+# A keeper whose descriptor table is full cannot hold a new pipe. It has nowhere to log, so
+# it tells the supervisor, which names the program: what a death of the supervisor would
+# then lose is known before it happens, not found missing after.
+t_keeper_without_room_is_reported() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+startsecs=0
+[program:late]
+command=$H/sleeper
+startsecs=0
+autostart=false
+EOF
+    start_tend
+    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
+    # Below what it holds already: no deposit finds room from now on.
+    prlimit --pid "$KEEPER_PID" --nofile=8:8 || skip "cannot lower the keeper's descriptor limit"
+    cli start late >/dev/null || fail "start late"
+    wait_log "WARN keeper: cannot hold late's stdout pipe: .*should this supervisor die, it is lost"
+    wait_log "WARN keeper: cannot hold late's stderr pipe: "
+    expect_eq "$(count_log "keeper: cannot hold a's")" 0 "reports about a, whose pipes it holds"
+    expect_eq "$(st late state)" RUNNING "late's state"
+    stop_tend
+}
+
 # `tend upgrade` with a different build installed in place: the keeper and the supervisor
 # run the new version, every program keeps its pid, and no output line is lost or repeated.
 t_upgrade_in_place_keeps_pids_and_logs() {
