@@ -643,29 +643,33 @@ static size_t display_width(const char *s)
     return w;
 }
 
-/* Writes s with its control bytes as '?' (a name or a reason could hold escapes). */
-static void put_clean(FILE *out, const char *s)
+/* Appends s with its control bytes as '?' (a name or a reason could hold escapes). Returns
+ * the columns it takes (display_width). */
+static size_t put_clean(struct str *line, const char *s)
 {
+    size_t w = 0;
+
     for (;;) {
         const char *p = s;
-        while ((unsigned char)*p >= 0x20 && *p != 0x7f)
-            p++;
+        for (; (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
+            w += ((unsigned char)*p & 0xC0) != 0x80;
         if (p > s)
-            fwrite(s, 1, (size_t)(p - s), out);
+            str_append_len(line, s, (size_t)(p - s));
         if (*p == '\0')
-            return;
-        fputc('?', out);
+            return w;
+        str_append_char(line, '?');
+        w++;
         s = p + 1;
     }
 }
 
-static void put_spaces(FILE *out, size_t n)
+static void put_spaces(struct str *line, size_t n)
 {
     static const char spaces[] = "                                ";
 
     while (n > 0) {
         size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-        fwrite(spaces, 1, k, out);
+        str_append_len(line, spaces, k);
         n -= k;
     }
 }
@@ -686,14 +690,17 @@ static size_t cell_width(const struct cell *c)
     return display_width(c->text) + (c->more != NULL ? display_width(c->more) + 3 : 0);
 }
 
-static void put_cell(FILE *out, const struct cell *c)
+/* Appends the cell; returns the columns it takes (cell_width). */
+static size_t put_cell(struct str *line, const struct cell *c)
 {
-    put_clean(out, c->text);
+    size_t w = put_clean(line, c->text);
+
     if (c->more != NULL) {
-        fputs(" (", out);
-        put_clean(out, c->more);
-        fputc(')', out);
+        str_append_len(line, " (", 2);
+        w += put_clean(line, c->more) + 3;
+        str_append_char(line, ')');
     }
+    return w;
 }
 
 /* The cells of one row; "" for a usage figure the row lacks. */
@@ -739,13 +746,14 @@ static void table_cells(const struct proto_proc *p, struct row *r)
 }
 
 /* Two passes over the rows, each formatting them again into one row on the stack: widths,
- * then lines. Nothing is allocated, so a table of thousands of rows costs little more than
- * its bytes. */
+ * then lines, each built whole and written at once. A table of thousands of rows costs
+ * little more than its bytes. */
 static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
 {
     size_t width[NCOLS];
     bool shown_col[NCOLS] = {true, true, true, true, true, false, false, false, false, false};
     struct row r;
+    struct str line = {0};
 
     for (int c = 0; c < NCOLS; c++)
         width[c] = strlen(col_titles[c]);
@@ -779,21 +787,24 @@ static void format_table(FILE *out, const struct proto_proc *procs, size_t n)
         int row_last = last;
         while (i >= 0 && row_last > 0 && (!shown_col[row_last] || r.c[row_last].text[0] == '\0'))
             row_last--;
+        str_clear(&line);
         for (int c = 0; c <= row_last; c++) {
             if (!shown_col[c])
                 continue;
             const char *sgr = colour && i >= 0 && c == COL_STATE ? state_colour(r.c[c].text)
                                                                  : NULL;
             if (sgr != NULL)
-                fputs(sgr, out);
-            put_cell(out, &r.c[c]);
+                str_append(&line, sgr);
+            size_t w = put_cell(&line, &r.c[c]);
             if (sgr != NULL)
-                fputs("\033[0m", out);
+                str_append(&line, "\033[0m");
             if (c < row_last)
-                put_spaces(out, width[c] - cell_width(&r.c[c]) + 2);
+                put_spaces(&line, width[c] - w + 2);
         }
-        fputc('\n', out);
+        str_append_char(&line, '\n');
+        fwrite(line.buf, 1, line.len, out);
     }
+    str_free(&line);
 }
 
 void client_format_status(FILE *out, const struct proto_proc *procs, size_t n, bool json)

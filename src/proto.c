@@ -829,19 +829,21 @@ static const char *const proc_keys[K_COUNT] = {
     "stderr_log",
 };
 
-/* The index of key in keys[0..n), or n. Servers send keys in the table's order, so the one
- * after the last match (*next) is tried first: a line costs one comparison a key, not n/2. */
+/* The index of key in keys[0..n), or n. Servers send keys in the table's order, leaving out
+ * the ones that are empty, so the search starts after the last match (*next) and goes on
+ * from the start only then: a line costs about one comparison a key, not n/2. */
 static int key_index(const char *key, const char *const keys[], int n, int *next)
 {
-    int k = *next;
+    int from = *next < n ? *next : 0;
 
-    if (k >= n || strcmp(key, keys[k]) != 0) {
-        for (k = 0; k < n && strcmp(key, keys[k]) != 0;)
-            k++;
+    for (int i = 0; i < n; i++) {
+        int k = (from + i) % n;
+        if (strcmp(key, keys[k]) == 0) {
+            *next = k + 1;
+            return k;
+        }
     }
-    if (k < n)
-        *next = k + 1;
-    return k;
+    return n;
 }
 
 static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
