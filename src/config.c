@@ -3333,25 +3333,32 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
     return config_load_ex(path, out, diags, -1, NULL);
 }
 
+/* The loader's first steps, common to a whole load and to a socket lookup: path and its
+ * includes read, sections classified and checked, [tend] built. */
+static void load_start(struct loader *ld, const char *path, struct config_diags *diags)
+{
+    ld->diags = diags;
+    ld->first_diag = diags->count;
+    ld->cfg = xcalloc(1, sizeof *ld->cfg);
+    ld->cfg->path = xstrdup(path);
+
+    struct utsname u;
+    if (uname(&u) == 0)
+        (void)snprintf(ld->host, sizeof ld->host, "%s", u.nodename); /* Truncation harmless. */
+
+    load_file(ld, path, NO_INDEX, 0);
+    check_sections(ld);
+    build_tend(ld);
+}
+
 int config_socket_path(const char *path, char **socket, struct config_diags *diags)
 {
     struct loader ld;
     memset(&ld, 0, sizeof ld);
     ld.record_fd = -1;
     ld.socket_only = true;
-    ld.diags = diags;
-    ld.first_diag = diags->count;
-    ld.cfg = xcalloc(1, sizeof *ld.cfg);
-    ld.cfg->path = xstrdup(path);
     *socket = NULL;
-
-    struct utsname u;
-    if (uname(&u) == 0)
-        (void)snprintf(ld.host, sizeof ld.host, "%s", u.nodename); /* Truncation harmless. */
-
-    load_file(&ld, path, NO_INDEX, 0);
-    check_sections(&ld);
-    build_tend(&ld);
+    load_start(&ld, path, diags);
     int rc = ld.errors > 0 ? -1 : 0;
     if (rc == 0 && ld.cfg->tend.socket != NULL)
         *socket = xstrdup(ld.cfg->tend.socket);
@@ -3367,19 +3374,8 @@ int config_load_ex(const char *path, struct config **out, struct config_diags *d
     memset(&ld, 0, sizeof ld);
     ld.record_fd = record_fd;
     ld.replay = replay;
-    ld.diags = diags;
-    ld.first_diag = diags->count;
-    ld.cfg = xcalloc(1, sizeof *ld.cfg);
-    ld.cfg->path = xstrdup(path);
     *out = NULL;
-
-    struct utsname u;
-    if (uname(&u) == 0)
-        (void)snprintf(ld.host, sizeof ld.host, "%s", u.nodename); /* Truncation harmless. */
-
-    load_file(&ld, path, NO_INDEX, 0);
-    check_sections(&ld);
-    build_tend(&ld);
+    load_start(&ld, path, diags);
     build_groups(&ld);
     build_programs(&ld);
     build_web(&ld);
