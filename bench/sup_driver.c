@@ -1021,6 +1021,27 @@ static void write_supervisord_conf(struct sys *s)
     write_file(s->conf, buf, 0644);
 }
 
+/* runsvdir watches at most 1,000 services (MAXSERVICES in runit's runsvdir.c). Past that,
+ * runit is laid out the way its users do it: a runsvdir over runsvdirs, DIR/sub_K running
+ * `runsvdir DIR.sub/K`, each over 1,000 of the programs. */
+#define RUNSVDIR_MAX 1000
+
+static bool runit_nested(const struct sys *s)
+{
+    return s->kind == K_RUNIT && s->writer_bytes == 0 && s->n > RUNSVDIR_MAX;
+}
+
+/* The service directory of the program at index i. */
+static void service_dir(const struct sys *s, int i, char *out, size_t len)
+{
+    int id = s->f.id_base + i;
+
+    if (runit_nested(s))
+        snprintf(out, len, "%s.sub/%d/b_%d", s->svc, i / RUNSVDIR_MAX, id);
+    else
+        snprintf(out, len, "%s/%s_%d", s->svc, s->writer_bytes > 0 ? "w" : "b", id);
+}
+
 /* runit, s6, daemontools: one service directory per program, DIR/b_ID, whose run is the
  * beacon itself (fast: a symlink; it finds its id in the directory's name and the socket in
  * the environment) or the usual shell script that execs it (default). */
@@ -1030,9 +1051,22 @@ static void write_service_dirs(struct sys *s)
     int n = s->writer_bytes > 0 ? 1 : s->n;
 
     make_dir(s->svc);
+    if (runit_nested(s)) {
+        snprintf(path, sizeof(path), "%s.sub", s->svc);
+        make_dir(path);
+        for (int k = 0; k * RUNSVDIR_MAX < n; k++) {
+            snprintf(path, sizeof(path), "%s.sub/%d", s->svc, k);
+            make_dir(path);
+            snprintf(path, sizeof(path), "%s/sub_%d", s->svc, k);
+            make_dir(path);
+            snprintf(path + strlen(path), sizeof(path) - strlen(path), "/run");
+            snprintf(text, sizeof(text), "#!/bin/sh\nexec runsvdir %s.sub/%d\n", s->svc, k);
+            write_file(path, text, 0755);
+        }
+    }
     for (int i = 0; i < n; i++) {
         int id = s->f.id_base + i;
-        snprintf(path, sizeof(path), "%s/%s_%d", s->svc, s->writer_bytes > 0 ? "w" : "b", id);
+        service_dir(s, i, path, sizeof(path));
         make_dir(path);
         snprintf(path + strlen(path), sizeof(path) - strlen(path), "/run");
         if (s->fast || s->writer_bytes > 0) {
@@ -1076,6 +1110,8 @@ static void sys_write_config(struct sys *s)
     if (s->kind != K_TEND && s->kind != K_SUPERVISORD) {
         /* A fresh scan directory: nothing of a previous run's supervise state. */
         snprintf(path, sizeof(path), "%s", s->svc);
+        (void)rm_rf(path);
+        snprintf(path, sizeof(path), "%s.sub", s->svc);
         (void)rm_rf(path);
     }
     if (s->writer_bytes > 0) {
@@ -1255,6 +1291,13 @@ static size_t sys_pids(const struct sys *s, pid_t *out, size_t max)
     out[n++] = s->pid;
     if (kinds[s->kind].per_service) {
         n += proc_children(s->pid, out + 1, max - 1);
+        /* Nested runit: each sub_K runsv, its runsvdir, and the runsv processes under it. */
+        for (size_t i = 1, end = n; runit_nested(s) && i < end && n < max; i++) {
+            size_t from = n;
+            n += proc_children(out[i], out + n, max - n);
+            for (size_t j = from, dirs = n; j < dirs && n < max; j++)
+                n += proc_children(out[j], out + n, max - n);
+        }
     } else if (s->kind == K_TEND) {
         static pid_t kids[MAX_PIDS];
         size_t nk = proc_children(s->pid, kids, MAX_PIDS);
@@ -1832,7 +1875,7 @@ static uint64_t sys_status(struct sys *s, long *lines, int *status)
         else if (s->kind == K_DAEMONTOOLS)
             argv[k++] = "svstat";
         for (size_t i = 0; i < s->f.n && i < MAX_PIDS; i++) {
-            snprintf(names[i], sizeof(names[i]), "%s/b_%d", s->svc, s->f.id_base + (int)i);
+            service_dir(s, (int)i, names[i], sizeof(names[i]));
             if (s->kind == K_S6) {
                 /* s6-svstat takes one service directory: one run per service. */
                 char *one[] = {"s6-svstat", names[i], NULL};
