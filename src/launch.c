@@ -296,6 +296,15 @@ static void spawn_queued(struct service *svc)
     spawn_one(svc);
 }
 
+/* Sets the wake the queue's length calls for (see LAUNCH_SOON_MAX), or neither. */
+static void queue_wake(struct launch_queue *q)
+{
+    bool soon = q->len > 0 && q->len <= LAUNCH_SOON_MAX;
+
+    loop_wake_set(&q->soon, soon && q->soon.fd != -1);
+    loop_wake_set(&q->wake, q->len > 0 && (!soon || q->soon.fd == -1));
+}
+
 static void on_queue(struct watcher *w, uint32_t events)
 {
     struct supervisor *sup = w->ctx;
@@ -310,8 +319,7 @@ static void on_queue(struct watcher *w, uint32_t events)
         if (timer_now_ns() - start >= SLICE_NS)
             break;
     }
-    if (q->head == NULL)
-        loop_wake_set(&q->wake, false); /* emptied: the loop sleeps again */
+    queue_wake(q); /* emptied: the loop sleeps again */
 }
 
 int launch_init(struct supervisor *sup)
@@ -320,15 +328,18 @@ int launch_init(struct supervisor *sup)
 
     q->head = q->tail = NULL;
     q->len = 0;
-    /* Urgent, like the reap wake: a restart waits for at most the one callback in progress,
-     * not for a whole batch of ready events (64 status requests took 120 ms). During a mass
-     * restart a slice then follows each other callback, which is still served in between. */
-    return loop_wake_init(&sup->loop, &q->wake, on_queue, sup, true);
+    if (loop_wake_init(&sup->loop, &q->wake, on_queue, sup, false) == -1)
+        return -1;
+    /* Without it the queue is served in batch order only: slower, not wrong. */
+    if (loop_wake_init(&sup->loop, &q->soon, on_queue, sup, true) == -1)
+        log_msg(LOG_LVL_WARN, "spawn queue: no urgent wake: %s", strerror(errno));
+    return 0;
 }
 
 void launch_fini(struct supervisor *sup)
 {
     loop_wake_fini(&sup->loop, &sup->spawnq.wake); /* a no-op if launch_init never ran */
+    loop_wake_fini(&sup->loop, &sup->spawnq.soon);
 }
 
 void launch_spawn(struct service *svc)
@@ -354,7 +365,7 @@ void launch_spawn(struct service *svc)
         q->head = svc;
     q->tail = svc;
     q->len++;
-    loop_wake_set(&q->wake, true);
+    queue_wake(q);
     handover_save(svc); /* a supervisor restarted meanwhile queues it again */
 }
 

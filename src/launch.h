@@ -23,8 +23,15 @@ struct supervisor;
 struct launch_queue {
     struct service *head, *tail;
     size_t len;
-    struct loop_wake wake; /* set while anything is queued */
+    struct loop_wake wake; /* set while more than LAUNCH_SOON_MAX are queued */
+    struct loop_wake soon; /* urgent: set while 1 to LAUNCH_SOON_MAX are queued */
 };
+
+/* A queue this short (a restart or a few) is served as urgently as the reap: before the
+ * next ordinary event, not after a whole batch of them (64 status requests of polling
+ * clients took 120 ms). A longer one, a mass restart, is served a slice a turn in batch
+ * order, so that the control socket keeps answering. */
+#define LAUNCH_SOON_MAX 4
 
 /* Sets up the queue (after loop_init). 0 or -1/errno. */
 int launch_init(struct supervisor *sup);
