@@ -500,18 +500,32 @@ static bool status_step(struct conn *k, struct proto_request *req)
     return true;
 }
 
+static void status_next_slice(struct conn *k);
+
 static void on_status_slice(struct timer *t, void *ctx)
 {
     struct conn *k = ctx;
 
     (void)t;
     if (!status_step(k, &k->status_req)) {
-        (void)loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()); /* fails
-                                   * only without memory */
+        status_next_slice(k);
         return;
     }
     proto_request_free(&k->status_req);
     k->status_pending = false;
+}
+
+/* Arms the next slice; without it (no memory for the timer) the status fails rather than
+ * leave its client waiting. */
+static void status_next_slice(struct conn *k)
+{
+    if (loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()) == 0)
+        return;
+    int err = errno;
+    proto_request_free(&k->status_req);
+    k->status_pending = false;
+    reply_err(k, PROTO_ERR_FAILED, "cannot schedule the rest of the status: %s",
+              strerror(err));
 }
 
 /* Takes over *req when it has to wait for further slices (req is then emptied). */
@@ -525,11 +539,7 @@ static void do_status(struct conn *k, struct proto_request *req)
     k->status_req = *req;
     memset(req, 0, sizeof(*req));
     k->status_pending = true;
-    if (loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()) == -1) {
-        proto_request_free(&k->status_req);
-        k->status_pending = false;
-        reply_err(k, PROTO_ERR_FAILED, "cannot schedule the status: %s", strerror(errno));
-    }
+    status_next_slice(k);
 }
 
 /* Applies the request to the next priority level of targets not yet issued (to every one
