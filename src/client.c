@@ -434,6 +434,13 @@ static char *put_decimal(char *end, unsigned long long v)
     return end;
 }
 
+/* v in decimal at the end of buf (size bytes, 21 at least), NUL-terminated; returns it. */
+static const char *decimal(char *buf, size_t size, unsigned long long v)
+{
+    buf[size - 1] = '\0';
+    return put_decimal(buf + size - 1, v);
+}
+
 const char *client_format_uptime(unsigned long long seconds, char *buf, size_t len)
 {
     unsigned long long days = seconds / 86400;
@@ -721,23 +728,19 @@ static void table_cells(const struct proto_proc *p, struct row *r)
     r->c[COL_NAME].text = p->name ? p->name : "";
     r->c[COL_STATE].text = p->state ? p->state : "";
     if (p->pid > 0) {
-        r->pid[sizeof r->pid - 1] = '\0';
-        r->c[COL_PID].text = put_decimal(r->pid + sizeof r->pid - 1, (unsigned long long)p->pid);
+        r->c[COL_PID].text = decimal(r->pid, sizeof r->pid, (unsigned long long)p->pid);
         r->c[COL_UPTIME].text = client_format_uptime(p->uptime_s, r->uptime, sizeof r->uptime);
     } else {
         r->c[COL_PID].text = "-";
         r->c[COL_UPTIME].text = "-";
     }
-    r->restarts[sizeof r->restarts - 1] = '\0';
-    r->c[COL_RESTARTS].text = put_decimal(r->restarts + sizeof r->restarts - 1, p->restarts);
+    r->c[COL_RESTARTS].text = decimal(r->restarts, sizeof r->restarts, p->restarts);
     if (p->has_memory)
         r->c[COL_MEM].text = format_bytes(p->memory_bytes, r->mem);
     if (p->has_cpu)
         r->c[COL_CPU].text = format_cpu(p->cpu_usec, r->cpu);
-    if (p->has_tasks) {
-        r->tasks[sizeof r->tasks - 1] = '\0';
-        r->c[COL_TASKS].text = put_decimal(r->tasks + sizeof r->tasks - 1, p->tasks);
-    }
+    if (p->has_tasks)
+        r->c[COL_TASKS].text = decimal(r->tasks, sizeof r->tasks, p->tasks);
     r->c[COL_HEALTH].text = p->health ? p->health : "";
     if (reason[0] != '\0' && exit[0] != '\0')
         r->c[COL_EXIT] = (struct cell){reason, exit};
