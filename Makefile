@@ -32,6 +32,10 @@ WEBASSETS := src/web/index.html src/web/app.js src/web/app.css
 WEBLIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) \
             $(shell pkg-config --libs expat 2>/dev/null || echo -lexpat) -pthread
 
+# liburing (Debian's liburing-dev): fdring.c holds capture pipes past the descriptor limit
+# in an io_uring's table of registered files.
+LIBS     := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
+
 # The rules below are made by $(eval): without this, the first of them (build/tend alone)
 # would be what a plain `make` builds.
 .DEFAULT_GOAL := all
@@ -43,7 +47,7 @@ $1/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(BASEFLAGS) $2 $$(WARN) -c $$< -o $$@
 $1/tend: $$(SRC:%.c=$1/obj/%.o)
-	$$(CC) $2 $3 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@ $(LIBS)
 $1/daeml: $1/tend
 	ln -sf tend $$@
 $1/keeper-obj/%.o: %.c
@@ -56,10 +60,10 @@ $1/next/%.o: %.c
 	$$(CC) $$(BASEFLAGS) $2 -UTEND_VERSION -DTEND_VERSION='"$(VERSION)+next"' -c $$< -o $$@
 $1/tend-next: $$(filter-out $$(VERSIONED:%.c=$1/obj/%.o),$$(SRC:%.c=$1/obj/%.o)) \
               $$(VERSIONED:%.c=$1/next/%.o)
-	$$(CC) $2 $3 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@ $(LIBS)
 $1/tests/%: $1/obj/tests/unit/%.o $$(LIBSRC:%.c=$1/obj/%.o)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $2 $3 $$^ -o $$@
+	$$(CC) $2 $3 $$^ -o $$@ $(LIBS)
 $1/helpers/%: $1/obj/tests/helpers/%.o
 	@mkdir -p $$(dir $$@)
 	$$(CC) $2 $3 $$^ -o $$@

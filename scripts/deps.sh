@@ -13,9 +13,10 @@
 # the install (and removed after, when this script put it there).
 set -eu
 # build: what make (tend, tend-keeper, tend-web, the helpers) needs (tend-keeper: musl-tools,
-# linked statically with musl; tend-web: libmicrohttpd for HTTP, expat for XML-RPC); test:
+# linked statically with musl; tend-web: libmicrohttpd for HTTP, expat for XML-RPC; liburing
+# for the capture pipes held past the descriptor limit, fdring.c); test:
 # what make check needs besides.
-build="gcc make libc6-dev musl-tools libmicrohttpd-dev libexpat1-dev pkg-config"
+build="gcc make libc6-dev musl-tools libmicrohttpd-dev libexpat1-dev pkg-config liburing-dev"
 # Debian's supervisor: its stock config is the migration test's, and its supervisorctl and
 # supervisord are the XML-RPC test's (tests/e2e/supervisorctl.sh). The package tests need
 # dpkg-dev, debhelper, fakeroot, lintian, systemd (systemd-analyze; no running systemd) and
