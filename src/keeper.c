@@ -67,6 +67,7 @@ struct keeper {
     bool sock_hup;             /* the supervisor's end is closed: it is exiting */
     bool term_sent;            /* a TERM, INT or QUIT was forwarded to the current supervisor */
     uint64_t sent;             /* the next ring record the supervisor has not had */
+    bool reap_held;            /* exits wait unreaped for room in the ring (ring_full) */
     bool end_pending;          /* the backlog's end is still to be sent */
     bool ack_pending;          /* the upgrade's acknowledgement is still to be sent */
     int last_status;           /* wait status of the last supervisor, -1: none */
@@ -259,6 +260,27 @@ static void deposit(struct keeper *k, int got, int want)
     (void)close(got); /* the copy at `want` (or nothing) is what we keep */
 }
 
+/* A descriptor that cannot be sent (an io_uring's: SCM_RIGHTS refuses them), taken from the
+ * supervisor's table instead, while it lives. */
+static void take(struct keeper *k, int want)
+{
+    int pfd, got = -1;
+
+    if (k->sup_pid == 0 || want < KEEPER_FIRST_FD)
+        return;
+    pfd = (int)syscall(SYS_pidfd_open, k->sup_pid, 0);
+    if (pfd != -1)
+        got = (int)syscall(SYS_pidfd_getfd, pfd, want, 0);
+    int err = errno;
+    if (pfd != -1)
+        (void)close(pfd); /* only a handle to the supervisor */
+    if (got == -1) {
+        not_held(k, want, err); /* it died first, or the number was already gone */
+        return;
+    }
+    deposit(k, got, want);
+}
+
 /* Reads every message the supervisor sent (also after it died: they are still queued). */
 static void read_messages(struct keeper *k)
 {
@@ -298,6 +320,9 @@ static void read_messages(struct keeper *k)
             deposit(k, got, m.fd);
             if (m.op == KEEPER_STATE && m.fd >= KEEPER_FIRST_FD)
                 k->state_fd = m.fd;
+            break;
+        case KEEPER_TAKE:
+            take(k, m.fd);
             break;
         case KEEPER_RELEASE:
             if (m.fd >= KEEPER_FIRST_FD && m.fd != k->state_fd && m.fd != k->exe_fd)
@@ -507,14 +532,30 @@ static int supervisor_gone(struct keeper *k, int status)
     return -1;
 }
 
+/* Whether reaping one more exit would overwrite one the supervisor has not had, while a
+ * supervisor takes them (it said HELLO), or none runs and the next one will. The exits wait
+ * as zombies then, and are reaped as the ring is delivered: a burst larger than the ring
+ * (10,000 programs taken back after a restart, then stopped at once) loses none. A first
+ * supervisor that never asked (its programs are its own children, only orphans come here)
+ * does not hold reaping up: its ring is overwritten as before, and counted as lost. */
+static bool ring_full(const struct keeper *k)
+{
+    return (k->hello || k->sup_pid == 0) && ring_next - k->sent >= RING;
+}
+
 /* Reaps what has exited. Returns -1 to go on, or the keeper's exit code. */
 static int reap(struct keeper *k)
 {
     int status, rc = -1;
-    pid_t pid;
+    pid_t pid, which;
 
-    /* During an upgrade only the supervisor is reaped; the rest waits for the next keeper. */
-    while ((pid = waitpid(k->upgrade && k->sup_pid ? k->sup_pid : -1, &status, WNOHANG)) > 0) {
+    /* During an upgrade only the supervisor is reaped; the rest waits for the next keeper.
+     * With the ring full of undelivered exits, the same until it drains (ring_full). */
+    for (;;) {
+        which = (k->upgrade && k->sup_pid) || ring_full(k) ? k->sup_pid : -1;
+        k->reap_held = which != -1 && !k->upgrade;
+        if (which == 0 || (pid = waitpid(which, &status, WNOHANG)) <= 0)
+            break;
         if (pid == k->sup_pid) {
             rc = supervisor_gone(k, status);
             if (rc != -1)
@@ -591,6 +632,9 @@ static int keeper_loop(struct keeper *k)
             read_messages(k);
         if (pfd[1].revents & POLLOUT)
             flush(k);
+        /* Delivered: room in the ring for the exits that waited (ring_full). */
+        if (k->reap_held && !ring_full(k) && (rc = reap(k)) != -1)
+            return rc;
         /* Hung up: the supervisor is exiting; its SIGCHLD follows. Stop watching the
          * socket meanwhile, or poll would report it again and again. */
         if (pfd[1].revents & (POLLHUP | POLLERR))

@@ -39,6 +39,9 @@ enum keeper_op {
     KEEPER_NOT_HELD,    /* K->S: `status` deposits could not be held (a full descriptor
                          * table), the last of them number fd; `pid`: its errno. A
                          * supervisor of an older version ignores it. */
+    KEEPER_TAKE,        /* S->K: hold my descriptor fd like a deposit, taken from my table
+                         * with pidfd_getfd(2): an io_uring's, which SCM_RIGHTS refuses. An
+                         * older keeper ignores it. */
 };
 
 /* One message on the keeper socket (SOCK_SEQPACKET: one message per send). */

@@ -108,9 +108,10 @@ start_tend() {
 }
 
 stop_tend() {   # SIGTERM; tend must exit 0 with "tend exiting" last and no sanitizer report
+                # (within STOP_SECS, 30 unless set)
     local rc=0
     kill -TERM "$KEEPER_PID"
-    "$H/waitfor" -t 30 --gone "$KEEPER_PID" || fail "tend did not exit"
+    "$H/waitfor" -t "${STOP_SECS:-30}" --gone "$KEEPER_PID" || fail "tend did not exit"
     wait "$KEEPER_PID" || rc=$?
     TEND_PID="" KEEPER_PID=""
     check_sanitizers
