@@ -716,6 +716,7 @@ int supervise_main(int argc, char **argv)
             want = rl.rlim_max;
         sup.child_nofile = want;
     }
+    struct fdbudget budget;
     {
         /* The config may have changed since `tend daemon` checked (a restart). */
         struct fdbudget b;
@@ -725,11 +726,11 @@ int supervise_main(int argc, char **argv)
             snprintf(err, sizeof(err), "tend: %s: %s\n", sup.config_path, msg);
             goto fail;
         }
-        logcap_set_file_cap(b.file_cap);
         log_msg(LOG_LVL_INFO, "descriptors: the programs need up to %lu, tend %lu in all; "
                 "RLIMIT_NOFILE is %lu, room for %lu control connections and %lu of %lu log "
                 "files open at once", b.programs, b.need, b.limit, b.conns, b.file_cap,
                 b.files);
+        budget = b; /* applied once the loop and the handover are up */
     }
     if (pid_fd != -1) {
         /* The pidfile names the keeper: it outlives supervisors, and a TERM to it is an
@@ -794,6 +795,9 @@ int supervise_main(int argc, char **argv)
         goto fail;
     }
     handover_set_generation(sup.handover, (unsigned)generation);
+    /* The pipes a previous supervisor held in an io_uring, before the programs claim them. */
+    (void)handover_adopt_ring(sup.handover, &sup.loop); /* a failure is logged */
+    reload_apply_budget(&sup, &budget);
     if (handover_set_config_fd(sup.handover, snap_fd) == -1)
         log_msg(LOG_LVL_WARN, "cannot hand the configuration in force to the keeper: %s (a "
                 "restarted supervisor would read %s again)", strerror(errno), path);

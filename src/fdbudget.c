@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "fdbudget.h"
+#include "fdring.h"
 
 static unsigned long conn_cap = FDBUDGET_CONNS_MAX;
 
@@ -26,14 +27,20 @@ unsigned long fdbudget_files(const struct proc_conf *c)
            (c->redirect_stderr ? 0 : file_cost(c->stderr_logfile_kind));
 }
 
+static unsigned long streams_of(const struct proc_conf *c)
+{
+    return stream_cost(c->stdout_logfile_kind, c->stdout_syslog) +
+           (c->redirect_stderr ? 0 : stream_cost(c->stderr_logfile_kind, c->stderr_syslog));
+}
+
 unsigned long fdbudget_program(const struct proc_conf *c)
 {
-    unsigned long n = stream_cost(c->stdout_logfile_kind, c->stdout_syslog);
+    unsigned long n = streams_of(c);
 
-    if (!c->redirect_stderr)
-        n += stream_cost(c->stderr_logfile_kind, c->stderr_syslog);
-    if (c->pidfile != NULL)
-        n += 2;
+    /* pidfile=: the inotify watch while waiting, then the daemon's pidfd. Any other: the
+     * pidfd that pins its process while a supervisor restarted after a crash or for an
+     * upgrade has taken it back (until it exits: its next instance is our child). */
+    n += c->pidfile != NULL ? 2 : 1;
     if (c->healthcheck_kind != HEALTH_NONE)
         n += 3;
     if (c->kind == PROC_KIND_LISTENER)
@@ -51,6 +58,7 @@ void fdbudget_count(const struct config *cfg, struct fdbudget *b)
     for (size_t i = 0; i < cfg->nprocs; i++) {
         if (cfg->procs[i] != NULL) {
             b->programs += fdbudget_program(cfg->procs[i]);
+            b->streams += streams_of(cfg->procs[i]);
             b->files += fdbudget_files(cfg->procs[i]);
         }
     }
@@ -100,15 +108,33 @@ int fdbudget_fit(struct fdbudget *b, pid_t keeper, char *msg, size_t len)
             return -1;
         }
     }
+    b->ring = 0;
+    b->ring_slots = 0;
+    b->pipe_cap = b->streams;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)b->need) {
-        snprintf(msg, len, "not enough file descriptors: the programs need up to %lu, tend "
-                 "needs %lu in all (%d fixed, %d for spawning, %d control connections, "
-                 "%lu log files open at once), but RLIMIT_NOFILE is %llu and tend cannot "
-                 "raise it; raise the hard limit (ulimit -Hn, LimitNOFILE=) or capture less "
-                 "(stdout_logfile=NONE, redirect_stderr=true)", b->programs, b->need,
-                 FDBUDGET_FIXED, FDBUDGET_SPAWN, FDBUDGET_CONNS_MIN,
-                 b->need - fixed - FDBUDGET_CONNS_MIN, (unsigned long long)rl.rlim_cur);
-        return -1;
+        /* The read ends over the limit go to the ring, which holds up to the limit again. */
+        unsigned long over = b->need - (unsigned long)rl.rlim_cur;
+        if (over <= b->streams && over <= (unsigned long)rl.rlim_cur && fdring_available()) {
+            b->ring = over;
+            b->ring_slots = (unsigned long)rl.rlim_cur;
+            b->pipe_cap = b->streams - over;
+            b->need -= over;
+            b->programs -= over;
+            fixed -= over;
+        } else {
+            snprintf(msg, len, "not enough file descriptors: the programs need up to %lu, "
+                     "tend needs %lu in all (%d fixed, %d for spawning, %d control "
+                     "connections, %lu log files open at once), but RLIMIT_NOFILE is %llu "
+                     "and tend cannot raise it%s; raise the hard limit (ulimit -Hn, "
+                     "LimitNOFILE=) or capture less (stdout_logfile=NONE, "
+                     "redirect_stderr=true)", b->programs, b->need, FDBUDGET_FIXED,
+                     FDBUDGET_SPAWN, FDBUDGET_CONNS_MIN, b->need - fixed - FDBUDGET_CONNS_MIN,
+                     (unsigned long long)rl.rlim_cur,
+                     fdring_available() ? ", nor hold that many pipes in an io_uring"
+                                        : " (and io_uring, which could hold the pipes past "
+                                          "it, is not available)");
+            return -1;
+        }
     }
     if (keeper > 0) {
         /* The keeper holds each deposited pipe at the number the supervisor has it at. It is

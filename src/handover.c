@@ -20,6 +20,7 @@
 
 #include "adopt.h"
 #include "events.h"
+#include "fdring.h"
 #include "handover.h"
 #include "ident.h"
 #include "keeper.h"
@@ -73,12 +74,14 @@ static bool inherited(int fd)
     return fl != -1 && (fl & FD_CLOEXEC) == 0;
 }
 
-/* All the descriptors a slot names: the capture pipes, then the listener's. */
+/* All the descriptors a slot names: the capture pipes, then the listener's. A capture pipe
+ * held in the ring (its slot where the write end was, logcap_fds) is no descriptor. */
 static void rec_fds(const struct rec *r, int fds[NFDS])
 {
     bool ev = r->ev_tag == EV_TAG;
 
-    memcpy(fds, r->fds, sizeof(r->fds));
+    for (int k = 0; k < 4; k++)
+        fds[k] = r->fds[k] < -1 ? -1 : r->fds[k];
     fds[4] = ev ? r->ev_fds[0] : -1;
     fds[5] = ev ? r->ev_fds[1] : -1;
 }
@@ -106,7 +109,11 @@ struct header {
      * web_fd: an older supervisor leaves 0 and ignores it. */
     uint32_t left_for;
     uint32_t pad3;
-    uint64_t reserved[2];
+    /* The io_uring holding capture pipes past the descriptor limit (fdring.h) and its
+     * table's size; < 6: none. Taken from what was reserved, like web_fd. */
+    int32_t ring_fd;
+    uint32_t ring_slots;
+    uint64_t reserved;
 };
 
 #define LEFT_FOR_UPGRADE 0x55504752u /* "UPGR" */
@@ -453,6 +460,7 @@ struct handover *handover_open(struct supervisor *sup, int keeper_fd, int state_
         h->hdr->control_fd = -1;
         h->hdr->config_fd = -1;
         h->hdr->web_fd = -1;
+        h->hdr->ring_fd = -1;
         /* Keep the state at a number the keeper accepts (not 0-5). */
         if (h->state_fd < KEEPER_FIRST_FD) {
             int nfd = fcntl(h->state_fd, F_DUPFD_CLOEXEC, KEEPER_FIRST_FD);
@@ -494,6 +502,37 @@ void handover_set_control_fd(struct handover *h, int fd)
     if (!h->restoring || h->hdr->control_fd != fd)
         deposit(h, fd);
     h->hdr->control_fd = fd;
+}
+
+int handover_adopt_ring(struct handover *h, struct loop *loop)
+{
+    int fd = h != NULL && h->restoring ? h->hdr->ring_fd : -1;
+
+    if (fd < KEEPER_FIRST_FD || !inherited(fd))
+        return 0;
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC); /* ours now; children never */
+    if (fdring_adopt(loop, fd, h->hdr->ring_slots) == 0)
+        return 0;
+    /* Its pipes cannot be read: they go (a program writing to one gets EPIPE), and their
+     * programs get new ones at their next start. */
+    int err = errno;
+    log_msg(LOG_LVL_ERROR, "cannot take back the io_uring holding %u capture pipes: %s; they "
+            "are closed", h->hdr->ring_slots, strerror(err));
+    release(h, fd);
+    (void)close(fd);
+    h->hdr->ring_fd = -1;
+    errno = err;
+    return -1;
+}
+
+void handover_set_ring(struct handover *h, int fd, unsigned slots)
+{
+    if (h == NULL || fd < KEEPER_FIRST_FD || fd == h->hdr->ring_fd)
+        return;
+    /* Not a deposit: the kernel refuses to pass an io_uring in a message. */
+    send_op(h, KEEPER_TAKE, fd, false);
+    h->hdr->ring_slots = slots;
+    h->hdr->ring_fd = fd;
 }
 
 void handover_set_web_fd(struct handover *h, int fd)
@@ -831,6 +870,11 @@ int handover_attach(struct service *svc)
                 else if (fds[k] != -1)
                     (void)fcntl(fds[k], F_SETFD, FD_CLOEXEC); /* ours now; children never */
             }
+            /* Pipes held in the ring, by slot: logcap claims them from the adopted ring. */
+            for (int k = 1; k < 4; k += 2) {
+                if (r->fds[k] < -1)
+                    fds[k] = r->fds[k];
+            }
             if (logcap_attach(svc->logcap, fds) == -1)
                 log_msg(LOG_LVL_WARN, "%s: cannot take back its capture pipes: %s",
                         svc->display, strerror(errno));
@@ -915,8 +959,8 @@ void handover_save(struct service *svc)
      * between leaves the keeper holding one that nobody claims: the next supervisor
      * releases it). */
     for (int k = 0; k < NFDS; k++) {
-        if (fds[k] != had[k] && fds[k] != -1)
-            deposit(h, fds[k]);
+        if (fds[k] != had[k] && fds[k] >= 0)
+            deposit(h, fds[k]); /* not a ring slot (< -1): the ring is deposited once */
     }
     if (r->pid != svc->p.pid)
         file_changed(h);
@@ -980,7 +1024,7 @@ void handover_forget(struct service *svc)
 static bool fd_claimed(const struct handover *h, int fd)
 {
     if (fd == h->state_fd || fd == h->hdr->control_fd || fd == h->keeper_fd ||
-        fd == h->hdr->config_fd || fd == h->hdr->web_fd)
+        fd == h->hdr->config_fd || fd == h->hdr->web_fd || fd == h->hdr->ring_fd)
         return true;
     for (uint32_t i = 0; i < h->hdr->cap; i++) {
         const struct rec *r = current(h, (int)i);
@@ -1044,6 +1088,11 @@ void handover_restore_done(struct supervisor *sup)
     h->ncold = 0;
     if (!h->restoring)
         return;
+    /* What the ring holds that no program claimed (a program removed meanwhile, or a pipe
+     * made just before the last supervisor died) is closed. */
+    if (fdring_settle() == -1)
+        log_msg(LOG_LVL_WARN, "cannot close the unclaimed pipes in the io_uring: %s",
+                strerror(errno));
     /* The keeper's records of exits that happened while no supervisor ran. */
     if (h->keeper_fd != -1) {
         send_op(h, KEEPER_HELLO, -1, false);

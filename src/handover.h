@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct loop;
 struct supervisor;
 struct service;
 struct handover;
@@ -47,6 +48,13 @@ int handover_peek_config_fd(int state_fd);
 int handover_peek_web_fd(int state_fd);
 /* Deposits tend-web's listening socket (-1: none) and records its number. */
 void handover_set_web_fd(struct handover *h, int fd);
+/* The ring holding capture pipes past the descriptor limit (fdring.h): deposited with the
+ * keeper, and named in the state, so that the next supervisor adopts it. */
+void handover_set_ring(struct handover *h, int fd, unsigned slots);
+/* Restoring: adopts the ring the previous supervisor left, before the programs are attached
+ * (their pipes in it are claimed then). 0 (also when there is none), or -1/errno when it is
+ * there but cannot be used (then it is closed, and logged). */
+int handover_adopt_ring(struct handover *h, struct loop *loop);
 /* Makes fd (a confsnap record, ours) the config in force: the keeper holds it, the previous
  * record is released and closed. Without a handover, fd is closed. 0 or -1/errno. */
 int handover_set_config_fd(struct handover *h, int fd);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdring.h"
 #include "log.h"
 #include "logcap.h"
 #include "util/fd.h"
@@ -73,6 +74,8 @@ struct stream {
     struct logcap *lc;
     const char *what;     /* "stdout" or "stderr" */
     int syslog_prio;
+    int slot;             /* the pipe's read end is held in fdring's slot (-1: in rd_fd, or
+                           * none); rd_fd is then only a descriptor lent for one pump */
     struct stream_conf c;
 
     /* the pipe */
@@ -138,11 +141,16 @@ static char stamp_buf[STAMP_MAX];
 /* syslog: one datagram socket for every stream, connected lazily. */
 const char *logcap_syslog_socket = "/dev/log";
 static int syslog_fd = -1;
+/* Read ends kept as descriptors, and how many may be (the budget's share, fdbudget.h):
+ * beyond it a new pipe's read end goes to fdring when a ring is up. */
+static size_t pipes_open;
+static size_t pipe_cap = (size_t)-1;
 static uint64_t syslog_retry_ns;
 static bool syslog_failing;
 static unsigned live_logcaps; /* closes syslog_fd when the last logcap goes */
 
 static void file_put(struct stream *s, const char *buf, size_t len);
+static void stream_unwatch(struct stream *s);
 static int rotation_step(struct stream *s);
 
 /* ---- small helpers ---- */
@@ -1262,7 +1270,7 @@ static void stream_pump(struct stream *s, int max_reads)
             /* No writer left: the instance and all it left behind are gone, and the pipe
              * would report a hang-up for ever. It is watched again when the next instance
              * gets its write end (lend_write_end). */
-            loop_del(s->lc->loop, &s->w);
+            stream_unwatch(s);
             return;
         }
         consume(s, scratch, have + (size_t)n);
@@ -1275,6 +1283,69 @@ static void on_readable(struct watcher *w, uint32_t events)
 {
     (void)events;
     stream_pump(w->ctx, READS_PER_EVENT);
+}
+
+/* A read end held in fdring is read through a descriptor lent for the pump (one transient
+ * descriptor, fdbudget's spawn reserve). Whether one was lent (to give back). */
+static bool rd_lend(struct stream *s)
+{
+    if (s->slot == -1 || s->rd_fd != -1)
+        return false;
+    s->rd_fd = fdring_fd(s->slot);
+    if (s->rd_fd == -1) {
+        log_msg(LOG_LVL_WARN, "%s: cannot read its %s (held in the ring): %s", s->lc->display,
+                s->what, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void rd_return(struct stream *s, bool lent)
+{
+    if (lent) {
+        fd_close_quiet(s->rd_fd);
+        s->rd_fd = -1;
+    }
+}
+
+static bool has_pipe(const struct stream *s)
+{
+    return s->rd_fd != -1 || s->slot != -1;
+}
+
+/* stream_pump for either kind of read end. */
+static void pump(struct stream *s, int max_reads)
+{
+    bool lent = rd_lend(s);
+
+    stream_pump(s, max_reads);
+    rd_return(s, lent);
+}
+
+static void on_ring_readable(void *ctx, uint32_t revents)
+{
+    (void)revents;
+    pump(ctx, READS_PER_EVENT);
+}
+
+static bool stream_watched(const struct stream *s)
+{
+    return s->slot != -1 ? fdring_watched(s->slot) : s->w.fd != -1;
+}
+
+/* Watches the read end (level-triggered either way). 0, or -1/errno. */
+static int stream_watch(struct stream *s)
+{
+    if (s->slot != -1)
+        return fdring_watch(s->slot, on_ring_readable, s);
+    return loop_add(s->lc->loop, &s->w, s->rd_fd, EPOLLIN, on_readable, s);
+}
+
+static void stream_unwatch(struct stream *s)
+{
+    if (s->slot != -1)
+        fdring_unwatch(s->slot);
+    loop_del(s->lc->loop, &s->w);
 }
 
 /* An instance boundary (or the end): its unterminated last line becomes a line. */
@@ -1291,11 +1362,30 @@ static void end_line(struct stream *s)
 
 static void close_pipe(struct stream *s)
 {
-    loop_del(s->lc->loop, &s->w);
+    stream_unwatch(s);
+    if (s->slot != -1) {
+        /* Handing over, the ring keeps the pipe for the next supervisor (the keeper holds
+         * the ring); otherwise it goes like a descriptor would. */
+        if (!logcap_handing_over)
+            fdring_drop(s->slot);
+        s->slot = -1;
+    } else if (s->rd_fd != -1) {
+        pipes_open--;
+    }
     fd_close_quiet(s->rd_fd);
     fd_close_quiet(s->wr_fd);
     s->rd_fd = s->wr_fd = -1;
     s->in_line = false;
+}
+
+void logcap_set_pipe_cap(size_t cap)
+{
+    pipe_cap = cap;
+}
+
+size_t logcap_pipes_open(void)
+{
+    return pipes_open;
 }
 
 /* Sets s->wr_fd to a write end of the stream's pipe for the next instance, making the pipe
@@ -1305,22 +1395,27 @@ static void close_pipe(struct stream *s)
  * copy is closed by logcap_after_spawn. 0, or -1/errno. */
 static int lend_write_end(struct stream *s)
 {
-    if (s->rd_fd != -1) {
+    if (has_pipe(s)) {
         char path[40];
+        bool lent = rd_lend(s);
+        if (s->rd_fd == -1)
+            return -1; /* the ring could not lend a descriptor (logged) */
         snprintf(path, sizeof(path), "/proc/self/fd/%d", s->rd_fd);
         /* A pipe with a reader opens for writing at once, and blocking (the program's end
          * must wait when the pipe is full, never fail). */
         int wr = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        int err = errno;
+        rd_return(s, lent);
+        errno = err;
         if (wr == -1 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
             return -1;
         if (wr == -1) {
             /* No /proc: a new pipe. Whatever still holds the old one's write end (a
              * descendant of the last instance) gets SIGPIPE from now on. */
-            stream_pump(s, FLUSH_READS);
+            pump(s, FLUSH_READS);
             end_line(s);
             close_pipe(s);
-        } else if (s->w.fd == -1 &&
-                   loop_add(s->lc->loop, &s->w, s->rd_fd, EPOLLIN, on_readable, s) == -1) {
+        } else if (!stream_watched(s) && stream_watch(s) == -1) {
             fd_close_quiet(wr);
             return -1;
         } else {
@@ -1333,13 +1428,28 @@ static int lend_write_end(struct stream *s)
         return -1;
     /* Only our end is non-blocking: file status flags belong to each end separately, and
      * the program's end must stay blocking (it waits only when the pipe is full). */
-    if (fd_set_nonblock(p[0]) == -1 ||
-        loop_add(s->lc->loop, &s->w, p[0], EPOLLIN, on_readable, s) == -1) {
+    if (fd_set_nonblock(p[0]) == -1) {
         fd_close_quiet(p[0]);
         fd_close_quiet(p[1]);
         return -1;
     }
-    s->rd_fd = p[0];
+    /* Past the budget's share of descriptors, the read end lives in the ring. */
+    int slot = pipes_open >= pipe_cap ? fdring_hold(p[0]) : -1;
+    s->slot = slot;
+    s->rd_fd = slot == -1 ? p[0] : -1;
+    if (stream_watch(s) == -1) {
+        int err = errno;
+        if (slot != -1)
+            fdring_drop(slot);
+        else
+            fd_close_quiet(p[0]);
+        fd_close_quiet(p[1]);
+        s->slot = s->rd_fd = -1;
+        errno = err;
+        return -1;
+    }
+    if (slot == -1)
+        pipes_open++;
     s->wr_fd = p[1];
     return 0;
 }
@@ -1573,6 +1683,7 @@ struct logcap *logcap_new(struct loop *loop, const struct proc_conf *conf,
         s->what = what[i];
         s->syslog_prio = i == 0 ? LOG_INFO : LOG_ERR;
         s->rd_fd = s->wr_fd = s->file_fd = -1;
+        s->slot = -1;
         s->w.fd = -1;
         s->rot_next = -1;
         timer_init(&s->retry_timer, on_retry_timer, s);
@@ -1611,9 +1722,9 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
         return 0;
     for (int i = 0; i < 2; i++) {
         struct stream *s = &lc->s[i];
-        if (s->rd_fd != -1) {
+        if (has_pipe(s)) {
             /* What the previous instance wrote last belongs before the new one's output. */
-            stream_pump(s, FLUSH_READS);
+            pump(s, FLUSH_READS);
             end_line(s);
         }
         if (!capturing(&s->c))
@@ -1651,8 +1762,11 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)
 void logcap_fds(const struct logcap *lc, int fds[4])
 {
     for (int i = 0; i < 2; i++) {
-        fds[2 * i] = lc ? lc->s[i].rd_fd : -1;
-        fds[2 * i + 1] = -1; /* a write end is only ever lent to an instance */
+        const struct stream *s = lc ? &lc->s[i] : NULL;
+        fds[2 * i] = s != NULL && s->slot == -1 ? s->rd_fd : -1;
+        /* A write end is only ever lent to an instance: its place says where a read end
+         * held in the ring is. */
+        fds[2 * i + 1] = s != NULL && s->slot != -1 ? LOGCAP_SLOT_FD(s->slot) : -1;
     }
 }
 
@@ -1663,11 +1777,25 @@ int logcap_attach(struct logcap *lc, const int fds[4])
     for (int i = 0; i < 2; i++) {
         struct stream *s = lc ? &lc->s[i] : NULL;
         int rd = fds[2 * i], wr = fds[2 * i + 1];
+        if (wr <= LOGCAP_SLOT_FD(0)) {
+            /* Held in the ring the last supervisor left (adopted before this). */
+            int slot = LOGCAP_FD_SLOT(wr);
+            if (s == NULL || has_pipe(s) || !capturing(&s->c) || fdring_claim(slot) == -1)
+                continue; /* unclaimed: fdring_settle empties it */
+            s->slot = slot;
+            if (stream_watch(s) == -1) {
+                err = errno;
+                rc = -1;
+                fdring_drop(slot);
+                s->slot = -1;
+            }
+            continue;
+        }
         /* A supervisor of an older version kept a write end too: not needed any more. */
         fd_close_quiet(wr);
         if (rd == -1)
             continue;
-        if (s == NULL || s->rd_fd != -1 || !capturing(&s->c)) {
+        if (s == NULL || has_pipe(s) || !capturing(&s->c)) {
             /* Nothing captures this stream any more. */
             fd_close_quiet(rd);
             continue;
@@ -1682,6 +1810,7 @@ int logcap_attach(struct logcap *lc, const int fds[4])
             continue;
         }
         s->rd_fd = rd;
+        pipes_open++;
         /* The file is opened (at its end) when the first bytes arrive. */
     }
     if (rc == -1)
@@ -1706,8 +1835,8 @@ void logcap_flush(struct logcap *lc)
     if (lc == NULL)
         return;
     for (int i = 0; i < 2; i++) {
-        if (lc->s[i].rd_fd != -1)
-            stream_pump(&lc->s[i], FLUSH_READS);
+        if (has_pipe(&lc->s[i]))
+            pump(&lc->s[i], FLUSH_READS);
     }
 }
 
@@ -1747,7 +1876,7 @@ void logcap_reconfigure(struct logcap *lc, const struct proc_conf *conf, const c
         }
         stream_conf_free(&s->c);
         s->c = c[i];
-        if (!capturing(&s->c) && s->rd_fd != -1)
+        if (!capturing(&s->c) && has_pipe(s))
             close_pipe(s);
     }
 }

@@ -78,15 +78,27 @@ int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd);
 void logcap_after_spawn(struct logcap *lc);
 
 /* The four pipe ends (stdout read, write; stderr read, write), -1 where none is open: what
- * must outlive this process for the capture to go on without a loss (handover.c). The write
- * ends are always -1 now (only lent, see the top); the layout stays for older supervisors. */
+ * must outlive this process for the capture to go on without a loss (handover.c). No write
+ * end is kept (only lent, see the top): the write end's place holds LOGCAP_SLOT_FD(slot)
+ * instead when the read end is held in fdring's slot (its read end's place is then -1). */
 void logcap_fds(const struct logcap *lc, int fds[4]);
+/* A ring slot in a write end's place: a value no descriptor has (below -1). */
+#define LOGCAP_SLOT_FD(slot) (-2 - (slot))
+#define LOGCAP_FD_SLOT(v) (-2 - (v))
 
 /* Takes over pipes made by an earlier supervisor (same layout as logcap_fds), and reads on
- * from where it stopped. Write ends (an older supervisor kept them) are closed, and so is a
- * read end that no longer captures. 0, or -1/errno
- * (that stream is then closed; the next spawn makes a new pipe). */
+ * from where it stopped: read ends at their descriptors, and those held in the ring (it must
+ * have been adopted before, fdring_adopt; the slots are claimed here). Write ends (an older
+ * supervisor kept them) are closed, and so is a read end that no longer captures. 0, or
+ * -1/errno (that stream is then closed; the next spawn makes a new pipe). */
 int logcap_attach(struct logcap *lc, const int fds[4]);
+
+/* At most cap read ends kept as descriptors, all logcaps together (the budget's share,
+ * fdbudget.h): a pipe made beyond it has its read end held in fdring when a ring is up
+ * (fdring_open), and as a descriptor otherwise. Default: no cap. */
+void logcap_set_pipe_cap(size_t cap);
+/* Read ends kept as descriptors now. */
+size_t logcap_pipes_open(void);
 
 /* New settings after a reload (path, maxbytes, backups, syslog, timestamps, childlogdir;
  * redirect_stderr and NONE-ness take effect at the next spawn). What the pipes hold is

@@ -8,6 +8,7 @@
 #include "alert.h"
 #include "confsnap.h"
 #include "fdbudget.h"
+#include "fdring.h"
 #include "handover.h"
 #include "health.h"
 #include "log.h"
@@ -144,6 +145,27 @@ static bool svc_has_process(const struct service *svc)
     return svc->p.pid != 0 || svc->p.state == PROC_BACKOFF;
 }
 
+void reload_apply_budget(struct supervisor *sup, const struct fdbudget *b)
+{
+    logcap_set_file_cap(b->file_cap);
+    if (b->ring == 0) {
+        logcap_set_pipe_cap((size_t)-1);
+        return;
+    }
+    /* Past the limit: the read ends that do not fit go to the ring (kept if one is up). */
+    if (fdring_open(&sup->loop, (unsigned)b->ring_slots) == -1) {
+        log_msg(LOG_LVL_ERROR, "cannot set up an io_uring to hold %lu capture pipes past the "
+                "descriptor limit: %s; programs that do not fit wait for descriptors",
+                b->ring, strerror(errno));
+        logcap_set_pipe_cap((size_t)-1);
+        return;
+    }
+    handover_set_ring(sup->handover, fdring_ring_fd(), fdring_slots());
+    logcap_set_pipe_cap(b->pipe_cap);
+    log_msg(LOG_LVL_INFO, "descriptors: %lu capture pipes past the limit are held in an "
+            "io_uring (room for %u)", b->ring, fdring_slots());
+}
+
 static int reload_config(struct supervisor *sup, struct config_diags *diags,
                          void (*report)(const char *line, void *ctx), void *ctx)
 {
@@ -187,7 +209,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             errno = EMFILE;
             return -1;
         }
-        logcap_set_file_cap(b.file_cap);
+        reload_apply_budget(sup, &b);
     }
     reload_set_instance_logdir(&cfg->tend, sup->config_path);
     added = calloc(cfg->nprocs + 1, sizeof(*added));

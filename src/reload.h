@@ -20,6 +20,11 @@ int reload_validate(const struct config *cfg, struct config_diags *diags);
  * (no home directory): logcap then says why the AUTO output is not kept. */
 void reload_set_instance_logdir(struct tend_conf *t, const char *config_path);
 
+struct fdbudget;
+/* Applies a descriptor budget that fitted (fdbudget_fit): log files open at once, and the
+ * capture pipes past the limit held in an io_uring (opened and handed to the keeper). */
+void reload_apply_budget(struct supervisor *sup, const struct fdbudget *b);
+
 /* Rereads the config and applies the difference. 0, or -1 with the config's diagnostics
  * in diags (nothing changed). `report` receives one line per change, e.g. "added web". */
 int sup_reload(struct supervisor *sup, struct config_diags *diags,

@@ -176,6 +176,64 @@ t_kill9_of_the_supervisor_loses_nothing() {
 }
 
 
+# Capture pipes past the descriptor limit (issue 13): a tend that may not raise its limit
+# holds the read ends that do not fit in an io_uring's table of registered files, and the
+# keeper holds the ring. Under a limit of 300, 100 programs on default capture that write
+# numbered lines (3 descriptors each, 412 in all) start, write, outlive three kill -9 of the
+# supervisor (each next one adopts the ring and reads on), are all restarted (write ends lent
+# from the ring), and lose no line.
+t_pipes_past_the_limit_are_held_in_an_io_uring() {
+    setup
+    command -v setpriv >/dev/null || skip "no setpriv(1)"
+    local n=100 i k gen=1 sup lines total=0
+    for i in $(seq 1 "$n"); do
+        printf '[program:p%d]\ncommand=%s/flood -n 0 -s 40 -r 100\nenvironment=TAG=p%d\n' \
+            "$i" "$H" "$i"
+        printf 'stdout_logfile=%s/logs/p%d.log\nstdout_logfile_maxbytes=0\nstartsecs=0\n' "$T" "$i"
+    done | write_conf
+    (ulimit -n 300 && exec setpriv --bounding-set=-sys_resource --inh-caps=-sys_resource \
+        "$TEND" daemon -n -c "$CONF") >>"$T/tend.out" 2>>"$T/tend.err" </dev/null &
+    KEEPER_PID=$!
+    if ! tend_started "$KEEPER_PID" "$LOG" 30; then
+        grep -q "io_uring, which could hold the pipes past it, is not available" "$T/tend.err" &&
+            skip "no io_uring with fixed-descriptor install (Linux 6.8) here"
+        fail "tend did not start: $(cat "$T/tend.err")"
+    fi
+    wait_log "descriptors: 112 capture pipes past the limit are held in an io_uring"
+    for i in $(seq 1 "$n"); do
+        wait_log "p$i \\(pid [0-9]+\\): STARTING -> RUNNING" 60
+    done
+    expect_eq "$(ls -l "/proc/$KEEPER_PID/fd" | grep -c 'io_uring')" 1 "io_urings the keeper holds"
+    sup=$TEND_PID
+    for k in 1 2 3; do
+        sleep 1 # lines flow meanwhile, into pipes of both kinds
+        kill -KILL "$sup"
+        gen=$((gen + 1))
+        sup=$(current_supervisor "$gen") || fail "no supervisor of generation $gen"
+        [ -n "$sup" ] && [ "$sup" != "$TEND_PID" ] || fail "generation $gen: supervisor '$sup'"
+        TEND_PID=$sup
+    done
+    for i in $(seq 1 "$n"); do
+        wait_log "p$i: pid [0-9]+ taken back" 30
+    done
+    expect_eq "$(tag_counts | awk '$2 > 1' | wc -l)" 0 "programs running twice"
+    # A restart of each: every new instance gets a write end of its old pipe.
+    tendctl restart all >/dev/null || fail "restart all"
+    expect_eq "$(tendctl status | awk 'NR > 1 && $2 != "RUNNING"' | wc -l)" 0 \
+        "programs not RUNNING after the restart"
+    sleep 1
+    expect_eq "$(count_log 'cannot take back the io_uring|cannot read its|Too many open files|waiting for free file')" 0 \
+        "failures of the ring or of descriptors"
+    tendctl stop all >/dev/null
+    stop_tend
+    for i in $(seq 1 "$n"); do
+        lines=$(check_series "$T/logs/p$i.log" 1) || fail "$lines"
+        [ "$lines" -ge 150 ] || fail "p$i wrote only $lines lines in 4 s at 100 a second"
+        total=$((total + lines))
+    done
+    echo "checked $total lines of $n programs across 3 kills and a restart" >&2
+}
+
 # The keeper itself is killed: the supervisor notices, says so, and goes on supervising.
 t_keeper_killed_supervisor_goes_on() {
     setup
