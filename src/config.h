@@ -105,7 +105,9 @@ enum proc_kind {
 };
 
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
- * owned by the struct and already expanded (%(program_name)s and friends). */
+ * owned by the struct and already expanded (%(program_name)s and friends). Tend keeps one
+ * per program for as long as it runs, so the fields are ordered to leave no padding between
+ * them (the switches are together at the end): mind the alignment when adding one. */
 struct proc_conf {
     char *name;    /* process name: process_name after expansion; unique in a config */
     char *program; /* the x of [program:x] */
@@ -118,36 +120,29 @@ struct proc_conf {
     /* Its [group:x]'s priority (999 when the section sets none), or its own priority when it
      * is a group of its own. With priority it orders starts and stops: proc_conf_order. */
     int group_priority;
-    bool autostart;
     int startsecs;
     int startretries;
     enum autorestart autorestart;
-    uint64_t exitcodes[4]; /* bit s: exit status s is "expected" (proc_conf_expected) */
     int stopsignal;
+    uint64_t exitcodes[4]; /* bit s: exit status s is "expected" (proc_conf_expected) */
     int stopwaitsecs;
-    bool stopasgroup;
-    bool killasgroup; /* true whenever stopasgroup is */
+    int umask;        /* -1: unset */
     char *user;       /* NULL: unset */
     char *directory;  /* NULL: unset */
-    int umask;        /* -1: unset */
     char **env;       /* "K=V" additions from environment=, NULL-terminated; NULL: none */
-    bool redirect_stderr;
     enum log_target stdout_logfile_kind;
+    int stdout_logfile_backups;
     char *stdout_logfile; /* the path when kind is LOG_TARGET_PATH, else NULL */
     long long stdout_logfile_maxbytes;
-    int stdout_logfile_backups;
-    bool stdout_syslog;
     enum log_target stderr_logfile_kind;
+    int stderr_logfile_backups;
     char *stderr_logfile;
     long long stderr_logfile_maxbytes;
-    int stderr_logfile_backups;
-    bool stderr_syslog;
-    bool stdout_timestamps;
     char *pidfile; /* NULL: tend's own child; else the program daemonizes and writes this */
     char *healthcheck; /* the value as written after expansion; NULL: no health check */
     enum health_kind healthcheck_kind;
-    char *healthcheck_host;     /* TCP, HTTP; IPv6 without brackets */
     int healthcheck_port;       /* TCP, HTTP */
+    char *healthcheck_host;     /* TCP, HTTP; IPv6 without brackets */
     char *healthcheck_path;     /* HTTP: starts with '/' */
     char *healthcheck_command;  /* EXEC: the command text */
     char **healthcheck_argv;    /* EXEC: split like command */
@@ -155,10 +150,8 @@ struct proc_conf {
     int healthcheck_timeout;    /* seconds */
     int healthcheck_retries;    /* consecutive failures before a restart */
     int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
-    int healthcheck_line;       /* the line of healthcheck=, for messages about its value */
     char *on_event; /* command run on this process's events; NULL: none */
     /* The process tree and its limits (cgroup.c). 0 = no limit. */
-    bool stopleftovers;     /* stop what is left of the tree when the main process exits */
     long long memory_max;   /* bytes */
     long long memory_high;  /* bytes */
     long long tasks_max;
@@ -168,8 +161,6 @@ struct proc_conf {
     char *file;     /* where its [program:x] header is */
     int line;
     enum proc_kind kind;
-    bool stdout_events; /* stdout_events_enabled: output lines are PROCESS_LOG_STDOUT events */
-    bool stderr_events; /* stderr_events_enabled: ... PROCESS_LOG_STDERR */
     long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
     long long stderr_capture_maxbytes;
     /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
@@ -190,6 +181,18 @@ struct proc_conf {
     int ready_port;         /* READY_TCP */
     int startwaitsecs;      /* how long a readiness other than startsecs may take; 90 */
     int watchdogsecs;       /* restart when WATCHDOG=1 is this late (notify socket); 0: off */
+    int healthcheck_line;   /* the line of healthcheck=, for messages about its value */
+    /* The switches. */
+    bool autostart;
+    bool stopasgroup;
+    bool killasgroup; /* true whenever stopasgroup is */
+    bool redirect_stderr;
+    bool stdout_syslog;
+    bool stderr_syslog;
+    bool stdout_timestamps;
+    bool stopleftovers; /* stop what is left of the tree when the main process exits */
+    bool stdout_events; /* stdout_events_enabled: output lines are PROCESS_LOG_STDOUT events */
+    bool stderr_events; /* stderr_events_enabled: ... PROCESS_LOG_STDERR */
 };
 
 /* [tend] (or [supervisord]) plus the socket settings of [unix_http_server]. */
