@@ -2082,8 +2082,6 @@ static void proc_conf_defaults(struct proc_conf *p)
 {
     memset(p, 0, sizeof *p);
     p->numprocs = 1;
-    for (int r = 0; r < PROC_RLIM_COUNT; r++)
-        p->rlimits[r] = PROC_RLIM_UNSET;
     p->priority = DEFAULT_PRIORITY;
     p->autostart = true;
     p->stopleftovers = true;
@@ -2337,6 +2335,11 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_RLIMIT_STACK:
     case KEY_RLIMIT_FSIZE:
     case KEY_RLIMIT_CPU: {
+        if (p->rlimits == NULL) {
+            p->rlimits = xmalloc(PROC_RLIM_COUNT * sizeof *p->rlimits);
+            for (int r = 0; r < PROC_RLIM_COUNT; r++)
+                p->rlimits[r] = PROC_RLIM_UNSET;
+        }
         long long *slot = &p->rlimits[e->def->id - KEY_RLIMIT_NOFILE];
         if (str_ieq(v, "unlimited") || str_ieq(v, "infinity"))
             *slot = PROC_RLIM_INFINITY;
@@ -2547,6 +2550,11 @@ static int cmp_proc_name(const void *a, const void *b)
 long long proc_conf_order(const struct proc_conf *c)
 {
     return (long long)c->group_priority * 4294967296LL + ((long long)c->priority - INT_MIN);
+}
+
+long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r)
+{
+    return c->rlimits != NULL ? c->rlimits[r] : PROC_RLIM_UNSET;
 }
 
 bool proc_conf_expected(const struct proc_conf *c, int code)
@@ -3163,6 +3171,7 @@ void proc_conf_free(struct proc_conf *p)
     free(p->fcgi_socket_owner);
     str_vec_free(p->depends_on);
     free(p->ready_host);
+    free(p->rlimits);
     free(p);
 }
 
@@ -3197,6 +3206,10 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->fcgi_socket_owner = dup_or_null(p->fcgi_socket_owner);
     c->depends_on = p->depends_on != NULL ? str_vec_dup(p->depends_on) : NULL;
     c->ready_host = dup_or_null(p->ready_host);
+    if (p->rlimits != NULL) {
+        c->rlimits = xmalloc(PROC_RLIM_COUNT * sizeof *c->rlimits);
+        memcpy(c->rlimits, p->rlimits, PROC_RLIM_COUNT * sizeof *c->rlimits);
+    }
     return c;
 }
 

@@ -157,7 +157,9 @@ struct proc_conf {
     long long tasks_max;
     int cpu_weight;         /* 1..10000 */
     int cpu_max;            /* percent of one CPU */
-    long long rlimits[PROC_RLIM_COUNT]; /* soft = hard; PROC_RLIM_UNSET or _INFINITY */
+    /* PROC_RLIM_COUNT entries, soft = hard: PROC_RLIM_UNSET, _INFINITY or the value; NULL
+     * while none is set, which is the usual case (proc_conf_rlimit reads either way). */
+    long long *rlimits;
     char *file;     /* where its [program:x] header is */
     int line;
     enum proc_kind kind;
@@ -334,6 +336,8 @@ void proc_conf_free(struct proc_conf *p);
  * ints fit one 64-bit key exactly (the group's times 2^32, plus the own one's offset from
  * INT_MIN), so comparisons and levels stay plain integers. */
 long long proc_conf_order(const struct proc_conf *c);
+/* Its limit r: PROC_RLIM_UNSET, PROC_RLIM_INFINITY or the value. */
+long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r);
 /* Whether exit status code (0..255) is in c's exitcodes. */
 bool proc_conf_expected(const struct proc_conf *c, int code);
 

@@ -166,9 +166,10 @@ static void spawn_one(struct service *svc)
     struct spawn_rlimit rl[PROC_RLIM_COUNT];
     size_t nrl = 0;
     for (int r = 0; r < PROC_RLIM_COUNT; r++) {
-        if (c->rlimits[r] == PROC_RLIM_UNSET)
+        long long lim = proc_conf_rlimit(c, (enum proc_rlimit)r);
+        if (lim == PROC_RLIM_UNSET)
             continue;
-        rlim_t v = c->rlimits[r] == PROC_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)c->rlimits[r];
+        rlim_t v = lim == PROC_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)lim;
         rl[nrl].resource = resources[r];
         rl[nrl].value.rlim_cur = rl[nrl].value.rlim_max = v;
         nrl++;
