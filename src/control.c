@@ -342,7 +342,7 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
         .state = proc_state_name(p->state),
         .pid = p->pid,
         .restarts = p->restarts,
-        .reason = p->reason,
+        .reason = proc_reason(p),
         .health = svc->health ? health_state(svc->health) : "",
         .dropped_bytes = logcap_dropped(svc->logcap),
         .written_bytes = logcap_written(svc->logcap),
@@ -1457,8 +1457,8 @@ again:
                     fail = p->state == PROC_FATAL ? "FATAL" : "did not start";
                 break;
             }
-            if (fail != NULL && p->reason[0] != '\0') {
-                proto_buf_append_msgf(&k->out, "%s: %s: %s", t->name, fail, p->reason);
+            if (fail != NULL && proc_reason(p)[0] != '\0') {
+                proto_buf_append_msgf(&k->out, "%s: %s: %s", t->name, fail, proc_reason(p));
                 fail = "";
             }
         }

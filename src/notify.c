@@ -103,8 +103,8 @@ static void watchdog_fired(struct notify *n, const char *why)
 
     if (svc->p.state != PROC_RUNNING)
         return;
-    snprintf(svc->p.reason, sizeof(svc->p.reason), "watchdog: %s", why);
-    log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, svc->p.reason);
+    proc_set_reason(&svc->p, "watchdog: %s", why);
+    log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, proc_reason(&svc->p));
     sup_apply(svc, &ev); /* stops it, then restarts it like a crash (and backs off) */
 }
 

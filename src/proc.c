@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -79,6 +80,42 @@ void proc_init(struct proc *p, struct proc_conf *conf)
     p->last_status = -1;
 }
 
+void proc_release(struct proc *p)
+{
+    free(p->reason_long);
+    p->reason_long = NULL;
+}
+
+static void clear_reason(struct proc *p)
+{
+    proc_release(p);
+    p->reason[0] = '\0';
+}
+
+void proc_set_reason(struct proc *p, const char *fmt, ...)
+{
+    char buf[PROC_REASON_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    size_t len = strlen(buf);
+    clear_reason(p);
+    if (len >= sizeof(p->reason)) {
+        /* Out of memory, the reason is only cut shorter: nothing depends on its end. */
+        p->reason_long = strdup(buf);
+        len = sizeof(p->reason) - 1;
+    }
+    memcpy(p->reason, buf, len);
+    p->reason[len] = '\0';
+}
+
+const char *proc_reason(const struct proc *p)
+{
+    return p->reason_long != NULL ? p->reason_long : p->reason;
+}
+
 static void __attribute__((format(printf, 2, 3))) say(struct proc_effects *fx, const char *fmt,
                                                       ...)
 {
@@ -125,7 +162,7 @@ static void become_running(struct proc *p, uint64_t now, struct proc_effects *fx
 {
     p->state = PROC_RUNNING;
     p->backoff = 0;
-    p->reason[0] = '\0';
+    clear_reason(p);
     /* In a crash loop, staying up long enough is what ends it: wake up then to say so. */
     p->deadline_ns = p->crashes > 0 ? p->start_ns + PROC_CRASH_RUN_S * NS_PER_SEC : 0;
     say(fx, "up for %.1fs", (double)(now - p->start_ns) / 1e9);
@@ -167,13 +204,12 @@ static void start_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
         p->state = PROC_FATAL;
         p->deadline_ns = 0;
         if (proc_waits_ready(p))
-            snprintf(p->reason, sizeof(p->reason), "not ready within startwaitsecs=%d in %d "
-                     "tries", p->conf->startwaitsecs, p->backoff);
+            proc_set_reason(p, "not ready within startwaitsecs=%d in %d tries",
+                            p->conf->startwaitsecs, p->backoff);
         else
-            snprintf(p->reason, sizeof(p->reason),
-                     "could not stay up for startsecs=%d in %d tries", p->conf->startsecs,
-                     p->backoff);
-        say(fx, "giving up: %s", p->reason);
+            proc_set_reason(p, "could not stay up for startsecs=%d in %d tries",
+                            p->conf->startsecs, p->backoff);
+        say(fx, "giving up: %s", proc_reason(p));
         return;
     }
     /* supervisord's growing delay: 1 s, 2 s, 3 s ... */
@@ -210,7 +246,7 @@ static void fresh_start(struct proc *p)
     p->backoff = 0;
     p->crashes = 0;
     p->crash_loop = false;
-    p->reason[0] = '\0';
+    clear_reason(p);
 }
 
 static void on_start(struct proc *p, uint64_t now, struct proc_effects *fx)
@@ -260,7 +296,7 @@ static void on_stop(struct proc *p, uint64_t now, struct proc_effects *fx)
             /* Not waiting any more; a new start tries at once and waits afresh. */
             p->shortage_err = 0;
             p->shortage_tries = 0;
-            p->reason[0] = '\0';
+            clear_reason(p);
         }
         break;
     case PROC_STOPPING:
@@ -279,7 +315,7 @@ static void on_exec_ok(struct proc *p, uint64_t now, struct proc_effects *fx)
 {
     p->exec_ok = true;
     if (p->shortage_err != 0) {
-        p->reason[0] = '\0'; /* it said what it waited for */
+        clear_reason(p); /* it said what it waited for */
         shortage_over(p, fx);
     }
     switch (p->state) {
@@ -310,11 +346,11 @@ static void on_exec_failed(struct proc *p, const struct proc_event *ev, struct p
         p->deadline_ns = 0;
         p->pending_start = false;
         if (ev->err == 0 && ev->what != NULL) /* the caller's words say it all */
-            snprintf(p->reason, sizeof(p->reason), "%s", ev->what);
+            proc_set_reason(p, "%s", ev->what);
         else
-            snprintf(p->reason, sizeof(p->reason), "cannot %s: %s",
-                     ev->what ? ev->what : "start", strerrordesc_np(ev->err) ?: "unknown error");
-        say(fx, "%s", p->reason);
+            proc_set_reason(p, "cannot %s: %s", ev->what ? ev->what : "start",
+                            strerrordesc_np(ev->err) ?: "unknown error");
+        say(fx, "%s", proc_reason(p));
         break;
     case PROC_STOPPED:
     case PROC_RUNNING:
@@ -366,11 +402,10 @@ static void wait_for_resource(struct proc *p, const struct proc_event *ev, uint6
         p->shortage_tries++;
     p->state = PROC_BACKOFF;
     p->deadline_ns = now + delay_ms * (NS_PER_SEC / 1000);
-    snprintf(p->reason, sizeof(p->reason), "waiting for %s: cannot %s: %s",
-             resource ? resource : "a resource", ev->what ? ev->what : "spawn",
-             strerrordesc_np(ev->err) ?: "unknown error");
-    say(fx, "%s; try %d, next in %.1fs (startretries not counted)", p->reason, p->shortage_tries,
-        (double)delay_ms / 1000.0);
+    proc_set_reason(p, "waiting for %s: cannot %s: %s", resource ? resource : "a resource",
+                    ev->what ? ev->what : "spawn", strerrordesc_np(ev->err) ?: "unknown error");
+    say(fx, "%s; try %d, next in %.1fs (startretries not counted)", proc_reason(p),
+        p->shortage_tries, (double)delay_ms / 1000.0);
 }
 
 static void on_shortage(struct proc *p, const struct proc_event *ev, uint64_t now,

@@ -98,35 +98,51 @@ struct proc_effects {
 #define PROC_SHORTAGE_FIRST_MS 500
 #define PROC_SHORTAGE_MAX_MS 30000
 
+/* A reason is at most PROC_REASON_MAX - 1 bytes (longer ones are cut). Every process has
+ * room for PROC_REASON_INLINE - 1 of them: the 96 bytes a handover record keeps (handover.c
+ * restores them into it) and a NUL. A longer one, rare, is allocated (struct proc's
+ * reason_long). */
+#define PROC_REASON_MAX 200
+#define PROC_REASON_INLINE 97
+
+/* The fields are ordered by size, so that the record has no padding between them: tend keeps
+ * one per program. */
 struct proc {
     struct proc_conf *conf;   /* owned; replaced on reload */
-    enum proc_state state;
-    pid_t pid;                /* 0 when none */
+    char *reason_long;        /* a reason longer than reason holds, whole (see reason) */
     uint64_t start_ns;        /* monotonic time of the last spawn */
     uint64_t deadline_ns;     /* 0: no deadline; the supervisor mirrors it into a timer */
+    uint64_t last_run_ns;     /* how long the last instance ran */
+    enum proc_state state;
+    pid_t pid;                /* 0 when none */
     int backoff;              /* failed starts in a row */
     unsigned restarts;        /* automatic restarts since tend started it */
+    pid_t last_pid;           /* the pid of the last instance, kept after it exited */
+    int crashes;              /* RUNNING runs in a row shorter than PROC_CRASH_RUN_S */
+    int last_status;          /* wait status of the last exit; -1: none yet */
+    int shortage_err;         /* the errno of the shortage it waits out (EV_SHORTAGE), 0: none */
+    int shortage_tries;       /* spawns that failed for it in a row */
     bool exec_ok;             /* the current instance's exec succeeded */
     bool start_elapsed;       /* startsecs have passed for the current instance */
     bool pending_start;       /* start again once STOPPING ends (restart) */
     bool pending_auto_restart;/* ... as an automatic restart (health), not a user's */
-    pid_t last_pid;           /* the pid of the last instance, kept after it exited */
-    uint64_t last_run_ns;     /* how long the last instance ran */
-    int crashes;              /* RUNNING runs in a row shorter than PROC_CRASH_RUN_S */
     bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
-    int last_status;          /* wait status of the last exit; -1: none yet */
-    bool last_oom;            /* ... and it was out of memory */
-    int shortage_err;         /* the errno of the shortage it waits out (EV_SHORTAGE), 0: none */
-    int shortage_tries;       /* spawns that failed for it in a row */
-    char reason[200];         /* why FATAL / last failure, "" if none */
+    bool last_oom;            /* the last exit was for want of memory */
     /* readiness= other than startsecs: STARTING lasts until the process is ready (and its
      * exec confirmed), for at most startwaitsecs; then RUNNING means "ready". */
     bool ready_seen;          /* EV_READY came for the current instance */
     bool pending_start_failed;/* stopping an instance that was not ready in time: its exit
                                * is a failed start (backoff, then FATAL) */
+    /* Why FATAL / the last failure, "" if none: set it with proc_set_reason and read it with
+     * proc_reason. reason holds it, or its first PROC_REASON_INLINE - 1 bytes when it is
+     * longer, and then reason_long (malloc'd, else NULL) holds the whole of it. Only the
+     * handover restore writes reason itself, into a fresh record. */
+    char reason[PROC_REASON_INLINE];
 };
 
 void proc_init(struct proc *p, struct proc_conf *conf);
+/* Frees what the record holds besides its conf (a long reason). */
+void proc_release(struct proc *p);
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx);
 
@@ -134,6 +150,10 @@ void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
  * count from now, and the deadline follows (0 when there is none). Called at the decision
  * and again at the real spawn when that came later (queued, or deferred for leftovers). */
 void proc_start_clock(struct proc *p, uint64_t now);
+/* The reason (printf format), cut at PROC_REASON_MAX - 1 bytes. */
+void proc_set_reason(struct proc *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Why FATAL / the last failure, "" if none. */
+const char *proc_reason(const struct proc *p);
 /* Whether the process waits for a readiness signal rather than startsecs. */
 bool proc_waits_ready(const struct proc *p);
 

@@ -103,6 +103,7 @@ void svc_free(void *ptr)
     struct service *svc = ptr;
 
     proc_conf_free(svc->p.conf);
+    proc_release(&svc->p);
     if (svc->next_conf != NULL)
         proc_conf_free(svc->next_conf);
     health_free(svc->health);
@@ -458,7 +459,7 @@ static void fire(struct service *svc, enum config_event event, int wait_status)
         .restarts = p->restarts,
         .uptime_s = wait_status != -1 ? p->last_run_ns / NS_PER_SEC
                     : p->pid && now > p->start_ns ? (now - p->start_ns) / NS_PER_SEC : 0,
-        .reason = p->reason,
+        .reason = proc_reason(p),
     };
     alerts_fire(svc->sup->alerts, &ae);
 }
@@ -508,9 +509,8 @@ static void on_health(void *ctx, bool ok, int failures, const char *reason)
     log_msg(LOG_LVL_WARN, "%s: health check failed (%d of %d): %s", svc->display, failures,
             svc->p.conf->healthcheck_retries, reason);
     if (health_should_restart(svc->health) && svc->p.state == PROC_RUNNING) {
-        snprintf(svc->p.reason, sizeof(svc->p.reason), "health check failed %d times: %s",
-                 failures, reason);
-        log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, svc->p.reason);
+        proc_set_reason(&svc->p, "health check failed %d times: %s", failures, reason);
+        log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, proc_reason(&svc->p));
         fire(svc, CONFIG_EV_HEALTH_FAILED, -1);
         struct proc_event ev = {.kind = EV_HEALTH_FAILED};
         sup_apply(svc, &ev); /* stops it, then restarts it like a crash (and backs off) */

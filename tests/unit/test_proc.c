@@ -162,7 +162,7 @@ TEST(init)
     CHECK_INT(p.restarts, 0);
     CHECK(!p.pending_start);
     CHECK_INT(p.last_status, -1);
-    CHECK_STR(p.reason, "");
+    CHECK_STR(proc_reason(&p), "");
     CHECK(!proc_has_process(&p));
 }
 
@@ -348,7 +348,7 @@ TEST(start_from_exited_and_fatal_spawns)
         CHECK_INT(p.deadline_ns, t + SEC(1));
         CHECK_INT(p.start_ns, t);
         CHECK_INT(p.backoff, 0);
-        CHECK_STR(p.reason, "");
+        CHECK_STR(proc_reason(&p), "");
     }
 }
 
@@ -399,9 +399,9 @@ TEST(backoff_delays_then_fatal)
     CHECK_INT(fx.to, PROC_FATAL);
     CHECK_INT(p.deadline_ns, 0);
     CHECK_INT(spawns, 4); /* startretries=3: the first try and three retries */
-    CHECK(p.reason[0] != '\0');
-    CHECK_CONTAINS(p.reason, "startsecs=5");
-    CHECK_CONTAINS(p.reason, "4 tries");
+    CHECK(proc_reason(&p)[0] != '\0');
+    CHECK_CONTAINS(proc_reason(&p), "startsecs=5");
+    CHECK_CONTAINS(proc_reason(&p), "4 tries");
     CHECK_CONTAINS(fx.msg, "giving up");
     CHECK(!proc_has_process(&p));
     /* FATAL stays FATAL: no stray deadline brings it back. */
@@ -467,7 +467,7 @@ TEST(fork_failed_backs_off)
     fx = deliver(&p, EV_TIMER, p.deadline_ns);
     fx = send_fork_failed(&p, ENOMEM, p.start_ns);
     CHECK_INT(fx.to, PROC_FATAL);
-    CHECK(p.reason[0] != '\0');
+    CHECK(proc_reason(&p)[0] != '\0');
 }
 
 TEST(running_resets_backoff)
@@ -515,13 +515,13 @@ TEST(start_from_fatal_resets_backoff)
     (void)deliver(&p, EV_TIMER, p.deadline_ns);
     fx = send_exit(&p, ST_EXIT(1), p.start_ns + MSEC(10));
     CHECK_INT(fx.to, PROC_FATAL);
-    CHECK(p.reason[0] != '\0');
+    CHECK(proc_reason(&p)[0] != '\0');
     t = p.start_ns + SEC(60);
     fx = deliver(&p, EV_START, t);
     CHECK(fx.spawn);
     CHECK_INT(fx.from, PROC_FATAL);
     CHECK_INT(p.backoff, 0);
-    CHECK_STR(p.reason, "");
+    CHECK_STR(proc_reason(&p), "");
     /* A fresh budget: the next failure is a 1 s backoff, not FATAL. */
     fx = send_exit(&p, ST_EXIT(1), t + MSEC(10));
     CHECK_INT(fx.to, PROC_BACKOFF);
@@ -990,7 +990,7 @@ TEST(exec_failed_is_fatal_with_reason)
         struct proc_conf c;
         struct proc p;
         struct proc_effects fx;
-        char reason[sizeof(p.reason)];
+        char reason[PROC_REASON_MAX];
 
         conf_defaults(&c);
         proc_init(&p, &c);
@@ -1001,19 +1001,19 @@ TEST(exec_failed_is_fatal_with_reason)
         CHECK_INT(fx.from, PROC_STARTING);
         CHECK_INT(fx.to, PROC_FATAL);
         CHECK_INT(p.deadline_ns, 0);
-        CHECK_CONTAINS(p.reason, cases[i].what);
-        CHECK_CONTAINS(p.reason, strerror(cases[i].err));
+        CHECK_CONTAINS(proc_reason(&p), cases[i].what);
+        CHECK_CONTAINS(proc_reason(&p), strerror(cases[i].err));
         CHECK_CONTAINS(fx.msg, cases[i].what);
         CHECK_CONTAINS(fx.msg, strerror(cases[i].err));
         CHECK_INT(p.backoff, 0); /* FATAL at once, not a crash loop */
 
         /* The failed child then exits 127 and is reaped: nothing changes. */
-        memcpy(reason, p.reason, sizeof(reason));
+        snprintf(reason, sizeof(reason), "%s", proc_reason(&p));
         fx = send_exit(&p, ST_EXIT(127), T0 + MSEC(2));
         check_no_action(&fx, PROC_FATAL);
         CHECK(!fx.unexpected_exit);
         CHECK_STR(fx.msg, "");
-        CHECK_STR(p.reason, reason);
+        CHECK_STR(proc_reason(&p), reason);
         CHECK_INT(p.deadline_ns, 0);
         CHECK_INT(p.restarts, 0);
         CHECK(!proc_has_process(&p)); /* reaped */
@@ -1031,8 +1031,8 @@ TEST(exec_failed_without_words)
     (void)deliver(&p, EV_START, T0);
     fx = send_exec_failed(&p, 0, NULL, ENOEXEC, T0);
     CHECK_INT(fx.to, PROC_FATAL);
-    CHECK_CONTAINS(p.reason, strerror(ENOEXEC));
-    CHECK(p.reason[0] != '\0');
+    CHECK_CONTAINS(proc_reason(&p), strerror(ENOEXEC));
+    CHECK(proc_reason(&p)[0] != '\0');
 }
 
 TEST(exec_failed_while_stopping_is_fatal_and_drops_pending_start)
@@ -1332,8 +1332,8 @@ TEST(shortage_waits_without_counting_startretries)
         CHECK_INT(p.shortage_err, EAGAIN);
         CHECK_INT(p.shortage_tries, i + 1);
         CHECK_INT(p.restarts, 0);
-        CHECK(strstr(p.reason, "waiting for a free process slot") == p.reason);
-        CHECK(strstr(p.reason, "cannot fork: Resource temporarily unavailable") != NULL);
+        CHECK(strstr(proc_reason(&p), "waiting for a free process slot") == proc_reason(&p));
+        CHECK(strstr(proc_reason(&p), "cannot fork: Resource temporarily unavailable") != NULL);
         CHECK_INT(p.deadline_ns - t, MSEC(expect_ms));
         t = p.deadline_ns;
         fx = deliver(&p, EV_TIMER, t);
@@ -1350,7 +1350,7 @@ TEST(shortage_waits_without_counting_startretries)
     CHECK(!fx.shortage_entered);
     CHECK_INT(p.shortage_err, 0);
     CHECK_INT(p.shortage_tries, 0);
-    CHECK_STR(p.reason, "");
+    CHECK_STR(proc_reason(&p), "");
     fx = deliver(&p, EV_TIMER, t + SEC(1));
     CHECK_INT(fx.to, PROC_RUNNING);
     CHECK(!fx.shortage_exited);
@@ -1385,8 +1385,8 @@ TEST(shortage_names_the_resource_and_starts_afresh)
         p.pid = 0;
         fx = send_shortage(&p, cases[i].err, "create a pipe", t);
         CHECK(fx.shortage_entered);
-        CHECK(strstr(p.reason, cases[i].words) != NULL);
-        CHECK(strstr(p.reason, "cannot create a pipe: ") != NULL);
+        CHECK(strstr(proc_reason(&p), cases[i].words) != NULL);
+        CHECK(strstr(proc_reason(&p), "cannot create a pipe: ") != NULL);
         CHECK(strstr(fx.msg, "startretries not counted") != NULL);
         fx = deliver(&p, EV_TIMER, p.deadline_ns);
         CHECK(fx.spawn);
@@ -1402,6 +1402,7 @@ TEST(shortage_names_the_resource_and_starts_afresh)
         fx = send_shortage(&p, cases[i].err, "fork", t);
         CHECK(fx.shortage_entered);
         CHECK_INT(p.deadline_ns - t, MSEC(PROC_SHORTAGE_FIRST_MS));
+        proc_release(&p);
     }
     CHECK(!proc_err_is_shortage(ENOENT));
     CHECK(!proc_err_is_shortage(0));
@@ -1425,7 +1426,7 @@ TEST(shortage_stop_and_other_failures)
     CHECK_INT(fx.to, PROC_STOPPED);
     CHECK(!fx.shortage_exited);
     CHECK_INT(p.shortage_err, 0);
-    CHECK_STR(p.reason, "");
+    CHECK_STR(proc_reason(&p), "");
     fx = deliver(&p, EV_START, T0 + MSEC(20));
     CHECK(fx.spawn);
     p.pid = 0;
@@ -1435,9 +1436,10 @@ TEST(shortage_stop_and_other_failures)
     fx = send_exec_failed(&p, 1, "execute /nope", ENOENT, p.start_ns);
     CHECK(fx.shortage_exited);
     CHECK_INT(fx.to, PROC_FATAL);
-    CHECK(strstr(p.reason, "execute /nope") != NULL);
+    CHECK(strstr(proc_reason(&p), "execute /nope") != NULL);
 
     /* A fork failure that is not a shortage still counts against startretries. */
+    proc_release(&p);
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     p.pid = 0;
@@ -1448,6 +1450,7 @@ TEST(shortage_stop_and_other_failures)
 
     /* A child that reported the shortage after a restart was asked for (STOPPING with a
      * pending start) waits for it; without a pending start it is simply stopped. */
+    proc_release(&p);
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     (void)deliver(&p, EV_STOP, T0 + MSEC(1));
@@ -1460,12 +1463,14 @@ TEST(shortage_stop_and_other_failures)
     fx = send_exit(&p, ST_EXIT(127), T0 + MSEC(4));
     CHECK_INT(fx.to, PROC_BACKOFF);
     CHECK_INT(p.pid, 0);
+    proc_release(&p);
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     (void)deliver(&p, EV_STOP, T0 + MSEC(1));
     fx = send_shortage(&p, EAGAIN, "execute", T0 + MSEC(3));
     CHECK_INT(fx.to, PROC_STOPPED);
     CHECK(!fx.shortage_entered);
+    proc_release(&p);
 }
 
 TEST(unknown_state_start_and_stop)
@@ -1571,7 +1576,7 @@ TEST(readiness_timeout_is_a_failed_start)
     CHECK_INT(fx.to, PROC_STOPPING);
     fx = send_exit(&p, ST_SIG(SIGTERM), t + MSEC(10));
     CHECK_INT(fx.to, PROC_FATAL);
-    CHECK(strstr(p.reason, "not ready within startwaitsecs=5 in 2 tries") != NULL);
+    CHECK(strstr(proc_reason(&p), "not ready within startwaitsecs=5 in 2 tries") != NULL);
 }
 
 /* Exiting before it is ready is a failed start even after startsecs. */
