@@ -22,30 +22,26 @@
 
 struct supervisor;
 
-/* One supervised process instance. */
+/* One supervised process instance. Tend keeps one per program: the fields are ordered so
+ * that there is no padding between them (the flags are together at the end). */
 struct service {
     struct proc p;             /* policy state; p.conf is owned */
     struct supervisor *sup;
     struct timer timer;        /* mirrors p.deadline_ns */
     struct service *spawn_next, *spawn_prev; /* in the spawn queue (launch.c) */
-    bool spawn_queued;
-    bool resume_spawn;         /* restored while queued: sup_resume queues it again */
     /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
     pid_t launcher_pid;        /* the command we spawned, until it exits */
-    unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
-    bool adopted;              /* p.pid came from the pidfile */
     uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
+    unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
     int ino_fd;                /* inotify on the pidfile's directory while waiting */
+    int pidfd;                 /* adopted process that is not our descendant */
     struct watcher ino_w;
     struct timer pidfile_timer; /* how long we wait for a valid pidfile */
-    int pidfd;                 /* adopted process that is not our descendant */
     struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     struct health *health;     /* NULL without healthcheck= */
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
-    bool removing;             /* reload removed it: drop once it has no process */
     struct cgroup_svc *cg;     /* its process tree (cgroup.c) */
-    bool spawn_deferred;       /* a start waits until the last instance's leftovers are gone */
     char *display;             /* "group:name", or "name" when the group has its name */
     /* handover (a supervisor restart continues from here) */
     int slot;                  /* its slot in the handover state, -1: none */
@@ -69,6 +65,12 @@ struct service {
     bool dep_wait_start;       /* start once everything it needs is ready */
     bool dep_wait_stop;        /* stop once nothing that needs it runs any more */
     bool dep_start_after_stop; /* ... then start again (a restart) */
+    /* the other flags */
+    bool spawn_queued;         /* in the spawn queue */
+    bool resume_spawn;         /* restored while queued: sup_resume queues it again */
+    bool adopted;              /* pidfile= programs: p.pid came from the pidfile */
+    bool removing;             /* reload removed it: drop once it has no process */
+    bool spawn_deferred;       /* a start waits until the last instance's leftovers are gone */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
