@@ -504,7 +504,10 @@ int str_split_shell(const char *s, char ***out, size_t *count, const char **why)
                     cap = cap == 0 ? 8 : cap * 2;
                     words = xrealloc(words, cap * sizeof *words);
                 }
-                words[n++] = str_release(&word);
+                /* Exact copies (the scratch buffer grows in steps): a command's words
+                 * live as long as its program. */
+                words[n++] = xstrndup(str_cstr(&word), word.len);
+                str_clear(&word);
                 in_word = false;
             }
             if (c == '\0')
@@ -551,8 +554,8 @@ int str_split_shell(const char *s, char ***out, size_t *count, const char **why)
             p++;
         }
     }
-    if (words == NULL)
-        words = xmalloc(sizeof *words);
+    str_free(&word);
+    words = xrealloc(words, (n + 1) * sizeof *words); /* no spare room either */
     words[n] = NULL;
     *out = words;
     if (count != NULL)
