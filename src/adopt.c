@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -25,11 +26,38 @@ static void on_pidfile_timeout(struct timer *t, void *ctx);
 
 void adopt_init(struct service *svc)
 {
-    svc->ino_fd = -1;
-    svc->ino_w.fd = -1;
+    svc->ino_w = NULL;
     svc->pidfd = -1;
-    svc->pidfd_w.fd = -1;
+    svc->pidfd_w = NULL;
     timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
+}
+
+/* Watches fd (EPOLLIN) for svc in a watcher of its own: few services ever need one, so it is
+ * not in struct service. The watcher, or NULL/errno. */
+static struct watcher *watch_new(struct service *svc, int fd, watcher_fn *fn)
+{
+    struct watcher *w = malloc(sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    if (loop_add(&svc->sup->loop, w, fd, EPOLLIN, fn, svc) == -1) {
+        int err = errno;
+        free(w);
+        errno = err;
+        return NULL;
+    }
+    return w;
+}
+
+/* Stops a watcher of watch_new (the caller closes its fd) and frees it after the current
+ * batch of events, which may still hold one for it. */
+static void watch_end(struct service *svc, struct watcher **wp)
+{
+    if (*wp == NULL)
+        return;
+    loop_del(&svc->sup->loop, *wp);
+    loop_defer_free(&svc->sup->loop, free, *wp);
+    *wp = NULL;
 }
 
 bool adopt_pidfile_mode(const struct service *svc)
@@ -39,15 +67,22 @@ bool adopt_pidfile_mode(const struct service *svc)
 
 void adopt_wait_end(struct service *svc)
 {
-    loop_del(&svc->sup->loop, &svc->ino_w);
-    fd_close_quiet(svc->ino_fd);
-    svc->ino_fd = -1;
+    if (svc->ino_w != NULL) {
+        int fd = svc->ino_w->fd;
+        watch_end(svc, &svc->ino_w);
+        fd_close_quiet(fd);
+    }
     loop_timer_cancel(&svc->sup->loop, &svc->pidfile_timer);
+}
+
+bool adopt_waiting(const struct service *svc)
+{
+    return svc->ino_w != NULL || timer_armed(&svc->pidfile_timer);
 }
 
 void adopt_pidfd_end(struct service *svc)
 {
-    loop_del(&svc->sup->loop, &svc->pidfd_w);
+    watch_end(svc, &svc->pidfd_w);
     fd_close_quiet(svc->pidfd);
     svc->pidfd = -1;
 }
@@ -108,7 +143,9 @@ int adopt_pidfd_open(struct service *svc, pid_t pid, unsigned long long start_ti
 
 int adopt_pidfd_watch(struct service *svc)
 {
-    return loop_add(&svc->sup->loop, &svc->pidfd_w, svc->pidfd, EPOLLIN, on_pidfd, svc);
+    if (svc->pidfd_w == NULL)
+        svc->pidfd_w = watch_new(svc, svc->pidfd, on_pidfd);
+    return svc->pidfd_w != NULL ? 0 : -1;
 }
 
 static void adopt(struct service *svc, pid_t pid, unsigned long long start_ticks)
@@ -266,7 +303,7 @@ static void on_pidfile_event(struct watcher *w, uint32_t events)
 
     (void)events;
     /* Drain; which entry changed matters little: one read of the pidfile decides. */
-    while (fd_read(svc->ino_fd, buf, sizeof(buf)) > 0)
+    while (fd_read(w->fd, buf, sizeof(buf)) > 0)
         ;
     adopt_try_pidfile(svc);
 }
@@ -304,15 +341,12 @@ void adopt_wait_begin(struct service *svc)
 
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->pidfile) : 1,
              slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");
-    svc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (svc->ino_fd == -1 ||
-        inotify_add_watch(svc->ino_fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
-        loop_add(&svc->sup->loop, &svc->ino_w, svc->ino_fd, EPOLLIN, on_pidfile_event, svc)) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd == -1 || inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
+        (svc->ino_w = watch_new(svc, fd, on_pidfile_event)) == NULL) {
         /* Without inotify the deadline still decides; the pidfile is read then. */
         log_msg(LOG_LVL_WARN, "%s: cannot watch %s: %s", svc->display, dir, strerror(errno));
-        loop_del(&svc->sup->loop, &svc->ino_w);
-        fd_close_quiet(svc->ino_fd);
-        svc->ino_fd = -1;
+        fd_close_quiet(fd);
     }
     (void)loop_timer_arm(&svc->sup->loop, &svc->pidfile_timer,
                          timer_now_ns() + (uint64_t)wait_s * NS_PER_SEC);

@@ -23,6 +23,8 @@ bool adopt_pidfile_mode(const struct service *svc);
 void adopt_wait_begin(struct service *svc);
 /* Stops waiting for the pidfile (inotify and deadline). */
 void adopt_wait_end(struct service *svc);
+/* Whether it waits for its pidfile (between adopt_wait_begin and adopt_wait_end). */
+bool adopt_waiting(const struct service *svc);
 /* Reads the pidfile once and adopts the daemon it names if it is valid. */
 void adopt_try_pidfile(struct service *svc);
 

@@ -610,7 +610,7 @@ void sup_exited(struct supervisor *sup, pid_t pid, int status, bool from_keeper,
             /* It forked into the background and exited, as a daemonizing program
              * does. The daemon is found through the pidfile. */
             svc->p.pid = 0;
-            if (svc->ino_fd != -1 || timer_armed(&svc->pidfile_timer))
+            if (adopt_waiting(svc))
                 adopt_try_pidfile(svc);
             handover_save(svc);
             return;

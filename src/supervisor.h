@@ -33,11 +33,12 @@ struct service {
     pid_t launcher_pid;        /* the command we spawned, until it exits */
     uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
     unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
-    int ino_fd;                /* inotify on the pidfile's directory while waiting */
     int pidfd;                 /* adopted process that is not our descendant */
-    struct watcher ino_w;
+    /* inotify on the pidfile's directory while waiting (its fd is the watcher's), and the
+     * watch on pidfd: allocated while there is one (adopt.c), NULL otherwise */
+    struct watcher *ino_w;
+    struct watcher *pidfd_w;
     struct timer pidfile_timer; /* how long we wait for a valid pidfile */
-    struct watcher pidfd_w;
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     struct health *health;     /* NULL without healthcheck= */
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
