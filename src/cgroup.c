@@ -54,6 +54,7 @@ struct cgroup_tree {
     char why[256];
 };
 
+/* One per program: the fields are ordered so that there is no padding between them. */
 struct cgroup_svc {
     struct cgroup_tree *t;
     struct cgroup_svc *next;
@@ -62,17 +63,17 @@ struct cgroup_svc {
     char *v1_mem_dir, *v1_pids_dir; /* made when a limit needs them */
     long long oom_base;       /* OOM kills counted at the last spawn */
     pid_t pgid;               /* without cgroups: the group the last child led */
+    bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
     /* stopping leftovers */
     bool draining;
     bool killed;              /* SIGKILL sent */
     int sig;
-    long count;               /* how many there were */
     int events_fd;
+    long count;               /* how many there were */
     struct watcher events_w;
     struct timer timer;
     cgroup_empty_fn *on_empty;
     void *ctx;
-    bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
     struct cgroup_usage usage; /* cgroup_svc_usage's last reading, */
     uint64_t usage_ns;        /* and when (0: none for this instance) */
 };
