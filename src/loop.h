@@ -17,11 +17,13 @@
 struct watcher;
 typedef void watcher_fn(struct watcher *w, uint32_t events);
 
+/* Embedded in what owns the descriptor, and some of those exist once per program (its
+ * cgroup's events, its output streams): fd and urgent share a word, 24 bytes instead of 32. */
 struct watcher {
     int fd;           /* -1 when not registered */
+    bool urgent;      /* served before, and in between, ordinary events (loop_set_urgent) */
     watcher_fn *fn;   /* NULL once deleted: pending events are then skipped */
     void *ctx;
-    bool urgent;      /* served before, and in between, ordinary events (loop_set_urgent) */
 };
 
 struct loop_deferred {
