@@ -54,6 +54,17 @@ struct cgroup_tree {
     char why[256];
 };
 
+/* Stopping what is left of a service's tree after its main process has gone (from
+ * cgroup_svc_exited to drain_done). Allocated for the while: most programs leave nothing. */
+struct cgroup_drain {
+    int sig;                  /* the signal sent first */
+    bool killed;              /* SIGKILL sent */
+    int events_fd;            /* its cgroup.events while watched, else -1 */
+    long count;               /* how many there were */
+    struct watcher events_w;
+    struct timer timer;       /* SIGKILL after stopwaitsecs, then giving up */
+};
+
 /* One per program: the fields are ordered so that there is no padding between them. */
 struct cgroup_svc {
     struct cgroup_tree *t;
@@ -64,14 +75,7 @@ struct cgroup_svc {
     long long oom_base;       /* OOM kills counted at the last spawn */
     pid_t pgid;               /* without cgroups: the group the last child led */
     bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
-    /* stopping leftovers */
-    bool draining;
-    bool killed;              /* SIGKILL sent */
-    int sig;
-    int events_fd;
-    long count;               /* how many there were */
-    struct watcher events_w;
-    struct timer timer;
+    struct cgroup_drain *drain; /* stopping leftovers; NULL: not */
     cgroup_empty_fn *on_empty;
     void *ctx;
     struct cgroup_usage usage; /* cgroup_svc_usage's last reading, */
@@ -516,12 +520,9 @@ struct cgroup_svc *cgroup_svc_new(struct cgroup_tree *t, const char *name,
 
     cg->t = t;
     cg->name = xstrdup(name);
-    cg->events_fd = -1;
-    cg->events_w.fd = -1;
     cg->oom_base = -1;
     cg->on_empty = on_empty;
     cg->ctx = ctx;
-    timer_init(&cg->timer, on_drain_timer, cg);
     cg->next = t->svcs;
     t->svcs = cg;
     return cg;
@@ -536,20 +537,26 @@ struct cgroup_svc *cgroup_cmd_new(struct cgroup_tree *t, const char *name,
     return cg;
 }
 
-static void stop_watching(struct cgroup_svc *cg)
+/* Ends the drain, if any: its watch, its timer and, after the current batch of events (which
+ * may still hold one for its watcher), its memory. */
+static void stop_draining(struct cgroup_svc *cg)
 {
-    loop_del(cg->t->loop, &cg->events_w);
-    fd_close_quiet(cg->events_fd);
-    cg->events_fd = -1;
-    loop_timer_cancel(cg->t->loop, &cg->timer);
+    struct cgroup_drain *d = cg->drain;
+
+    if (d == NULL)
+        return;
+    loop_del(cg->t->loop, &d->events_w);
+    fd_close_quiet(d->events_fd);
+    loop_timer_cancel(cg->t->loop, &d->timer);
+    loop_defer_free(cg->t->loop, free, d);
+    cg->drain = NULL;
 }
 
 void cgroup_svc_release(struct cgroup_svc *cg)
 {
     if (cg == NULL)
         return;
-    stop_watching(cg);
-    cg->draining = false;
+    stop_draining(cg);
 }
 
 void cgroup_svc_free(struct cgroup_svc *cg)
@@ -968,8 +975,8 @@ static bool populated(const struct cgroup_svc *cg)
 {
     char buf[256];
 
-    if (cg->events_fd != -1) {
-        ssize_t n = pread(cg->events_fd, buf, sizeof(buf) - 1, 0);
+    if (cg->drain != NULL && cg->drain->events_fd != -1) {
+        ssize_t n = pread(cg->drain->events_fd, buf, sizeof(buf) - 1, 0);
         if (n < 0)
             return true;
         buf[n] = '\0';
@@ -987,11 +994,12 @@ static bool tree_empty(const struct cgroup_svc *cg)
 
 static void drain_done(struct cgroup_svc *cg)
 {
-    stop_watching(cg);
-    cg->draining = false;
-    log_msg(LOG_LVL_INFO, "killed %ld leftover process%s of %s (SIG%s)", cg->count,
-            cg->count == 1 ? "" : "es", cg->name,
-            cg->killed ? "KILL" : sig_name(cg->sig) ? sig_name(cg->sig) : "?");
+    struct cgroup_drain *d = cg->drain;
+
+    log_msg(LOG_LVL_INFO, "killed %ld leftover process%s of %s (SIG%s)", d->count,
+            d->count == 1 ? "" : "es", cg->name,
+            d->killed ? "KILL" : sig_name(d->sig) ? sig_name(d->sig) : "?");
+    stop_draining(cg);
     if (!cg->t->active)
         cg->pgid = 0; /* the group is gone: its id may be reused */
     if (cg->on_empty != NULL)
@@ -1003,26 +1011,27 @@ static void on_events(struct watcher *w, uint32_t events)
     struct cgroup_svc *cg = w->ctx;
 
     (void)events;
-    if (cg->draining && !populated(cg))
+    if (cg->drain != NULL && !populated(cg))
         drain_done(cg);
 }
 
 static void on_drain_timer(struct timer *tm, void *ctx)
 {
     struct cgroup_svc *cg = ctx;
+    struct cgroup_drain *d = cg->drain;
 
     (void)tm;
-    if (!cg->draining)
+    if (d == NULL)
         return;
-    if (!cg->killed) {
-        cg->killed = true;
+    if (!d->killed) {
+        d->killed = true;
         log_msg(LOG_LVL_WARN, "%s: leftovers still alive after SIG%s: sending SIGKILL",
-                cg->name, sig_name(cg->sig) ?: "?");
+                cg->name, sig_name(d->sig) ?: "?");
         if (cg->t->active) {
             (void)signal_cgroup(cg, SIGKILL);
             /* The cgroup empties within moments: the events watcher ends the wait. A tree
              * stuck in the kernel (D state) is waited for once more, then given up on. */
-            if (loop_timer_arm(cg->t->loop, &cg->timer, timer_now_ns() + 5 * NS_PER_SEC) == -1)
+            if (loop_timer_arm(cg->t->loop, &d->timer, timer_now_ns() + 5 * NS_PER_SEC) == -1)
                 drain_done(cg);
             return;
         }
@@ -1038,52 +1047,61 @@ static void on_drain_timer(struct timer *tm, void *ctx)
 void cgroup_svc_exited(struct cgroup_svc *cg, const struct proc_conf *c, bool force)
 {
     struct cgroup_tree *t;
+    struct cgroup_drain *d;
 
-    if (cg == NULL || cg->draining || (!force && !c->stopleftovers))
+    if (cg == NULL || cg->drain != NULL || (!force && !c->stopleftovers))
         return;
     t = cg->t;
+    if (t->active ? cg->dir == NULL : tree_empty(cg))
+        return;
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        /* Known limit: out of memory, the leftovers are left, as with stopleftovers=false. */
+        log_msg(LOG_LVL_ERROR, "%s: cannot stop its leftover processes: %s", cg->name,
+                strerror(errno));
+        return;
+    }
+    d->events_fd = -1;
+    d->events_w.fd = -1;
+    timer_init(&d->timer, on_drain_timer, cg);
+    cg->drain = d;
     if (t->active) {
-        if (cg->dir == NULL)
-            return;
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/cgroup.events", cg->dir);
         /* Watch first, then look: an exit between the two is then seen either way. */
-        cg->events_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (cg->events_fd != -1 &&
-            loop_add(t->loop, &cg->events_w, cg->events_fd, EPOLLPRI, on_events, cg) == -1) {
-            fd_close_quiet(cg->events_fd);
-            cg->events_fd = -1;
+        d->events_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (d->events_fd != -1 &&
+            loop_add(t->loop, &d->events_w, d->events_fd, EPOLLPRI, on_events, cg) == -1) {
+            fd_close_quiet(d->events_fd);
+            d->events_fd = -1;
         }
         if (!populated(cg)) {
-            stop_watching(cg);
+            stop_draining(cg);
             return;
         }
-        if (cg->events_fd == -1)
+        if (d->events_fd == -1)
             log_msg(LOG_LVL_WARN, "%s: cannot watch %s: %s; relying on the SIGKILL deadline",
                     cg->name, path, strerror(errno));
-    } else if (tree_empty(cg)) {
-        return;
     }
-    cg->draining = true;
-    cg->killed = false;
-    cg->sig = c->stopsignal;
-    cg->count = t->active ? signal_cgroup(cg, c->stopsignal) : count_group(cg->pgid);
+    d->killed = false;
+    d->sig = c->stopsignal;
+    d->count = t->active ? signal_cgroup(cg, c->stopsignal) : count_group(cg->pgid);
     if (!t->active) {
         (void)kill(-cg->pgid, c->stopsignal); /* ESRCH: the group just emptied */
         (void)kill(-cg->pgid, SIGCONT);
     }
     log_msg(LOG_LVL_INFO, "%s: main process gone; stopping %ld leftover process%s with SIG%s",
-            cg->name, cg->count, cg->count == 1 ? "" : "es", sig_name(c->stopsignal) ?: "?");
-    if (loop_timer_arm(t->loop, &cg->timer,
+            cg->name, d->count, d->count == 1 ? "" : "es", sig_name(c->stopsignal) ?: "?");
+    if (loop_timer_arm(t->loop, &d->timer,
                        timer_now_ns() + (uint64_t)c->stopwaitsecs * NS_PER_SEC + 1) == -1)
         log_msg(LOG_LVL_ERROR, "%s: cannot arm a timer: %s", cg->name, strerror(errno));
-    if (t->active && cg->events_fd != -1 && !populated(cg))
+    if (t->active && d->events_fd != -1 && !populated(cg))
         drain_done(cg); /* they were quick */
 }
 
 bool cgroup_svc_busy(const struct cgroup_svc *cg)
 {
-    return cg != NULL && cg->draining;
+    return cg != NULL && cg->drain != NULL;
 }
 
 bool cgroup_svc_owns(const struct cgroup_svc *cg, pid_t pid, pid_t launcher_pid)
@@ -1182,7 +1200,7 @@ void cgroup_reaped(struct cgroup_tree *t)
     if (t == NULL || t->active)
         return;
     for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next) {
-        if (cg->draining && tree_empty(cg)) {
+        if (cg->drain != NULL && tree_empty(cg)) {
             drain_done(cg);
             return; /* the callback may have changed the list: the next reap looks again */
         }
@@ -1251,7 +1269,7 @@ bool cgroup_sweep(struct cgroup_tree *t)
         if (!t->sweep_started) {
             t->sweep_started = true;
             for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next) {
-                if (cg->dir != NULL && !cg->command && !cg->draining && populated(cg)) {
+                if (cg->dir != NULL && !cg->command && cg->drain == NULL && populated(cg)) {
                     struct proc_conf fake = {.stopsignal = SIGTERM,
                                              .stopwaitsecs = SWEEP_GRACE_S};
                     cgroup_svc_exited(cg, &fake, true);
@@ -1259,7 +1277,7 @@ bool cgroup_sweep(struct cgroup_tree *t)
             }
         }
         for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next)
-            busy = busy || (cg->draining && !cg->command);
+            busy = busy || (cg->drain != NULL && !cg->command);
         if (!busy)
             t->sweep_done = true;
         return busy;
