@@ -302,7 +302,7 @@ static void queue_wake(struct launch_queue *q)
 {
     bool soon = q->len > 0 && q->len <= LAUNCH_SOON_MAX;
 
-    loop_wake_set(&q->soon, soon && q->soon.fd != -1);
+    loop_wake_set(&q->soon, soon); /* a no-op when it could not be set up */
     loop_wake_set(&q->wake, q->len > 0 && (!soon || q->soon.fd == -1));
 }
 
@@ -320,7 +320,7 @@ static void on_queue(struct watcher *w, uint32_t events)
         if (timer_now_ns() - start >= SLICE_NS)
             break;
     }
-    queue_wake(q); /* emptied: the loop sleeps again */
+    queue_wake(q); /* the wake for what is left: none once emptied, the loop sleeps */
 }
 
 int launch_init(struct supervisor *sup)
