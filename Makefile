@@ -162,8 +162,9 @@ install: build/tend build/tend-keeper build/tend-web
 	install -m 0644 completion/_tend $(DESTDIR)$(ZSHCOMPDIR)/_tend
 
 # A static binary for containers (musl from Debian's musl-tools): one file, no NSS, no
-# shared libraries. Stripped, as it is shipped as it is; its size is printed.
-STATICFLAGS := -O2
+# shared libraries. Stripped, as it is shipped as it is; its size is printed. Debian has no
+# liburing for musl: this build holds no pipe in an io_uring (fdring.h, TEND_NO_IO_URING).
+STATICFLAGS := -O2 -DTEND_NO_IO_URING
 build/static/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(BASEFLAGS) $(STATICFLAGS) $(WARN) -c $< -o $@

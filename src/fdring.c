@@ -15,11 +15,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
 #include "fdring.h"
 #include "log.h"
 #include "util/fd.h"
+
+#ifndef TEND_NO_IO_URING
+#include <liburing.h>
 
 #define RING_SQ 256
 #define RING_CQ 4096
@@ -570,3 +571,100 @@ void fdring_close(void)
     R.up = false;
     R.adopting = false;
 }
+
+#else /* TEND_NO_IO_URING: a build without liburing (the static one) holds nothing past the
+       * limit; fdbudget then counts every pipe as a descriptor, as without io_uring. */
+
+bool fdring_available(void)
+{
+    return false;
+}
+
+int fdring_open(struct loop *loop, unsigned slots)
+{
+    (void)loop;
+    (void)slots;
+    errno = ENOSYS;
+    return -1;
+}
+
+int fdring_adopt(struct loop *loop, int fd, unsigned slots)
+{
+    (void)loop;
+    (void)fd;
+    (void)slots;
+    errno = ENOSYS;
+    return -1;
+}
+
+int fdring_claim(int slot)
+{
+    (void)slot;
+    errno = EINVAL;
+    return -1;
+}
+
+int fdring_settle(void)
+{
+    return 0;
+}
+
+int fdring_ring_fd(void)
+{
+    return -1;
+}
+
+unsigned fdring_slots(void)
+{
+    return 0;
+}
+
+unsigned fdring_held(void)
+{
+    return 0;
+}
+
+int fdring_hold(int fd)
+{
+    (void)fd;
+    errno = ENODEV;
+    return -1;
+}
+
+int fdring_fd(int slot)
+{
+    (void)slot;
+    errno = EBADF;
+    return -1;
+}
+
+int fdring_watch(int slot, fdring_fn *fn, void *ctx)
+{
+    (void)slot;
+    (void)fn;
+    (void)ctx;
+    errno = EBADF;
+    return -1;
+}
+
+void fdring_unwatch(int slot)
+{
+    (void)slot;
+}
+
+bool fdring_watched(int slot)
+{
+    (void)slot;
+    return false;
+}
+
+void fdring_drop(int slot)
+{
+    (void)slot;
+}
+
+void fdring_close(void)
+{
+}
+
+#endif
