@@ -142,7 +142,8 @@ startsecs=0"
     printf '%s\nstdout_logfile=NONE\nstderr_logfile=NONE\n' "$conf" | write_conf
     start_tend
     wait_log "${TS}late \\(pid [0-9]+\\): STARTING -> RUNNING"
-    expect_file_match "$LOG" "descriptors: the programs need up to 0,"
+    # No pipe: only the pidfd a restarted supervisor would pin its process with.
+    expect_file_match "$LOG" "descriptors: the programs need up to 1,"
     printf '%s\nstdout_logfile=%s\nstderr_logfile=NONE\n' "$conf" "$T/late.log" | write_conf
     tendctl reload >/dev/null || fail "reload"
     "$H/waitfor" -t 15 "$T/late.log" '^line$' >/dev/null || fail "no line in late.log"
