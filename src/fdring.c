@@ -185,14 +185,8 @@ static void dispatch(void)
         log_msg(LOG_LVL_WARN, "fdring: cannot submit polls: %s", strerror(errno));
 }
 
-static void on_ring(struct watcher *w, uint32_t events)
-{
-    (void)w;
-    (void)events;
-    dispatch();
-}
-
-static void on_wake(struct watcher *w, uint32_t events)
+/* The ring's descriptor (completions came) and the wake (completions kept) alike. */
+static void on_ready(struct watcher *w, uint32_t events)
 {
     (void)w;
     (void)events;
@@ -278,9 +272,9 @@ static int attach_loop(struct loop *loop)
 {
     R.loop = loop;
     R.epoch = (uint32_t)getpid() & 0xfffffu;
-    if (loop_add(loop, &R.w, R.ring.ring_fd, EPOLLIN, on_ring, NULL) == -1)
+    if (loop_add(loop, &R.w, R.ring.ring_fd, EPOLLIN, on_ready, NULL) == -1)
         return -1;
-    if (loop_wake_init(loop, &R.wake, on_wake, NULL, false) == -1) {
+    if (loop_wake_init(loop, &R.wake, on_ready, NULL, false) == -1) {
         loop_del(loop, &R.w);
         return -1;
     }
@@ -350,23 +344,16 @@ int fdring_adopt(struct loop *loop, int fd, unsigned slots)
     }
     /* Submissions go on from where the last supervisor's stopped. */
     R.ring.sq.sqe_head = R.ring.sq.sqe_tail = io_uring_smp_load_acquire(R.ring.sq.ktail);
-    if (alloc_slots(slots) == -1) {
+    if (alloc_slots(slots) == -1 || attach_loop(loop) == -1) {
         int err = errno;
         /* The mapping goes, the descriptor stays the caller's. */
         R.ring.ring_fd = -1;
         io_uring_queue_exit(&R.ring);
+        free_slots(); /* accepts what alloc_slots did not allocate */
         errno = err;
         return -1;
     }
     R.nfree = 0; /* none until fdring_settle: the restore claims its slots first */
-    if (attach_loop(loop) == -1) {
-        int err = errno;
-        R.ring.ring_fd = -1;
-        io_uring_queue_exit(&R.ring);
-        free_slots();
-        errno = err;
-        return -1;
-    }
     R.up = true;
     R.adopting = true;
     /* The previous supervisor's completions are not ours (their epoch differs). */
