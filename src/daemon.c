@@ -532,6 +532,13 @@ int supervisor_main(int argc, char **argv)
                      strerror(errno));
             goto fail;
         }
+    } else if (fd_close_from(3, pid_fd) == -1) {
+        /* In the foreground stdio stays (the log goes there), but nothing else the caller
+         * left open: the keeper and every supervisor would hold it for good (a caller
+         * waiting for EOF on a pipe it gave us would wait as long as tend runs). */
+        snprintf(err, sizeof(err), "tend: cannot close inherited descriptors: %s\n",
+                 strerror(errno));
+        goto fail;
     }
     /* The keeper: this process, executed afresh (none of the parsing above stays in it).
      * The notification and the pidfile go through it to the first supervisor. */

@@ -843,6 +843,8 @@ EOF
 # Services inherit nothing of tend's: exactly fds 0, 1 and 2, whether or not their output
 # goes to a file, even though tend itself was given an extra descriptor and had report pipes
 # of other services open at the time. Nor tend's signal mask or ignored signals (SIGPIPE).
+# A foreground tend keeps its stdio but not that extra descriptor, in the keeper or the
+# supervisor.
 t_children_get_no_fds() {
     setup
     write_conf <<EOF
@@ -866,7 +868,12 @@ EOF
     exec 7>"$T/leak"   # not close-on-exec: tend inherits it, its children must not
     start_tend
     exec 7>&-
-    local n info
+    local n info pid f
+    for pid in "$KEEPER_PID" "$TEND_PID"; do
+        for f in /proc/$pid/fd/*; do
+            [ "$(readlink "$f")" != "$T/leak" ] || fail "tend ($pid) kept the caller's fd ${f##*/}"
+        done
+    done
     for n in plain logged; do
         info=$T/$n.info
         waitfor "$info" '^end$' || fail "$n did not start"
