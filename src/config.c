@@ -2557,6 +2557,11 @@ long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r)
     return c->rlimits != NULL ? c->rlimits[r] : PROC_RLIM_UNSET;
 }
 
+bool proc_conf_stdout_captured(const struct proc_conf *c)
+{
+    return c->kind != PROC_KIND_LISTENER || c->redirect_stderr;
+}
+
 bool proc_conf_expected(const struct proc_conf *c, int code)
 {
     return code >= 0 && code < 256 && (c->exitcodes[code / 64] >> (code % 64) & 1) != 0;

@@ -340,6 +340,10 @@ long long proc_conf_order(const struct proc_conf *c);
 long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r);
 /* Whether exit status code (0..255) is in c's exitcodes. */
 bool proc_conf_expected(const struct proc_conf *c, int code);
+/* Whether tend gives its stdout a capture pipe (stdout_logfile= and the other stdout_
+ * settings apply): not an event listener's, whose stdout speaks the protocol (events.c),
+ * unless redirect_stderr sends its stderr there. */
+bool proc_conf_stdout_captured(const struct proc_conf *c);
 
 /* The process with this name, or NULL. */
 const struct proc_conf *config_find_proc(const struct config *config, const char *name);

@@ -23,13 +23,14 @@ static unsigned long file_cost(enum log_target kind)
 
 unsigned long fdbudget_files(const struct proc_conf *c)
 {
-    return file_cost(c->stdout_logfile_kind) +
+    return (proc_conf_stdout_captured(c) ? file_cost(c->stdout_logfile_kind) : 0) +
            (c->redirect_stderr ? 0 : file_cost(c->stderr_logfile_kind));
 }
 
 static unsigned long streams_of(const struct proc_conf *c)
 {
-    return stream_cost(c->stdout_logfile_kind, c->stdout_syslog) +
+    return (proc_conf_stdout_captured(c) ? stream_cost(c->stdout_logfile_kind, c->stdout_syslog)
+                                         : 0) +
            (c->redirect_stderr ? 0 : stream_cost(c->stderr_logfile_kind, c->stderr_syslog));
 }
 

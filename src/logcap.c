@@ -1508,13 +1508,16 @@ static int make_confs(struct stream_conf c[2], const char *display, const struct
                       const char *childlogdir)
 {
     memset(c, 0, 2 * sizeof(*c));
-    if (make_stream_conf(&c[0], display, p->name, "stdout", p->stdout_logfile_kind,
-                         p->stdout_logfile, p->stdout_syslog, p->stdout_logfile_maxbytes,
-                         p->stdout_logfile_backups, p->stdout_timestamps, childlogdir) == -1)
-        return -1;
-    c[0].events = p->stdout_events;
+    /* An event listener's stdout is the protocol's pipe: its stream stays unused. */
+    if (proc_conf_stdout_captured(p)) {
+        if (make_stream_conf(&c[0], display, p->name, "stdout", p->stdout_logfile_kind,
+                             p->stdout_logfile, p->stdout_syslog, p->stdout_logfile_maxbytes,
+                             p->stdout_logfile_backups, p->stdout_timestamps, childlogdir) == -1)
+            return -1;
+        c[0].events = p->stdout_events;
+        c[0].capture_max = p->stdout_capture_maxbytes;
+    }
     c[1].events = p->stderr_events;
-    c[0].capture_max = p->stdout_capture_maxbytes;
     c[1].capture_max = p->stderr_capture_maxbytes;
     /* redirect_stderr: stderr shares stdout's pipe, so its own stream stays unused. */
     if (!p->redirect_stderr &&
@@ -1707,8 +1710,10 @@ bool logcap_wanted(const struct proc_conf *p)
 {
     /* As make_confs would make them: stderr's events and capture mode count even under
      * redirect_stderr. */
-    return p->stdout_logfile_kind != LOG_TARGET_NONE || p->stdout_syslog || p->stdout_events ||
-           p->stdout_capture_maxbytes > 0 || p->stderr_events || p->stderr_capture_maxbytes > 0 ||
+    return (proc_conf_stdout_captured(p) &&
+            (p->stdout_logfile_kind != LOG_TARGET_NONE || p->stdout_syslog || p->stdout_events ||
+             p->stdout_capture_maxbytes > 0)) ||
+           p->stderr_events || p->stderr_capture_maxbytes > 0 ||
            (!p->redirect_stderr &&
             (p->stderr_logfile_kind != LOG_TARGET_NONE || p->stderr_syslog));
 }

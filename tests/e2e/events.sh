@@ -573,4 +573,35 @@ CONF
     stop_tend
 }
 
+# A listener's stdout is the protocol's: tend gives it no capture pipe (none counted, none
+# held, its stdout_logfile= not opened), unless redirect_stderr sends its stderr there, where
+# its stderr's lines then land.
+t_listener_stdout_is_the_protocol() {
+    need_childutils
+    setup
+    make_listener
+    printf 'import sys\nsys.stderr.write("said on stderr\\n")\nsys.stderr.flush()\nexec(open(sys.argv[2]).read())\n' >"$T/loud.py"
+    write_conf <<CONF
+[eventlistener:quiet]
+command=$PY $T/listener.py $T/quiet.events
+events=PROCESS_STATE
+stdout_logfile=$T/quiet.out
+stderr_logfile=NONE
+[eventlistener:loud]
+command=$PY $T/loud.py $T/loud.events $T/listener.py
+events=PROCESS_STATE
+stdout_logfile=$T/loud.out
+redirect_stderr=true
+CONF
+    start_tend
+    # Each: its two protocol pipes and the pidfd of a process taken back; loud: its pipe.
+    wait_log "descriptors: the programs need up to 7, "
+    waitfor "$T/loud.out" '^said on stderr$' 15 >/dev/null || fail "loud's stderr is not in its log"
+    waitfor "$T/quiet.events" 'processname:loud ' 15 >/dev/null ||
+        fail "quiet got no event of loud; got: $(cat "$T/quiet.events" 2>/dev/null)"
+    [ ! -e "$T/quiet.out" ] || fail "quiet's stdout_logfile was opened: $(cat "$T/quiet.out")"
+    expect_eq "$(cat "$T/loud.out")" "said on stderr" "loud's log (its stderr, no protocol)"
+    stop_tend
+}
+
 run_tests

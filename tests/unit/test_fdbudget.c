@@ -58,7 +58,8 @@ TEST(each_thing_a_program_holds_is_counted)
         "[program:daemon]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
         "pidfile=/run/x.pid\n"
         "[eventlistener:ear]\ncommand=/bin/true\nevents=PROCESS_STATE\n"
-        "stderr_logfile=NONE\n");
+        "stderr_logfile=NONE\n"
+        "[eventlistener:loud]\ncommand=/bin/true\nevents=PROCESS_STATE\nredirect_stderr=true\n");
     CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
@@ -71,12 +72,14 @@ TEST(each_thing_a_program_holds_is_counted)
     CHECK_INT(cost(cfg, "dog"), 2);
     CHECK_INT(cost(cfg, "tcp"), 2);
     CHECK_INT(cost(cfg, "daemon"), 2);  /* its inotify watch, then the daemon's pidfd */
-    /* The protocol's two pipes, and the stdout pipe logcap keeps for it. */
-    CHECK_INT(cost(cfg, "ear"), 4);
+    /* The protocol's two pipes: its stdout is the protocol's, logcap gives it no pipe ... */
+    CHECK_INT(cost(cfg, "ear"), 3);
+    /* ... unless its stderr goes where stdout_logfile= says, through stdout's pipe. */
+    CHECK_INT(cost(cfg, "loud"), 4);
     struct fdbudget b;
     fdbudget_count(cfg, &b);
-    CHECK_INT(b.programs, 3 + 1 + 2 + 4 + 2 + 2 + 2 + 4);
-    CHECK_INT(b.streams, 2 + 0 + 1 + 2 + 0 + 0 + 0 + 1);
+    CHECK_INT(b.programs, 3 + 1 + 2 + 4 + 2 + 2 + 2 + 3 + 4);
+    CHECK_INT(b.streams, 2 + 0 + 1 + 2 + 0 + 0 + 0 + 0 + 1);
     config_free(cfg);
     char path[128];
     snprintf(path, sizeof path, "%s/t.conf", dir);
