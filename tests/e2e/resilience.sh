@@ -27,10 +27,13 @@ current_supervisor() {
     sed -n "s/.* started as pid \\([0-9]*\\) (keeper $KEEPER_PID).*/\\1/p" "$LOG" | tail -n 1
 }
 
-# "TAG COUNT" for every TAG=... in a live process's environment: one pass over /proc (a
-# zombie's environment reads empty; a process gone meanwhile is skipped by cat).
+# "TAG COUNT" for every TAG=... in the environment of a live process of this case's tend
+# (the programs inherit TEND_TEST_CASE from setup, so another run's programs with the same
+# tags do not count): one pass over /proc (a zombie's environment reads empty; a process gone
+# meanwhile is skipped by grep and cat).
 tag_counts() {
-    cat /proc/[0-9]*/environ 2>/dev/null |
+    grep -lzx -F "TEND_TEST_CASE=$T" /proc/[0-9]*/environ 2>/dev/null |
+        xargs -r cat 2>/dev/null |
         awk -v RS='\0' '/^TAG=/ { n[substr($0, 5)]++ } END { for (t in n) print t, n[t] }'
 }
 tag_count() { tag_counts | awk -v t="$1" '$1 == t { print $2; f = 1 } END { if (!f) print 0 }'; }

@@ -46,6 +46,7 @@ setup() {
     CONF=$T/tend.conf
     LOG=$T/tend.log
     mkdir -p "$T/logs"
+    export TEND_TEST_CASE=$T   # inherited by tend and its programs: marks this case's processes
     export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T/asan"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/ubsan"
     trap cleanup EXIT
