@@ -248,7 +248,9 @@ int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
             return -1;
         }
         unsigned digit = (unsigned)(*p - '0');
-        if (v > (ULLONG_MAX - digit) / 10)
+        /* v * 10 + digit > ULLONG_MAX, with constant divisions (one per digit costs more
+         * than the rest of a status line's numbers). */
+        if (v > ULLONG_MAX / 10 || (v == ULLONG_MAX / 10 && digit > ULLONG_MAX % 10))
             overflow = true;
         else
             v = v * 10 + digit;
