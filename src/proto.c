@@ -149,11 +149,17 @@ static void buf_puts(struct proto_buf *b, const char *s)
     proto_buf_append(b, s, strlen(s));
 }
 
+/* Without printf: a status reply of 1,000 programs holds 11,000 of these numbers. */
 static void buf_put_uint(struct proto_buf *b, unsigned long long v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%llu", v);
-    proto_buf_append(b, num, (size_t)n);
+    char num[20]; /* ULLONG_MAX has 20 digits */
+    char *p = num + sizeof num;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    proto_buf_append(b, p, (size_t)(num + sizeof num - p));
 }
 
 /* Appends " " and the encoded text, cut to max bytes; nothing when text is NULL or empty. */
@@ -186,10 +192,11 @@ static void buf_put_kv_uint(struct proto_buf *b, const char *key, unsigned long 
 /* A signed decimal, for priorities. */
 static void buf_put_kv_int(struct proto_buf *b, const char *key, long long v)
 {
-    char num[24];
-
-    snprintf(num, sizeof num, "%lld", v);
-    buf_put_kv(b, key, num);
+    proto_buf_append(b, " ", 1);
+    buf_puts(b, key);
+    proto_buf_append(b, v < 0 ? "=-" : "=", v < 0 ? 2 : 1);
+    /* The magnitude in unsigned arithmetic: -LLONG_MIN does not fit a long long. */
+    buf_put_uint(b, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
 }
 
 static void set_why(char *why, size_t why_len, const char *fmt, ...)
@@ -802,13 +809,17 @@ static bool is_kind_word(const char *w)
     return w[0] != '\0';
 }
 
+static bool is_key_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
 static bool is_key(const char *w, size_t len)
 {
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
-        char c = w[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+        if (!is_key_char(w[i]))
             return false;
     }
     return true;
@@ -834,11 +845,10 @@ static const char *const proc_keys[K_COUNT] = {
  * from the start only then: a line costs about one comparison a key, not n/2. */
 static int key_index(const char *key, const char *const keys[], int n, int *next)
 {
-    int from = *next < n ? *next : 0;
+    int k = *next < n ? *next : 0;
 
-    for (int i = 0; i < n; i++) {
-        int k = (from + i) % n;
-        if (strcmp(key, keys[k]) == 0) {
+    for (int i = 0; i < n; i++, k = k + 1 < n ? k + 1 : 0) {
+        if (key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
             *next = k + 1;
             return k;
         }
@@ -846,25 +856,55 @@ static int key_index(const char *key, const char *const keys[], int n, int *next
     return n;
 }
 
-static int parse_proc_words(char **words, long nwords, struct proto_proc *p)
+/* The fields of a proc line, in place: s[0..end) is what follows "proc " (end is the line's
+ * NUL). One pass over the bytes, without splitting the line into words first: a status
+ * reply is thousands of these lines, and the client's cost is mostly theirs. The rules are
+ * the other lines' (split_words, then KEY=VALUE words): an empty word, a word without '='
+ * or a key with other bytes than [a-z0-9_-] makes the line malformed. */
+static int parse_proc_fields(char *s, char *end, struct proto_proc *p)
 {
     bool seen[K_COUNT] = {false};
     int next = 0;
     const char *why;
 
-    for (long i = 1; i < nwords; i++) {
-        char *eq = strchr(words[i], '=');
-        if (eq == NULL || !is_key(words[i], (size_t)(eq - words[i])))
-            return -1;
-        *eq = '\0';
-        char *value = eq + 1;
-        int k = key_index(words[i], proc_keys, K_COUNT, &next);
+    for (char *word = s; word != NULL;) {
+        /* The key: most often the one after the last (servers keep the table's order), and
+         * then its bytes need no other check. */
+        int k = next < K_COUNT ? next : 0;
+        const char *want = proc_keys[k];
+        char *eq = word;
+        while (*want != '\0' && *eq == *want) {
+            eq++;
+            want++;
+        }
+        if (*want == '\0' && *eq == '=') {
+            next = k + 1;
+        } else {
+            for (eq = word; is_key_char(*eq); eq++)
+                ; /* the line's NUL ends it at the latest */
+            if (eq == word || *eq != '=')
+                return -1; /* an empty word, a word without '=', a key with other bytes */
+            *eq = '\0';
+            k = key_index(word, proc_keys, K_COUNT, &next);
+        }
+        /* The value runs to the next space. Most values hold nothing to decode: the quick
+         * scan stops at a space or the end, else at a byte that decode_inplace judges. */
+        char *value = eq + 1, *v = value;
+        unsigned char c;
+        while ((c = (unsigned char)*v) > 0x20 && c != 0x7f && c != '%')
+            v++;
+        bool plain = c == ' ' || c == '\0'; /* the line holds no NUL before its end */
+        char *sp = plain ? (c == ' ' ? v : NULL) : memchr(v, ' ', (size_t)(end - v));
+        char *wend = sp != NULL ? sp : end;
+        word = sp != NULL ? sp + 1 : NULL; /* a space at the end: an empty word after it */
         if (k == K_COUNT)
             continue; /* a newer server's key: ignored, its value not even decoded */
         if (seen[k])
             return -1;
         seen[k] = true;
-        if (decode_inplace(value, strlen(value), &why) == -1)
+        if (plain)
+            *wend = '\0';
+        else if (decode_inplace(value, (size_t)(wend - value), &why) == -1)
             return -1;
         unsigned long long num = 0;
         if ((k == K_PID || k == K_UPTIME || k == K_RESTARTS || k == K_DROPPED ||
@@ -996,15 +1036,19 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     r->storage_ = xmalloc(len + 1);
     memcpy(r->storage_, line, len);
     r->storage_[len] = '\0';
+    if (len > 5 && memcmp(r->storage_, "proc ", 5) == 0) {
+        r->kind = PROTO_REPLY_PROC;
+        if (parse_proc_fields(r->storage_ + 5, r->storage_ + len, &r->proc) == -1)
+            goto fail;
+        return 0;
+    }
     long nwords = split_words(r->storage_, len, &words, &bad);
     if (nwords == -1 || !is_kind_word(words[0]))
         goto fail;
 
     const char *kind = words[0];
     if (strcmp(kind, "proc") == 0) {
-        r->kind = PROTO_REPLY_PROC;
-        if (parse_proc_words(words, nwords, &r->proc) == -1)
-            goto fail;
+        goto fail; /* "proc" and nothing else: no name, no state */
     } else if (strcmp(kind, "msg") == 0 || strcmp(kind, "data") == 0) {
         r->kind = kind[0] == 'm' ? PROTO_REPLY_MSG : PROTO_REPLY_DATA;
         if (nwords > 1) {

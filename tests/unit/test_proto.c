@@ -779,6 +779,13 @@ TEST(reply_proc_errors)
         "proc name=a state=RUNNING =x",            /* empty key */
         "proc name=a state=RUNNING Bad=x",         /* key outside [a-z0-9_-] */
         "proc  name=a state=RUNNING",              /* empty word */
+        "proc name=a  state=RUNNING",              /* empty word inside */
+        "proc name=a state=RUNNING ",              /* empty word at the end */
+        "proc",                                    /* no field at all */
+        "proc name=a\x01 state=RUNNING",           /* a control byte in a value */
+        "proc name=a%00 state=RUNNING",            /* an encoded NUL */
+        "proc name=a state=RUNNING pid=1=2",       /* '=' in a number */
+        "proc nam=a state=RUNNING",                /* a key that only begins like one */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct proto_reply r;
@@ -790,6 +797,27 @@ TEST(reply_proc_errors)
         CHECK_INT(errno, EINVAL);
         proto_reply_free(&r);
     }
+}
+
+/* The one-pass parse of proc lines: keys out of the server's order, a key that begins like
+ * a known one, an unknown key whose value would not decode, and values to decode. */
+TEST(reply_proc_one_pass)
+{
+    struct proto_reply r;
+
+    CHECK_INT(reply("proc namex=1 name=a%20b x-new=%zz\x01= pid=7 state=RUNNING "
+                    "group=g%25 restarts=3\n", &r), 0);
+    CHECK_INT(r.kind, PROTO_REPLY_PROC);
+    CHECK_STR(r.proc.name, "a b");
+    CHECK_STR(r.proc.state, "RUNNING");
+    CHECK_STR(r.proc.group, "g%");
+    CHECK_INT(r.proc.pid, 7);
+    CHECK_INT(r.proc.restarts, 3);
+    proto_reply_free(&r);
+    CHECK_INT(reply("proc name=a state=RUNNING exit=exit%20status%201 reason=", &r), 0);
+    CHECK_STR(r.proc.exit, "exit status 1");
+    CHECK_STR(r.proc.reason, "");
+    proto_reply_free(&r);
 }
 
 TEST(reply_other_kinds)
