@@ -943,6 +943,22 @@ static const char *log_settings(const struct sys *s)
     return "";
 }
 
+/* tend's minfds for n programs: room for every program's descriptors (at most 2 each) and
+ * tend's own, but never above the hard RLIMIT_NOFILE the peers get too: tend could only
+ * raise it as root with CAP_SYS_RESOURCE (else it warns), and a limit the others do not
+ * have is not equal footing. 10,000 programs ask for 20,256; the hard limit here is 20,000,
+ * and tend's fast configuration needs about one per program (fdbudget.h). */
+static long tend_minfds(int n)
+{
+    struct rlimit rl;
+    long want = 2L * n + 256;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+        (rlim_t)want > rl.rlim_max)
+        want = (long)rl.rlim_max;
+    return want;
+}
+
 static void write_tend_conf(struct sys *s)
 {
     char buf[8192];
@@ -954,7 +970,7 @@ static void write_tend_conf(struct sys *s)
              "[tend]\n"
              "logfile = %s\n"
              "socket = %s\n"
-             "minfds = %d\n"
+             "minfds = %ld\n"
              "cgroups = %s\n"
              "\n"
              "[program:%s]\n"
@@ -962,7 +978,7 @@ static void write_tend_conf(struct sys *s)
              "numprocs = %d\n"
              "numprocs_start = %d\n"
              "process_name = %%(program_name)s_%%(process_num)d\n",
-             s->label, s->log, s->ctl, 2 * n + 256,
+             s->label, s->log, s->ctl, tend_minfds(n),
              env_long("BENCH_TEND_CGROUPS", 1, 0, 1) == 1 ? "true" : "false", prog, g.beacon,
              g.sock_path, n, s->f.id_base);
     if (s->fast && s->writer_bytes == 0)
@@ -1798,7 +1814,7 @@ static uint64_t floor_killall(struct pid_idx *map)
     for (size_t i = 0; i < n; i++)
         (void)kill(g.of.pid[i], SIGKILL); /* our children, unreaped */
     for (size_t done = 0; done < n; done++) {
-        struct pid_idx key, *hit;
+        struct pid_idx key = {0}, *hit;
         key.pid = waitpid(-1, NULL, 0);
         if (key.pid == -1)
             fail("waitpid: %s", strerror(errno));
