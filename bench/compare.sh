@@ -102,20 +102,24 @@ if [[ ${#missing[@]} -gt 0 ]]; then
         chmod 755 /usr/sbin/policy-rc.d
         made_policy=1
     fi
+    # apt's chatter goes to a file of its own, shown only when the install fails.
+    aptlog=$(mktemp "${TMPDIR:-/tmp}/compare-apt.XXXXXX") || exit 1
+    rc=0
     if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        apt-get update -qq >/dev/null
+        apt-get update -qq >>"$aptlog" 2>&1 || rc=$?
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/tmp/compare-apt.$$ 2>&1
-    rc=$?
+    if [[ $rc -eq 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >>"$aptlog" 2>&1 || rc=$?
+    fi
     [[ $made_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
     if [[ $rc -ne 0 ]]; then
-        tail -20 /tmp/compare-apt.$$ >&2
-        rm -f /tmp/compare-apt.$$
-        echo "compare.sh: apt-get install failed" >&2
+        tail -40 "$aptlog" >&2
+        rm -f "$aptlog"
+        echo "compare.sh: apt-get failed (exit $rc; its last lines above)" >&2
         exit 1
     fi
-    rm -f /tmp/compare-apt.$$
+    rm -f "$aptlog"
     # No system instance may run: stop (by pid) any the install started.
     while read -r pid args; do
         [[ -n $pid ]] || continue
