@@ -178,6 +178,11 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 date0=$(date -u '+%Y-%m-%d %H:%M UTC')
 scen=$(IFS=,; echo "${scenarios[*]}")
 knobs=$(env | grep '^BENCH_' | sort | tr '\n' ' ')
+# How the BENCH_N phase will run: all systems up at once, or one at a time when the pids
+# would not fit (BENCH_SEQUENTIAL forces either); the driver decides again when it gets
+# there and prints its decision as a SETTINGS phase= line.
+plan=$("$driver" plan "$build/tend" "$beacon" 2>/dev/null | tail -1)
+knobs+="(BENCH_N phase: ${plan:-unknown})"
 {
     echo "tend vs peers: $date0 on $(uname -n): $(nproc) cores ($cpu)," \
         "kernel $(uname -r), load average $load0"

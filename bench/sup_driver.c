@@ -5,6 +5,7 @@
  *     sup_driver SCENARIO[,SCENARIO...] TEND BEACON
  *
  * SCENARIO: latency | rss | start | idle | status | killall | logs | all
+ *           plan: print how the BENCH_N phase would run (mode, process and fd budget), exit
  *
  * Every supervised program is sup_beacon: first thing in main it sends its CLOCK_MONOTONIC
  * time, pid and id to our unix datagram socket, then pauses. So "the program runs again" is a
@@ -40,6 +41,10 @@
  *   BENCH_LOG_MB=1024              MiB of lines the log writer writes
  *   BENCH_TEND_LOGCAP=0            1: tend's stdout_logfile= goes through its log capture
  *   BENCH_TEND_CGROUPS=1           0: tend runs with [tend] cgroups=false (process groups)
+ *   BENCH_SEQUENTIAL               1: the BENCH_N phase brings each system up, measures it and
+ *                                  brings it down before the next (floors first, alone);
+ *                                  0: all kept up at once; unset: sequential only when all
+ *                                  at once would not fit in pid_max / a pids cgroup
  *   BENCH_TMP                      where the scratch directories go (default /tmp)
  *   BENCH_KEEP=0                   1: keep the scratch directory */
 #include <dirent.h>
@@ -2000,10 +2005,19 @@ static void scenario_idle(struct sys *const *sys, size_t ns, int n)
     size_t np[MAX_SYS];
     long long c0[MAX_SYS] = {0}, c1[MAX_SYS] = {0}, s0[MAX_SYS] = {0}, s1[MAX_SYS] = {0};
     long long x0[MAX_SYS] = {0}, x1[MAX_SYS] = {0}, bc0, bc1, bx0, bx1;
-    pid_t own = g.of.pid[0];
+    pid_t own;
 
-    printf("== idle: %d programs up in each system, all at once; nothing happens for %ld s "
-           "(floor: a paused sup_beacon)\n", n, secs);
+    if (g.of.pid == NULL || g.of.n == 0 || g.of.pid[0] <= 0) {
+        /* Sequential mode: the floor's beacons are down; one paused beacon of our own. */
+        own_fleet(1);
+        fleet_arm(&g.of, 0);
+        own_spawn(0);
+        wait_fresh(&g.of, 1, 10 * NS_PER_SEC);
+    }
+    own = g.of.pid[0];
+    printf("== idle: %d programs up in %s; nothing happens for %ld s "
+           "(floor: a paused sup_beacon)\n", n, ns == 1 ? sys[0]->label : "each system, all at once",
+           secs);
     wait_sleeping(own);
     sleep_ns(500 * NS_PER_MS); /* settle: the last report pipes close, logs flush */
     for (size_t i = 0; i < ns; i++) {
@@ -2112,16 +2126,27 @@ static size_t prober_stop(pid_t pid, int rd_fd, uint64_t *v, size_t cap)
     return n;
 }
 
-static void scenario_killall(struct sys *const *sys, size_t ns, int n)
+struct big {
+    int n;
+    bool floor_inline; /* the floors alongside the first system (together); else first, alone */
+    uint64_t up[MAX_SYS][MAX_ROUNDS];
+    size_t nup[MAX_SYS];
+    uint64_t fl[MAX_ROUNDS]; /* the start floor */
+    size_t nfl;
+    uint64_t kb[MAX_ROUNDS]; /* the killall floor */
+    size_t nkb;
+    struct mem base;
+    struct pid_idx *map;
+};
+
+/* n programs of each system SIGKILLed at once, until all run again. The floor (b->kb) is
+ * measured after the first system's first round when b->floor_inline, else it was before. */
+static void scenario_killall(struct sys *const *sys, size_t ns, int n, struct big *b)
 {
     size_t rounds = (size_t)env_long("BENCH_ROUNDS", 3, 1, MAX_ROUNDS);
     uint64_t min_up = (uint64_t)env_long("BENCH_MIN_UP_MS", 2500, 0, 600000) * NS_PER_MS;
-    uint64_t back[MAX_ROUNDS], base[MAX_ROUNDS * MAX_SYS];
-    size_t nbase = 0;
-    struct pid_idx *map = calloc((size_t)n, sizeof(*map));
+    uint64_t back[MAX_ROUNDS];
 
-    if (map == NULL)
-        fail("out of memory");
     printf("== killall: %d programs SIGKILLed at once, until all run again (up to %zu rounds; "
            "every program up > %.1f s first)\n", n, rounds, (double)min_up / 1e9);
     for (size_t si = 0; si < ns; si++) {
@@ -2197,118 +2222,312 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n)
             if (s->kind == K_TEND)
                 printf(", all RUNNING in tend's log by %.1f ms", (double)(t_running - t0) / 1e6);
             printf("\n");
-            if (r == 0 && si == 0) { /* the floor once, right after the first system's first
-                                      * round (1,000 forks cost seconds here) */
-                base[nbase] = floor_killall(map);
+            if (r == 0 && si == 0 && b->floor_inline) { /* the floor once, right after the
+                                      * first system's first round (1,000 forks cost seconds
+                                      * here) */
+                b->kb[b->nkb] = floor_killall(b->map);
                 printf("  round %zu %-20s all back %.1f ms\n", r + 1, "floor",
-                       (double)base[nbase] / 1e6);
-                nbase++;
+                       (double)b->kb[b->nkb] / 1e6);
+                b->nkb++;
             }
         }
         check_alive_all();
-        double fl = median_ms(base, nbase);
+        double fl = median_ms(b->kb, b->nkb);
         result("killall_all_back", s, median_ms(back, done_rounds), "ms", done_rounds, fl,
                s->kind == K_TEND ? "<1000" : NULL);
         report_anomalies(s);
     }
-    if (nbase > 0)
-        result("killall_all_back", NULL, median_ms(base, nbase), "ms", nbase,
-               median_ms(base, nbase), NULL);
-    free(map);
+    if (b->nkb > 0 && b->floor_inline)
+        result("killall_all_back", NULL, median_ms(b->kb, b->nkb), "ms", b->nkb,
+               median_ms(b->kb, b->nkb), NULL);
 }
 
-/* The phase with n programs in every (fast) system: start, memory, idle, status, killall. */
-static void phase_big(bool do_start, bool do_rss, bool do_idle, bool do_status,
+/* ---- the n-program phase: one system after the other kept up, or each alone ---- */
+
+/* Tasks (processes and threads) a system runs with n programs, the programs included. */
+static long sys_tasks(const struct sys *s, int n)
+{
+    switch (s->kind) {
+    case K_TEND:
+        return n + 2 + 8; /* the keeper, the supervisor, a few threads (io_uring workers) */
+    case K_SUPERVISORD:
+        return n + 1;
+    case K_RUNIT: /* runsvdir, a runsv per program; nested: a runsv + runsvdir per 1,000 */
+        return 2L * n + 1 +
+               (n > RUNSVDIR_MAX ? 2L * ((n + RUNSVDIR_MAX - 1) / RUNSVDIR_MAX) : 0);
+    default: /* the scanner, a supervise process per program */
+        return 2L * n + 1;
+    }
+}
+
+static long read_long(const char *path)
+{
+    char buf[64];
+
+    if (read_small_file(path, buf, sizeof(buf)) <= 0 || buf[0] < '0' || buf[0] > '9')
+        return -1; /* absent, or "max" */
+    return strtol(buf, NULL, 10);
+}
+
+/* The fewest tasks left under a pids cgroup limit of ours and its ancestors (v1 and v2), or
+ * -1 when none is set; what it found goes into why. */
+static long cgroup_pids_free(char *why, size_t len)
+{
+    char buf[4096], path[PATH_MAX + 64];
+    long best = -1;
+
+    if (read_small_file("/proc/self/cgroup", buf, sizeof(buf)) <= 0)
+        return -1;
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *c1 = strchr(line, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+        const char *bases[2] = {NULL, NULL};
+        if (c2 == NULL)
+            continue;
+        *c2 = '\0';
+        if (strcmp(line, "0") == 0 && c1[1] == '\0') /* v2: / or /unified (hybrid) */
+            bases[0] = "/sys/fs/cgroup", bases[1] = "/sys/fs/cgroup/unified";
+        else if (word_in(c1 + 1, "pids"))
+            bases[0] = "/sys/fs/cgroup/pids";
+        for (int b = 0; b < 2 && bases[b] != NULL; b++) {
+            char rel[1024];
+            snprintf(rel, sizeof(rel), "%.1000s", c2 + 1);
+            for (;;) { /* this cgroup, then each ancestor */
+                snprintf(path, sizeof(path), "%s%s/pids.max", bases[b], rel);
+                long max = read_long(path);
+                snprintf(path, sizeof(path), "%s%s/pids.current", bases[b], rel);
+                long cur = read_long(path);
+                if (max >= 0 && cur >= 0 && (best < 0 || max - cur < best)) {
+                    best = max - cur;
+                    snprintf(why, len, "pids cgroup %s%.200s: %ld of %ld used", bases[b],
+                             rel[0] ? rel : "/", cur, max);
+                }
+                char *slash = strrchr(rel, '/');
+                if (slash == NULL || rel[0] == '\0')
+                    break;
+                *slash = '\0';
+            }
+        }
+    }
+    return best;
+}
+
+struct plan {
+    long free, together, largest;
+    bool sequential;
+    char text[768];
+};
+
+/* Whether the n-program phase fits with every system up at once (and the floor's n): else
+ * each system is brought up, measured and brought down before the next (BENCH_SEQUENTIAL=1
+ * forces it, =0 forbids it). Counts tasks against pid_max, threads-max, a pids cgroup and
+ * RLIMIT_NPROC, and the descriptors against the hard RLIMIT_NOFILE. */
+static void make_plan(struct plan *p, struct sys *const *sys, size_t ns, int n)
+{
+    long forced = env_long("BENCH_SEQUENTIAL", -1, 0, 1);
+    long pid_max = read_long("/proc/sys/kernel/pid_max");
+    long threads_max = read_long("/proc/sys/kernel/threads-max");
+    long tasks = 0, cg, margin = 500 + n / 20;
+    char lbuf[256], cgwhy[384] = "no pids cgroup limit", limit[160];
+    struct rlimit rl;
+    const char *slash;
+
+    if (read_small_file("/proc/loadavg", lbuf, sizeof(lbuf)) > 0 &&
+        (slash = strchr(lbuf, '/')) != NULL)
+        tasks = strtol(slash + 1, NULL, 10);
+    /* The kernel hands out pids up to pid_max and, after wrapping, none below 300. */
+    p->free = pid_max > 0 ? pid_max - 300 - tasks : 32768 - 300 - tasks;
+    snprintf(limit, sizeof(limit), "pid_max %ld - 300 reserved - %ld tasks now", pid_max,
+             tasks);
+    if (threads_max > 0 && threads_max - tasks < p->free) {
+        p->free = threads_max - tasks;
+        snprintf(limit, sizeof(limit), "threads-max %ld - %ld tasks now", threads_max, tasks);
+    }
+    cg = cgroup_pids_free(cgwhy, sizeof(cgwhy));
+    if (cg >= 0 && cg < p->free) {
+        p->free = cg;
+        snprintf(limit, sizeof(limit), "%s", cgwhy);
+    }
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur - tasks < p->free) {
+        p->free = (long)rl.rlim_cur - tasks; /* all tasks: an upper bound of our uid's */
+        snprintf(limit, sizeof(limit), "RLIMIT_NPROC %ld - %ld tasks now", (long)rl.rlim_cur,
+                 tasks);
+    }
+    p->together = n + margin; /* the floor's n beacons, clients, the prober, the others */
+    p->largest = n + margin;
+    for (size_t i = 0; i < ns; i++) {
+        long t = sys_tasks(sys[i], n);
+        p->together += t;
+        if (t + margin > p->largest)
+            p->largest = t + margin;
+    }
+    p->sequential = forced == 1 || (forced == -1 && p->together > p->free);
+    long hard = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
+                    ? (long)rl.rlim_max
+                    : -1;
+    snprintf(p->text, sizeof(p->text),
+             "mode=%s (%s) n=%d tasks_together=%ld tasks_largest=%ld tasks_free=%ld (%s; %s) "
+             "fds: hard RLIMIT_NOFILE %ld, tend minfds %ld, tend needs ~%d (fast: a pidfd "
+             "per program + 96)",
+             p->sequential ? "sequential" : "together",
+             forced == 1   ? "BENCH_SEQUENTIAL=1"
+             : forced == 0 ? "BENCH_SEQUENTIAL=0"
+             : p->sequential ? "auto: all at once would not fit"
+                             : "auto: all at once fits",
+             n, p->together, p->largest, p->free, limit, cgwhy, hard, tend_minfds(n), n + 96);
+}
+
+/* Systems sys[0..ns) (sys[i] is the run's system first + i) up with n programs each, kept
+ * up for the scenarios, then down. */
+static void big_group(struct big *b, struct sys *const *sys, size_t ns, size_t first,
+                      size_t rounds, bool do_start, bool do_rss, bool do_idle, bool do_status,
                       bool do_killall)
 {
-    int n = (int)env_long("BENCH_N", 1000, 1, MAX_PIDS - 8);
-    size_t rounds = (size_t)env_long("BENCH_START_ROUNDS",
-                                     env_long("BENCH_ROUNDS", 3, 1, MAX_ROUNDS), 1, MAX_ROUNDS);
-    struct sys *sys[MAX_SYS];
-    size_t ns = systems_for(true, sys);
-    uint64_t up[MAX_SYS][MAX_ROUNDS], fl[MAX_SYS * MAX_ROUNDS];
-    size_t nup[MAX_SYS] = {0}, nfl = 0;
-    struct mem base = {0};
-    double downs[MAX_SYS] = {0};
+    int n = b->n;
 
-    if (ns == 0)
-        return;
-    g.cur_fast = true;
-    if (do_rss)
-        base = floor_mem();
-    printf("== %d programs in each system (fast settings), brought up one system after the "
-           "other and kept up:%s%s%s%s%s\n", n, do_start ? " start" : "", do_rss ? " rss" : "",
-           do_idle ? " idle" : "", do_status ? " status" : "", do_killall ? " killall" : "");
     for (size_t i = 0; i < ns; i++) {
         struct sys *s = sys[i];
+        size_t x = first + i;
         print_settings(s);
         uint64_t t0 = sys_up(s, n);
         uint64_t t_seen = now_ns();
-        up[i][nup[i]++] = s->f.last_ns - t0;
+        b->up[x][b->nup[x]++] = s->f.last_ns - t0;
         printf("  %-20s all %d started %.1f ms after the fork of its top process (received "
                "by %.1f ms)\n", s->label, n, (double)(s->f.last_ns - t0) / 1e6,
                (double)(t_seen - t0) / 1e6);
         if (do_rss) {
             sleep_ns(300 * NS_PER_MS);
             struct mem m = measure_sys(s);
-            mem_result(s, n, &m, &base);
+            mem_result(s, n, &m, &b->base);
         }
         /* The floor of this start, right after the first system's (tend's when it runs):
          * one floor for all, 1,000 forks cost seconds here. Its beacons stay up. */
-        if (i == 0) {
-            fl[nfl] = floor_start((size_t)n);
-            printf("  %-20s all %d started %.1f ms\n", "floor", n, (double)fl[nfl] / 1e6);
-            nfl++;
+        if (i == 0 && b->floor_inline) {
+            b->fl[b->nfl] = floor_start((size_t)n);
+            printf("  %-20s all %d started %.1f ms\n", "floor", n, (double)b->fl[b->nfl] / 1e6);
+            b->nfl++;
         }
-    }
-    if (do_rss) {
-        char name[32];
-        snprintf(name, sizeof(name), "rss_%d", n);
-        result(name, NULL, (double)base.rss_kib, "KiB", 1, (double)base.rss_kib, NULL);
-        snprintf(name, sizeof(name), "pss_%d", n);
-        result(name, NULL, (double)base.pss_kib, "KiB", 1, (double)base.pss_kib, NULL);
     }
     if (do_idle)
         scenario_idle(sys, ns, n);
     if (do_status)
         scenario_status(sys, ns, n);
     if (do_killall)
-        scenario_killall(sys, ns, n);
+        scenario_killall(sys, ns, n, b);
     if (do_start && rounds > 1) {
         printf("== start: further rounds (stop, start again), while the budget lasts\n");
         for (size_t i = 0; i < ns; i++) {
             struct sys *s = sys[i];
+            size_t x = first + i;
             /* The budget counts the first round too, which happened earlier. */
-            uint64_t t_begin = now_ns() - up[i][0];
+            uint64_t t_begin = now_ns() - b->up[x][0];
             for (size_t r = 1; r < rounds; r++) {
                 if (over_budget(s->label, t_begin, r))
                     break;
-                downs[i] = sys_down(s);
+                (void)sys_down(s);
                 uint64_t t0 = sys_up(s, n);
-                up[i][nup[i]++] = s->f.last_ns - t0;
+                b->up[x][b->nup[x]++] = s->f.last_ns - t0;
                 printf("  round %zu %-20s all started %.1f ms\n", r + 1, s->label,
                        (double)(s->f.last_ns - t0) / 1e6);
-                if (i == 0) {
-                    fl[nfl] = floor_start((size_t)n);
+                if (i == 0 && b->floor_inline) {
+                    b->fl[b->nfl] = floor_start((size_t)n);
                     printf("  round %zu %-20s all started %.1f ms\n", r + 1, "floor",
-                           (double)fl[nfl] / 1e6);
-                    nfl++;
+                           (double)b->fl[b->nfl] / 1e6);
+                    b->nfl++;
                 }
             }
         }
     }
     own_stop_all();
     for (size_t i = 0; i < ns; i++) {
-        downs[i] = sys_down(sys[i]);
+        double down = sys_down(sys[i]);
         printf("  %-20s stopped (signal -> its top process exited) in %.1f ms\n",
-               sys[i]->label, downs[i] * 1e3);
+               sys[i]->label, down * 1e3);
+    }
+}
+
+/* The phase with n programs in every (fast) system: start, memory, idle, status, killall.
+ * Every system up at once when the machine's process budget allows (make_plan), else one
+ * at a time, with the floors measured first, alone. */
+static void phase_big(bool do_start, bool do_rss, bool do_idle, bool do_status,
+                      bool do_killall)
+{
+    static struct big b;
+    int n = (int)env_long("BENCH_N", 1000, 1, MAX_PIDS - 8);
+    size_t rounds = (size_t)env_long("BENCH_START_ROUNDS",
+                                     env_long("BENCH_ROUNDS", 3, 1, MAX_ROUNDS), 1, MAX_ROUNDS);
+    struct sys *sys[MAX_SYS];
+    size_t ns = systems_for(true, sys);
+    struct plan plan;
+
+    if (ns == 0)
+        return;
+    memset(&b, 0, sizeof(b));
+    b.n = n;
+    b.map = calloc((size_t)n, sizeof(*b.map));
+    if (b.map == NULL)
+        fail("out of memory");
+    g.cur_fast = true;
+    make_plan(&plan, sys, ns, n);
+    b.floor_inline = !plan.sequential;
+    if (do_rss)
+        b.base = floor_mem();
+    printf("  phase: %s\n", plan.text);
+    printf("SETTINGS phase=n_programs %s\n", plan.text);
+    if (plan.sequential && plan.largest > plan.free)
+        printf("  WARNING: even one system at a time needs ~%ld tasks, %ld are free: forks "
+               "may fail\n", plan.largest, plan.free);
+    if (!plan.sequential) {
+        printf("== %d programs in each system (fast settings), brought up one system after "
+               "the other and kept up:%s%s%s%s%s\n", n, do_start ? " start" : "",
+               do_rss ? " rss" : "", do_idle ? " idle" : "", do_status ? " status" : "",
+               do_killall ? " killall" : "");
+        big_group(&b, sys, ns, 0, rounds, do_start, do_rss, do_idle, do_status, do_killall);
+    } else {
+        printf("== %d programs in each system (fast settings), sequential: the floor first, "
+               "alone, then each system brought up, measured and brought down before the "
+               "next:%s%s%s%s%s\n", n, do_start ? " start" : "", do_rss ? " rss" : "",
+               do_idle ? " idle" : "", do_status ? " status" : "",
+               do_killall ? " killall" : "");
+        uint64_t t_begin = now_ns();
+        for (size_t r = 0; r < rounds && (do_start || do_killall); r++) {
+            if (r > 0 && (!do_start || over_budget("floor", t_begin, r)))
+                break;
+            b.fl[b.nfl] = floor_start((size_t)n);
+            printf("  round %zu %-20s all %d started %.1f ms\n", r + 1, "floor", n,
+                   (double)b.fl[b.nfl] / 1e6);
+            b.nfl++;
+            if (r == 0 && do_killall) {
+                b.kb[b.nkb] = floor_killall(b.map);
+                printf("  round %zu %-20s all %d killed, all back %.1f ms\n", r + 1, "floor",
+                       n, (double)b.kb[b.nkb] / 1e6);
+                b.nkb++;
+            }
+            own_stop_all();
+        }
+        for (size_t i = 0; i < ns; i++)
+            big_group(&b, sys + i, 1, i, rounds, do_start, do_rss, do_idle, do_status,
+                      do_killall);
+        if (b.nkb > 0)
+            result("killall_all_back", NULL, median_ms(b.kb, b.nkb), "ms", b.nkb,
+                   median_ms(b.kb, b.nkb), NULL);
+    }
+    if (do_rss) {
+        char name[32];
+        snprintf(name, sizeof(name), "rss_%d", n);
+        result(name, NULL, (double)b.base.rss_kib, "KiB", 1, (double)b.base.rss_kib, NULL);
+        snprintf(name, sizeof(name), "pss_%d", n);
+        result(name, NULL, (double)b.base.pss_kib, "KiB", 1, (double)b.base.pss_kib, NULL);
     }
     if (do_start) {
         for (size_t i = 0; i < ns; i++)
-            result("start_all", sys[i], median_ms(up[i], nup[i]), "ms", nup[i],
-                   median_ms(fl, nfl), NULL);
-        result("start_all", NULL, median_ms(fl, nfl), "ms", nfl, median_ms(fl, nfl), NULL);
+            result("start_all", sys[i], median_ms(b.up[i], b.nup[i]), "ms", b.nup[i],
+                   median_ms(b.fl, b.nfl), NULL);
+        result("start_all", NULL, median_ms(b.fl, b.nfl), "ms", b.nfl, median_ms(b.fl, b.nfl),
+               NULL);
     }
+    free(b.map);
+    b.map = NULL;
 }
 
 /* ---- logs ---- */
@@ -2477,7 +2696,7 @@ static void scenario_logs(void)
 int main(int argc, char **argv)
 {
     static const char *const known[] = {"latency", "rss", "start", "idle", "status",
-                                        "killall", "logs", "all"};
+                                        "killall", "logs", "all", "plan"};
     const char *systems = getenv("BENCH_SYSTEMS"), *configs = getenv("BENCH_CONFIGS");
     const char *scen;
     struct sigaction sa;
@@ -2488,7 +2707,7 @@ int main(int argc, char **argv)
 
     if (argc != 4) {
         fprintf(stderr, "usage: sup_driver latency|rss|start|idle|status|killall|logs|all"
-                        "[,...] TEND BEACON\n");
+                        "[,...] TEND BEACON\n       sup_driver plan TEND BEACON\n");
         return 2;
     }
     scen = argv[1];
@@ -2580,6 +2799,16 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (word_in(scen, "plan")) { /* the BENCH_N phase's plan, nothing started */
+        struct sys *sys[MAX_SYS];
+        size_t ns = systems_for(true, sys);
+        struct plan plan;
+        int n = (int)env_long("BENCH_N", 1000, 1, MAX_PIDS - 8);
+        make_plan(&plan, sys, ns, n);
+        printf("%s\n", plan.text);
+        cleanup_files();
+        return 0;
+    }
     if (all || word_in(scen, "latency")) {
         scenario_latency(true);
         if (g.want_default)
