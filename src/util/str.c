@@ -236,24 +236,23 @@ size_t str_levenshtein(const char *a, const char *b)
 
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
-    if (*s == '\0') {
-        errno = EINVAL;
-        return -1;
-    }
     unsigned long long v = 0;
     bool overflow = false;
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9') {
-            errno = EINVAL;
-            return -1;
-        }
+    const char *p = s;
+
+    /* A status reply's client parses 11,000 of these: no division, and no overflow test for
+     * the first 19 digits (every 19-digit number is below 10^19 < ULLONG_MAX). */
+    for (; *p >= '0' && *p <= '9'; p++) {
         unsigned digit = (unsigned)(*p - '0');
-        /* v * 10 + digit > ULLONG_MAX, with constant divisions (one per digit costs more
-         * than the rest of a status line's numbers). */
-        if (v > ULLONG_MAX / 10 || (v == ULLONG_MAX / 10 && digit > ULLONG_MAX % 10))
+        if (p - s >= 19 &&
+            (v > ULLONG_MAX / 10 || (v == ULLONG_MAX / 10 && digit > ULLONG_MAX % 10)))
             overflow = true;
         else
             v = v * 10 + digit;
+    }
+    if (p == s || *p != '\0') {
+        errno = EINVAL;
+        return -1;
     }
     if (overflow || v > max) {
         errno = ERANGE;

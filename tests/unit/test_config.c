@@ -2534,6 +2534,19 @@ TEST(str_helpers)
     CHECK_INT(errno, EINVAL);
     CHECK_INT(parse_uint(" 1", 10, &u), -1);
     CHECK_INT(parse_uint("+1", 10, &u), -1);
+    /* Past 19 digits: the overflow test starts there; leading zeros never overflow. */
+    CHECK_INT(parse_uint("9999999999999999999", ULLONG_MAX, &u), 0);
+    CHECK(u == 9999999999999999999ULL);
+    CHECK_INT(parse_uint("00000000000000000000000042", ULLONG_MAX, &u), 0);
+    CHECK_INT(u, 42);
+    CHECK_INT(parse_uint("18446744073709551620", ULLONG_MAX, &u), -1);
+    CHECK_INT(errno, ERANGE);
+    CHECK_INT(parse_uint("184467440737095516150", ULLONG_MAX, &u), -1);
+    CHECK_INT(errno, ERANGE);
+    CHECK_INT(parse_uint("184467440737095516159x", ULLONG_MAX, &u), -1);
+    CHECK_INT(errno, EINVAL);
+    CHECK_INT(parse_uint("12x", ULLONG_MAX, &u), -1);
+    CHECK_INT(errno, EINVAL);
     long long ll;
     CHECK_INT(parse_int("-9223372036854775808", LLONG_MIN, LLONG_MAX, &ll), 0);
     CHECK(ll == LLONG_MIN);
