@@ -716,7 +716,7 @@ static void fill(struct rec *r, const struct service *svc, const int fds[NFDS], 
         r->ev_fds[0] = fds[4];
         r->ev_fds[1] = fds[5];
     }
-    snprintf(r->reason, sizeof(r->reason), "%.95s", p->reason);
+    snprintf(r->reason, sizeof(r->reason), "%.95s", proc_reason(p));
     r->shortage_err = p->shortage_err;
     r->shortage_tries = p->shortage_tries;
 }
@@ -850,7 +850,10 @@ int handover_attach(struct service *svc)
             p->pending_start = r->pending_start;
             p->pending_auto_restart = r->pending_auto_restart;
             p->crash_loop = r->crash_loop;
-            snprintf(p->reason, sizeof(p->reason), "%.*s", (int)sizeof(r->reason), r->reason);
+            /* The record keeps the first 95 bytes of the reason; a fresh record holds none,
+             * so an empty one leaves it so. */
+            if (r->reason[0] != '\0')
+                proc_set_reason(p, "%.*s", (int)sizeof(r->reason), r->reason);
             /* Only in the states a wait is in, and only a shortage's errno: bytes an older
              * supervisor wrote there (text or zeros) never pass. */
             if ((p->state == PROC_BACKOFF || p->state == PROC_STARTING) &&

@@ -13,6 +13,9 @@
 
 #define NS_PER_SEC 1000000000ULL
 
+/* The reason of a record whose own could not be allocated; never freed, never written. */
+static char reason_oom[] = "(out of memory: the reason was lost)";
+
 static const char *const state_names[] = {
     [PROC_STOPPED] = "STOPPED",   [PROC_STARTING] = "STARTING", [PROC_RUNNING] = "RUNNING",
     [PROC_BACKOFF] = "BACKOFF",   [PROC_STOPPING] = "STOPPING", [PROC_EXITED] = "EXITED",
@@ -82,14 +85,14 @@ void proc_init(struct proc *p, struct proc_conf *conf)
 
 void proc_release(struct proc *p)
 {
-    free(p->reason_long);
-    p->reason_long = NULL;
+    if (p->reason != reason_oom)
+        free(p->reason);
+    p->reason = NULL;
 }
 
 static void clear_reason(struct proc *p)
 {
     proc_release(p);
-    p->reason[0] = '\0';
 }
 
 void proc_set_reason(struct proc *p, const char *fmt, ...)
@@ -100,20 +103,19 @@ void proc_set_reason(struct proc *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    size_t len = strlen(buf);
     clear_reason(p);
-    if (len >= sizeof(p->reason)) {
-        /* Out of memory, the reason is only cut shorter: nothing depends on its end. */
-        p->reason_long = strdup(buf);
-        len = sizeof(p->reason) - 1;
-    }
-    memcpy(p->reason, buf, len);
-    p->reason[len] = '\0';
+    if (buf[0] == '\0')
+        return;
+    /* Out of memory, the reason is lost but not the fact that there is one: FATAL and
+     * BACKOFF still say why they are there, in general words. */
+    p->reason = strdup(buf);
+    if (p->reason == NULL)
+        p->reason = reason_oom;
 }
 
 const char *proc_reason(const struct proc *p)
 {
-    return p->reason_long != NULL ? p->reason_long : p->reason;
+    return p->reason != NULL ? p->reason : "";
 }
 
 static void __attribute__((format(printf, 2, 3))) say(struct proc_effects *fx, const char *fmt,

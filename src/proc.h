@@ -98,18 +98,16 @@ struct proc_effects {
 #define PROC_SHORTAGE_FIRST_MS 500
 #define PROC_SHORTAGE_MAX_MS 30000
 
-/* A reason is at most PROC_REASON_MAX - 1 bytes (longer ones are cut). Every process has
- * room for PROC_REASON_INLINE - 1 of them: the 96 bytes a handover record keeps (handover.c
- * restores them into it) and a NUL. A longer one, rare, is allocated (struct proc's
- * reason_long). */
+/* A reason is at most PROC_REASON_MAX - 1 bytes (longer ones are cut). */
 #define PROC_REASON_MAX 200
-#define PROC_REASON_INLINE 97
 
 /* The fields are ordered by size, so that the record has no padding between them: tend keeps
  * one per program. */
 struct proc {
     struct proc_conf *conf;   /* owned; replaced on reload */
-    char *reason_long;        /* a reason longer than reason holds, whole (see reason) */
+    char *reason;             /* why FATAL / the last failure (proc_set_reason, proc_reason):
+                               * malloc'd, NULL for none, or a static message when memory ran
+                               * out (proc_release knows it) */
     uint64_t start_ns;        /* monotonic time of the last spawn */
     uint64_t deadline_ns;     /* 0: no deadline; the supervisor mirrors it into a timer */
     uint64_t last_run_ns;     /* how long the last instance ran */
@@ -133,15 +131,10 @@ struct proc {
     bool ready_seen;          /* EV_READY came for the current instance */
     bool pending_start_failed;/* stopping an instance that was not ready in time: its exit
                                * is a failed start (backoff, then FATAL) */
-    /* Why FATAL / the last failure, "" if none: set it with proc_set_reason and read it with
-     * proc_reason. reason holds it, or its first PROC_REASON_INLINE - 1 bytes when it is
-     * longer, and then reason_long (malloc'd, else NULL) holds the whole of it. Only the
-     * handover restore writes reason itself, into a fresh record. */
-    char reason[PROC_REASON_INLINE];
 };
 
 void proc_init(struct proc *p, struct proc_conf *conf);
-/* Frees what the record holds besides its conf (a long reason). */
+/* Frees what the record holds besides its conf (its reason). */
 void proc_release(struct proc *p);
 void proc_handle(struct proc *p, const struct proc_event *ev, uint64_t now_ns,
                  struct proc_effects *fx);

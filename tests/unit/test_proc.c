@@ -407,6 +407,7 @@ TEST(backoff_delays_then_fatal)
     /* FATAL stays FATAL: no stray deadline brings it back. */
     fx = deliver(&p, EV_TIMER, t + SEC(100));
     check_no_action(&fx, PROC_FATAL);
+    proc_release(&p);
 }
 
 TEST(startretries_n_gives_n_plus_one_attempts)
@@ -434,6 +435,7 @@ TEST(startretries_n_gives_n_plus_one_attempts)
         }
         CHECK_INT(p.state, PROC_FATAL);
         CHECK_INT(spawns, retries + 1);
+        proc_release(&p);
     }
 }
 
@@ -468,6 +470,7 @@ TEST(fork_failed_backs_off)
     fx = send_fork_failed(&p, ENOMEM, p.start_ns);
     CHECK_INT(fx.to, PROC_FATAL);
     CHECK(proc_reason(&p)[0] != '\0');
+    proc_release(&p);
 }
 
 TEST(running_resets_backoff)
@@ -1017,6 +1020,7 @@ TEST(exec_failed_is_fatal_with_reason)
         CHECK_INT(p.deadline_ns, 0);
         CHECK_INT(p.restarts, 0);
         CHECK(!proc_has_process(&p)); /* reaped */
+        proc_release(&p);
     }
 }
 
@@ -1033,6 +1037,7 @@ TEST(exec_failed_without_words)
     CHECK_INT(fx.to, PROC_FATAL);
     CHECK_CONTAINS(proc_reason(&p), strerror(ENOEXEC));
     CHECK(proc_reason(&p)[0] != '\0');
+    proc_release(&p);
 }
 
 TEST(exec_failed_while_stopping_is_fatal_and_drops_pending_start)
@@ -1055,6 +1060,7 @@ TEST(exec_failed_while_stopping_is_fatal_and_drops_pending_start)
     CHECK_INT(p.deadline_ns, 0);
     fx = send_exit(&p, ST_EXIT(127), T0 + MSEC(2));
     check_no_action(&fx, PROC_FATAL);
+    proc_release(&p);
 }
 
 /* ---- crash loops (proc.h: PROC_CRASH_*) ------------------------------------------------ */
@@ -1266,6 +1272,7 @@ TEST(ignored_events_change_nothing)
     for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
         struct proc_conf c;
         struct proc p, before;
+        char reason_before[PROC_REASON_MAX];
         struct proc_event ev = {.kind = cells[i].kind, .status = ST_EXIT(0), .stage = 1,
                                 .err = ENOENT, .what = "execute /x"};
         struct proc_effects fx;
@@ -1277,6 +1284,7 @@ TEST(ignored_events_change_nothing)
         proc_init(&p, &c);
         t = drive_to(&p, cells[i].state);
         before = p;
+        snprintf(reason_before, sizeof(reason_before), "%s", proc_reason(&p));
         /* A stray TIMER in BACKOFF would be a real deadline; everywhere else, "now" is a
          * time at which nothing is due. */
         proc_handle(&p, &ev, t + MSEC(100), &fx);
@@ -1285,16 +1293,17 @@ TEST(ignored_events_change_nothing)
         bad |= p.state != before.state || p.deadline_ns != before.deadline_ns;
         bad |= p.backoff != before.backoff || p.restarts != before.restarts;
         bad |= p.pending_start != before.pending_start;
-        bad |= strcmp(p.reason, before.reason) != 0;
+        bad |= strcmp(proc_reason(&p), reason_before) != 0;
         bad |= p.start_ns != before.start_ns;
         if (bad) {
             fprintf(stderr, "  %s + %s: to %s spawn %d signal %d deadline %llu -> %llu "
                     "reason \"%s\"\n", proc_state_name(cells[i].state),
                     kind_names[cells[i].kind], proc_state_name(fx.to), fx.spawn, fx.signal,
                     (unsigned long long)before.deadline_ns, (unsigned long long)p.deadline_ns,
-                    p.reason);
+                    proc_reason(&p));
             CHECK(false);
         }
+        proc_release(&p);
     }
 }
 
@@ -1577,6 +1586,7 @@ TEST(readiness_timeout_is_a_failed_start)
     fx = send_exit(&p, ST_SIG(SIGTERM), t + MSEC(10));
     CHECK_INT(fx.to, PROC_FATAL);
     CHECK(strstr(proc_reason(&p), "not ready within startwaitsecs=5 in 2 tries") != NULL);
+    proc_release(&p);
 }
 
 /* Exiting before it is ready is a failed start even after startsecs. */
