@@ -114,7 +114,7 @@ static bool all_steady(void)
         case PROC_FATAL:
             break;
         case PROC_STOPPED:
-            if (svc->dep_wait_start && !deps_blocked(svc))
+            if (deps_start_waits(svc) && !deps_blocked(svc))
                 return false;
             break;
         case PROC_STARTING:

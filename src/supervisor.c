@@ -373,13 +373,13 @@ static void check_shutdown_progress(struct supervisor *sup)
         return; /* done already (a tree that emptied while an event was being applied) */
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
-        if (svc_busy(svc) && svc->stop_rank >= sup->shutdown_priority)
+        if (svc_busy(svc) && deps_stop_rank(svc) >= sup->shutdown_priority)
             return; /* this level is still stopping */
     }
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
-        if (svc_busy(svc) && svc->stop_rank > level)
-            level = svc->stop_rank;
+        if (svc_busy(svc) && deps_stop_rank(svc) > level)
+            level = deps_stop_rank(svc);
     }
     if (level == LLONG_MIN) {
         /* Then whatever is still alive under tend: nothing outlives it unannounced. */
@@ -394,7 +394,7 @@ static void check_shutdown_progress(struct supervisor *sup)
     sup->shutdown_priority = level;
     for (size_t i = sup->nsvcs; i-- > 0;) {
         struct service *svc = sup->svcs[i];
-        if (svc->stop_rank == level && svc_busy(svc) &&
+        if (deps_stop_rank(svc) == level && svc_busy(svc) &&
             svc->p.state != PROC_STOPPING)
             sup_stop(svc);
     }
@@ -686,7 +686,7 @@ void sup_resume(struct service *svc)
     readiness_resume(svc);
     /* Waiting for its needs is not in the handover state: an autostart program that never
      * ran is asked to start again, which waits again or starts. */
-    if (svc->nneeds > 0 && svc->p.state == PROC_STOPPED && svc->p.conf->autostart &&
+    if (deps_has_needs(svc) && svc->p.state == PROC_STOPPED && svc->p.conf->autostart &&
         svc->p.last_status == -1 && svc->p.pid == 0)
         sup_start(svc);
     if (svc->health != NULL && svc->p.pid != 0 && svc->p.state == PROC_RUNNING)

@@ -21,6 +21,7 @@
 #include "timer.h"
 
 struct supervisor;
+struct deps;
 
 /* One supervised process instance. Tend keeps one per program: the fields are ordered so
  * that there is no padding between them (the flags are together at the end). */
@@ -58,14 +59,7 @@ struct service {
     /* readiness and dependencies (issue 15; deps.c, notify.c) */
     struct notify *notify;     /* its $NOTIFY_SOCKET, NULL when it needs none */
     struct health *ready_probe; /* readiness=tcp: connection attempts while STARTING */
-    struct service **needs;    /* what it depends on (resolved depends_on=) */
-    size_t nneeds;
-    struct service **dependents; /* what depends on it */
-    size_t ndependents;
-    long long stop_rank;       /* shutdown order: by descending rank, dependents first */
-    bool dep_wait_start;       /* start once everything it needs is ready */
-    bool dep_wait_stop;        /* stop once nothing that needs it runs any more */
-    bool dep_start_after_stop; /* ... then start again (a restart) */
+    struct deps *deps;         /* its needs and dependents (deps.c); NULL: none */
     /* the other flags */
     bool spawn_queued;         /* in the spawn queue */
     bool resume_spawn;         /* restored while queued: sup_resume queues it again */
