@@ -17,6 +17,7 @@
 #include "pidfile.h"
 #include "supervisor.h"
 #include "util/fd.h"
+#include "util/str.h"
 
 #define NS_PER_SEC 1000000000ULL
 /* A pidfile program's pidfile must be valid within max(startsecs, this) seconds. */
@@ -26,10 +27,32 @@ static void on_pidfile_timeout(struct timer *t, void *ctx);
 
 void adopt_init(struct service *svc)
 {
-    svc->ino_w = NULL;
+    svc->adopt = NULL;
     svc->pidfd = -1;
     svc->pidfd_w = NULL;
-    timer_init(&svc->pidfile_timer, on_pidfile_timeout, svc);
+}
+
+struct adoption *adopt_state(struct service *svc)
+{
+    if (svc->adopt == NULL) {
+        svc->adopt = xcalloc(1, sizeof(*svc->adopt));
+        timer_init(&svc->adopt->timer, on_pidfile_timeout, svc);
+    }
+    return svc->adopt;
+}
+
+void adopt_launcher_window(struct service *svc, uint64_t lo_ns, uint64_t hi_ns)
+{
+    struct adoption *a = adopt_state(svc);
+
+    a->lid_lo_ns = lo_ns;
+    a->lid_hi_ns = hi_ns;
+}
+
+void adopt_free(struct service *svc)
+{
+    free(svc->adopt);
+    svc->adopt = NULL;
 }
 
 /* Watches fd (EPOLLIN) for svc in a watcher of its own: few services ever need one, so it is
@@ -67,17 +90,23 @@ bool adopt_pidfile_mode(const struct service *svc)
 
 void adopt_wait_end(struct service *svc)
 {
-    if (svc->ino_w != NULL) {
-        int fd = svc->ino_w->fd;
-        watch_end(svc, &svc->ino_w);
+    struct adoption *a = svc->adopt;
+
+    if (a == NULL)
+        return;
+    if (a->ino_w != NULL) {
+        int fd = a->ino_w->fd;
+        watch_end(svc, &a->ino_w);
         fd_close_quiet(fd);
     }
-    loop_timer_cancel(&svc->sup->loop, &svc->pidfile_timer);
+    loop_timer_cancel(&svc->sup->loop, &a->timer);
 }
 
 bool adopt_waiting(const struct service *svc)
 {
-    return svc->ino_w != NULL || timer_armed(&svc->pidfile_timer);
+    const struct adoption *a = svc->adopt;
+
+    return a != NULL && (a->ino_w != NULL || timer_armed(&a->timer));
 }
 
 void adopt_pidfd_end(struct service *svc)
@@ -271,7 +300,7 @@ void adopt_try_pidfile(struct service *svc)
     }
     /* The daemon was forked by what we launched, so it cannot be older than the launcher: an
      * older process is a leftover pidfile's pid, reused by a stranger. */
-    if (id.start_ticks < svc->launcher_ticks) {
+    if (svc->adopt != NULL && id.start_ticks < svc->adopt->launcher_ticks) {
         snprintf(pidfile_problem, sizeof(pidfile_problem),
                  "pidfile %s names pid %d, which started before the program was launched "
                  "(a stale pidfile; the pid belongs to another process)", path, (int)pid);
@@ -335,6 +364,7 @@ static void on_pidfile_timeout(struct timer *t, void *ctx)
 void adopt_wait_begin(struct service *svc)
 {
     const struct proc_conf *c = svc->p.conf;
+    struct adoption *a = adopt_state(svc);
     char dir[PATH_MAX];
     const char *slash = strrchr(c->pidfile, '/');
     int wait_s = wait_seconds(c);
@@ -343,12 +373,12 @@ void adopt_wait_begin(struct service *svc)
              slash ? (slash == c->pidfile ? "/" : c->pidfile) : ".");
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd == -1 || inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
-        (svc->ino_w = watch_new(svc, fd, on_pidfile_event)) == NULL) {
+        (a->ino_w = watch_new(svc, fd, on_pidfile_event)) == NULL) {
         /* Without inotify the deadline still decides; the pidfile is read then. */
         log_msg(LOG_LVL_WARN, "%s: cannot watch %s: %s", svc->display, dir, strerror(errno));
         fd_close_quiet(fd);
     }
-    (void)loop_timer_arm(&svc->sup->loop, &svc->pidfile_timer,
+    (void)loop_timer_arm(&svc->sup->loop, &a->timer,
                          timer_now_ns() + (uint64_t)wait_s * NS_PER_SEC);
 }
 

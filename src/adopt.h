@@ -8,12 +8,35 @@
 #define TEND_ADOPT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-struct service;
+#include "timer.h"
 
-/* Sets the service's adoption descriptors and timer to "none"; call once at creation. */
+struct service;
+struct watcher;
+
+/* What a pidfile program needs besides what every service has: only those get one
+ * (svc->adopt, made at the first need and kept until the service is freed; NULL: none). */
+struct adoption {
+    struct timer timer;        /* how long we wait for a valid pidfile */
+    struct watcher *ino_w;     /* inotify on the pidfile's directory while waiting (its fd
+                                * is the watcher's), NULL otherwise */
+    unsigned long long launcher_ticks; /* the launcher's start time: the daemon cannot be
+                                        * older */
+    uint64_t lid_lo_ns, lid_hi_ns; /* CLOCK_BOOTTIME window of launcher_pid's start
+                                    * (handover.c) */
+};
+
+/* Sets the service's adoption descriptors to "none"; call once at creation. */
 void adopt_init(struct service *svc);
+/* The service's adoption state, made now if it has none (out of memory aborts, as everywhere
+ * in tend). */
+struct adoption *adopt_state(struct service *svc);
+/* Records the CLOCK_BOOTTIME window in which launcher_pid started (handover.c). */
+void adopt_launcher_window(struct service *svc, uint64_t lo_ns, uint64_t hi_ns);
+/* Frees it (svc_free, after svc_release ended the wait). */
+void adopt_free(struct service *svc);
 
 /* Whether the service is a pidfile program. */
 bool adopt_pidfile_mode(const struct service *svc);

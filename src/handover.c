@@ -692,8 +692,8 @@ static void fill(struct rec *r, const struct service *svc, const int fds[NFDS], 
     r->id_lo_ns = svc->id_lo_ns;
     r->id_hi_ns = svc->id_hi_ns;
     r->launcher_pid = svc->launcher_pid;
-    r->lid_lo_ns = svc->lid_lo_ns;
-    r->lid_hi_ns = svc->lid_hi_ns;
+    r->lid_lo_ns = svc->adopt != NULL ? svc->adopt->lid_lo_ns : 0;
+    r->lid_hi_ns = svc->adopt != NULL ? svc->adopt->lid_hi_ns : 0;
     r->adopted = svc->adopted;
     r->spawning = svc->spawning ? 1 : svc->spawn_queued ? 2 : 0; /* 2: queued, not begun */
     r->start_ns = p->start_ns;
@@ -901,14 +901,12 @@ int handover_attach(struct service *svc)
             if (r->launcher_pid > 0 && r->launcher_pid == r->pid && svc->p.pid == r->pid) {
                 /* pidfile mode before the pidfile: the process is the launcher */
                 svc->launcher_pid = r->pid;
-                svc->lid_lo_ns = r->lid_lo_ns;
-                svc->lid_hi_ns = r->lid_hi_ns;
+                adopt_launcher_window(svc, r->lid_lo_ns, r->lid_hi_ns);
             } else if (r->launcher_pid > 0 && r->launcher_pid != r->pid) {
                 pid_t ppid;
                 if (same_process(r->launcher_pid, r->lid_lo_ns, r->lid_hi_ns, &ppid, NULL)) {
                     svc->launcher_pid = r->launcher_pid;
-                    svc->lid_lo_ns = r->lid_lo_ns;
-                    svc->lid_hi_ns = r->lid_hi_ns;
+                    adopt_launcher_window(svc, r->lid_lo_ns, r->lid_hi_ns);
                     svc->kept = svc->kept || ppid == h->keeper_pid;
                 }
             }
@@ -983,8 +981,7 @@ void handover_spawn_begin(struct service *svc, volatile int32_t *note[2])
     svc->id_hi_ns = UINT64_MAX;
     if (adopt_pidfile_mode(svc)) {
         svc->adopted = false; /* what is forked now is the launcher */
-        svc->lid_lo_ns = svc->id_lo_ns;
-        svc->lid_hi_ns = UINT64_MAX;
+        adopt_launcher_window(svc, svc->id_lo_ns, UINT64_MAX);
     }
     handover_save(svc);
     note[0] = note[1] = NULL;
@@ -1004,8 +1001,7 @@ void handover_spawn_end(struct service *svc)
     svc->id_hi_ns = boot_ns();
     svc->kept = false;
     if (svc->launcher_pid == svc->p.pid) {
-        svc->lid_lo_ns = svc->id_lo_ns;
-        svc->lid_hi_ns = svc->id_hi_ns;
+        adopt_launcher_window(svc, svc->id_lo_ns, svc->id_hi_ns);
     }
     handover_save(svc);
 }

@@ -231,7 +231,8 @@ static void spawn_one(struct service *svc)
     if (spawned == 0 && adopt_pidfile_mode(svc)) {
         struct ident id;
         /* Our unreaped child: its identity cannot change under us. */
-        svc->launcher_ticks = ident_read(pid, &id, NULL) == 0 ? id.start_ticks : 0;
+        adopt_state(svc)->launcher_ticks = ident_read(pid, &id, NULL) == 0 ? id.start_ticks
+                                                                           : 0;
         svc->launcher_pid = pid;
         svc->adopted = false;
         adopt_wait_begin(svc);

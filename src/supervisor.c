@@ -110,6 +110,7 @@ void svc_free(void *ptr)
     logcap_free(svc->logcap);
     cgroup_svc_free(svc->cg);
     deps_free(svc);
+    adopt_free(svc);
     free(svc->display);
     free(svc);
 }
@@ -265,7 +266,7 @@ void sup_apply(struct service *svc, const struct proc_event *ev)
         else
             log_msg(LOG_LVL_INFO, "%s%s: %s", svc->display, pidbuf, fx.msg);
     }
-    if (svc->p.state != PROC_STARTING && timer_armed(&svc->pidfile_timer))
+    if (svc->p.state != PROC_STARTING && adopt_waiting(svc))
         adopt_wait_end(svc);
     if (svc->health != NULL) {
         /* Checks run while the process runs: from its confirmed exec (or adoption) to the

@@ -22,6 +22,7 @@
 
 struct supervisor;
 struct deps;
+struct adoption;
 
 /* One supervised process instance. Tend keeps one per program: the fields are ordered so
  * that there is no padding between them (the flags are together at the end). */
@@ -33,13 +34,10 @@ struct service {
     /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
     pid_t launcher_pid;        /* the command we spawned, until it exits */
     uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
-    unsigned long long launcher_ticks; /* its start time: the daemon cannot be older */
     int pidfd;                 /* adopted process that is not our descendant */
-    /* inotify on the pidfile's directory while waiting (its fd is the watcher's), and the
-     * watch on pidfd: allocated while there is one (adopt.c), NULL otherwise */
-    struct watcher *ino_w;
+    /* the watch on pidfd: allocated while there is one (adopt.c), NULL otherwise */
     struct watcher *pidfd_w;
-    struct timer pidfile_timer; /* how long we wait for a valid pidfile */
+    struct adoption *adopt;    /* pidfile= programs' wait and launcher (adopt.c); NULL: none */
     struct proc_conf *next_conf;    /* reload: apply once the old instance has stopped */
     struct health *health;     /* NULL without healthcheck= */
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
@@ -54,8 +52,8 @@ struct service {
     bool restored_gone;        /* ... without its process: the keeper's record decides */
     struct evproc *evproc;     /* [eventlistener:x]: its protocol pipes (events.c) */
     struct fcgi_sock *fcgi;    /* [fcgi-program:x]: the socket it gets as stdin (fcgi.c) */
-    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start */
-    uint64_t lid_lo_ns, lid_hi_ns; /* ... of launcher_pid's */
+    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start (launcher_pid's
+                                    * is in adopt) */
     /* readiness and dependencies (issue 15; deps.c, notify.c) */
     struct notify *notify;     /* its $NOTIFY_SOCKET, NULL when it needs none */
     struct health *ready_probe; /* readiness=tcp: connection attempts while STARTING */
