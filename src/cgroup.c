@@ -65,22 +65,27 @@ struct cgroup_drain {
     struct timer timer;       /* SIGKILL after stopwaitsecs, then giving up */
 };
 
-/* One per program: the fields are ordered so that there is no padding between them. */
+/* One per program, in one allocation with its name: the fields are ordered so that there is
+ * no padding between them. Its cgroups' paths are not kept (a path is 60 bytes and more,
+ * and is only needed at a spawn, a stop or a status): dir_of makes them from the name. */
 struct cgroup_svc {
     struct cgroup_tree *t;
     struct cgroup_svc *next;
-    char *name;
-    char *dir;                /* v2 service cgroup; NULL until made (or without cgroups) */
-    char *v1_mem_dir, *v1_pids_dir; /* made when a limit needs them */
-    long long oom_base;       /* OOM kills counted at the last spawn */
-    pid_t pgid;               /* without cgroups: the group the last child led */
-    bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
     struct cgroup_drain *drain; /* stopping leftovers; NULL: not */
     cgroup_empty_fn *on_empty;
     void *ctx;
+    long long oom_base;       /* OOM kills counted at the last spawn */
     struct cgroup_usage usage; /* cgroup_svc_usage's last reading, */
     uint64_t usage_ns;        /* and when (0: none for this instance) */
+    pid_t pgid;               /* without cgroups: the group the last child led */
+    bool command;             /* cgroup_cmd_new: not the shutdown sweep's */
+    bool made;                /* its v2 cgroup exists (not without cgroups) */
+    bool made_v1_mem, made_v1_pids; /* its v1 cgroups exist (made when a limit needs them) */
+    char name[];              /* names it in the log and in its cgroups' paths */
 };
+
+/* Which of a service's cgroups. */
+enum cg_which { CG_V2, CG_V1_MEM, CG_V1_PIDS };
 
 /* ---- small file helpers ---- */
 
@@ -512,14 +517,16 @@ void cgroup_tree_close(struct cgroup_tree *t)
 /* ---- one service ---- */
 
 static void on_drain_timer(struct timer *tm, void *ctx);
+static const char *dir_of(const struct cgroup_svc *cg, enum cg_which which, char *buf);
 
 struct cgroup_svc *cgroup_svc_new(struct cgroup_tree *t, const char *name,
                                   cgroup_empty_fn *on_empty, void *ctx)
 {
-    struct cgroup_svc *cg = xcalloc(1, sizeof(*cg));
+    size_t len = strlen(name);
+    struct cgroup_svc *cg = xcalloc(1, sizeof(*cg) + len + 1);
 
     cg->t = t;
-    cg->name = xstrdup(name);
+    memcpy(cg->name, name, len + 1);
     cg->oom_base = -1;
     cg->on_empty = on_empty;
     cg->ctx = ctx;
@@ -572,55 +579,74 @@ void cgroup_svc_free(struct cgroup_svc *cg)
     }
     /* EBUSY: leftovers a program was allowed to keep (stopleftovers=false); the cgroup
      * stays so that they remain visible and accounted. */
-    if (cg->dir != NULL)
-        (void)rmdir(cg->dir);
-    if (cg->v1_mem_dir != NULL)
-        (void)rmdir(cg->v1_mem_dir);
-    if (cg->v1_pids_dir != NULL)
-        (void)rmdir(cg->v1_pids_dir);
-    free(cg->dir);
-    free(cg->v1_mem_dir);
-    free(cg->v1_pids_dir);
-    free(cg->name);
+    static const enum cg_which all[] = {CG_V2, CG_V1_MEM, CG_V1_PIDS};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        char buf[PATH_MAX];
+        const char *dir = dir_of(cg, all[i], buf);
+        if (dir != NULL)
+            (void)rmdir(dir);
+    }
     free(cg);
 }
 
-/* A name usable as one path component. */
-static char *leaf_name(const char *name)
+/* The path of the service's cgroup `which` into buf (PATH_MAX bytes): its base, then
+ * "svc.NAME" with any '/' or newline of the name made '_' (one path component). made: only
+ * once it exists, else NULL. NULL/ENAMETOOLONG when it does not fit. */
+static const char *path_of(const struct cgroup_svc *cg, enum cg_which which, bool made,
+                           char *buf)
 {
-    char *s = xasprintf("svc.%s", name);
+    const struct cgroup_tree *t = cg->t;
+    const char *base = which == CG_V2 ? t->base : which == CG_V1_MEM ? t->v1_memory : t->v1_pids;
+    bool exists = which == CG_V2 ? cg->made : which == CG_V1_MEM ? cg->made_v1_mem
+                                                                : cg->made_v1_pids;
 
-    for (char *p = s; *p != '\0'; p++)
+    if ((made && !exists) || base == NULL)
+        return NULL;
+    int n = snprintf(buf, PATH_MAX, "%s/svc.%s", base, cg->name);
+    if (n < 0 || n >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    for (char *p = buf + strlen(base) + 1; *p != '\0'; p++)
         if (*p == '/' || *p == '\n')
             *p = '_';
-    return s;
+    return buf;
 }
 
-static int mkdir_svc(char **dirp, const char *base, const char *name)
+/* The path of the service's cgroup `which` if it was made, else NULL (see path_of). */
+static const char *dir_of(const struct cgroup_svc *cg, enum cg_which which, char *buf)
 {
-    if (*dirp != NULL)
-        return 0;
-    char *leaf = leaf_name(name);
-    char *dir = xasprintf("%s/%s", base, leaf);
-    free(leaf);
-    if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-        int saved = errno;
-        free(dir);
-        errno = saved;
-        return -1;
-    }
-    *dirp = dir;
-    return 0;
+    return path_of(cg, which, true, buf);
+}
+
+/* Makes the service's cgroup `which` unless it exists: its path in buf, or NULL/errno. */
+static const char *mkdir_svc(struct cgroup_svc *cg, enum cg_which which, char *buf)
+{
+    const char *dir = path_of(cg, which, false, buf);
+
+    if (dir == NULL)
+        return NULL;
+    if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+        return NULL;
+    if (which == CG_V2)
+        cg->made = true;
+    else if (which == CG_V1_MEM)
+        cg->made_v1_mem = true;
+    else
+        cg->made_v1_pids = true;
+    return dir;
 }
 
 static long long oom_kills(const struct cgroup_svc *cg)
 {
+    char buf[PATH_MAX];
+    const char *dir;
     long long v = -1;
 
-    if (cg->dir != NULL && cg->t->v2_memory)
-        v = read_keyed(cg->dir, "memory.events", "oom_kill");
-    if (v == -1 && cg->v1_mem_dir != NULL)
-        v = read_keyed(cg->v1_mem_dir, "memory.oom_control", "oom_kill");
+    if (cg->t->v2_memory && (dir = dir_of(cg, CG_V2, buf)) != NULL)
+        v = read_keyed(dir, "memory.events", "oom_kill");
+    if (v == -1 && (dir = dir_of(cg, CG_V1_MEM, buf)) != NULL)
+        v = read_keyed(dir, "memory.oom_control", "oom_kill");
     return v;
 }
 
@@ -645,16 +671,17 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
                         size_t len)
 {
     struct cgroup_tree *t = cg->t;
-    char buf[64];
+    char buf[64], v2buf[PATH_MAX], v1buf[PATH_MAX];
+    const char *v2 = dir_of(cg, CG_V2, v2buf), *v1;
 
     if (c->memory_max > 0 || c->memory_high > 0) {
         if (t->v2_memory) {
-            if (set_limit(cg->dir, "memory.max", c->memory_max, msg, len, "memory_max") ||
-                set_limit(cg->dir, "memory.high", c->memory_high, msg, len, "memory_high"))
+            if (set_limit(v2, "memory.max", c->memory_max, msg, len, "memory_max") ||
+                set_limit(v2, "memory.high", c->memory_high, msg, len, "memory_high"))
                 return -1;
             /* The whole tree goes together when one process is OOM-killed: a half-killed
              * service is worse than a restarted one. */
-            (void)write_at(cg->dir, "memory.oom.group", "1"); /* older kernels: no such file */
+            (void)write_at(v2, "memory.oom.group", "1"); /* older kernels: no such file */
         } else if (c->memory_high > 0) {
             snprintf(msg, len, "memory_high: cannot be applied: it needs the cgroup v2 "
                      "memory controller, which this host does not offer");
@@ -662,40 +689,39 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
         } else {
             if (t->v1_memory == NULL)
                 t->v1_memory = v1_base("memory", t->base ? t->base : "/root");
-            if (t->v1_memory == NULL || mkdir_svc(&cg->v1_mem_dir, t->v1_memory, cg->name)) {
+            if (t->v1_memory == NULL || (v1 = mkdir_svc(cg, CG_V1_MEM, v1buf)) == NULL) {
                 snprintf(msg, len, "memory_max: cannot be applied: no usable memory "
                          "controller (cgroup v1 or v2): %s", strerror(errno));
                 return -1;
             }
             snprintf(buf, sizeof(buf), "%lld", c->memory_max);
-            if (write_at(cg->v1_mem_dir, "memory.limit_in_bytes", buf) == -1) {
-                snprintf(msg, len, "cannot set memory_max (%s): %s", cg->v1_mem_dir,
-                         strerror(errno));
+            if (write_at(v1, "memory.limit_in_bytes", buf) == -1) {
+                snprintf(msg, len, "cannot set memory_max (%s): %s", v1, strerror(errno));
                 return -1;
             }
         }
-    } else if (cg->dir != NULL && t->v2_memory) {
+    } else if (v2 != NULL && t->v2_memory) {
         /* Limits removed by a reload go back to none. */
-        (void)write_at(cg->dir, "memory.max", "max");  /* the controller was enabled */
-        (void)write_at(cg->dir, "memory.high", "max");
-    } else if (cg->v1_mem_dir != NULL) {
-        (void)write_at(cg->v1_mem_dir, "memory.limit_in_bytes", "-1"); /* same */
+        (void)write_at(v2, "memory.max", "max");  /* the controller was enabled */
+        (void)write_at(v2, "memory.high", "max");
+    } else if ((v1 = dir_of(cg, CG_V1_MEM, v1buf)) != NULL) {
+        (void)write_at(v1, "memory.limit_in_bytes", "-1"); /* same */
     }
-    if (t->v2_pids && cg->dir != NULL) {
-        if (set_limit(cg->dir, "pids.max", c->tasks_max, msg, len, "tasks_max"))
+    if (t->v2_pids && v2 != NULL) {
+        if (set_limit(v2, "pids.max", c->tasks_max, msg, len, "tasks_max"))
             return -1;
     } else if (c->tasks_max > 0) {
         if (t->v1_pids == NULL)
             t->v1_pids = v1_base("pids", t->base ? t->base : "/root");
-        if (t->v1_pids == NULL || mkdir_svc(&cg->v1_pids_dir, t->v1_pids, cg->name)) {
+        if (t->v1_pids == NULL || (v1 = mkdir_svc(cg, CG_V1_PIDS, v1buf)) == NULL) {
             snprintf(msg, len, "tasks_max: cannot be applied: no usable pids controller "
                      "(cgroup v1 or v2): %s", strerror(errno));
             return -1;
         }
-        if (set_limit(cg->v1_pids_dir, "pids.max", c->tasks_max, msg, len, "tasks_max"))
+        if (set_limit(v1, "pids.max", c->tasks_max, msg, len, "tasks_max"))
             return -1;
-    } else if (cg->v1_pids_dir != NULL) {
-        (void)write_at(cg->v1_pids_dir, "pids.max", "max"); /* the controller exists */
+    } else if ((v1 = dir_of(cg, CG_V1_PIDS, v1buf)) != NULL) {
+        (void)write_at(v1, "pids.max", "max"); /* the controller exists */
     }
     if (c->cpu_weight > 0 || c->cpu_max > 0) {
         if (!t->v2_cpu) {
@@ -704,9 +730,9 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
             return -1;
         }
     }
-    if (t->v2_cpu && cg->dir != NULL) {
+    if (t->v2_cpu && v2 != NULL) {
         snprintf(buf, sizeof(buf), "%d", c->cpu_weight > 0 ? c->cpu_weight : 100);
-        if (write_at(cg->dir, "cpu.weight", buf) == -1) {
+        if (write_at(v2, "cpu.weight", buf) == -1) {
             snprintf(msg, len, "cannot set cpu_weight: %s", strerror(errno));
             return -1;
         }
@@ -714,7 +740,7 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
             snprintf(buf, sizeof(buf), "%d 100000", c->cpu_max * 1000);
         else
             snprintf(buf, sizeof(buf), "max 100000");
-        if (write_at(cg->dir, "cpu.max", buf) == -1) {
+        if (write_at(v2, "cpu.max", buf) == -1) {
             snprintf(msg, len, "cannot set cpu_max: %s", strerror(errno));
             return -1;
         }
@@ -736,6 +762,8 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
                        struct spawn_cgroup *out, char *msg, size_t len)
 {
     struct cgroup_tree *t = cg->t;
+    char buf[PATH_MAX], v1buf[PATH_MAX];
+    const char *dir, *v1;
 
     out->dir_fd = out->procs_fd = out->join_fd[0] = out->join_fd[1] = -1;
     if (!t->active) {
@@ -749,16 +777,16 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
         }
         return 0;
     }
-    if (mkdir_svc(&cg->dir, t->base, cg->name) == -1) {
+    if ((dir = mkdir_svc(cg, CG_V2, buf)) == NULL) {
         snprintf(msg, len, "cannot create its cgroup under %s: %s", t->base, strerror(errno));
         return -1;
     }
     if (apply_limits(cg, c, msg, len) == -1)
         return -1;
-    out->dir_fd = open(cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    out->procs_fd = open_procs(cg->dir);
+    out->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    out->procs_fd = open_procs(dir);
     if (out->dir_fd == -1 || out->procs_fd == -1) {
-        snprintf(msg, len, "cannot open its cgroup %s: %s", cg->dir, strerror(errno));
+        snprintf(msg, len, "cannot open its cgroup %s: %s", dir, strerror(errno));
         cgroup_svc_spawned(cg, out, 0);
         return -1;
     }
@@ -767,12 +795,12 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
         fd_close_quiet(out->dir_fd);
         out->dir_fd = -1;
     }
-    if (cg->v1_mem_dir != NULL && c->memory_max > 0)
-        out->join_fd[0] = open_procs(cg->v1_mem_dir);
-    if (cg->v1_pids_dir != NULL && c->tasks_max > 0)
-        out->join_fd[1] = open_procs(cg->v1_pids_dir);
-    if ((cg->v1_mem_dir != NULL && c->memory_max > 0 && out->join_fd[0] == -1) ||
-        (cg->v1_pids_dir != NULL && c->tasks_max > 0 && out->join_fd[1] == -1)) {
+    if (cg->made_v1_mem && c->memory_max > 0 && (v1 = dir_of(cg, CG_V1_MEM, v1buf)) != NULL)
+        out->join_fd[0] = open_procs(v1);
+    if (cg->made_v1_pids && c->tasks_max > 0 && (v1 = dir_of(cg, CG_V1_PIDS, v1buf)) != NULL)
+        out->join_fd[1] = open_procs(v1);
+    if ((cg->made_v1_mem && c->memory_max > 0 && out->join_fd[0] == -1) ||
+        (cg->made_v1_pids && c->tasks_max > 0 && out->join_fd[1] == -1)) {
         snprintf(msg, len, "cannot open its v1 cgroup: %s", strerror(errno));
         cgroup_svc_spawned(cg, out, 0);
         return -1;
@@ -946,10 +974,14 @@ static bool in_cgroup(pid_t pid, const char *rel)
 static long signal_cgroup(struct cgroup_svc *cg, int sig)
 {
     pid_t *pids;
-    long n = read_pids(cg->dir, &pids);
-    char *rel = xasprintf("%s%s", cg->t->rel, cg->dir + strlen(cg->t->base));
+    char buf[PATH_MAX];
+    const char *dir = dir_of(cg, CG_V2, buf);
+    if (dir == NULL)
+        return 0; /* never made: nothing in it */
+    long n = read_pids(dir, &pids);
+    char *rel = xasprintf("%s%s", cg->t->rel, dir + strlen(cg->t->base));
 
-    if (sig == SIGKILL && cg->t->has_kill && write_at(cg->dir, "cgroup.kill", "1") == 0) {
+    if (sig == SIGKILL && cg->t->has_kill && write_at(dir, "cgroup.kill", "1") == 0) {
         free(pids);
         free(rel);
         return n;
@@ -982,13 +1014,15 @@ static bool populated(const struct cgroup_svc *cg)
         buf[n] = '\0';
         return keyed_value(buf, "populated") != 0;
     }
-    return read_keyed(cg->dir, "cgroup.events", "populated") != 0;
+    char path[PATH_MAX];
+    const char *dir = dir_of(cg, CG_V2, path);
+    return dir == NULL || read_keyed(dir, "cgroup.events", "populated") != 0;
 }
 
 static bool tree_empty(const struct cgroup_svc *cg)
 {
     if (cg->t->active)
-        return cg->dir == NULL || !populated(cg);
+        return !cg->made || !populated(cg);
     return cg->pgid <= 0 || (kill(-cg->pgid, 0) == -1 && errno == ESRCH);
 }
 
@@ -1052,7 +1086,7 @@ void cgroup_svc_exited(struct cgroup_svc *cg, const struct proc_conf *c, bool fo
     if (cg == NULL || cg->drain != NULL || (!force && !c->stopleftovers))
         return;
     t = cg->t;
-    if (t->active ? cg->dir == NULL : tree_empty(cg))
+    if (t->active ? !cg->made : tree_empty(cg))
         return;
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
@@ -1066,8 +1100,9 @@ void cgroup_svc_exited(struct cgroup_svc *cg, const struct proc_conf *c, bool fo
     timer_init(&d->timer, on_drain_timer, cg);
     cg->drain = d;
     if (t->active) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/cgroup.events", cg->dir);
+        char path[PATH_MAX], buf[PATH_MAX];
+        const char *dir = dir_of(cg, CG_V2, buf);
+        snprintf(path, sizeof(path), "%s/cgroup.events", dir != NULL ? dir : "");
         /* Watch first, then look: an exit between the two is then seen either way. */
         d->events_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (d->events_fd != -1 &&
@@ -1109,9 +1144,11 @@ bool cgroup_svc_owns(const struct cgroup_svc *cg, pid_t pid, pid_t launcher_pid)
     if (cg == NULL || pid <= 0)
         return false;
     if (cg->t->active) {
-        if (cg->dir == NULL)
+        char buf[PATH_MAX];
+        const char *dir = dir_of(cg, CG_V2, buf);
+        if (dir == NULL)
             return false;
-        char *rel = xasprintf("%s%s", cg->t->rel, cg->dir + strlen(cg->t->base));
+        char *rel = xasprintf("%s%s", cg->t->rel, dir + strlen(cg->t->base));
         bool in = in_cgroup(pid, rel);
         free(rel);
         return in;
@@ -1140,31 +1177,34 @@ static bool usage_kept(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t 
 
 bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
 {
-    return cg != NULL && cg->t->active && cg->dir != NULL && !usage_kept(cg, since_ns, now);
+    return cg != NULL && cg->t->active && cg->made && !usage_kept(cg, since_ns, now);
 }
 
 void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns)
 {
+    char buf[PATH_MAX], v1buf[PATH_MAX];
+    const char *dir, *v1;
+
     u->memory_bytes = u->cpu_usec = u->tasks = -1;
-    if (cg == NULL || !cg->t->active || cg->dir == NULL)
+    if (cg == NULL || !cg->t->active || (dir = dir_of(cg, CG_V2, buf)) == NULL)
         return;
     uint64_t now = timer_now_ns();
     if (usage_kept(cg, since_ns, now)) {
         *u = cg->usage;
         return;
     }
-    u->cpu_usec = read_keyed(cg->dir, "cpu.stat", "usage_usec");
+    u->cpu_usec = read_keyed(dir, "cpu.stat", "usage_usec");
     if (cg->t->v2_pids)
-        u->tasks = read_number(cg->dir, "pids.current");
+        u->tasks = read_number(dir, "pids.current");
     if (cg->t->v2_memory)
-        u->memory_bytes = read_number(cg->dir, "memory.current");
-    else if (cg->v1_mem_dir != NULL)
-        u->memory_bytes = read_number(cg->v1_mem_dir, "memory.usage_in_bytes");
+        u->memory_bytes = read_number(dir, "memory.current");
+    else if ((v1 = dir_of(cg, CG_V1_MEM, v1buf)) != NULL)
+        u->memory_bytes = read_number(v1, "memory.usage_in_bytes");
     if (u->memory_bytes == -1 || u->tasks == -1) {
         /* No memory or no pids controller (a hybrid host): one pass over its processes,
          * whose /proc/PID/stat gives both their resident set and their threads. */
         pid_t *pids;
-        long n = read_pids(cg->dir, &pids);
+        long n = read_pids(dir, &pids);
         long long mem = 0, tasks = 0;
         long page = sysconf(_SC_PAGESIZE);
         for (long i = 0; i < n; i++) {
@@ -1269,7 +1309,7 @@ bool cgroup_sweep(struct cgroup_tree *t)
         if (!t->sweep_started) {
             t->sweep_started = true;
             for (struct cgroup_svc *cg = t->svcs; cg != NULL; cg = cg->next) {
-                if (cg->dir != NULL && !cg->command && cg->drain == NULL && populated(cg)) {
+                if (cg->made && !cg->command && cg->drain == NULL && populated(cg)) {
                     struct proc_conf fake = {.stopsignal = SIGTERM,
                                              .stopwaitsecs = SWEEP_GRACE_S};
                     cgroup_svc_exited(cg, &fake, true);
