@@ -256,6 +256,7 @@ static int reload_config(struct supervisor *sup, struct config_diags *diags,
             }
             proc_conf_free(svc->p.conf);
             svc->p.conf = nc;
+            svc_set_display(svc); /* it may borrow the name of the conf just freed */
             svc_set_health(svc);
             svc_set_logcap(svc, cfg->tend.childlogdir);
         } else {

@@ -50,15 +50,16 @@ static void on_tree_gone(void *ctx);
 
 /* ---- the service table ---- */
 
+/* The name is borrowed from the config when the group has the program's name (most do): only
+ * "group:name" is a string of its own. Whoever replaces p.conf calls this again. */
 void svc_set_display(struct service *svc)
 {
-    const struct proc_conf *c = svc->p.conf;
+    struct proc_conf *c = svc->p.conf;
 
-    free(svc->display);
-    if (strcmp(c->group, c->name) == 0)
-        svc->display = xstrdup(c->name);
-    else
-        svc->display = xasprintf("%s:%s", c->group, c->name);
+    if (svc->display_owned)
+        free(svc->display);
+    svc->display_owned = strcmp(c->group, c->name) != 0;
+    svc->display = svc->display_owned ? xasprintf("%s:%s", c->group, c->name) : c->name;
 }
 
 struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
@@ -111,7 +112,8 @@ void svc_free(void *ptr)
     cgroup_svc_free(svc->cg);
     deps_free(svc);
     adopt_free(svc);
-    free(svc->display);
+    if (svc->display_owned)
+        free(svc->display);
     free(svc);
 }
 

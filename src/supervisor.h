@@ -42,7 +42,8 @@ struct service {
     struct health *health;     /* NULL without healthcheck= */
     struct logcap *logcap;     /* stdout/stderr capture; its pipes outlive each instance */
     struct cgroup_svc *cg;     /* its process tree (cgroup.c) */
-    char *display;             /* "group:name", or "name" when the group has its name */
+    char *display;             /* "group:name", or "name" when the group has its name: then
+                                * p.conf's own (display_owned false) */
     /* handover (a supervisor restart continues from here) */
     int slot;                  /* its slot in the handover state, -1: none */
     bool kept;                 /* its process or launcher is the keeper's child (taken back
@@ -64,6 +65,7 @@ struct service {
     bool adopted;              /* pidfile= programs: p.pid came from the pidfile */
     bool removing;             /* reload removed it: drop once it has no process */
     bool spawn_deferred;       /* a start waits until the last instance's leftovers are gone */
+    bool display_owned;        /* display is malloc'd, not p.conf->name */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
@@ -142,7 +144,8 @@ void svc_release(struct service *svc);
 /* Frees a released service (a loop_defer_free callback). */
 void svc_free(void *svc);
 /* Recomputes the display name, the output capture and the health check after the config
- * changed. */
+ * changed. The display name may be the config's own: call svc_set_display whenever p.conf is
+ * replaced. */
 void svc_set_display(struct service *svc);
 void svc_set_logcap(struct service *svc, const char *childlogdir);
 void svc_set_health(struct service *svc);
