@@ -13,6 +13,11 @@
 
 #define NS_PER_SEC 1000000000ULL
 
+/* One per program: see struct proc. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct proc) <= 80, "struct proc grew: see proc.h");
+#endif
+
 /* The reason of a record whose own could not be allocated; never freed, never written. */
 static char reason_oom[] = "(out of memory: the reason was lost)";
 

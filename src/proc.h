@@ -101,8 +101,8 @@ struct proc_effects {
 /* A reason is at most PROC_REASON_MAX - 1 bytes (longer ones are cut). */
 #define PROC_REASON_MAX 200
 
-/* The fields are ordered by size, so that the record has no padding between them: tend keeps
- * one per program. */
+/* The fields are ordered by size, so that the record has no padding between them, and the
+ * flags take a bit each: tend keeps one per program (80 bytes on LP64, checked in proc.c). */
 struct proc {
     struct proc_conf *conf;   /* owned; replaced on reload */
     char *reason;             /* why FATAL / the last failure (proc_set_reason, proc_reason):
@@ -120,17 +120,17 @@ struct proc {
     int last_status;          /* wait status of the last exit; -1: none yet */
     int shortage_err;         /* the errno of the shortage it waits out (EV_SHORTAGE), 0: none */
     int shortage_tries;       /* spawns that failed for it in a row */
-    bool exec_ok;             /* the current instance's exec succeeded */
-    bool start_elapsed;       /* startsecs have passed for the current instance */
-    bool pending_start;       /* start again once STOPPING ends (restart) */
-    bool pending_auto_restart;/* ... as an automatic restart (health), not a user's */
-    bool crash_loop;          /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
-    bool last_oom;            /* the last exit was for want of memory */
+    bool exec_ok : 1;         /* the current instance's exec succeeded */
+    bool start_elapsed : 1;   /* startsecs have passed for the current instance */
+    bool pending_start : 1;   /* start again once STOPPING ends (restart) */
+    bool pending_auto_restart : 1; /* ... as an automatic restart (health), not a user's */
+    bool crash_loop : 1;      /* crashes >= PROC_CRASH_LOOP_AFTER: restarts back off */
+    bool last_oom : 1;        /* the last exit was for want of memory */
     /* readiness= other than startsecs: STARTING lasts until the process is ready (and its
      * exec confirmed), for at most startwaitsecs; then RUNNING means "ready". */
-    bool ready_seen;          /* EV_READY came for the current instance */
-    bool pending_start_failed;/* stopping an instance that was not ready in time: its exit
-                               * is a failed start (backoff, then FATAL) */
+    bool ready_seen : 1;      /* EV_READY came for the current instance */
+    bool pending_start_failed : 1; /* stopping an instance that was not ready in time: its
+                                    * exit is a failed start (backoff, then FATAL) */
 };
 
 void proc_init(struct proc *p, struct proc_conf *conf);

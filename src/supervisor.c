@@ -39,6 +39,12 @@
 #include "util/str.h"
 
 #define NS_PER_SEC 1000000000ULL
+
+/* Tend keeps one per program (issue 13: under 1 KiB a program): a field added carelessly, or
+ * padding, shows here first. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct service) <= 272, "struct service grew: see supervisor.h");
+#endif
 #define REAP_SLICE 64           /* exits reaped per turn of the loop at most */
 #define REAP_SLICE_NS 2000000ULL /* 2 ms: as launch.c's spawn slices */
 

@@ -24,17 +24,15 @@ struct supervisor;
 struct deps;
 struct adoption;
 
-/* One supervised process instance. Tend keeps one per program: the fields are ordered so
- * that there is no padding between them (the flags are together at the end). */
+/* One supervised process instance. Tend keeps one per program: the pointers come first, then
+ * the 4-byte fields, then the flags, one bit each, so that there is no padding between them
+ * (272 bytes on LP64, checked in supervisor.c). What only some programs use lives in side
+ * structures allocated for those (adopt, deps, health, logcap, notify...). */
 struct service {
     struct proc p;             /* policy state; p.conf is owned */
     struct supervisor *sup;
     struct timer timer;        /* mirrors p.deadline_ns */
     struct service *spawn_next, *spawn_prev; /* in the spawn queue (launch.c) */
-    /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
-    pid_t launcher_pid;        /* the command we spawned, until it exits */
-    uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
-    int pidfd;                 /* adopted process that is not our descendant */
     /* the watch on pidfd: allocated while there is one (adopt.c), NULL otherwise */
     struct watcher *pidfd_w;
     struct adoption *adopt;    /* pidfile= programs' wait and launcher (adopt.c); NULL: none */
@@ -44,28 +42,32 @@ struct service {
     struct cgroup_svc *cg;     /* its process tree (cgroup.c) */
     char *display;             /* "group:name", or "name" when the group has its name: then
                                 * p.conf's own (display_owned false) */
-    /* handover (a supervisor restart continues from here) */
-    int slot;                  /* its slot in the handover state, -1: none */
-    bool kept;                 /* its process or launcher is the keeper's child (taken back
-                                * from a dead supervisor): the keeper reports the exit */
-    bool spawning;             /* between the decision to fork and the recorded pid */
-    bool restored;             /* restored from a previous supervisor's state */
-    bool restored_gone;        /* ... without its process: the keeper's record decides */
     struct evproc *evproc;     /* [eventlistener:x]: its protocol pipes (events.c) */
     struct fcgi_sock *fcgi;    /* [fcgi-program:x]: the socket it gets as stdin (fcgi.c) */
-    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start (launcher_pid's
-                                    * is in adopt) */
     /* readiness and dependencies (issue 15; deps.c, notify.c) */
     struct notify *notify;     /* its $NOTIFY_SOCKET, NULL when it needs none */
     struct health *ready_probe; /* readiness=tcp: connection attempts while STARTING */
     struct deps *deps;         /* its needs and dependents (deps.c); NULL: none */
+    uint64_t id_lo_ns, id_hi_ns;   /* CLOCK_BOOTTIME window of p.pid's start (launcher_pid's
+                                    * is in adopt); for the handover */
+    /* pidfile= programs: the command (the launcher) daemonizes and writes a pidfile. */
+    pid_t launcher_pid;        /* the command we spawned, until it exits */
+    uid_t run_uid;             /* the user it runs as (a pidfile may belong to it) */
+    int pidfd;                 /* adopted process that is not our descendant */
+    /* handover (a supervisor restart continues from here) */
+    int slot;                  /* its slot in the handover state, -1: none */
+    bool kept : 1;             /* its process or launcher is the keeper's child (taken back
+                                * from a dead supervisor): the keeper reports the exit */
+    bool spawning : 1;         /* between the decision to fork and the recorded pid */
+    bool restored : 1;         /* restored from a previous supervisor's state */
+    bool restored_gone : 1;    /* ... without its process: the keeper's record decides */
     /* the other flags */
-    bool spawn_queued;         /* in the spawn queue */
-    bool resume_spawn;         /* restored while queued: sup_resume queues it again */
-    bool adopted;              /* pidfile= programs: p.pid came from the pidfile */
-    bool removing;             /* reload removed it: drop once it has no process */
-    bool spawn_deferred;       /* a start waits until the last instance's leftovers are gone */
-    bool display_owned;        /* display is malloc'd, not p.conf->name */
+    bool spawn_queued : 1;     /* in the spawn queue */
+    bool resume_spawn : 1;     /* restored while queued: sup_resume queues it again */
+    bool adopted : 1;          /* pidfile= programs: p.pid came from the pidfile */
+    bool removing : 1;         /* reload removed it: drop once it has no process */
+    bool spawn_deferred : 1;   /* a start waits until the last instance's leftovers are gone */
+    bool display_owned : 1;    /* display is malloc'd, not p.conf->name */
 };
 
 /* Called after every event that changed a service's state, ended a run or entered or left a
