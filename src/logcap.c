@@ -70,6 +70,8 @@ struct stream_conf {
     int backups;
 };
 
+/* Two per program that captures its output: the fields go by size within each part (the
+ * flags of every part at the end), so that there is no padding between them. */
 struct stream {
     struct logcap *lc;
     const char *what;     /* "stdout" or "stderr" */
@@ -85,38 +87,41 @@ struct stream {
     size_t carry_len, carry_cap;
     char *comm_buf;       /* capture mode: what is between the tokens so far */
     size_t comm_len;
-    bool in_line;         /* a piece of a long line was delivered; its end has not */
-    bool comm_mode;       /* capture mode: between the BEGIN and END tokens */
 
-    /* the file */
-    int file_fd;
-    bool file_regular;    /* rotation and truncation apply */
-    bool file_socket;     /* tend's stdout is a socket: send(MSG_DONTWAIT) */
-    bool file_mid_line;   /* the file does not end with '\n' */
-    bool file_splice;     /* a plain file opened for splice(2): no O_APPEND, offset at end */
+    /* the file (file_fd and the flags at the end) */
     long long file_size;  /* as far as we know: fstat at open + what we wrote */
     uint64_t placed_ns;   /* when the path was last seen naming the open file */
     unsigned long long unseen_lines, unseen_bytes; /* written since then */
-    bool file_evicted;    /* closed to make room for another (file_cap): reopen by path */
     struct stream *lru_prev, *lru_next; /* among the open files, most recently written first */
 
     /* rotation in progress: renames still to do are rot_next down to 0 (0: X -> X.1),
      * then the open of the new X (rot_next == -1). rot_delay_ms != 0: the last attempt
      * failed, and the next waits for rot_retry_ns. */
-    bool rot_pending;
-    int rot_next;
     uint64_t rot_retry_ns;
+    int rot_next;
     unsigned rot_delay_ms;
 
     /* retrying after a failed write or open */
-    bool retrying;
-    int retry_err;        /* the error that started the episode */
     uint64_t retry_at_ns;
+    int retry_err;        /* the error that started the episode */
     unsigned retry_delay_ms;
     struct timer retry_timer;
     unsigned long long drop_bytes, drop_lines; /* this episode, not yet reported */
     unsigned long long dropped_total;          /* bytes, for status */
     unsigned long long written_total;          /* bytes the file took, for metrics */
+
+    int file_fd;
+    /* the pipe's flags */
+    bool in_line;         /* a piece of a long line was delivered; its end has not */
+    bool comm_mode;       /* capture mode: between the BEGIN and END tokens */
+    /* the file's */
+    bool file_regular;    /* rotation and truncation apply */
+    bool file_socket;     /* tend's stdout is a socket: send(MSG_DONTWAIT) */
+    bool file_mid_line;   /* the file does not end with '\n' */
+    bool file_splice;     /* a plain file opened for splice(2): no O_APPEND, offset at end */
+    bool file_evicted;    /* closed to make room for another (file_cap): reopen by path */
+    bool rot_pending;     /* a rotation is in progress (above) */
+    bool retrying;        /* retrying after a failed write or open (above) */
 };
 
 /* A failed open's or rotation's reason when strerror alone would mislead. One for all
@@ -129,8 +134,8 @@ struct logcap {
     struct loop *loop;
     char *name;           /* process name: syslog ident, AUTO file names */
     char *display;        /* "group:name" or "name", for tend's log */
-    bool redirect_stderr;
     struct stream s[2];   /* [0] stdout, [1] stderr */
+    bool redirect_stderr;
 };
 
 /* Shared scratch space. tend is single-threaded and none of these is live across a return to
