@@ -222,7 +222,7 @@ void deps_rebuild(struct supervisor *sup)
     /* A reload may have removed what a waiting service needed. */
     for (size_t i = 0; i < sup->nsvcs; i++) {
         struct service *s = sup->svcs[i];
-        if (deps_start_waits(s) && deps_ready(s)) {
+        if (s->deps != NULL && s->deps->wait_start && deps_ready(s)) {
             s->deps->wait_start = false;
             sup_start(s);
         }
@@ -309,7 +309,7 @@ void deps_after_apply(struct service *svc, const struct proc_effects *fx)
     if (fx->to == PROC_RUNNING) {
         for (size_t i = 0; i < d->ndependents; i++) {
             struct service *dep = d->dependents[i];
-            if (deps_start_waits(dep) && deps_ready(dep)) {
+            if (dep->deps != NULL && dep->deps->wait_start && deps_ready(dep)) {
                 dep->deps->wait_start = false;
                 sup_start(dep);
             }
