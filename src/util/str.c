@@ -477,6 +477,88 @@ char **str_vec_dup(char *const *vec)
     return copy;
 }
 
+char **str_vec_pack(char *const *vec, const char *extra, char **extra_out)
+{
+    if (extra_out != NULL)
+        *extra_out = NULL;
+    if (vec == NULL)
+        return NULL;
+    size_t n = str_vec_len(vec), bytes = (n + 1) * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(vec[i]) + 1;
+    if (extra != NULL)
+        bytes += strlen(extra) + 1;
+    char **packed = xmalloc(bytes);
+    char *at = (char *)(packed + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(vec[i]) + 1;
+        packed[i] = memcpy(at, vec[i], len);
+        at += len;
+    }
+    packed[n] = NULL;
+    if (extra != NULL) {
+        char *copy = memcpy(at, extra, strlen(extra) + 1);
+        if (extra_out != NULL)
+            *extra_out = copy;
+    }
+    return packed;
+}
+
+char **str_vec_pack_take(char **vec)
+{
+    char **packed = str_vec_pack(vec, NULL, NULL);
+    str_vec_free(vec);
+    return packed;
+}
+
+/* A shared string's count lives just before its characters, so the string itself is an
+ * ordinary char * to every reader. */
+struct shared_str {
+    size_t refs;
+    char text[];
+};
+
+static struct shared_str *shared_of(const char *s)
+{
+    return (struct shared_str *)(void *)(s - offsetof(struct shared_str, text));
+}
+
+char *str_shared_new(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    struct shared_str *h = xmalloc(sizeof *h + len);
+    h->refs = 1;
+    memcpy(h->text, s, len);
+    return h->text;
+}
+
+char *str_shared_ref(char *s)
+{
+    if (s != NULL)
+        shared_of(s)->refs++;
+    return s;
+}
+
+char *str_shared_same(char *shared, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    if (shared != NULL && strcmp(shared, s) == 0)
+        return str_shared_ref(shared);
+    return str_shared_new(s);
+}
+
+void str_shared_unref(char *s)
+{
+    if (s == NULL)
+        return;
+    struct shared_str *h = shared_of(s);
+    if (--h->refs == 0)
+        free(h);
+}
+
 bool str_vec_equal(char *const *a, char *const *b)
 {
     if (a == NULL || b == NULL)

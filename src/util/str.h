@@ -91,4 +91,23 @@ size_t str_vec_len(char *const *vec);
 /* True when both arrays hold the same strings in the same order (NULL equals NULL only). */
 bool str_vec_equal(char *const *a, char *const *b);
 
+/* One allocation holding a copy of vec: the NULL-terminated pointer array, then its strings,
+ * then (extra not NULL) a copy of extra, whose address goes to *extra_out (NULL otherwise;
+ * extra_out may be NULL). Free the whole with free(), not str_vec_free; its entries cannot be
+ * freed or replaced one by one. NULL gives NULL. It costs one malloc instead of n + 1. */
+char **str_vec_pack(char *const *vec, const char *extra, char **extra_out);
+/* str_vec_pack of vec, which is then freed with str_vec_free. */
+char **str_vec_pack_take(char **vec);
+
+/* Reference-counted strings, for a value many structures hold alike (the file of every
+ * program in it, the program of every numprocs instance): a plain char * to read, but made,
+ * copied and released only through these. NULL is fine everywhere and stays NULL. */
+char *str_shared_new(const char *s);
+/* Another reference to s; returns s. */
+char *str_shared_ref(char *s);
+/* A reference to shared when it holds the same text as s, else a new shared copy of s. */
+char *str_shared_same(char *shared, const char *s);
+/* Drops a reference; the last one frees the string. */
+void str_shared_unref(char *s);
+
 #endif
