@@ -1301,8 +1301,7 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
     int port = 0;
     free(pc->healthcheck_host);
     free(pc->healthcheck_path);
-    free(pc->healthcheck_command);
-    str_vec_free(pc->healthcheck_argv);
+    free(pc->healthcheck_argv); /* packed, with healthcheck_command */
     pc->healthcheck_host = pc->healthcheck_path = pc->healthcheck_command = NULL;
     pc->healthcheck_argv = NULL;
     pc->healthcheck_kind = HEALTH_NONE;
@@ -1347,8 +1346,8 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
         }
         if (count > 0) {
             pc->healthcheck_kind = HEALTH_EXEC;
-            pc->healthcheck_command = xstrdup(trimmed);
-            pc->healthcheck_argv = argv;
+            pc->healthcheck_argv = str_vec_pack(argv, trimmed, &pc->healthcheck_command);
+            str_vec_free(argv);
             free(cmd);
             return true;
         }
@@ -2163,6 +2162,20 @@ static void set_string(char **field, char *value)
     *field = value;
 }
 
+/* For the shared strings of a proc_conf (name, program, group, file). */
+static void set_shared(char **field, char *value)
+{
+    str_shared_unref(*field);
+    *field = value;
+}
+
+/* Replaces a packed vector of a proc_conf with vec, packed (vec is freed). */
+static void set_packed(char ***field, char **vec)
+{
+    free(*field);
+    *field = str_vec_pack_take(vec);
+}
+
 static void apply_program_key(struct loader *ld, const struct section *sec,
                               const struct entry *e, const char *v, struct proc_conf *p,
                               struct prog_state *ps)
@@ -2170,10 +2183,15 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     struct shown sh;
     long long n;
     switch (e->def->id) {
-    case KEY_COMMAND:
-        if (value_command(ld, sec, e, v, &p->argv))
-            set_string(&p->command, xstrdup(v));
+    case KEY_COMMAND: {
+        char **words = NULL;
+        if (value_command(ld, sec, e, v, &words)) {
+            free(p->argv); /* packed, with command */
+            p->argv = str_vec_pack(words, v, &p->command);
+        }
+        str_vec_free(words);
         break;
+    }
     case KEY_PROCESS_NAME:
         if (!valid_name(v))
             diag(ld, sec->file, e->line, true,
@@ -2181,7 +2199,7 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
                  "spaces, ':' or '/')",
                  e->key, show(&sh, v));
         else
-            set_string(&p->name, xstrdup(v));
+            set_shared(&p->name, str_shared_same(p->program, v));
         break;
     case KEY_NUMPROCS:
     case KEY_NUMPROCS_START:
@@ -2228,9 +2246,12 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_UMASK:
         (void)value_int(ld, sec, e, v, &p->umask);
         break;
-    case KEY_ENVIRONMENT:
-        (void)value_env(ld, sec, e, v, &p->env);
+    case KEY_ENVIRONMENT: {
+        char **env = NULL;
+        if (value_env(ld, sec, e, v, &env))
+            set_packed(&p->env, env);
         break;
+    }
     case KEY_REDIRECT_STDERR:
         (void)value_bool(ld, sec, e, v, &p->redirect_stderr);
         break;
@@ -2293,8 +2314,7 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         break;
     case KEY_DEPENDS_ON: {
         size_t count;
-        str_vec_free(p->depends_on);
-        p->depends_on = split_list(v, &count);
+        set_packed(&p->depends_on, split_list(v, &count));
         p->depends_on_line = e->line;
         break;
     }
@@ -2485,9 +2505,14 @@ static void build_program(struct loader *ld, const struct section *sec)
         cx.process_num = start + i;
         p->numprocs = numprocs;
         p->process_num = start + i;
-        p->program = xstrdup(sec->arg);
-        p->group = xstrdup(group);
-        p->file = xstrdup(ld->files[sec->file].path);
+        /* The instances of a program, and the programs of a file or group, share these. */
+        const struct proc_conf *prev = ld->cfg->nprocs > 0 ? ld->cfg->procs[ld->cfg->nprocs - 1]
+                                                           : NULL;
+        p->program = str_shared_same(prev != NULL ? prev->program : NULL, sec->arg);
+        p->group = str_shared_same(p->program, group);
+        if (prev != NULL && p->group != p->program)
+            set_shared(&p->group, str_shared_same(prev->group, group));
+        p->file = str_shared_same(prev != NULL ? prev->file : NULL, ld->files[sec->file].path);
         p->line = sec->line;
         p->kind = sec->flavor;
         for (size_t k = 0; k < sec->nentries; k++) {
@@ -2499,7 +2524,7 @@ static void build_program(struct loader *ld, const struct section *sec)
             free(v);
         }
         if (p->name == NULL && pname == NULL)
-            p->name = xstrdup(sec->arg);
+            p->name = str_shared_ref(p->program);
         if (i == 0 && p->kind == PROC_KIND_LISTENER && find_entry(sec, KEY_LISTENER_EVENTS) == NULL)
             diag(ld, sec->file, sec->line, true, "[%s] is missing required key 'events'",
                  show(&sh, sec->name));
@@ -2878,12 +2903,13 @@ web_process:
      * starts it as that same user. */
     struct proc_conf *p = xmalloc(sizeof *p);
     proc_conf_defaults(p);
-    p->name = xstrdup(CONFIG_WEB_NAME);
-    p->program = xstrdup(CONFIG_WEB_NAME);
-    p->group = xstrdup(CONFIG_WEB_NAME);
-    p->command = web_program_path();
-    p->argv = xcalloc(2, sizeof *p->argv);
-    p->argv[0] = xstrdup(p->command);
+    p->program = str_shared_new(CONFIG_WEB_NAME);
+    p->name = str_shared_ref(p->program);
+    p->group = str_shared_ref(p->program);
+    char *path = web_program_path();
+    char *words[] = {path, NULL};
+    p->argv = str_vec_pack(words, path, &p->command);
+    free(path);
     p->autorestart = AUTORESTART_TRUE;
     p->priority = -1; /* up before the programs it shows, down after them */
     p->redirect_stderr = true;
@@ -2905,7 +2931,8 @@ web_process:
         p->env[nenv++] = xasprintf("TEND_WEB_USERNAME=%s", w->username);
         p->env[nenv++] = xasprintf("TEND_WEB_PASSWORD=%s", w->password);
     }
-    p->file = xstrdup(w->file);
+    p->env = str_vec_pack_take(p->env);
+    p->file = str_shared_new(w->file);
     p->line = w->line;
     push_proc(ld, p);
     order_procs(ld);
@@ -3154,27 +3181,25 @@ void proc_conf_free(struct proc_conf *p)
 {
     if (p == NULL)
         return;
-    free(p->name);
-    free(p->program);
-    free(p->group);
-    free(p->command);
-    str_vec_free(p->argv);
+    str_shared_unref(p->name);
+    str_shared_unref(p->program);
+    str_shared_unref(p->group);
+    free(p->argv); /* packed, with command */
     free(p->user);
     free(p->directory);
-    str_vec_free(p->env);
+    free(p->env);
     free(p->stdout_logfile);
     free(p->stderr_logfile);
     free(p->pidfile);
     free(p->healthcheck);
     free(p->healthcheck_host);
     free(p->healthcheck_path);
-    free(p->healthcheck_command);
-    str_vec_free(p->healthcheck_argv);
+    free(p->healthcheck_argv); /* packed, with healthcheck_command */
     free(p->on_event);
-    free(p->file);
+    str_shared_unref(p->file);
     free(p->fcgi_socket);
     free(p->fcgi_socket_owner);
-    str_vec_free(p->depends_on);
+    free(p->depends_on);
     free(p->ready_host);
     free(p->rlimits);
     free(p);
@@ -3189,27 +3214,26 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
 {
     struct proc_conf *c = xmalloc(sizeof *c);
     *c = *p;
-    c->name = dup_or_null(p->name);
-    c->program = dup_or_null(p->program);
-    c->group = dup_or_null(p->group);
-    c->command = dup_or_null(p->command);
-    c->argv = str_vec_dup(p->argv);
+    c->name = str_shared_ref(p->name);
+    c->program = str_shared_ref(p->program);
+    c->group = str_shared_ref(p->group);
+    c->argv = str_vec_pack(p->argv, p->command, &c->command);
     c->user = dup_or_null(p->user);
     c->directory = dup_or_null(p->directory);
-    c->env = str_vec_dup(p->env);
+    c->env = str_vec_pack(p->env, NULL, NULL);
     c->stdout_logfile = dup_or_null(p->stdout_logfile);
     c->stderr_logfile = dup_or_null(p->stderr_logfile);
     c->pidfile = dup_or_null(p->pidfile);
     c->healthcheck = dup_or_null(p->healthcheck);
     c->healthcheck_host = dup_or_null(p->healthcheck_host);
     c->healthcheck_path = dup_or_null(p->healthcheck_path);
-    c->healthcheck_command = dup_or_null(p->healthcheck_command);
-    c->healthcheck_argv = str_vec_dup(p->healthcheck_argv);
+    c->healthcheck_argv = str_vec_pack(p->healthcheck_argv, p->healthcheck_command,
+                                       &c->healthcheck_command);
     c->on_event = dup_or_null(p->on_event);
-    c->file = dup_or_null(p->file);
+    c->file = str_shared_ref(p->file);
     c->fcgi_socket = dup_or_null(p->fcgi_socket);
     c->fcgi_socket_owner = dup_or_null(p->fcgi_socket_owner);
-    c->depends_on = p->depends_on != NULL ? str_vec_dup(p->depends_on) : NULL;
+    c->depends_on = str_vec_pack(p->depends_on, NULL, NULL);
     c->ready_host = dup_or_null(p->ready_host);
     if (p->rlimits != NULL) {
         c->rlimits = xmalloc(PROC_RLIM_COUNT * sizeof *c->rlimits);

@@ -105,14 +105,18 @@ enum proc_kind {
 };
 
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
- * owned by the struct and already expanded (%(program_name)s and friends). Tend keeps one
+ * owned by the struct and already expanded (%(program_name)s and friends). To keep a
+ * program's cost low, name, program, group and file are shared strings (util/str.h
+ * str_shared_*: the instances of a program and the programs of a file hold one copy), and
+ * each string vector is packed into one allocation (str_vec_pack: free it whole), command
+ * inside argv's and healthcheck_command inside healthcheck_argv's. Tend keeps one
  * per program for as long as it runs, so the fields are ordered to leave no padding between
  * them (the switches are together at the end): mind the alignment when adding one. */
 struct proc_conf {
     char *name;    /* process name: process_name after expansion; unique in a config */
     char *program; /* the x of [program:x] */
     char *group;   /* the [group:g] listing the program, else the program name */
-    char *command; /* as written, after expansion */
+    char *command; /* as written, after expansion; in argv's allocation (NULL when it is) */
     char **argv;   /* command split like a shell; NULL-terminated, at least one word */
     int numprocs;
     int process_num;
@@ -144,7 +148,7 @@ struct proc_conf {
     int healthcheck_port;       /* TCP, HTTP */
     char *healthcheck_host;     /* TCP, HTTP; IPv6 without brackets */
     char *healthcheck_path;     /* HTTP: starts with '/' */
-    char *healthcheck_command;  /* EXEC: the command text */
+    char *healthcheck_command;  /* EXEC: the command text, in healthcheck_argv's allocation */
     char **healthcheck_argv;    /* EXEC: split like command */
     int healthcheck_interval;   /* seconds */
     int healthcheck_timeout;    /* seconds */

@@ -2396,7 +2396,9 @@ TEST(proc_conf_equal_detects_changes)
     struct proc_conf *c = proc_conf_dup(base);
     CHECK(proc_conf_equal(base, c));
     CHECK(proc_conf_equal(c, base));
-    CHECK(c->argv != base->argv && c->env != base->env && c->name != base->name);
+    /* Vectors are copied (packed); name, program, group and file are shared. */
+    CHECK(c->argv != base->argv && c->env != base->env && c->command != base->command);
+    CHECK(c->name == base->name && c->program == base->program && c->file == base->file);
     proc_conf_free(c);
 
     /* Each change that matters for the running process. */
@@ -2404,18 +2406,19 @@ TEST(proc_conf_equal_detects_changes)
     for (int k = 0; k < N_CHANGES; k++) {
         struct proc_conf *m = proc_conf_dup(base);
         switch (k) {
-        case 0: free(m->name); m->name = xstrdup("q"); break;
-        case 1: free(m->program); m->program = xstrdup("q"); break;
-        case 2: free(m->group); m->group = xstrdup("q"); break;
+        case 0: str_shared_unref(m->name); m->name = str_shared_new("q"); break;
+        case 1: str_shared_unref(m->program); m->program = str_shared_new("q"); break;
+        case 2: str_shared_unref(m->group); m->group = str_shared_new("q"); break;
         case 3: m->process_num = 1; break;
         case 4: m->numprocs = 2; break;
-        case 5: free(m->command); m->command = xstrdup("/bin/p  -x"); break;
-        case 6: free(m->argv[1]); m->argv[1] = xstrdup("-y"); break;
+        /* argv (with command) and env are packed: their parts are not freed one by one. */
+        case 5: m->command = (char *)"/bin/p  -x"; break;
+        case 6: m->argv[1] = (char *)"-y"; break;
         case 7: free(m->user); m->user = NULL; break;
         case 8: free(m->directory); m->directory = xstrdup("/e"); break;
         case 9: m->umask = 077; break;
-        case 10: str_vec_free(m->env); m->env = NULL; break;
-        case 11: free(m->env[0]); m->env[0] = xstrdup("A=2"); break;
+        case 10: free(m->env); m->env = NULL; break;
+        case 11: m->env[0] = (char *)"A=2"; break;
         case 12: free(m->pidfile); m->pidfile = NULL; break;
         case 13: m->redirect_stderr = true; break;
         case 14: m->stdout_logfile_kind = LOG_TARGET_NONE; break;
