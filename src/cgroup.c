@@ -339,19 +339,20 @@ void cgroup_probe(struct cgroup_caps *caps)
 int cgroup_check_limits(const struct cgroup_caps *caps, const struct proc_conf *c, char *msg,
                         size_t len)
 {
+    const struct proc_limits *lim = proc_conf_limits(c);
     const char *key = NULL, *why = NULL;
 
-    if (c->memory_max > 0 && !caps->memory_max)
+    if (lim->memory_max > 0 && !caps->memory_max)
         key = "memory_max", why = "no memory controller (cgroup v2 or v1) is available";
-    else if (c->memory_high > 0 && !caps->memory_high)
+    else if (lim->memory_high > 0 && !caps->memory_high)
         key = "memory_high", why = "it needs the cgroup v2 memory controller, which this host "
                                    "does not offer (cgroup v1's soft limit is not the same)";
-    else if (c->tasks_max > 0 && !caps->tasks_max)
+    else if (lim->tasks_max > 0 && !caps->tasks_max)
         key = "tasks_max", why = "no pids controller (cgroup v2 or v1) is available";
-    else if (c->cpu_weight > 0 && !caps->cpu)
+    else if (lim->cpu_weight > 0 && !caps->cpu)
         key = "cpu_weight", why = "it needs the cgroup v2 cpu controller, which this host "
                                   "does not offer";
-    else if (c->cpu_max > 0 && !caps->cpu)
+    else if (lim->cpu_max > 0 && !caps->cpu)
         key = "cpu_max", why = "it needs the cgroup v2 cpu controller, which this host does "
                                "not offer";
     if (key == NULL)
@@ -670,19 +671,20 @@ static int set_limit(const char *dir, const char *file, long long value, char *m
 static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *msg,
                         size_t len)
 {
+    const struct proc_limits *lim = proc_conf_limits(c);
     struct cgroup_tree *t = cg->t;
     char buf[64], v2buf[PATH_MAX], v1buf[PATH_MAX];
     const char *v2 = dir_of(cg, CG_V2, v2buf), *v1;
 
-    if (c->memory_max > 0 || c->memory_high > 0) {
+    if (lim->memory_max > 0 || lim->memory_high > 0) {
         if (t->v2_memory) {
-            if (set_limit(v2, "memory.max", c->memory_max, msg, len, "memory_max") ||
-                set_limit(v2, "memory.high", c->memory_high, msg, len, "memory_high"))
+            if (set_limit(v2, "memory.max", lim->memory_max, msg, len, "memory_max") ||
+                set_limit(v2, "memory.high", lim->memory_high, msg, len, "memory_high"))
                 return -1;
             /* The whole tree goes together when one process is OOM-killed: a half-killed
              * service is worse than a restarted one. */
             (void)write_at(v2, "memory.oom.group", "1"); /* older kernels: no such file */
-        } else if (c->memory_high > 0) {
+        } else if (lim->memory_high > 0) {
             snprintf(msg, len, "memory_high: cannot be applied: it needs the cgroup v2 "
                      "memory controller, which this host does not offer");
             return -1;
@@ -694,7 +696,7 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
                          "controller (cgroup v1 or v2): %s", strerror(errno));
                 return -1;
             }
-            snprintf(buf, sizeof(buf), "%lld", c->memory_max);
+            snprintf(buf, sizeof(buf), "%lld", lim->memory_max);
             if (write_at(v1, "memory.limit_in_bytes", buf) == -1) {
                 snprintf(msg, len, "cannot set memory_max (%s): %s", v1, strerror(errno));
                 return -1;
@@ -708,9 +710,9 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
         (void)write_at(v1, "memory.limit_in_bytes", "-1"); /* same */
     }
     if (t->v2_pids && v2 != NULL) {
-        if (set_limit(v2, "pids.max", c->tasks_max, msg, len, "tasks_max"))
+        if (set_limit(v2, "pids.max", lim->tasks_max, msg, len, "tasks_max"))
             return -1;
-    } else if (c->tasks_max > 0) {
+    } else if (lim->tasks_max > 0) {
         if (t->v1_pids == NULL)
             t->v1_pids = v1_base("pids", t->base ? t->base : "/root");
         if (t->v1_pids == NULL || (v1 = mkdir_svc(cg, CG_V1_PIDS, v1buf)) == NULL) {
@@ -718,26 +720,28 @@ static int apply_limits(struct cgroup_svc *cg, const struct proc_conf *c, char *
                      "(cgroup v1 or v2): %s", strerror(errno));
             return -1;
         }
-        if (set_limit(v1, "pids.max", c->tasks_max, msg, len, "tasks_max"))
+        if (set_limit(v1, "pids.max", lim->tasks_max, msg, len, "tasks_max"))
             return -1;
     } else if ((v1 = dir_of(cg, CG_V1_PIDS, v1buf)) != NULL) {
         (void)write_at(v1, "pids.max", "max"); /* the controller exists */
     }
-    if (c->cpu_weight > 0 || c->cpu_max > 0) {
+    if (lim->cpu_weight > 0 || lim->cpu_max > 0) {
         if (!t->v2_cpu) {
-            snprintf(msg, len, "%s: cannot be applied: it needs the cgroup v2 cpu controller, "
-                     "which this host does not offer", c->cpu_weight ? "cpu_weight" : "cpu_max");
+            snprintf(msg, len,
+                     "%s: cannot be applied: it needs the cgroup v2 cpu controller, "
+                     "which this host does not offer",
+                     lim->cpu_weight ? "cpu_weight" : "cpu_max");
             return -1;
         }
     }
     if (t->v2_cpu && v2 != NULL) {
-        snprintf(buf, sizeof(buf), "%d", c->cpu_weight > 0 ? c->cpu_weight : 100);
+        snprintf(buf, sizeof(buf), "%d", lim->cpu_weight > 0 ? lim->cpu_weight : 100);
         if (write_at(v2, "cpu.weight", buf) == -1) {
             snprintf(msg, len, "cannot set cpu_weight: %s", strerror(errno));
             return -1;
         }
-        if (c->cpu_max > 0)
-            snprintf(buf, sizeof(buf), "%d 100000", c->cpu_max * 1000);
+        if (lim->cpu_max > 0)
+            snprintf(buf, sizeof(buf), "%d 100000", lim->cpu_max * 1000);
         else
             snprintf(buf, sizeof(buf), "max 100000");
         if (write_at(v2, "cpu.max", buf) == -1) {
@@ -761,18 +765,22 @@ static int open_procs(const char *dir)
 int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
                        struct spawn_cgroup *out, char *msg, size_t len)
 {
+    const struct proc_limits *lim = proc_conf_limits(c);
     struct cgroup_tree *t = cg->t;
     char buf[PATH_MAX], v1buf[PATH_MAX];
     const char *dir, *v1;
 
     out->dir_fd = out->procs_fd = out->join_fd[0] = out->join_fd[1] = -1;
     if (!t->active) {
-        if (c->memory_max > 0 || c->memory_high > 0 || c->tasks_max > 0 || c->cpu_weight > 0 ||
-            c->cpu_max > 0) {
+        if (lim->memory_max > 0 || lim->memory_high > 0 || lim->tasks_max > 0 ||
+            lim->cpu_weight > 0 || lim->cpu_max > 0) {
             snprintf(msg, len, "%s: cannot be applied: cgroups are not used (%s)",
-                     c->memory_max > 0 ? "memory_max" : c->memory_high > 0 ? "memory_high"
-                     : c->tasks_max > 0 ? "tasks_max" : c->cpu_weight > 0 ? "cpu_weight"
-                     : "cpu_max", t->why);
+                     lim->memory_max > 0    ? "memory_max"
+                     : lim->memory_high > 0 ? "memory_high"
+                     : lim->tasks_max > 0   ? "tasks_max"
+                     : lim->cpu_weight > 0  ? "cpu_weight"
+                                            : "cpu_max",
+                     t->why);
             return -1;
         }
         return 0;
@@ -795,12 +803,12 @@ int cgroup_svc_prepare(struct cgroup_svc *cg, const struct proc_conf *c,
         fd_close_quiet(out->dir_fd);
         out->dir_fd = -1;
     }
-    if (cg->made_v1_mem && c->memory_max > 0 && (v1 = dir_of(cg, CG_V1_MEM, v1buf)) != NULL)
+    if (cg->made_v1_mem && lim->memory_max > 0 && (v1 = dir_of(cg, CG_V1_MEM, v1buf)) != NULL)
         out->join_fd[0] = open_procs(v1);
-    if (cg->made_v1_pids && c->tasks_max > 0 && (v1 = dir_of(cg, CG_V1_PIDS, v1buf)) != NULL)
+    if (cg->made_v1_pids && lim->tasks_max > 0 && (v1 = dir_of(cg, CG_V1_PIDS, v1buf)) != NULL)
         out->join_fd[1] = open_procs(v1);
-    if ((cg->made_v1_mem && c->memory_max > 0 && out->join_fd[0] == -1) ||
-        (cg->made_v1_pids && c->tasks_max > 0 && out->join_fd[1] == -1)) {
+    if ((cg->made_v1_mem && lim->memory_max > 0 && out->join_fd[0] == -1) ||
+        (cg->made_v1_pids && lim->tasks_max > 0 && out->join_fd[1] == -1)) {
         snprintf(msg, len, "cannot open its v1 cgroup: %s", strerror(errno));
         cgroup_svc_spawned(cg, out, 0);
         return -1;

@@ -1142,7 +1142,7 @@ static bool value_nonempty(struct loader *ld, const struct section *sec, const s
 
 /* stdout_logfile and friends: NONE/OFF, AUTO, syslog, or a path. */
 static bool value_logfile(struct loader *ld, const struct section *sec, const struct entry *e,
-                          const char *v, enum log_target *kind, char **path)
+                          const char *v, uint8_t *kind, char **path)
 {
     if (!value_nonempty(ld, sec, e, v))
         return false;
@@ -1293,25 +1293,25 @@ static bool parse_host_port(const char *s, int default_port, char **host, int *p
     return true;
 }
 
-static bool value_healthcheck(struct loader *ld, const struct section *sec,
-                              const struct entry *e, const char *v, struct proc_conf *pc)
+static bool value_healthcheck(struct loader *ld, const struct section *sec, const struct entry *e,
+                              const char *v, struct proc_health *pc)
 {
     struct shown sh;
     char *host = NULL, *path = NULL;
     int port = 0;
-    free(pc->healthcheck_host);
-    free(pc->healthcheck_path);
-    free(pc->healthcheck_argv); /* packed, with healthcheck_command */
-    pc->healthcheck_host = pc->healthcheck_path = pc->healthcheck_command = NULL;
-    pc->healthcheck_argv = NULL;
-    pc->healthcheck_kind = HEALTH_NONE;
-    pc->healthcheck_line = e->line;
+    free(pc->host);
+    free(pc->path);
+    free(pc->argv); /* packed, with command */
+    pc->host = pc->path = pc->command = NULL;
+    pc->argv = NULL;
+    pc->kind = HEALTH_NONE;
+    pc->line = e->line;
 
     if (strncasecmp(v, "tcp:", 4) == 0) {
         if (parse_host_port(v + 4, 0, &host, &port)) {
-            pc->healthcheck_kind = HEALTH_TCP;
-            pc->healthcheck_host = host;
-            pc->healthcheck_port = port;
+            pc->kind = HEALTH_TCP;
+            pc->host = host;
+            pc->port = port;
             return true;
         }
     } else if (strncasecmp(v, "http://", 7) == 0) {
@@ -1323,10 +1323,10 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
         if (ok) {
             const char *rest = auth + alen;
             path = *rest == '/' ? xstrdup(rest) : xasprintf("/%s", rest);
-            pc->healthcheck_kind = HEALTH_HTTP;
-            pc->healthcheck_host = host;
-            pc->healthcheck_port = port;
-            pc->healthcheck_path = path;
+            pc->kind = HEALTH_HTTP;
+            pc->host = host;
+            pc->port = port;
+            pc->path = path;
             return true;
         }
     } else if (strncasecmp(v, "https://", 8) == 0) {
@@ -1345,8 +1345,8 @@ static bool value_healthcheck(struct loader *ld, const struct section *sec,
             return false;
         }
         if (count > 0) {
-            pc->healthcheck_kind = HEALTH_EXEC;
-            pc->healthcheck_argv = str_vec_pack(argv, trimmed, &pc->healthcheck_command);
+            pc->kind = HEALTH_EXEC;
+            pc->argv = str_vec_pack(argv, trimmed, &pc->command);
             str_vec_free(argv);
             free(cmd);
             return true;
@@ -1411,8 +1411,8 @@ static bool value_signal(struct loader *ld, const struct section *sec, const str
     return false;
 }
 
-static bool value_autorestart(struct loader *ld, const struct section *sec,
-                              const struct entry *e, const char *v, enum autorestart *out)
+static bool value_autorestart(struct loader *ld, const struct section *sec, const struct entry *e,
+                              const char *v, uint8_t *out)
 {
     struct shown sh;
     bool b;
@@ -1753,9 +1753,12 @@ static void apply_tend_key(struct loader *ld, struct tend_build *tb, const struc
     long long n;
     int i;
     switch (e->def->id) {
-    case KEY_LOGFILE:
-        (void)value_logfile(ld, sec, e, v, &t->logfile_kind, &t->logfile);
+    case KEY_LOGFILE: {
+        uint8_t kind = (uint8_t)t->logfile_kind;
+        if (value_logfile(ld, sec, e, v, &kind, &t->logfile))
+            t->logfile_kind = (enum log_target)kind;
         break;
+    }
     case KEY_LOGFILE_MAXBYTES:
         if (value_size(ld, sec, e, v, &n))
             t->logfile_maxbytes = n;
@@ -2087,7 +2090,6 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->startsecs = 1;
     p->startretries = 3;
     p->autorestart = AUTORESTART_UNEXPECTED;
-    p->exitcodes[0] = 1; /* 0 only */
     p->stopsignal = SIGTERM;
     p->stopwaitsecs = 10;
     p->umask = -1;
@@ -2097,14 +2099,57 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->stderr_logfile_kind = LOG_TARGET_AUTO;
     p->stderr_logfile_maxbytes = DEFAULT_MAXBYTES;
     p->stderr_logfile_backups = DEFAULT_BACKUPS;
-    p->healthcheck_interval = 10;
-    p->healthcheck_timeout = 5;
-    p->healthcheck_retries = 3;
     p->buffer_size = 10;
-    p->fcgi_socket_mode = 0700;
-    p->fcgi_socket_backlog = SOMAXCONN;
     p->readiness = READY_STARTSECS;
-    p->startwaitsecs = 90;
+}
+
+/* The defaults of the side structures, which proc_conf_health() and friends also give for a
+ * program that has none. */
+static const struct proc_health default_health = {
+    .kind = HEALTH_NONE, .interval = 10, .timeout = 5, .retries = 3};
+static const struct proc_ready default_ready = {.startwaitsecs = 90};
+static const struct proc_fcgi default_fcgi = {.socket_mode = 0700, .socket_backlog = SOMAXCONN};
+static const struct proc_limits default_limits = {
+    .rlimits = {PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET,
+                PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET}};
+static const uint64_t default_exitcodes[4] = {1, 0, 0, 0}; /* 0 only */
+_Static_assert(PROC_RLIM_COUNT == 8, "default_limits lists every rlimit");
+
+/* The side structure of p, made (with the defaults) on first use. */
+static struct proc_health *health_of(struct proc_conf *p)
+{
+    if (p->health == NULL) {
+        p->health = xmalloc(sizeof *p->health);
+        *p->health = default_health;
+    }
+    return p->health;
+}
+
+static struct proc_ready *ready_of(struct proc_conf *p)
+{
+    if (p->ready == NULL) {
+        p->ready = xmalloc(sizeof *p->ready);
+        *p->ready = default_ready;
+    }
+    return p->ready;
+}
+
+static struct proc_fcgi *fcgi_of(struct proc_conf *p)
+{
+    if (p->fcgi == NULL) {
+        p->fcgi = xmalloc(sizeof *p->fcgi);
+        *p->fcgi = default_fcgi;
+    }
+    return p->fcgi;
+}
+
+static struct proc_limits *limits_of(struct proc_conf *p)
+{
+    if (p->limits == NULL) {
+        p->limits = xmalloc(sizeof *p->limits);
+        *p->limits = default_limits;
+    }
+    return p->limits;
 }
 
 /* readiness=: startsecs | notify | healthcheck | tcp:[HOST:]PORT. */
@@ -2112,8 +2157,10 @@ static bool value_readiness(struct loader *ld, const struct section *sec, const 
                             const char *v, struct proc_conf *p)
 {
     struct shown sh;
-    free(p->ready_host);
-    p->ready_host = NULL;
+    if (p->ready != NULL) {
+        free(p->ready->host);
+        p->ready->host = NULL;
+    }
     if (str_ieq(v, "startsecs")) {
         p->readiness = READY_STARTSECS;
         return true;
@@ -2135,14 +2182,15 @@ static bool value_readiness(struct loader *ld, const struct section *sec, const 
         n = strtol(port, &end, 10);
         if (*port != '\0' && *end == '\0' && errno == 0 && n >= 1 && n <= 65535 &&
             (colon == NULL || colon > hp)) {
+            struct proc_ready *r = ready_of(p);
             p->readiness = READY_TCP;
-            p->ready_port = (int)n;
+            r->port = (int)n;
             if (colon == NULL)
-                p->ready_host = xstrdup("127.0.0.1");
+                r->host = xstrdup("127.0.0.1");
             else if (hp[0] == '[' && colon[-1] == ']')
-                p->ready_host = xstrndup(hp + 1, (size_t)(colon - hp - 2));
+                r->host = xstrndup(hp + 1, (size_t)(colon - hp - 2));
             else
-                p->ready_host = xstrndup(hp, (size_t)(colon - hp));
+                r->host = xstrndup(hp, (size_t)(colon - hp));
             return true;
         }
         diag(ld, sec->file, e->line, true,
@@ -2219,9 +2267,18 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_AUTORESTART:
         (void)value_autorestart(ld, sec, e, v, &p->autorestart);
         break;
-    case KEY_EXITCODES:
-        (void)value_exitcodes(ld, sec, e, v, p->exitcodes);
+    case KEY_EXITCODES: {
+        uint64_t codes[4];
+        if (value_exitcodes(ld, sec, e, v, codes)) {
+            free(p->exitcodes);
+            p->exitcodes = NULL; /* the default, "0", costs nothing */
+            if (memcmp(codes, default_exitcodes, sizeof codes) != 0) {
+                p->exitcodes = xmalloc(sizeof codes);
+                memcpy(p->exitcodes, codes, sizeof codes);
+            }
+        }
         break;
+    }
     case KEY_STOPSIGNAL:
         (void)value_signal(ld, sec, e, v, &p->stopsignal);
         break;
@@ -2289,20 +2346,20 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
             set_string(&p->pidfile, expand_tilde(v));
         break;
     case KEY_HEALTHCHECK:
-        if (value_healthcheck(ld, sec, e, v, p))
-            set_string(&p->healthcheck, xstrdup(v));
+        if (value_healthcheck(ld, sec, e, v, health_of(p)))
+            set_string(&p->health->spec, xstrdup(v));
         break;
     case KEY_HEALTHCHECK_INTERVAL:
-        (void)value_int(ld, sec, e, v, &p->healthcheck_interval);
+        (void)value_int(ld, sec, e, v, &health_of(p)->interval);
         break;
     case KEY_HEALTHCHECK_TIMEOUT:
-        (void)value_int(ld, sec, e, v, &p->healthcheck_timeout);
+        (void)value_int(ld, sec, e, v, &health_of(p)->timeout);
         break;
     case KEY_HEALTHCHECK_RETRIES:
-        (void)value_int(ld, sec, e, v, &p->healthcheck_retries);
+        (void)value_int(ld, sec, e, v, &health_of(p)->retries);
         break;
     case KEY_HEALTHCHECK_GRACE:
-        if (value_int(ld, sec, e, v, &p->healthcheck_grace))
+        if (value_int(ld, sec, e, v, &health_of(p)->grace))
             ps->grace_set = true;
         break;
     case KEY_ON_EVENT:
@@ -2322,30 +2379,30 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         (void)value_readiness(ld, sec, e, v, p);
         break;
     case KEY_STARTWAITSECS:
-        (void)value_int(ld, sec, e, v, &p->startwaitsecs);
+        (void)value_int(ld, sec, e, v, &ready_of(p)->startwaitsecs);
         break;
     case KEY_WATCHDOGSECS:
-        (void)value_int(ld, sec, e, v, &p->watchdogsecs);
+        (void)value_int(ld, sec, e, v, &ready_of(p)->watchdogsecs);
         break;
     case KEY_MEMORY_MAX:
         if (value_size(ld, sec, e, v, &n))
-            p->memory_max = n;
+            limits_of(p)->memory_max = n;
         break;
     case KEY_MEMORY_HIGH:
         if (value_size(ld, sec, e, v, &n))
-            p->memory_high = n;
+            limits_of(p)->memory_high = n;
         break;
     case KEY_TASKS_MAX: {
         int i;
         if (value_int(ld, sec, e, v, &i))
-            p->tasks_max = i;
+            limits_of(p)->tasks_max = i;
         break;
     }
     case KEY_CPU_WEIGHT:
-        (void)value_int(ld, sec, e, v, &p->cpu_weight);
+        (void)value_int(ld, sec, e, v, &limits_of(p)->cpu_weight);
         break;
     case KEY_CPU_MAX:
-        (void)value_int(ld, sec, e, v, &p->cpu_max);
+        (void)value_int(ld, sec, e, v, &limits_of(p)->cpu_max);
         break;
     case KEY_RLIMIT_NOFILE:
     case KEY_RLIMIT_CORE:
@@ -2355,12 +2412,7 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_RLIMIT_STACK:
     case KEY_RLIMIT_FSIZE:
     case KEY_RLIMIT_CPU: {
-        if (p->rlimits == NULL) {
-            p->rlimits = xmalloc(PROC_RLIM_COUNT * sizeof *p->rlimits);
-            for (int r = 0; r < PROC_RLIM_COUNT; r++)
-                p->rlimits[r] = PROC_RLIM_UNSET;
-        }
-        long long *slot = &p->rlimits[e->def->id - KEY_RLIMIT_NOFILE];
+        long long *slot = &limits_of(p)->rlimits[e->def->id - KEY_RLIMIT_NOFILE];
         if (str_ieq(v, "unlimited") || str_ieq(v, "infinity"))
             *slot = PROC_RLIM_INFINITY;
         else if (parse_size(v, &n) == 0 && n >= 0)
@@ -2419,16 +2471,16 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
             diag(ld, sec->file, e->line, true, "%s: '%s' needs a port (tcp://HOST:PORT)",
                  e->key, show(&sh, v));
         else
-            set_string(&p->fcgi_socket, xstrdup(v));
+            set_string(&fcgi_of(p)->socket, xstrdup(v));
         break;
     case KEY_FCGI_SOCKET_OWNER:
-        set_string(&p->fcgi_socket_owner, xstrdup(v));
+        set_string(&fcgi_of(p)->socket_owner, xstrdup(v));
         break;
     case KEY_FCGI_SOCKET_MODE:
-        (void)value_int(ld, sec, e, v, &p->fcgi_socket_mode);
+        (void)value_int(ld, sec, e, v, &fcgi_of(p)->socket_mode);
         break;
     case KEY_FCGI_SOCKET_BACKLOG:
-        (void)value_int(ld, sec, e, v, &p->fcgi_socket_backlog);
+        (void)value_int(ld, sec, e, v, &fcgi_of(p)->socket_backlog);
         break;
     default:
         break; /* The table gives [program:x] no other supported keys. */
@@ -2531,13 +2583,14 @@ static void build_program(struct loader *ld, const struct section *sec)
         if (i == 0 && p->kind == PROC_KIND_FCGI && find_entry(sec, KEY_FCGI_SOCKET) == NULL)
             diag(ld, sec->file, sec->line, true, "[%s] is missing required key 'socket'",
                  show(&sh, sec->name));
-        if (!ps.grace_set)
-            p->healthcheck_grace = p->startsecs;
-        if (i == 0 && p->readiness == READY_HEALTHCHECK && p->healthcheck == NULL)
+        /* Without a health struct, proc_conf_health_grace gives startsecs itself. */
+        if (p->health != NULL && !ps.grace_set)
+            p->health->grace = p->startsecs;
+        if (i == 0 && p->readiness == READY_HEALTHCHECK && proc_conf_health(p)->spec == NULL)
             diag(ld, sec->file, find_entry(sec, KEY_READINESS)->line, true,
                  "readiness: 'healthcheck' needs a healthcheck= to pass");
-        if (p->readiness == READY_HEALTHCHECK && !ps.grace_set)
-            p->healthcheck_grace = 0; /* readiness is asked at once, not after startsecs */
+        if (p->health != NULL && p->readiness == READY_HEALTHCHECK && !ps.grace_set)
+            p->health->grace = 0; /* readiness is asked at once, not after startsecs */
         if (p->stopasgroup && !p->killasgroup) {
             if (ps.killasgroup != NULL)
                 diag(ld, sec->file, ps.killasgroup->line, true,
@@ -2579,7 +2632,39 @@ long long proc_conf_order(const struct proc_conf *c)
 
 long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r)
 {
-    return c->rlimits != NULL ? c->rlimits[r] : PROC_RLIM_UNSET;
+    return proc_conf_limits(c)->rlimits[r];
+}
+
+const struct proc_health *proc_conf_health(const struct proc_conf *c)
+{
+    return c->health != NULL ? c->health : &default_health;
+}
+
+const struct proc_ready *proc_conf_ready(const struct proc_conf *c)
+{
+    return c->ready != NULL ? c->ready : &default_ready;
+}
+
+const struct proc_fcgi *proc_conf_fcgi(const struct proc_conf *c)
+{
+    return c->fcgi != NULL ? c->fcgi : &default_fcgi;
+}
+
+const struct proc_limits *proc_conf_limits(const struct proc_conf *c)
+{
+    return c->limits != NULL ? c->limits : &default_limits;
+}
+
+const uint64_t *proc_conf_exitcodes(const struct proc_conf *c)
+{
+    return c->exitcodes != NULL ? c->exitcodes : default_exitcodes;
+}
+
+int proc_conf_health_grace(const struct proc_conf *c)
+{
+    if (c->health != NULL)
+        return c->health->grace;
+    return c->readiness == READY_HEALTHCHECK ? 0 : c->startsecs;
 }
 
 bool proc_conf_stdout_captured(const struct proc_conf *c)
@@ -2589,7 +2674,8 @@ bool proc_conf_stdout_captured(const struct proc_conf *c)
 
 bool proc_conf_expected(const struct proc_conf *c, int code)
 {
-    return code >= 0 && code < 256 && (c->exitcodes[code / 64] >> (code % 64) & 1) != 0;
+    const uint64_t *codes = proc_conf_exitcodes(c);
+    return code >= 0 && code < 256 && (codes[code / 64] >> (code % 64) & 1) != 0;
 }
 
 static int cmp_proc_order(const void *a, const void *b)
@@ -3191,17 +3277,27 @@ void proc_conf_free(struct proc_conf *p)
     free(p->stdout_logfile);
     free(p->stderr_logfile);
     free(p->pidfile);
-    free(p->healthcheck);
-    free(p->healthcheck_host);
-    free(p->healthcheck_path);
-    free(p->healthcheck_argv); /* packed, with healthcheck_command */
+    if (p->health != NULL) {
+        free(p->health->spec);
+        free(p->health->host);
+        free(p->health->path);
+        free(p->health->argv); /* packed, with command */
+        free(p->health);
+    }
     free(p->on_event);
     str_shared_unref(p->file);
-    free(p->fcgi_socket);
-    free(p->fcgi_socket_owner);
+    if (p->fcgi != NULL) {
+        free(p->fcgi->socket);
+        free(p->fcgi->socket_owner);
+        free(p->fcgi);
+    }
     free(p->depends_on);
-    free(p->ready_host);
-    free(p->rlimits);
+    if (p->ready != NULL) {
+        free(p->ready->host);
+        free(p->ready);
+    }
+    free(p->limits);
+    free(p->exitcodes);
     free(p);
 }
 
@@ -3224,20 +3320,35 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->stdout_logfile = dup_or_null(p->stdout_logfile);
     c->stderr_logfile = dup_or_null(p->stderr_logfile);
     c->pidfile = dup_or_null(p->pidfile);
-    c->healthcheck = dup_or_null(p->healthcheck);
-    c->healthcheck_host = dup_or_null(p->healthcheck_host);
-    c->healthcheck_path = dup_or_null(p->healthcheck_path);
-    c->healthcheck_argv = str_vec_pack(p->healthcheck_argv, p->healthcheck_command,
-                                       &c->healthcheck_command);
+    if (p->health != NULL) {
+        c->health = xmalloc(sizeof *c->health);
+        *c->health = *p->health;
+        c->health->spec = dup_or_null(p->health->spec);
+        c->health->host = dup_or_null(p->health->host);
+        c->health->path = dup_or_null(p->health->path);
+        c->health->argv = str_vec_pack(p->health->argv, p->health->command, &c->health->command);
+    }
     c->on_event = dup_or_null(p->on_event);
     c->file = str_shared_ref(p->file);
-    c->fcgi_socket = dup_or_null(p->fcgi_socket);
-    c->fcgi_socket_owner = dup_or_null(p->fcgi_socket_owner);
+    if (p->fcgi != NULL) {
+        c->fcgi = xmalloc(sizeof *c->fcgi);
+        *c->fcgi = *p->fcgi;
+        c->fcgi->socket = dup_or_null(p->fcgi->socket);
+        c->fcgi->socket_owner = dup_or_null(p->fcgi->socket_owner);
+    }
     c->depends_on = str_vec_pack(p->depends_on, NULL, NULL);
-    c->ready_host = dup_or_null(p->ready_host);
-    if (p->rlimits != NULL) {
-        c->rlimits = xmalloc(PROC_RLIM_COUNT * sizeof *c->rlimits);
-        memcpy(c->rlimits, p->rlimits, PROC_RLIM_COUNT * sizeof *c->rlimits);
+    if (p->ready != NULL) {
+        c->ready = xmalloc(sizeof *c->ready);
+        *c->ready = *p->ready;
+        c->ready->host = dup_or_null(p->ready->host);
+    }
+    if (p->limits != NULL) {
+        c->limits = xmalloc(sizeof *c->limits);
+        *c->limits = *p->limits;
+    }
+    if (p->exitcodes != NULL) {
+        c->exitcodes = xmalloc(4 * sizeof *c->exitcodes);
+        memcpy(c->exitcodes, p->exitcodes, 4 * sizeof *c->exitcodes);
     }
     return c;
 }
@@ -3251,6 +3362,7 @@ static bool same_string(const char *a, const char *b)
 
 bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
 {
+    const struct proc_fcgi *fa = proc_conf_fcgi(a), *fb = proc_conf_fcgi(b);
     return same_string(a->name, b->name) && same_string(a->program, b->program) &&
            same_string(a->group, b->group) && a->process_num == b->process_num &&
            a->numprocs == b->numprocs && same_string(a->command, b->command) &&
@@ -3268,16 +3380,15 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            a->stderr_logfile_maxbytes == b->stderr_logfile_maxbytes &&
            a->stderr_logfile_backups == b->stderr_logfile_backups &&
            a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps &&
-           a->kind == b->kind && same_string(a->fcgi_socket, b->fcgi_socket) &&
+           a->kind == b->kind && same_string(fa->socket, fb->socket) &&
            a->stdout_events == b->stdout_events && a->stderr_events == b->stderr_events &&
            a->stdout_capture_maxbytes == b->stdout_capture_maxbytes &&
            a->stderr_capture_maxbytes == b->stderr_capture_maxbytes &&
-           same_string(a->fcgi_socket_owner, b->fcgi_socket_owner) &&
-           a->fcgi_socket_mode == b->fcgi_socket_mode &&
-           a->fcgi_socket_backlog == b->fcgi_socket_backlog &&
+           same_string(fa->socket_owner, fb->socket_owner) && fa->socket_mode == fb->socket_mode &&
+           fa->socket_backlog == fb->socket_backlog &&
            /* $NOTIFY_SOCKET and $WATCHDOG_USEC are in its environment */
            (a->readiness == READY_NOTIFY) == (b->readiness == READY_NOTIFY) &&
-           a->watchdogsecs == b->watchdogsecs;
+           proc_conf_ready(a)->watchdogsecs == proc_conf_ready(b)->watchdogsecs;
 }
 
 const struct proc_conf *config_find_proc(const struct config *config, const char *name)

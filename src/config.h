@@ -104,20 +104,87 @@ enum proc_kind {
     PROC_KIND_FCGI,
 };
 
+/* The parts of a program that most programs leave at their defaults live in side structures,
+ * allocated only when one of their keys is set; proc_conf_health(), _ready(), _fcgi(),
+ * _limits() and _exitcodes() read them, giving the defaults when they are absent. */
+
+/* healthcheck= and its settings. */
+struct proc_health {
+    char *spec;    /* healthcheck= as written after expansion; NULL: no health check */
+    char *host;    /* TCP, HTTP; IPv6 without brackets */
+    char *path;    /* HTTP: starts with '/' */
+    char *command; /* EXEC: the command text, in argv's allocation */
+    char **argv;   /* EXEC: split like command; packed (str_vec_pack) */
+    enum health_kind kind;
+    int port;     /* TCP, HTTP */
+    int interval; /* seconds; default 10 */
+    int timeout;  /* seconds; default 5 */
+    int retries;  /* consecutive failures before a restart; default 3 */
+    int grace;    /* seconds after start before checks count: proc_conf_health_grace */
+    int line;     /* the line of healthcheck=, for messages about its value */
+};
+
+/* How long readiness may take, and readiness=tcp:'s target. */
+struct proc_ready {
+    char *host;        /* READY_TCP: the host, "127.0.0.1" when omitted */
+    int port;          /* READY_TCP */
+    int startwaitsecs; /* how long a readiness other than startsecs may take; 90 */
+    int watchdogsecs;  /* restart when WATCHDOG=1 is this late (notify socket); 0: off */
+};
+
+/* PROC_KIND_FCGI: socket= as written ("tcp://HOST:PORT" or "unix:///PATH"), and for a unix
+ * socket its owner ("USER[:GROUP]", NULL: tend's) and mode (default 0700). */
+struct proc_fcgi {
+    char *socket;
+    char *socket_owner;
+    int socket_mode;
+    int socket_backlog; /* listen(2) backlog, default SOMAXCONN */
+};
+
+/* The process tree and its limits (cgroup.c; 0 = no limit), and its rlimits: PROC_RLIM_COUNT
+ * entries, soft = hard: PROC_RLIM_UNSET, _INFINITY or the value (proc_conf_rlimit). */
+struct proc_limits {
+    long long memory_max;  /* bytes */
+    long long memory_high; /* bytes */
+    long long tasks_max;
+    int cpu_weight; /* 1..10000 */
+    int cpu_max;    /* percent of one CPU */
+    long long rlimits[PROC_RLIM_COUNT];
+};
+
 /* One process instance: a [program:x] with numprocs=N yields N of these. Every string is
  * owned by the struct and already expanded (%(program_name)s and friends). To keep a
  * program's cost low, name, program, group and file are shared strings (util/str.h
  * str_shared_*: the instances of a program and the programs of a file hold one copy), and
  * each string vector is packed into one allocation (str_vec_pack: free it whole), command
- * inside argv's and healthcheck_command inside healthcheck_argv's. Tend keeps one
- * per program for as long as it runs, so the fields are ordered to leave no padding between
- * them (the switches are together at the end): mind the alignment when adding one. */
+ * inside argv's. Tend keeps one per program for as long as it runs, so the fields are
+ * ordered to leave no padding (pointers, then 64-bit, then 32-bit, then bytes): mind the
+ * alignment when adding one. */
 struct proc_conf {
     char *name;    /* process name: process_name after expansion; unique in a config */
     char *program; /* the x of [program:x] */
     char *group;   /* the [group:g] listing the program, else the program name */
     char *command; /* as written, after expansion; in argv's allocation (NULL when it is) */
     char **argv;   /* command split like a shell; NULL-terminated, at least one word */
+    char *user;           /* NULL: unset */
+    char *directory;      /* NULL: unset */
+    char **env;           /* "K=V" additions from environment=, NULL-terminated; NULL: none */
+    char *stdout_logfile; /* the path when kind is LOG_TARGET_PATH, else NULL */
+    char *stderr_logfile;
+    char *pidfile;     /* NULL: tend's own child; else the program daemonizes and writes this */
+    char *on_event;    /* command run on this process's events; NULL: none */
+    char *file;        /* where its [program:x] header is */
+    char **depends_on; /* names of programs, groups or processes; NULL: none */
+    /* Side structures (see above); NULL: all defaults. */
+    struct proc_health *health;
+    struct proc_ready *ready;
+    struct proc_fcgi *fcgi;
+    struct proc_limits *limits;
+    uint64_t *exitcodes; /* 4 words, bit s: exit status s is "expected"; NULL: 0 only */
+    long long stdout_logfile_maxbytes;
+    long long stderr_logfile_maxbytes;
+    long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
+    long long stderr_capture_maxbytes;
     int numprocs;
     int process_num;
     int priority;
@@ -126,68 +193,23 @@ struct proc_conf {
     int group_priority;
     int startsecs;
     int startretries;
-    enum autorestart autorestart;
     int stopsignal;
-    uint64_t exitcodes[4]; /* bit s: exit status s is "expected" (proc_conf_expected) */
     int stopwaitsecs;
-    int umask;        /* -1: unset */
-    char *user;       /* NULL: unset */
-    char *directory;  /* NULL: unset */
-    char **env;       /* "K=V" additions from environment=, NULL-terminated; NULL: none */
-    enum log_target stdout_logfile_kind;
+    int umask; /* -1: unset */
     int stdout_logfile_backups;
-    char *stdout_logfile; /* the path when kind is LOG_TARGET_PATH, else NULL */
-    long long stdout_logfile_maxbytes;
-    enum log_target stderr_logfile_kind;
     int stderr_logfile_backups;
-    char *stderr_logfile;
-    long long stderr_logfile_maxbytes;
-    char *pidfile; /* NULL: tend's own child; else the program daemonizes and writes this */
-    char *healthcheck; /* the value as written after expansion; NULL: no health check */
-    enum health_kind healthcheck_kind;
-    int healthcheck_port;       /* TCP, HTTP */
-    char *healthcheck_host;     /* TCP, HTTP; IPv6 without brackets */
-    char *healthcheck_path;     /* HTTP: starts with '/' */
-    char *healthcheck_command;  /* EXEC: the command text, in healthcheck_argv's allocation */
-    char **healthcheck_argv;    /* EXEC: split like command */
-    int healthcheck_interval;   /* seconds */
-    int healthcheck_timeout;    /* seconds */
-    int healthcheck_retries;    /* consecutive failures before a restart */
-    int healthcheck_grace;      /* seconds after start before checks count; default startsecs */
-    char *on_event; /* command run on this process's events; NULL: none */
-    /* The process tree and its limits (cgroup.c). 0 = no limit. */
-    long long memory_max;   /* bytes */
-    long long memory_high;  /* bytes */
-    long long tasks_max;
-    int cpu_weight;         /* 1..10000 */
-    int cpu_max;            /* percent of one CPU */
-    /* PROC_RLIM_COUNT entries, soft = hard: PROC_RLIM_UNSET, _INFINITY or the value; NULL
-     * while none is set, which is the usual case (proc_conf_rlimit reads either way). */
-    long long *rlimits;
-    char *file;     /* where its [program:x] header is */
     int line;
-    enum proc_kind kind;
-    long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
-    long long stderr_capture_maxbytes;
+    int depends_on_line; /* the line of depends_on=, for messages */
     /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
      * many events its pool buffers (default 10). */
     uint32_t listener_events;
     int buffer_size;
-    /* PROC_KIND_FCGI: socket= as written ("tcp://HOST:PORT" or "unix:///PATH"), and for a
-     * unix socket its owner ("USER[:GROUP]", NULL: tend's) and mode (default 0700). */
-    char *fcgi_socket;
-    char *fcgi_socket_owner;
-    int fcgi_socket_mode;
-    int fcgi_socket_backlog; /* listen(2) backlog, default SOMAXCONN */
-    /* Readiness and dependencies (appended: issue 15). */
-    char **depends_on;      /* names of programs, groups or processes; NULL: none */
-    int depends_on_line;    /* the line of depends_on=, for messages */
-    enum ready_kind readiness;
-    char *ready_host;       /* READY_TCP: the host, "127.0.0.1" when omitted */
-    int ready_port;         /* READY_TCP */
-    int startwaitsecs;      /* how long a readiness other than startsecs may take; 90 */
-    int watchdogsecs;       /* restart when WATCHDOG=1 is this late (notify socket); 0: off */
-    int healthcheck_line;   /* the line of healthcheck=, for messages about its value */
+    /* Enums held in a byte each (every value is below 256). */
+    uint8_t autorestart;         /* enum autorestart */
+    uint8_t stdout_logfile_kind; /* enum log_target */
+    uint8_t stderr_logfile_kind; /* enum log_target */
+    uint8_t kind;                /* enum proc_kind */
+    uint8_t readiness;           /* enum ready_kind */
     /* The switches. */
     bool autostart;
     bool stopasgroup;
@@ -342,6 +364,17 @@ void proc_conf_free(struct proc_conf *p);
 long long proc_conf_order(const struct proc_conf *c);
 /* Its limit r: PROC_RLIM_UNSET, PROC_RLIM_INFINITY or the value. */
 long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r);
+/* Its side structures, or (absent) a static one holding the defaults: no health check,
+ * readiness defaults (startwaitsecs 90), no fcgi socket, no limits. Never NULL. */
+const struct proc_health *proc_conf_health(const struct proc_conf *c);
+const struct proc_ready *proc_conf_ready(const struct proc_conf *c);
+const struct proc_fcgi *proc_conf_fcgi(const struct proc_conf *c);
+const struct proc_limits *proc_conf_limits(const struct proc_conf *c);
+/* Its exitcodes: 4 words, bit s set when exit status s is expected. */
+const uint64_t *proc_conf_exitcodes(const struct proc_conf *c);
+/* Its healthcheck_grace: as set, else startsecs (0 with readiness=healthcheck, which is
+ * asked at once). */
+int proc_conf_health_grace(const struct proc_conf *c);
 /* Whether exit status code (0..255) is in c's exitcodes. */
 bool proc_conf_expected(const struct proc_conf *c, int code);
 /* Whether tend gives its stdout a capture pipe (stdout_logfile= and the other stdout_

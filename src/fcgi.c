@@ -129,8 +129,9 @@ static int clear_stale(const struct fcgi_addr *a, char *err, size_t err_len)
 
 static int bind_socket(const struct proc_conf *c, char *err, size_t err_len)
 {
+    const struct proc_fcgi *f = proc_conf_fcgi(c);
     struct fcgi_addr addrs[MAX_ADDRS];
-    int n = resolve(c->fcgi_socket, addrs, err, err_len);
+    int n = resolve(f->socket, addrs, err, err_len);
     int last = 0;
 
     for (int i = 0; i < n; i++) {
@@ -150,7 +151,7 @@ static int bind_socket(const struct proc_conf *c, char *err, size_t err_len)
         if (a->family == AF_UNIX) {
             /* The mode is set by the umask at bind, never chmod'ed after the fact: no moment
              * exists when the socket is more open than asked. */
-            mode_t old = umask((mode_t)(~c->fcgi_socket_mode & 0777));
+            mode_t old = umask((mode_t)(~f->socket_mode & 0777));
             rc = bind(fd, (const struct sockaddr *)&a->sa, a->len);
             last = errno;
             umask(old);
@@ -158,36 +159,36 @@ static int bind_socket(const struct proc_conf *c, char *err, size_t err_len)
             rc = bind(fd, (const struct sockaddr *)&a->sa, a->len);
             last = errno;
         }
-        if (rc == 0 && a->family == AF_UNIX && c->fcgi_socket_owner != NULL) {
+        if (rc == 0 && a->family == AF_UNIX && f->socket_owner != NULL) {
             uid_t uid;
             gid_t gid, *groups = NULL;
             size_t ng = 0;
             char msg[200];
             const char *path = ((const struct sockaddr_un *)&a->sa)->sun_path;
-            if (spawn_resolve_user(c->fcgi_socket_owner, &uid, &gid, &groups, &ng, msg,
-                                   sizeof(msg)) == -1) {
-                snprintf(err, err_len, "socket_owner '%s': %s", c->fcgi_socket_owner, msg);
+            if (spawn_resolve_user(f->socket_owner, &uid, &gid, &groups, &ng, msg, sizeof(msg)) ==
+                -1) {
+                snprintf(err, err_len, "socket_owner '%s': %s", f->socket_owner, msg);
                 (void)unlink(path); /* ours, just made */
                 fd_close_quiet(fd);
                 return -1;
             }
             free(groups);
             if (chown(path, uid, gid) == -1) {
-                snprintf(err, err_len, "cannot give %s to %s: %s", path,
-                         c->fcgi_socket_owner, strerror(errno));
+                snprintf(err, err_len, "cannot give %s to %s: %s", path, f->socket_owner,
+                         strerror(errno));
                 (void)unlink(path); /* ours, just made */
                 fd_close_quiet(fd);
                 return -1;
             }
         }
-        if (rc == 0 && listen(fd, c->fcgi_socket_backlog) == 0)
+        if (rc == 0 && listen(fd, f->socket_backlog) == 0)
             return fd;
         if (rc == 0)
             last = errno;
         fd_close_quiet(fd);
     }
     if (n > 0)
-        snprintf(err, err_len, "cannot bind %s: %s", c->fcgi_socket, strerror(last));
+        snprintf(err, err_len, "cannot bind %s: %s", f->socket, strerror(last));
     return -1;
 }
 
@@ -228,7 +229,7 @@ static struct fcgi_sock *sock_new(const struct proc_conf *c)
     struct fcgi_sock *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->spec = strdup(c->fcgi_socket);
+    s->spec = strdup(proc_conf_fcgi(c)->socket);
     s->program = strdup(c->program);
     if (s->spec == NULL || s->program == NULL) {
         free(s->spec);
@@ -249,7 +250,7 @@ static struct fcgi_sock *sibling(const struct service *svc)
     for (size_t i = 0; i < sup->nsvcs; i++) {
         struct fcgi_sock *s = sup->svcs[i]->fcgi;
         if (sup->svcs[i] != svc && s != NULL && strcmp(s->program, c->program) == 0 &&
-            strcmp(s->spec, c->fcgi_socket) == 0)
+            strcmp(s->spec, proc_conf_fcgi(c)->socket) == 0)
             return s;
     }
     return NULL;
@@ -259,7 +260,7 @@ void fcgi_attach(struct service *svc)
 {
     const struct proc_conf *c = svc->p.conf;
 
-    if (c->kind != PROC_KIND_FCGI || c->fcgi_socket == NULL || svc->fcgi != NULL ||
+    if (c->kind != PROC_KIND_FCGI || proc_conf_fcgi(c)->socket == NULL || svc->fcgi != NULL ||
         !handover_restoring(svc->sup->handover))
         return;
     struct fcgi_sock *s = sibling(svc);
@@ -268,7 +269,7 @@ void fcgi_attach(struct service *svc)
         svc->fcgi = s;
         return;
     }
-    int fd = find_inherited(c->fcgi_socket);
+    int fd = find_inherited(proc_conf_fcgi(c)->socket);
     if (fd == -1)
         return; /* bound afresh at the next start */
     s = sock_new(c);
@@ -285,16 +286,16 @@ int fcgi_child_fd(struct service *svc, int *in_fd, char *err, size_t err_len)
 {
     const struct proc_conf *c = svc->p.conf;
 
-    if (c->kind != PROC_KIND_FCGI || c->fcgi_socket == NULL)
+    if (c->kind != PROC_KIND_FCGI || proc_conf_fcgi(c)->socket == NULL)
         return 0;
-    if (svc->fcgi != NULL && strcmp(svc->fcgi->spec, c->fcgi_socket) != 0)
+    if (svc->fcgi != NULL && strcmp(svc->fcgi->spec, proc_conf_fcgi(c)->socket) != 0)
         fcgi_detach(svc); /* a reload changed socket= */
     if (svc->fcgi == NULL) {
         struct fcgi_sock *s = sibling(svc);
         if (s != NULL)
             s->refs++;
         else if ((s = sock_new(c)) == NULL) {
-            snprintf(err, err_len, "cannot bind %s: out of memory", c->fcgi_socket);
+            snprintf(err, err_len, "cannot bind %s: out of memory", proc_conf_fcgi(c)->socket);
             return -1;
         }
         svc->fcgi = s;

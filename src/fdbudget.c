@@ -42,11 +42,11 @@ unsigned long fdbudget_program(const struct proc_conf *c)
      * pidfd that pins its process while a supervisor restarted after a crash or for an
      * upgrade has taken it back (until it exits: its next instance is our child). */
     n += c->pidfile != NULL ? 2 : 1;
-    if (c->healthcheck_kind != HEALTH_NONE)
+    if (proc_conf_health(c)->kind != HEALTH_NONE)
         n += 3;
     if (c->kind == PROC_KIND_LISTENER)
         n += 2; /* the protocol's pipes: the write end of its stdin, the read end of its stdout */
-    if (c->readiness == READY_NOTIFY || c->watchdogsecs > 0)
+    if (c->readiness == READY_NOTIFY || proc_conf_ready(c)->watchdogsecs > 0)
         n += 1; /* its sd_notify socket (notify_wanted) */
     if (c->readiness == READY_TCP)
         n += 1; /* the probe's socket while it starts */

@@ -161,25 +161,26 @@ static int resolve(const char *host, int port, union sockaddr_any *addr, socklen
 
 int health_validate(const struct proc_conf *conf, char *msg, size_t msg_len)
 {
+    const struct proc_health *hc = proc_conf_health(conf);
     union sockaddr_any addr;
     socklen_t len;
 
     if (msg_len > 0)
         msg[0] = '\0';
-    switch (conf->healthcheck_kind) {
+    switch (hc->kind) {
     case HEALTH_NONE:
         return 0;
     case HEALTH_TCP:
     case HEALTH_HTTP:
-        if (resolve(conf->healthcheck_host, conf->healthcheck_port, &addr, &len) == 0)
+        if (resolve(hc->host, hc->port, &addr, &len) == 0)
             return 0;
         snprintf(msg, msg_len,
                  "host '%s' is not a numeric IPv4/IPv6 address or localhost "
                  "(tend does not look names up: a DNS query would stall the supervisor)",
-                 conf->healthcheck_host ? conf->healthcheck_host : "");
+                 hc->host ? hc->host : "");
         return -1;
     case HEALTH_EXEC:
-        if (conf->healthcheck_argv != NULL && conf->healthcheck_argv[0] != NULL)
+        if (hc->argv != NULL && hc->argv[0] != NULL)
             return 0;
         snprintf(msg, msg_len, "empty command");
         return -1;
@@ -198,18 +199,18 @@ static bool str_same(const char *a, const char *b)
 /* True when conf would check exactly what h checks now. */
 static bool same_target(const struct health *h, const struct proc_conf *c)
 {
-    if (h->kind != c->healthcheck_kind)
+    const struct proc_health *hc = proc_conf_health(c);
+    if (h->kind != hc->kind)
         return false;
     switch (h->kind) {
     case HEALTH_NONE:
         return true;
     case HEALTH_TCP:
-        return str_same(h->host, c->healthcheck_host) && h->port == c->healthcheck_port;
+        return str_same(h->host, hc->host) && h->port == hc->port;
     case HEALTH_HTTP:
-        return str_same(h->host, c->healthcheck_host) && h->port == c->healthcheck_port &&
-               str_same(h->path, c->healthcheck_path);
+        return str_same(h->host, hc->host) && h->port == hc->port && str_same(h->path, hc->path);
     case HEALTH_EXEC:
-        return str_vec_equal(h->argv, c->healthcheck_argv) && str_vec_equal(h->env, c->env) &&
+        return str_vec_equal(h->argv, hc->argv) && str_vec_equal(h->env, c->env) &&
                str_same(h->directory, c->directory);
     }
     return false;
@@ -254,6 +255,7 @@ static void set_last_error(struct health *h, const char *reason)
 /* Replaces h's copy of the configuration. The check in flight, if any, is untouched. */
 static void configure(struct health *h, const struct proc_conf *c)
 {
+    const struct proc_health *hc = proc_conf_health(c);
     char why[REASON_MAX];
 
     free(h->name);
@@ -264,19 +266,19 @@ static void configure(struct health *h, const struct proc_conf *c)
     str_vec_free(h->argv);
     str_vec_free(h->env);
     h->name = xstrdup(c->name != NULL ? c->name : "?");
-    h->kind = c->healthcheck_kind;
-    h->host = c->healthcheck_host != NULL ? xstrdup(c->healthcheck_host) : NULL;
-    h->port = c->healthcheck_port;
-    h->path = c->healthcheck_path != NULL ? xstrdup(c->healthcheck_path) : NULL;
-    h->argv = str_vec_dup(c->healthcheck_argv);
+    h->kind = hc->kind;
+    h->host = hc->host != NULL ? xstrdup(hc->host) : NULL;
+    h->port = hc->port;
+    h->path = hc->path != NULL ? xstrdup(hc->path) : NULL;
+    h->argv = str_vec_dup(hc->argv);
     h->env = str_vec_dup(c->env);
     h->directory = c->directory != NULL ? xstrdup(c->directory) : NULL;
     /* The config loader enforces these ranges; the clamps keep a hand-made conf from
      * turning into a busy loop or an instant timeout. */
-    h->interval_s = clamp_min(c->healthcheck_interval, 1);
-    h->timeout_s = clamp_min(c->healthcheck_timeout, 1);
-    h->retries = clamp_min(c->healthcheck_retries, 1);
-    h->grace_s = clamp_min(c->healthcheck_grace, 0);
+    h->interval_s = clamp_min(hc->interval, 1);
+    h->timeout_s = clamp_min(hc->timeout, 1);
+    h->retries = clamp_min(hc->retries, 1);
+    h->grace_s = clamp_min(proc_conf_health_grace(c), 0);
     h->request = NULL;
     h->request_len = 0;
     free(h->disabled);

@@ -41,7 +41,7 @@ struct notify {
 
 bool notify_wanted(const struct service *svc)
 {
-    return svc->p.conf->readiness == READY_NOTIFY || svc->p.conf->watchdogsecs > 0;
+    return svc->p.conf->readiness == READY_NOTIFY || proc_conf_ready(svc->p.conf)->watchdogsecs > 0;
 }
 
 const char *notify_status(const struct notify *n)
@@ -398,13 +398,13 @@ void notify_sync(struct service *svc)
     if (svc->notify == NULL)
         return;
     struct notify *n = svc->notify;
-    if (c->watchdogsecs > 0)
+    if (proc_conf_ready(c)->watchdogsecs > 0)
         snprintf(n->wd_env, sizeof(n->wd_env), "WATCHDOG_USEC=%llu",
-                 (unsigned long long)c->watchdogsecs * 1000000ULL);
+                 (unsigned long long)proc_conf_ready(c)->watchdogsecs * 1000000ULL);
     else
         n->wd_env[0] = '\0';
     if (svc->p.state == PROC_RUNNING && !timer_armed(&n->watchdog)) {
-        n->watchdog_ns = (uint64_t)c->watchdogsecs * NS_PER_SEC;
+        n->watchdog_ns = (uint64_t)proc_conf_ready(c)->watchdogsecs * NS_PER_SEC;
         arm_watchdog(n);
     }
 }
@@ -416,7 +416,7 @@ void notify_after_apply(struct service *svc, const struct proc_effects *fx)
     if (n == NULL || fx->from == fx->to)
         return;
     if (fx->to == PROC_RUNNING) {
-        n->watchdog_ns = (uint64_t)svc->p.conf->watchdogsecs * NS_PER_SEC;
+        n->watchdog_ns = (uint64_t)proc_conf_ready(svc->p.conf)->watchdogsecs * NS_PER_SEC;
         arm_watchdog(n);
     } else {
         loop_timer_cancel(&svc->sup->loop, &n->watchdog);

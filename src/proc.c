@@ -147,9 +147,9 @@ void proc_start_clock(struct proc *p, uint64_t now)
 {
     p->start_ns = now;
     p->start_elapsed = !proc_waits_ready(p) && p->conf->startsecs == 0;
+    int wait_s = proc_conf_ready(p->conf)->startwaitsecs;
     if (proc_waits_ready(p))
-        p->deadline_ns = now + (uint64_t)(p->conf->startwaitsecs > 0 ? p->conf->startwaitsecs
-                                                                      : 1) * NS_PER_SEC;
+        p->deadline_ns = now + (uint64_t)(wait_s > 0 ? wait_s : 1) * NS_PER_SEC;
     else
         p->deadline_ns =
             p->conf->startsecs > 0 ? now + (uint64_t)p->conf->startsecs * NS_PER_SEC : 0;
@@ -212,7 +212,7 @@ static void start_failed(struct proc *p, uint64_t now, struct proc_effects *fx)
         p->deadline_ns = 0;
         if (proc_waits_ready(p))
             proc_set_reason(p, "not ready within startwaitsecs=%d in %d tries",
-                            p->conf->startwaitsecs, p->backoff);
+                            proc_conf_ready(p->conf)->startwaitsecs, p->backoff);
         else
             proc_set_reason(p, "could not stay up for startsecs=%d in %d tries",
                             p->conf->startsecs, p->backoff);
@@ -537,12 +537,13 @@ static void on_timer(struct proc *p, uint64_t now, struct proc_effects *fx)
         if (proc_waits_ready(p)) {
             if (p->pid == 0) {
                 /* Nothing to stop (a pidfile program that never got adopted). */
-                say(fx, "not ready within startwaitsecs=%d", p->conf->startwaitsecs);
+                say(fx, "not ready within startwaitsecs=%d",
+                    proc_conf_ready(p->conf)->startwaitsecs);
                 start_failed(p, now, fx);
                 break;
             }
             /* Not ready in time: a failed start, once the instance is gone. */
-            say(fx, "not ready within startwaitsecs=%d", p->conf->startwaitsecs);
+            say(fx, "not ready within startwaitsecs=%d", proc_conf_ready(p->conf)->startwaitsecs);
             p->pending_start = false;
             p->pending_start_failed = true;
             begin_stop(p, now, fx);

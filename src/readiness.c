@@ -21,19 +21,20 @@ static void on_probe(void *ctx, bool ok, int failures, const char *reason)
 }
 
 /* A health check of kind TCP on the readiness host and port: a copy of the program's config
- * with only the healthcheck fields rewritten, which health_new copies in turn. */
+ * with only its health settings replaced, which health_new copies in turn. */
 static struct health *probe_new(struct service *svc)
 {
     const struct proc_conf *c = svc->p.conf;
     struct proc_conf t = *c;
+    struct proc_health h = {.kind = HEALTH_TCP,
+                            .host = proc_conf_ready(c)->host,
+                            .port = proc_conf_ready(c)->port,
+                            .interval = 1,
+                            .timeout = 1,
+                            .retries = 1,
+                            .grace = 0};
 
-    t.healthcheck_kind = HEALTH_TCP;
-    t.healthcheck_host = c->ready_host;
-    t.healthcheck_port = c->ready_port;
-    t.healthcheck_interval = 1;
-    t.healthcheck_timeout = 1;
-    t.healthcheck_retries = 1;
-    t.healthcheck_grace = 0;
+    t.health = &h;
     return health_new(&svc->sup->loop, &t, on_probe, svc);
 }
 

@@ -38,7 +38,7 @@ int reload_validate(const struct config *cfg, struct config_diags *diags)
     for (size_t i = 0; i < cfg->nprocs; i++) {
         const struct proc_conf *c = cfg->procs[i];
         char msg[256];
-        if (c->healthcheck_kind == HEALTH_NONE || health_validate(c, msg, sizeof(msg)) == 0)
+        if (proc_conf_health(c)->kind == HEALTH_NONE || health_validate(c, msg, sizeof(msg)) == 0)
             continue;
         if (diags->count == diags->cap) {
             diags->cap = diags->cap ? diags->cap * 2 : 8;
@@ -46,7 +46,8 @@ int reload_validate(const struct config *cfg, struct config_diags *diags)
         }
         diags->items[diags->count++] = (struct config_diag){
             .file = xstrdup(c->file),
-            .line = c->healthcheck_line > 0 ? c->healthcheck_line : c->line, .is_error = true,
+            .line = proc_conf_health(c)->line > 0 ? proc_conf_health(c)->line : c->line,
+            .is_error = true,
             .msg = xasprintf("[program:%s] healthcheck: %s", c->program, msg)};
         diags->errors++;
         rc = -1;
@@ -103,28 +104,30 @@ static const char *policy_changes(const struct proc_conf *a, const struct proc_c
     } keys[] = {
         {"priority", a->priority != b->priority},
         /* A program of a group of its own has its own priority as its group's: said once. */
-        {"[group] priority", a->group_priority != b->group_priority &&
-                                 (a->group_priority != a->priority ||
-                                  b->group_priority != b->priority)},
+        {"[group] priority",
+         a->group_priority != b->group_priority &&
+             (a->group_priority != a->priority || b->group_priority != b->priority)},
         {"autostart", a->autostart != b->autostart},
         {"startsecs", a->startsecs != b->startsecs},
         {"startretries", a->startretries != b->startretries},
         {"autorestart", a->autorestart != b->autorestart},
-        {"exitcodes", memcmp(a->exitcodes, b->exitcodes, sizeof(a->exitcodes)) != 0},
+        {"exitcodes",
+         memcmp(proc_conf_exitcodes(a), proc_conf_exitcodes(b), 4 * sizeof(uint64_t)) != 0},
         {"stopsignal", a->stopsignal != b->stopsignal},
         {"stopwaitsecs", a->stopwaitsecs != b->stopwaitsecs},
         {"stopasgroup", a->stopasgroup != b->stopasgroup},
         {"killasgroup", a->killasgroup != b->killasgroup},
-        {"healthcheck", str_differs(a->healthcheck, b->healthcheck)},
-        {"healthcheck_interval", a->healthcheck_interval != b->healthcheck_interval},
-        {"healthcheck_timeout", a->healthcheck_timeout != b->healthcheck_timeout},
-        {"healthcheck_retries", a->healthcheck_retries != b->healthcheck_retries},
-        {"healthcheck_grace", a->healthcheck_grace != b->healthcheck_grace},
+        {"healthcheck", str_differs(proc_conf_health(a)->spec, proc_conf_health(b)->spec)},
+        {"healthcheck_interval", proc_conf_health(a)->interval != proc_conf_health(b)->interval},
+        {"healthcheck_timeout", proc_conf_health(a)->timeout != proc_conf_health(b)->timeout},
+        {"healthcheck_retries", proc_conf_health(a)->retries != proc_conf_health(b)->retries},
+        {"healthcheck_grace", proc_conf_health_grace(a) != proc_conf_health_grace(b)},
         {"on_event", str_differs(a->on_event, b->on_event)},
         {"depends_on", !deps_list_equal(a->depends_on, b->depends_on)},
-        {"readiness", a->readiness != b->readiness || a->ready_port != b->ready_port ||
-                          str_differs(a->ready_host, b->ready_host)},
-        {"startwaitsecs", a->startwaitsecs != b->startwaitsecs},
+        {"readiness", a->readiness != b->readiness ||
+                          proc_conf_ready(a)->port != proc_conf_ready(b)->port ||
+                          str_differs(proc_conf_ready(a)->host, proc_conf_ready(b)->host)},
+        {"startwaitsecs", proc_conf_ready(a)->startwaitsecs != proc_conf_ready(b)->startwaitsecs},
     };
     size_t n = 0;
 

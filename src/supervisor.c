@@ -78,7 +78,7 @@ struct service *svc_new(struct supervisor *sup, struct proc_conf *conf)
     svc->sup = sup;
     adopt_init(svc);
     timer_init(&svc->timer, on_timer, svc);
-    if (conf->healthcheck_kind != HEALTH_NONE)
+    if (proc_conf_health(conf)->kind != HEALTH_NONE)
         svc->health = health_new(&sup->loop, conf, on_health, svc);
     svc_set_logcap(svc, sup->config->tend.childlogdir);
     svc_set_display(svc);
@@ -516,7 +516,7 @@ static void on_health(void *ctx, bool ok, int failures, const char *reason)
         return;
     }
     log_msg(LOG_LVL_WARN, "%s: health check failed (%d of %d): %s", svc->display, failures,
-            svc->p.conf->healthcheck_retries, reason);
+            proc_conf_health(svc->p.conf)->retries, reason);
     if (health_should_restart(svc->health) && svc->p.state == PROC_RUNNING) {
         proc_set_reason(&svc->p, "health check failed %d times: %s", failures, reason);
         log_msg(LOG_LVL_WARN, "%s: restarting: %s", svc->display, proc_reason(&svc->p));
@@ -542,7 +542,7 @@ void svc_set_health(struct service *svc)
 {
     const struct proc_conf *c = svc->p.conf;
 
-    if (c->healthcheck_kind == HEALTH_NONE) {
+    if (proc_conf_health(c)->kind == HEALTH_NONE) {
         health_free(svc->health);
         svc->health = NULL;
     } else if (svc->health == NULL) {

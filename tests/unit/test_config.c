@@ -190,12 +190,19 @@ TEST(program_defaults)
         CHECK(!p->stderr_syslog);
         CHECK(!p->stdout_timestamps);
         CHECK(p->pidfile == NULL);
-        CHECK(p->healthcheck == NULL);
-        CHECK_INT(p->healthcheck_kind, HEALTH_NONE);
-        CHECK_INT(p->healthcheck_interval, 10);
-        CHECK_INT(p->healthcheck_timeout, 5);
-        CHECK_INT(p->healthcheck_retries, 3);
-        CHECK_INT(p->healthcheck_grace, 1);
+        CHECK(proc_conf_health(p)->spec == NULL);
+        CHECK_INT(proc_conf_health(p)->kind, HEALTH_NONE);
+        CHECK_INT(proc_conf_health(p)->interval, 10);
+        CHECK_INT(proc_conf_health(p)->timeout, 5);
+        CHECK_INT(proc_conf_health(p)->retries, 3);
+        CHECK_INT(proc_conf_health_grace(p), 1);
+        /* Nothing set, nothing allocated: the accessors give the defaults. */
+        CHECK(p->health == NULL && p->ready == NULL && p->fcgi == NULL && p->limits == NULL &&
+              p->exitcodes == NULL);
+        CHECK(proc_conf_expected(p, 0) && !proc_conf_expected(p, 1));
+        CHECK_INT(proc_conf_ready(p)->startwaitsecs, 90);
+        CHECK_INT(proc_conf_fcgi(p)->socket_mode, 0700);
+        CHECK_INT(proc_conf_rlimit(p, PROC_RLIM_NOFILE), PROC_RLIM_UNSET);
         CHECK(p->on_event == NULL);
         CHECK_CONTAINS(p->file, "/main.conf");
         CHECK_INT(p->line, 1);
@@ -546,9 +553,9 @@ TEST(ignored_and_unsupported_sections)
     const struct proc_conf *f = fx_proc(&fx, "php_1");
     CHECK(f != NULL && f->kind == PROC_KIND_FCGI);
     if (f != NULL) {
-        CHECK_STR(f->fcgi_socket, "tcp://localhost:9000");
-        CHECK_INT(f->fcgi_socket_backlog, 7);
-        CHECK_INT(f->fcgi_socket_mode, 0700);
+        CHECK_STR(proc_conf_fcgi(f)->socket, "tcp://localhost:9000");
+        CHECK_INT(proc_conf_fcgi(f)->socket_backlog, 7);
+        CHECK_INT(proc_conf_fcgi(f)->socket_mode, 0700);
     }
     CHECK(fx_proc(&fx, "a") != NULL && fx_proc(&fx, "a")->kind == PROC_KIND_PROGRAM);
     fx_done(&fx);
@@ -1079,24 +1086,24 @@ static bool ok_pidfile(const struct proc_conf *p)
 }
 static bool ok_healthcheck(const struct proc_conf *p)
 {
-    return p->healthcheck_kind == HEALTH_TCP && strcmp(p->healthcheck_host, "127.0.0.1") == 0 &&
-           p->healthcheck_port == 8080 && strcmp(p->healthcheck, "tcp:127.0.0.1:8080") == 0;
+    return proc_conf_health(p)->kind == HEALTH_TCP && strcmp(proc_conf_health(p)->host, "127.0.0.1") == 0 &&
+           proc_conf_health(p)->port == 8080 && strcmp(proc_conf_health(p)->spec, "tcp:127.0.0.1:8080") == 0;
 }
 static bool ok_healthcheck_interval(const struct proc_conf *p)
 {
-    return p->healthcheck_interval == 30;
+    return proc_conf_health(p)->interval == 30;
 }
 static bool ok_healthcheck_timeout(const struct proc_conf *p)
 {
-    return p->healthcheck_timeout == 2;
+    return proc_conf_health(p)->timeout == 2;
 }
 static bool ok_healthcheck_retries(const struct proc_conf *p)
 {
-    return p->healthcheck_retries == 1;
+    return proc_conf_health(p)->retries == 1;
 }
 static bool ok_healthcheck_grace(const struct proc_conf *p)
 {
-    return p->healthcheck_grace == 0;
+    return proc_conf_health_grace(p) == 0;
 }
 static bool ok_on_event(const struct proc_conf *p)
 {
@@ -1109,55 +1116,55 @@ static bool ok_stopleftovers(const struct proc_conf *p)
 }
 static bool ok_memory_max(const struct proc_conf *p)
 {
-    return p->memory_max == 64LL << 20;
+    return proc_conf_limits(p)->memory_max == 64LL << 20;
 }
 static bool ok_memory_high(const struct proc_conf *p)
 {
-    return p->memory_high == 1LL << 30;
+    return proc_conf_limits(p)->memory_high == 1LL << 30;
 }
 static bool ok_tasks_max(const struct proc_conf *p)
 {
-    return p->tasks_max == 64;
+    return proc_conf_limits(p)->tasks_max == 64;
 }
 static bool ok_cpu_weight(const struct proc_conf *p)
 {
-    return p->cpu_weight == 200;
+    return proc_conf_limits(p)->cpu_weight == 200;
 }
 static bool ok_cpu_max(const struct proc_conf *p)
 {
-    return p->cpu_max == 150;
+    return proc_conf_limits(p)->cpu_max == 150;
 }
 static bool ok_rlimit_nofile(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_NOFILE] == 4096 && p->rlimits[PROC_RLIM_CORE] == PROC_RLIM_UNSET;
+    return proc_conf_rlimit(p, PROC_RLIM_NOFILE) == 4096 && proc_conf_rlimit(p, PROC_RLIM_CORE) == PROC_RLIM_UNSET;
 }
 static bool ok_rlimit_core(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_CORE] == PROC_RLIM_INFINITY;
+    return proc_conf_rlimit(p, PROC_RLIM_CORE) == PROC_RLIM_INFINITY;
 }
 static bool ok_rlimit_nproc(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_NPROC] == 100;
+    return proc_conf_rlimit(p, PROC_RLIM_NPROC) == 100;
 }
 static bool ok_rlimit_as(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_AS] == 2LL << 30;
+    return proc_conf_rlimit(p, PROC_RLIM_AS) == 2LL << 30;
 }
 static bool ok_rlimit_memlock(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_MEMLOCK] == 64LL << 10;
+    return proc_conf_rlimit(p, PROC_RLIM_MEMLOCK) == 64LL << 10;
 }
 static bool ok_rlimit_stack(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_STACK] == 8LL << 20;
+    return proc_conf_rlimit(p, PROC_RLIM_STACK) == 8LL << 20;
 }
 static bool ok_rlimit_fsize(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_FSIZE] == 0;
+    return proc_conf_rlimit(p, PROC_RLIM_FSIZE) == 0;
 }
 static bool ok_rlimit_cpu(const struct proc_conf *p)
 {
-    return p->rlimits[PROC_RLIM_CPU] == PROC_RLIM_INFINITY;
+    return proc_conf_rlimit(p, PROC_RLIM_CPU) == PROC_RLIM_INFINITY;
 }
 /* A lone program can only depend on nothing: an empty list is no dependency. */
 static bool ok_depends_on(const struct proc_conf *p)
@@ -1166,16 +1173,16 @@ static bool ok_depends_on(const struct proc_conf *p)
 }
 static bool ok_readiness(const struct proc_conf *p)
 {
-    return p->readiness == READY_TCP && p->ready_port == 5432 &&
-           strcmp(p->ready_host, "::1") == 0;
+    return p->readiness == READY_TCP && proc_conf_ready(p)->port == 5432 &&
+           strcmp(proc_conf_ready(p)->host, "::1") == 0;
 }
 static bool ok_startwaitsecs(const struct proc_conf *p)
 {
-    return p->startwaitsecs == 30;
+    return proc_conf_ready(p)->startwaitsecs == 30;
 }
 static bool ok_watchdogsecs(const struct proc_conf *p)
 {
-    return p->watchdogsecs == 5;
+    return proc_conf_ready(p)->watchdogsecs == 5;
 }
 
 static const struct key_case key_cases[] = {
@@ -1266,12 +1273,12 @@ TEST(dependencies)
     const struct proc_conf *p = fx_proc(&fx, "web1");
     CHECK(p != NULL && p->depends_on != NULL && strcmp(p->depends_on[0], "back") == 0 &&
           strcmp(p->depends_on[1], "db") == 0 && p->depends_on[2] == NULL);
-    CHECK(p != NULL && p->readiness == READY_HEALTHCHECK && p->healthcheck_grace == 0);
+    CHECK(p != NULL && p->readiness == READY_HEALTHCHECK && proc_conf_health_grace(p) == 0);
     p = fx_proc(&fx, "cache");
-    CHECK(p != NULL && p->readiness == READY_TCP && p->ready_port == 6379 &&
-          strcmp(p->ready_host, "127.0.0.1") == 0 && p->startwaitsecs == 90);
+    CHECK(p != NULL && p->readiness == READY_TCP && proc_conf_ready(p)->port == 6379 &&
+          strcmp(proc_conf_ready(p)->host, "127.0.0.1") == 0 && proc_conf_ready(p)->startwaitsecs == 90);
     p = fx_proc(&fx, "db");
-    CHECK(p != NULL && p->readiness == READY_NOTIFY && p->watchdogsecs == 10);
+    CHECK(p != NULL && p->readiness == READY_NOTIFY && proc_conf_ready(p)->watchdogsecs == 10);
 
     CHECK_INT(fx_conf(&fx, "[program:a]\ncommand=/bin/a\ndepends_on=b\n"
                            "[program:b]\ncommand=/bin/b\n\ndepends_on = c\n"
@@ -1519,6 +1526,7 @@ TEST(exitcodes)
             for (int i = 0; i < 256; i++)
                 set += proc_conf_expected(p, i);
             CHECK(set == 1 && proc_conf_expected(p, code));
+            CHECK((p->exitcodes == NULL) == (code == 0)); /* the default is not stored */
         }
         free(line);
     }
@@ -1654,43 +1662,43 @@ TEST(healthchecks)
     const struct proc_conf *p = fx_prog_line(&fx, "healthcheck=tcp:[::1]:9000");
     CHECK(p != NULL);
     if (p != NULL) {
-        CHECK_INT(p->healthcheck_kind, HEALTH_TCP);
-        CHECK_STR(p->healthcheck_host, "::1");
-        CHECK_INT(p->healthcheck_port, 9000);
-        CHECK(p->healthcheck_path == NULL && p->healthcheck_command == NULL);
+        CHECK_INT(proc_conf_health(p)->kind, HEALTH_TCP);
+        CHECK_STR(proc_conf_health(p)->host, "::1");
+        CHECK_INT(proc_conf_health(p)->port, 9000);
+        CHECK(proc_conf_health(p)->path == NULL && proc_conf_health(p)->command == NULL);
     }
     p = fx_prog_line(&fx, "healthcheck=http://localhost:8080/healthz?full=1");
     CHECK(p != NULL);
     if (p != NULL) {
-        CHECK_INT(p->healthcheck_kind, HEALTH_HTTP);
-        CHECK_STR(p->healthcheck_host, "localhost");
-        CHECK_INT(p->healthcheck_port, 8080);
-        CHECK_STR(p->healthcheck_path, "/healthz?full=1");
+        CHECK_INT(proc_conf_health(p)->kind, HEALTH_HTTP);
+        CHECK_STR(proc_conf_health(p)->host, "localhost");
+        CHECK_INT(proc_conf_health(p)->port, 8080);
+        CHECK_STR(proc_conf_health(p)->path, "/healthz?full=1");
     }
     p = fx_prog_line(&fx, "healthcheck=http://example.org");
     CHECK(p != NULL);
     if (p != NULL) {
-        CHECK_STR(p->healthcheck_host, "example.org");
-        CHECK_INT(p->healthcheck_port, 80);
-        CHECK_STR(p->healthcheck_path, "/");
+        CHECK_STR(proc_conf_health(p)->host, "example.org");
+        CHECK_INT(proc_conf_health(p)->port, 80);
+        CHECK_STR(proc_conf_health(p)->path, "/");
     }
     p = fx_prog_line(&fx, "healthcheck=http://[fe80::1]:81/x");
-    CHECK(p != NULL && strcmp(p->healthcheck_host, "fe80::1") == 0 &&
-          p->healthcheck_port == 81 && strcmp(p->healthcheck_path, "/x") == 0);
+    CHECK(p != NULL && strcmp(proc_conf_health(p)->host, "fe80::1") == 0 &&
+          proc_conf_health(p)->port == 81 && strcmp(proc_conf_health(p)->path, "/x") == 0);
     p = fx_prog_line(&fx, "healthcheck=exec: /usr/bin/check --port 80 'a b'");
     CHECK(p != NULL);
     if (p != NULL) {
-        CHECK_INT(p->healthcheck_kind, HEALTH_EXEC);
-        CHECK_STR(p->healthcheck_command, "/usr/bin/check --port 80 'a b'");
-        CHECK_INT(str_vec_len(p->healthcheck_argv), 4);
-        CHECK_STR(p->healthcheck_argv[3], "a b");
-        CHECK_STR(p->healthcheck, "exec: /usr/bin/check --port 80 'a b'");
+        CHECK_INT(proc_conf_health(p)->kind, HEALTH_EXEC);
+        CHECK_STR(proc_conf_health(p)->command, "/usr/bin/check --port 80 'a b'");
+        CHECK_INT(str_vec_len(proc_conf_health(p)->argv), 4);
+        CHECK_STR(proc_conf_health(p)->argv[3], "a b");
+        CHECK_STR(proc_conf_health(p)->spec, "exec: /usr/bin/check --port 80 'a b'");
     }
     /* healthcheck_grace follows startsecs unless set. */
     p = fx_prog_line(&fx, "startsecs=12");
-    CHECK(p != NULL && p->healthcheck_grace == 12);
+    CHECK(p != NULL && proc_conf_health_grace(p) == 12);
     p = fx_prog_line(&fx, "startsecs=12\nhealthcheck_grace=3");
-    CHECK(p != NULL && p->healthcheck_grace == 3);
+    CHECK(p != NULL && proc_conf_health_grace(p) == 3);
 
     static const char *const bad[] = {
         "tcp:localhost",   "tcp::80",          "tcp:host:0",       "tcp:host:65536",
@@ -2451,17 +2459,20 @@ TEST(proc_conf_equal_detects_changes)
         case 2: m->startsecs = 9; break;
         case 3: m->startretries = 9; break;
         case 4: m->autorestart = AUTORESTART_FALSE; break;
-        case 5: m->exitcodes[0] |= 1ULL << 3; break; /* exit status 3 */
+        case 5: /* exit status 3 too; NULL was the default, 0 only */
+            m->exitcodes = xcalloc(4, sizeof *m->exitcodes);
+            m->exitcodes[0] = 1 | 1ULL << 3;
+            break;
         case 6: m->stopsignal = SIGKILL; break;
         case 7: m->stopwaitsecs = 1; break;
         case 8: m->stopasgroup = m->killasgroup = true; break;
-        case 9: m->healthcheck_interval = 1; break;
-        case 10: m->healthcheck_timeout = 1; break;
-        case 11: m->healthcheck_retries = 9; break;
-        case 12: m->healthcheck_grace = 9; break;
+        case 9: m->health->interval = 1; break;
+        case 10: m->health->timeout = 1; break;
+        case 11: m->health->retries = 9; break;
+        case 12: m->health->grace = 9; break;
         case 13: free(m->on_event); m->on_event = xstrdup("/bin/x"); break;
         case 14: m->line = 99; break;
-        case 15: free(m->healthcheck); m->healthcheck = NULL; break;
+        case 15: free(m->health->spec); m->health->spec = NULL; break;
         default: break;
         }
         if (!proc_conf_equal(base, m)) {

@@ -347,16 +347,23 @@ static void on_result(void *ctx, bool ok, int failures, const char *reason)
         loop_stop(r->l);
 }
 
+/* The health settings of the confs below: a conf is returned by value, so its side
+ * structure lives here, a fresh slot per conf (no test holds more at once). */
+static struct proc_health health_slots[16];
+static unsigned health_next;
+
 static struct proc_conf base_conf(void)
 {
     struct proc_conf c;
 
     memset(&c, 0, sizeof(c));
     c.name = "web";
-    c.healthcheck_interval = 1;
-    c.healthcheck_timeout = 1;
-    c.healthcheck_retries = 3;
-    c.healthcheck_grace = 0;
+    c.health = &health_slots[health_next++ % 16];
+    memset(c.health, 0, sizeof(*c.health));
+    c.health->interval = 1;
+    c.health->timeout = 1;
+    c.health->retries = 3;
+    c.health->grace = 0;
     return c;
 }
 
@@ -364,9 +371,9 @@ static struct proc_conf tcp_conf(const char *host, int port)
 {
     struct proc_conf c = base_conf();
 
-    c.healthcheck_kind = HEALTH_TCP;
-    c.healthcheck_host = (char *)host;
-    c.healthcheck_port = port;
+    c.health->kind = HEALTH_TCP;
+    c.health->host = (char *)host;
+    c.health->port = port;
     return c;
 }
 
@@ -374,10 +381,10 @@ static struct proc_conf http_conf(int port, const char *path)
 {
     struct proc_conf c = base_conf();
 
-    c.healthcheck_kind = HEALTH_HTTP;
-    c.healthcheck_host = "127.0.0.1";
-    c.healthcheck_port = port;
-    c.healthcheck_path = (char *)path;
+    c.health->kind = HEALTH_HTTP;
+    c.health->host = "127.0.0.1";
+    c.health->port = port;
+    c.health->path = (char *)path;
     return c;
 }
 
@@ -385,8 +392,8 @@ static struct proc_conf exec_conf(char **argv)
 {
     struct proc_conf c = base_conf();
 
-    c.healthcheck_kind = HEALTH_EXEC;
-    c.healthcheck_argv = argv;
+    c.health->kind = HEALTH_EXEC;
+    c.health->argv = argv;
     return c;
 }
 
@@ -835,7 +842,7 @@ TEST(grace_delays_the_first_check)
     struct proc_conf c = tcp_conf("127.0.0.1", port);
     uint64_t start;
 
-    c.healthcheck_grace = 1;
+    c.health->grace = 1;
     CHECK_INT(loop_init(&l), 0);
     watchdog_arm(&wd, &l);
     r.l = &l;
@@ -967,7 +974,7 @@ TEST(stop_during_http_check_closes_its_socket)
     watchdog_arm(&wd, &l);
     server_open(&s, &l, SERVE_HANG, NULL);
     struct proc_conf c = http_conf(s.port, "/");
-    c.healthcheck_timeout = 5;
+    c.health->timeout = 5;
     r.l = &l;
     r.h = health_new(&l, &c, on_result, &r);
     sc.h = r.h;
@@ -1006,7 +1013,7 @@ TEST(stop_during_exec_check_kills_the_group)
     struct proc_conf c = exec_conf(group_argv);
     int before, after = -1;
 
-    c.healthcheck_timeout = 5;
+    c.health->timeout = 5;
     CHECK_INT(loop_init(&l), 0);
     reaper_open(&rp, &l);
     watchdog_arm(&wd, &l);
@@ -1133,7 +1140,7 @@ TEST(reconfigure_during_exec_kills_the_old_check)
     struct proc_conf c = exec_conf(group_argv);
     struct proc_conf next = exec_conf(true_argv);
 
-    c.healthcheck_timeout = 5;
+    c.health->timeout = 5;
     CHECK_INT(loop_init(&l), 0);
     reaper_open(&rp, &l);
     watchdog_arm(&wd, &l);
@@ -1175,17 +1182,17 @@ TEST(names_are_not_looked_up)
 
     CHECK_INT(health_validate(&c, msg, sizeof(msg)), -1);
     CHECK_CONTAINS(msg, "host 'db.example' is not a numeric");
-    c.healthcheck_host = "127.0.0.1";
+    c.health->host = "127.0.0.1";
     CHECK_INT(health_validate(&c, msg, sizeof(msg)), 0);
-    c.healthcheck_host = "::1";
+    c.health->host = "::1";
     CHECK_INT(health_validate(&c, msg, sizeof(msg)), 0);
-    c.healthcheck_host = "LocalHost";
+    c.health->host = "LocalHost";
     CHECK_INT(health_validate(&c, msg, sizeof(msg)), 0);
-    c.healthcheck_host = "10.0.0.256";
+    c.health->host = "10.0.0.256";
     CHECK_INT(health_validate(&c, msg, sizeof(msg)), -1);
 
     /* A health object for such a host stays inert instead of failing a healthy service. */
-    c.healthcheck_host = "db.example";
+    c.health->host = "db.example";
     CHECK_INT(loop_init(&l), 0);
     r.l = &l;
     r.h = health_new(&l, &c, on_result, &r);

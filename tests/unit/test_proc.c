@@ -34,7 +34,7 @@ static void conf_defaults(struct proc_conf *c)
     c->startsecs = 1;
     c->startretries = 3;
     c->autorestart = AUTORESTART_UNEXPECTED;
-    c->exitcodes[0] = 1; /* exit status 0 */
+    c->exitcodes = NULL; /* the default: exit status 0 */
     c->stopsignal = SIGTERM;
     c->stopwaitsecs = 10;
     c->stopasgroup = false;
@@ -575,7 +575,7 @@ TEST(running_exit_every_code_every_autorestart)
             bool bad = false;
 
             conf_defaults(&c);
-            c.exitcodes[0] |= 1ULL << 2; /* exit status 2 */
+            c.exitcodes = (uint64_t[4]){1 | 1ULL << 2}; /* exit status 0 and 2 */
             c.autorestart = (enum autorestart)ar;
             proc_init(&p, &c);
             t = make_running(&p, T0) + SEC(30);
@@ -628,7 +628,7 @@ TEST(running_killed_by_every_signal)
                 bool bad = false;
 
                 conf_defaults(&c);
-                memset(c.exitcodes, 0xff, sizeof(c.exitcodes)); /* every exit code expected */
+                c.exitcodes = (uint64_t[4]){~0ULL, ~0ULL, ~0ULL, ~0ULL}; /* every one expected */
                 c.autorestart = (enum autorestart)ar;
                 proc_init(&p, &c);
                 t = make_running(&p, T0) + SEC(30);
@@ -1512,7 +1512,7 @@ TEST(readiness_waits_for_ready_not_startsecs)
 
     conf_defaults(&c);
     c.readiness = READY_NOTIFY;
-    c.startwaitsecs = 30;
+    c.ready = &(struct proc_ready){.startwaitsecs = 30};
     proc_init(&p, &c);
     fx = deliver(&p, EV_START, T0);
     CHECK(fx.spawn);
@@ -1536,7 +1536,7 @@ TEST(readiness_ready_before_exec_ok)
 
     conf_defaults(&c);
     c.readiness = READY_TCP;
-    c.startwaitsecs = 30;
+    c.ready = &(struct proc_ready){.startwaitsecs = 30};
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     fx = deliver(&p, EV_READY, T0 + MSEC(1));
@@ -1556,7 +1556,7 @@ TEST(readiness_timeout_is_a_failed_start)
 
     conf_defaults(&c);
     c.readiness = READY_NOTIFY;
-    c.startwaitsecs = 5;
+    c.ready = &(struct proc_ready){.startwaitsecs = 5};
     c.startretries = 1;
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, t);
@@ -1598,7 +1598,7 @@ TEST(readiness_exit_before_ready_is_a_failed_start)
 
     conf_defaults(&c);
     c.readiness = READY_HEALTHCHECK;
-    c.startwaitsecs = 60;
+    c.ready = &(struct proc_ready){.startwaitsecs = 60};
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
@@ -1616,7 +1616,7 @@ TEST(readiness_stop_cancels_failed_start_retry)
 
     conf_defaults(&c);
     c.readiness = READY_NOTIFY;
-    c.startwaitsecs = 5;
+    c.ready = &(struct proc_ready){.startwaitsecs = 5};
     proc_init(&p, &c);
     (void)deliver(&p, EV_START, T0);
     (void)deliver(&p, EV_EXEC_OK, T0 + MSEC(1));
