@@ -2099,7 +2099,6 @@ static void proc_conf_defaults(struct proc_conf *p)
     p->stderr_logfile_kind = LOG_TARGET_AUTO;
     p->stderr_logfile_maxbytes = DEFAULT_MAXBYTES;
     p->stderr_logfile_backups = DEFAULT_BACKUPS;
-    p->buffer_size = 10;
     p->readiness = READY_STARTSECS;
 }
 
@@ -2109,6 +2108,7 @@ static const struct proc_health default_health = {
     .kind = HEALTH_NONE, .interval = 10, .timeout = 5, .retries = 3};
 static const struct proc_ready default_ready = {.startwaitsecs = 90};
 static const struct proc_fcgi default_fcgi = {.socket_mode = 0700, .socket_backlog = SOMAXCONN};
+static const struct proc_events default_events = {.buffer_size = 10};
 static const struct proc_limits default_limits = {
     .rlimits = {PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET,
                 PROC_RLIM_UNSET, PROC_RLIM_UNSET, PROC_RLIM_UNSET}};
@@ -2141,6 +2141,15 @@ static struct proc_fcgi *fcgi_of(struct proc_conf *p)
         *p->fcgi = default_fcgi;
     }
     return p->fcgi;
+}
+
+static struct proc_events *events_of(struct proc_conf *p)
+{
+    if (p->events == NULL) {
+        p->events = xmalloc(sizeof *p->events);
+        *p->events = default_events;
+    }
+    return p->events;
 }
 
 static struct proc_limits *limits_of(struct proc_conf *p)
@@ -2426,7 +2435,7 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
     case KEY_LISTENER_EVENTS: {
         /* Comma-separated, as supervisord reads it; spaces around names are fine. */
         char *copy = xstrdup(v), *save = NULL;
-        p->listener_events = 0;
+        events_of(p)->listener_events = 0;
         for (char *w = strtok_r(copy, ", \t\n", &save); w != NULL;
              w = strtok_r(NULL, ", \t\n", &save)) {
             uint32_t m = evtype_mask(w);
@@ -2438,18 +2447,18 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
             else if (m == 0)
                 diag(ld, sec->file, e->line, true, "%s: unknown event type '%s'", e->key,
                      show(&sh, w));
-            p->listener_events |= m;
+            p->events->listener_events |= m;
         }
         free(copy);
         break;
     }
     case KEY_STDOUT_CAPTURE_MAXBYTES:
         if (value_size(ld, sec, e, v, &n))
-            p->stdout_capture_maxbytes = n;
+            events_of(p)->stdout_capture_maxbytes = n;
         break;
     case KEY_STDERR_CAPTURE_MAXBYTES:
         if (value_size(ld, sec, e, v, &n))
-            p->stderr_capture_maxbytes = n;
+            events_of(p)->stderr_capture_maxbytes = n;
         break;
     case KEY_STDOUT_EVENTS_ENABLED:
         (void)value_bool(ld, sec, e, v, &p->stdout_events);
@@ -2458,7 +2467,7 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         (void)value_bool(ld, sec, e, v, &p->stderr_events);
         break;
     case KEY_BUFFER_SIZE:
-        (void)value_int(ld, sec, e, v, &p->buffer_size);
+        (void)value_int(ld, sec, e, v, &events_of(p)->buffer_size);
         break;
     case KEY_FCGI_SOCKET:
         if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "unix://", 7) != 0)
@@ -2648,6 +2657,11 @@ const struct proc_ready *proc_conf_ready(const struct proc_conf *c)
 const struct proc_fcgi *proc_conf_fcgi(const struct proc_conf *c)
 {
     return c->fcgi != NULL ? c->fcgi : &default_fcgi;
+}
+
+const struct proc_events *proc_conf_events(const struct proc_conf *c)
+{
+    return c->events != NULL ? c->events : &default_events;
 }
 
 const struct proc_limits *proc_conf_limits(const struct proc_conf *c)
@@ -3296,6 +3310,7 @@ void proc_conf_free(struct proc_conf *p)
         free(p->ready->host);
         free(p->ready);
     }
+    free(p->events);
     free(p->limits);
     free(p->exitcodes);
     free(p);
@@ -3342,6 +3357,10 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
         *c->ready = *p->ready;
         c->ready->host = dup_or_null(p->ready->host);
     }
+    if (p->events != NULL) {
+        c->events = xmalloc(sizeof *c->events);
+        *c->events = *p->events;
+    }
     if (p->limits != NULL) {
         c->limits = xmalloc(sizeof *c->limits);
         *c->limits = *p->limits;
@@ -3363,6 +3382,7 @@ static bool same_string(const char *a, const char *b)
 bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
 {
     const struct proc_fcgi *fa = proc_conf_fcgi(a), *fb = proc_conf_fcgi(b);
+    const struct proc_events *ea = proc_conf_events(a), *eb = proc_conf_events(b);
     return same_string(a->name, b->name) && same_string(a->program, b->program) &&
            same_string(a->group, b->group) && a->process_num == b->process_num &&
            a->numprocs == b->numprocs && same_string(a->command, b->command) &&
@@ -3382,8 +3402,8 @@ bool proc_conf_equal(const struct proc_conf *a, const struct proc_conf *b)
            a->stderr_syslog == b->stderr_syslog && a->stdout_timestamps == b->stdout_timestamps &&
            a->kind == b->kind && same_string(fa->socket, fb->socket) &&
            a->stdout_events == b->stdout_events && a->stderr_events == b->stderr_events &&
-           a->stdout_capture_maxbytes == b->stdout_capture_maxbytes &&
-           a->stderr_capture_maxbytes == b->stderr_capture_maxbytes &&
+           ea->stdout_capture_maxbytes == eb->stdout_capture_maxbytes &&
+           ea->stderr_capture_maxbytes == eb->stderr_capture_maxbytes &&
            same_string(fa->socket_owner, fb->socket_owner) && fa->socket_mode == fb->socket_mode &&
            fa->socket_backlog == fb->socket_backlog &&
            /* $NOTIFY_SOCKET and $WATCHDOG_USEC are in its environment */

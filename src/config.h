@@ -106,7 +106,7 @@ enum proc_kind {
 
 /* The parts of a program that most programs leave at their defaults live in side structures,
  * allocated only when one of their keys is set; proc_conf_health(), _ready(), _fcgi(),
- * _limits() and _exitcodes() read them, giving the defaults when they are absent. */
+ * _events(), _limits() and _exitcodes() read them, giving the defaults when they are absent. */
 
 /* healthcheck= and its settings. */
 struct proc_health {
@@ -139,6 +139,17 @@ struct proc_fcgi {
     char *socket_owner;
     int socket_mode;
     int socket_backlog; /* listen(2) backlog, default SOMAXCONN */
+};
+
+/* Supervisord's event machinery: an [eventlistener:x]'s subscription and pool, and capture
+ * mode (PROCESS_COMMUNICATION) of any program. */
+struct proc_events {
+    long long stdout_capture_maxbytes; /* capture mode; 0: off */
+    long long stderr_capture_maxbytes;
+    /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
+     * many events its pool buffers (default 10). */
+    uint32_t listener_events;
+    int buffer_size;
 };
 
 /* The process tree and its limits (cgroup.c; 0 = no limit), and its rlimits: PROC_RLIM_COUNT
@@ -179,12 +190,11 @@ struct proc_conf {
     struct proc_health *health;
     struct proc_ready *ready;
     struct proc_fcgi *fcgi;
+    struct proc_events *events;
     struct proc_limits *limits;
     uint64_t *exitcodes; /* 4 words, bit s: exit status s is "expected"; NULL: 0 only */
     long long stdout_logfile_maxbytes;
     long long stderr_logfile_maxbytes;
-    long long stdout_capture_maxbytes; /* capture mode (PROCESS_COMMUNICATION); 0: off */
-    long long stderr_capture_maxbytes;
     int numprocs;
     int process_num;
     int priority;
@@ -200,10 +210,6 @@ struct proc_conf {
     int stderr_logfile_backups;
     int line;
     int depends_on_line; /* the line of depends_on=, for messages */
-    /* PROC_KIND_LISTENER: the event types it subscribes to (evtype.h EVT_MASK bits) and how
-     * many events its pool buffers (default 10). */
-    uint32_t listener_events;
-    int buffer_size;
     /* Enums held in a byte each (every value is below 256). */
     uint8_t autorestart;         /* enum autorestart */
     uint8_t stdout_logfile_kind; /* enum log_target */
@@ -365,10 +371,12 @@ long long proc_conf_order(const struct proc_conf *c);
 /* Its limit r: PROC_RLIM_UNSET, PROC_RLIM_INFINITY or the value. */
 long long proc_conf_rlimit(const struct proc_conf *c, enum proc_rlimit r);
 /* Its side structures, or (absent) a static one holding the defaults: no health check,
- * readiness defaults (startwaitsecs 90), no fcgi socket, no limits. Never NULL. */
+ * readiness defaults (startwaitsecs 90), no fcgi socket, no events subscribed (buffer_size
+ * 10) nor captured, no limits. Never NULL. */
 const struct proc_health *proc_conf_health(const struct proc_conf *c);
 const struct proc_ready *proc_conf_ready(const struct proc_conf *c);
 const struct proc_fcgi *proc_conf_fcgi(const struct proc_conf *c);
+const struct proc_events *proc_conf_events(const struct proc_conf *c);
 const struct proc_limits *proc_conf_limits(const struct proc_conf *c);
 /* Its exitcodes: 4 words, bit s set when exit status s is expected. */
 const uint64_t *proc_conf_exitcodes(const struct proc_conf *c);

@@ -126,8 +126,9 @@ static struct evpool *pool_find(struct events *ev, const char *name, bool create
 /* Takes the pool's settings from a member's config (a reload may have changed them). */
 static void pool_configure(struct evpool *p, const struct proc_conf *c)
 {
-    size_t cap = c->buffer_size > 0 ? (size_t)c->buffer_size : 1;
-    p->mask = c->listener_events;
+    const struct proc_events *e = proc_conf_events(c);
+    size_t cap = e->buffer_size > 0 ? (size_t)e->buffer_size : 1;
+    p->mask = e->listener_events;
     if (cap > p->ring_cap) {
         struct queued *r = calloc(cap, sizeof(*r));
         if (r == NULL)

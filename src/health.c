@@ -287,7 +287,7 @@ static void configure(struct health *h, const struct proc_conf *c)
         h->disabled = xstrdup(why);
         set_last_error(h, why);
         log_msg(LOG_LVL_WARN, "%s: health check disabled: %s", h->name, why);
-    } else if (h->kind == HEALTH_TCP || h->kind == HEALTH_HTTP) {
+    } else if ((h->kind == HEALTH_TCP || h->kind == HEALTH_HTTP) && h->host != NULL) {
         (void)resolve(h->host, h->port, &h->addr, &h->addr_len); /* validated just above */
         if (h->kind == HEALTH_HTTP) {
             h->request = build_request(h->host, h->port, h->path);

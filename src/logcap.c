@@ -1520,10 +1520,10 @@ static int make_confs(struct stream_conf c[2], const char *display, const struct
                              p->stdout_logfile_backups, p->stdout_timestamps, childlogdir) == -1)
             return -1;
         c[0].events = p->stdout_events;
-        c[0].capture_max = p->stdout_capture_maxbytes;
+        c[0].capture_max = proc_conf_events(p)->stdout_capture_maxbytes;
     }
     c[1].events = p->stderr_events;
-    c[1].capture_max = p->stderr_capture_maxbytes;
+    c[1].capture_max = proc_conf_events(p)->stderr_capture_maxbytes;
     /* redirect_stderr: stderr shares stdout's pipe, so its own stream stays unused. */
     if (!p->redirect_stderr &&
         make_stream_conf(&c[1], display, p->name, "stderr", p->stderr_logfile_kind,
@@ -1717,10 +1717,9 @@ bool logcap_wanted(const struct proc_conf *p)
      * redirect_stderr. */
     return (proc_conf_stdout_captured(p) &&
             (p->stdout_logfile_kind != LOG_TARGET_NONE || p->stdout_syslog || p->stdout_events ||
-             p->stdout_capture_maxbytes > 0)) ||
-           p->stderr_events || p->stderr_capture_maxbytes > 0 ||
-           (!p->redirect_stderr &&
-            (p->stderr_logfile_kind != LOG_TARGET_NONE || p->stderr_syslog));
+             proc_conf_events(p)->stdout_capture_maxbytes > 0)) ||
+           p->stderr_events || proc_conf_events(p)->stderr_capture_maxbytes > 0 ||
+           (!p->redirect_stderr && (p->stderr_logfile_kind != LOG_TARGET_NONE || p->stderr_syslog));
 }
 
 int logcap_child_fds(struct logcap *lc, int *out_fd, int *err_fd)

@@ -547,8 +547,9 @@ TEST(ignored_and_unsupported_sections)
     const struct proc_conf *m = fx_proc(&fx, "mem");
     CHECK(m != NULL && m->kind == PROC_KIND_LISTENER);
     if (m != NULL) {
-        CHECK(m->listener_events == (EVT_MASK(EVT_PROCESS_STATE_EXITED) | EVT_MASK(EVT_TICK_60)));
-        CHECK_INT(m->buffer_size, 3);
+        CHECK(proc_conf_events(m)->listener_events ==
+              (EVT_MASK(EVT_PROCESS_STATE_EXITED) | EVT_MASK(EVT_TICK_60)));
+        CHECK_INT(proc_conf_events(m)->buffer_size, 3);
     }
     const struct proc_conf *f = fx_proc(&fx, "php_1");
     CHECK(f != NULL && f->kind == PROC_KIND_FCGI);
@@ -564,14 +565,13 @@ TEST(ignored_and_unsupported_sections)
     fx_init(&fx);
     CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\nevents=PROCESS_STATE,TICK\n"), 0);
     m = fx_proc(&fx, "l");
-    CHECK(m != NULL && m->listener_events == (EVT_TICKS | EVT_MASK(EVT_PROCESS_STATE_STOPPED) |
-                                              EVT_MASK(EVT_PROCESS_STATE_STARTING) |
-                                              EVT_MASK(EVT_PROCESS_STATE_RUNNING) |
-                                              EVT_MASK(EVT_PROCESS_STATE_BACKOFF) |
-                                              EVT_MASK(EVT_PROCESS_STATE_STOPPING) |
-                                              EVT_MASK(EVT_PROCESS_STATE_EXITED) |
-                                              EVT_MASK(EVT_PROCESS_STATE_FATAL) |
-                                              EVT_MASK(EVT_PROCESS_STATE_UNKNOWN)));
+    CHECK(m != NULL &&
+          proc_conf_events(m)->listener_events ==
+              (EVT_TICKS | EVT_MASK(EVT_PROCESS_STATE_STOPPED) |
+               EVT_MASK(EVT_PROCESS_STATE_STARTING) | EVT_MASK(EVT_PROCESS_STATE_RUNNING) |
+               EVT_MASK(EVT_PROCESS_STATE_BACKOFF) | EVT_MASK(EVT_PROCESS_STATE_STOPPING) |
+               EVT_MASK(EVT_PROCESS_STATE_EXITED) | EVT_MASK(EVT_PROCESS_STATE_FATAL) |
+               EVT_MASK(EVT_PROCESS_STATE_UNKNOWN)));
     CHECK_INT(fx_conf(&fx, "[eventlistener:l]\ncommand=/bin/l\n"
                            "events=PROCESS_STATE_EXITD,NOPE\nbufer_size=2\n"
                            "[eventlistener:k]\ncommand=/bin/k\n"
@@ -1073,11 +1073,11 @@ static bool ok_stdout_timestamps(const struct proc_conf *p) { return p->stdout_t
 static bool ok_stdout_events(const struct proc_conf *p) { return p->stdout_events; }
 static bool ok_stdout_capture(const struct proc_conf *p)
 {
-    return p->stdout_capture_maxbytes == 1024 * 1024;
+    return proc_conf_events(p)->stdout_capture_maxbytes == 1024 * 1024;
 }
 static bool ok_stderr_capture(const struct proc_conf *p)
 {
-    return p->stderr_capture_maxbytes == 100;
+    return proc_conf_events(p)->stderr_capture_maxbytes == 100;
 }
 static bool ok_stderr_events(const struct proc_conf *p) { return p->stderr_events; }
 static bool ok_pidfile(const struct proc_conf *p)
