@@ -2115,49 +2115,46 @@ static const struct proc_limits default_limits = {
 static const uint64_t default_exitcodes[4] = {1, 0, 0, 0}; /* 0 only */
 _Static_assert(PROC_RLIM_COUNT == 8, "default_limits lists every rlimit");
 
+/* A malloc'd copy of size bytes at src: a side structure made from its defaults, or from
+ * another config's (proc_conf_dup). */
+static void *copy_of(const void *src, size_t size)
+{
+    return memcpy(xmalloc(size), src, size);
+}
+
 /* The side structure of p, made (with the defaults) on first use. */
 static struct proc_health *health_of(struct proc_conf *p)
 {
-    if (p->health == NULL) {
-        p->health = xmalloc(sizeof *p->health);
-        *p->health = default_health;
-    }
+    if (p->health == NULL)
+        p->health = copy_of(&default_health, sizeof default_health);
     return p->health;
 }
 
 static struct proc_ready *ready_of(struct proc_conf *p)
 {
-    if (p->ready == NULL) {
-        p->ready = xmalloc(sizeof *p->ready);
-        *p->ready = default_ready;
-    }
+    if (p->ready == NULL)
+        p->ready = copy_of(&default_ready, sizeof default_ready);
     return p->ready;
 }
 
 static struct proc_fcgi *fcgi_of(struct proc_conf *p)
 {
-    if (p->fcgi == NULL) {
-        p->fcgi = xmalloc(sizeof *p->fcgi);
-        *p->fcgi = default_fcgi;
-    }
+    if (p->fcgi == NULL)
+        p->fcgi = copy_of(&default_fcgi, sizeof default_fcgi);
     return p->fcgi;
 }
 
 static struct proc_events *events_of(struct proc_conf *p)
 {
-    if (p->events == NULL) {
-        p->events = xmalloc(sizeof *p->events);
-        *p->events = default_events;
-    }
+    if (p->events == NULL)
+        p->events = copy_of(&default_events, sizeof default_events);
     return p->events;
 }
 
 static struct proc_limits *limits_of(struct proc_conf *p)
 {
-    if (p->limits == NULL) {
-        p->limits = xmalloc(sizeof *p->limits);
-        *p->limits = default_limits;
-    }
+    if (p->limits == NULL)
+        p->limits = copy_of(&default_limits, sizeof default_limits);
     return p->limits;
 }
 
@@ -2281,10 +2278,8 @@ static void apply_program_key(struct loader *ld, const struct section *sec,
         if (value_exitcodes(ld, sec, e, v, codes)) {
             free(p->exitcodes);
             p->exitcodes = NULL; /* the default, "0", costs nothing */
-            if (memcmp(codes, default_exitcodes, sizeof codes) != 0) {
-                p->exitcodes = xmalloc(sizeof codes);
-                memcpy(p->exitcodes, codes, sizeof codes);
-            }
+            if (memcmp(codes, default_exitcodes, sizeof codes) != 0)
+                p->exitcodes = copy_of(codes, sizeof codes);
         }
         break;
     }
@@ -3336,8 +3331,7 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->stderr_logfile = dup_or_null(p->stderr_logfile);
     c->pidfile = dup_or_null(p->pidfile);
     if (p->health != NULL) {
-        c->health = xmalloc(sizeof *c->health);
-        *c->health = *p->health;
+        c->health = copy_of(p->health, sizeof *p->health);
         c->health->spec = dup_or_null(p->health->spec);
         c->health->host = dup_or_null(p->health->host);
         c->health->path = dup_or_null(p->health->path);
@@ -3346,29 +3340,21 @@ struct proc_conf *proc_conf_dup(const struct proc_conf *p)
     c->on_event = dup_or_null(p->on_event);
     c->file = str_shared_ref(p->file);
     if (p->fcgi != NULL) {
-        c->fcgi = xmalloc(sizeof *c->fcgi);
-        *c->fcgi = *p->fcgi;
+        c->fcgi = copy_of(p->fcgi, sizeof *p->fcgi);
         c->fcgi->socket = dup_or_null(p->fcgi->socket);
         c->fcgi->socket_owner = dup_or_null(p->fcgi->socket_owner);
     }
     c->depends_on = str_vec_pack(p->depends_on, NULL, NULL);
     if (p->ready != NULL) {
-        c->ready = xmalloc(sizeof *c->ready);
-        *c->ready = *p->ready;
+        c->ready = copy_of(p->ready, sizeof *p->ready);
         c->ready->host = dup_or_null(p->ready->host);
     }
-    if (p->events != NULL) {
-        c->events = xmalloc(sizeof *c->events);
-        *c->events = *p->events;
-    }
-    if (p->limits != NULL) {
-        c->limits = xmalloc(sizeof *c->limits);
-        *c->limits = *p->limits;
-    }
-    if (p->exitcodes != NULL) {
-        c->exitcodes = xmalloc(4 * sizeof *c->exitcodes);
-        memcpy(c->exitcodes, p->exitcodes, 4 * sizeof *c->exitcodes);
-    }
+    if (p->events != NULL)
+        c->events = copy_of(p->events, sizeof *p->events);
+    if (p->limits != NULL)
+        c->limits = copy_of(p->limits, sizeof *p->limits);
+    if (p->exitcodes != NULL)
+        c->exitcodes = copy_of(p->exitcodes, 4 * sizeof *c->exitcodes);
     return c;
 }
 
