@@ -118,10 +118,12 @@ struct header {
 
 #define LEFT_FOR_UPGRADE 0x55504752u /* "UPGR" */
 
-/* A program a previous, dead tend left running, from its state file. */
+/* A program a previous, dead tend left running, from its state file: its start window
+ * (version 2), or its start time and command name (version 1, an older tend's). */
 struct cold {
     uint64_t name_hash;
     pid_t pid;
+    uint64_t lo_ns, hi_ns;          /* CLOCK_BOOTTIME; hi_ns 0: version 1 */
     unsigned long long start_ticks;
     char comm[32];
 };
@@ -139,9 +141,10 @@ struct handover {
     unsigned generation;
     uint32_t *free_slots;           /* a stack of free slot indices */
     size_t nfree;
-    /* The state file for a cold start (both keeper and supervisor gone): every live
-     * program's name hash, pid, start time and command name, rewritten atomically. */
+    /* The state file for a cold start (both keeper and supervisor gone): this boot's id,
+     * then every live program's name hash, pid and start window, rewritten atomically. */
     char *file_path;
+    char boot_id[40];               /* "-": not known */
     struct timer file_timer;
     bool file_dirty;
     struct cold *cold;              /* what the file said at start-up, until matched */
@@ -155,6 +158,7 @@ static void file_changed(struct handover *h);
 static void write_file(struct handover *h);
 static bool cold_adopt(struct handover *h, struct service *svc);
 static bool cold_same(const struct cold *c, unsigned long long *start_ticks);
+static int read_comm(pid_t pid, char *buf, size_t len);
 
 /* SIGTERM (and SIGCONT, should it be stopped) to a process left by a previous tend whose
  * program is no longer in the config, through a pidfd: checked by the caller, and not
@@ -763,6 +767,14 @@ static int find_slot(const struct handover *h, const char *name)
     return -1;
 }
 
+/* Whether a start time (in clock ticks since boot) is inside [lo - 1 tick, hi]. */
+static bool started_within(unsigned long long start_ticks, uint64_t lo, uint64_t hi)
+{
+    uint64_t t = tick_ns(), start = start_ticks * t;
+
+    return start + t >= lo && start <= hi;
+}
+
 /* Whether a live or zombie process pid started inside [lo - 1 tick, hi]: the one we
  * recorded. *ppid gets its parent, *ticks (when not NULL) its start time. */
 static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid,
@@ -770,14 +782,12 @@ static bool same_process(pid_t pid, uint64_t lo, uint64_t hi, pid_t *ppid,
 {
     struct ident id;
     pid_t pgid, sid;
-    uint64_t t = tick_ns(), start;
 
     if (pid <= 0 || ident_read(pid, &id, NULL) == -1 || ident_parents(pid, ppid, &pgid, &sid))
         return false;
-    start = id.start_ticks * t;
     if (ticks != NULL)
         *ticks = id.start_ticks;
-    return start + t >= lo && start <= hi;
+    return started_within(id.start_ticks, lo, hi);
 }
 
 /* The user a program runs as, as launch.c set it when it spawned: its config's user= (if
@@ -1079,7 +1089,11 @@ void handover_restore_done(struct supervisor *sup)
         char what[64];
         if (h->cold[i].name_hash == 0 || !cold_same(&h->cold[i], &ticks))
             continue;
-        snprintf(what, sizeof(what), "%s (a program of a previous tend)", h->cold[i].comm);
+        char comm[32];
+        const char *name = h->cold[i].comm;
+        if (name[0] == '\0')
+            name = read_comm(h->cold[i].pid, comm, sizeof(comm)) == 0 ? comm : "a process";
+        snprintf(what, sizeof(what), "%s (a program of a previous tend)", name);
         terminate_leftover(h->cold[i].pid, ticks, what);
     }
     free(h->cold);
@@ -1194,6 +1208,45 @@ static int read_comm(pid_t pid, char *buf, size_t len)
     return buf[0] != '\0' ? 0 : -1;
 }
 
+/* The window of svc's process's start (CLOCK_BOOTTIME): the one noted around its spawn, or,
+ * for a process tend did not spawn (adopted from a pidfile or MAINPID=, found after a cold
+ * start), its start time read from /proc. False when it has none, or is gone. Spawned
+ * processes, nearly all, cost no system call: at 10,000 programs, reading /proc for each
+ * held the loop for a second and more at every rewrite during a mass restart. */
+static bool start_window(const struct service *svc, uint64_t *lo, uint64_t *hi)
+{
+    struct ident id;
+
+    if (svc->p.pid <= 0)
+        return false;
+    if (!svc->adopted && !svc->spawning && svc->id_lo_ns != 0 && svc->id_hi_ns != UINT64_MAX) {
+        *lo = svc->id_lo_ns;
+        *hi = svc->id_hi_ns;
+        return true;
+    }
+    if (ident_read(svc->p.pid, &id, NULL) == -1)
+        return false;
+    *lo = *hi = id.start_ticks * tick_ns();
+    return true;
+}
+
+/* This boot's id (the kernel's random boot_id), or "-" when it cannot be read. */
+static void read_boot_id(char *buf, size_t len)
+{
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd == -1 ? -1 : fd_read(fd, buf, len - 1);
+
+    fd_close_quiet(fd);
+    if (n <= 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, " \t\n")] = '\0';
+    if (buf[0] == '\0')
+        snprintf(buf, len, "-");
+}
+
 static void write_file(struct handover *h)
 {
     struct supervisor *sup = h->sup;
@@ -1210,16 +1263,14 @@ static void write_file(struct handover *h)
         fd_close_quiet(fd);
         return;
     }
-    fprintf(f, "tend-state 1\n");
+    fprintf(f, "tend-state 2 %s\n", h->boot_id);
     for (size_t i = 0; i < sup->nsvcs; i++) {
         const struct service *svc = sup->svcs[i];
-        struct ident id;
-        char comm[32];
-        if (svc->p.pid <= 0 || ident_read(svc->p.pid, &id, NULL) == -1 ||
-            read_comm(svc->p.pid, comm, sizeof(comm)) == -1)
+        uint64_t lo, hi;
+        if (!start_window(svc, &lo, &hi))
             continue;
-        fprintf(f, "%016llx %d %llu %s\n", (unsigned long long)name_hash(svc->p.conf->name),
-                (int)svc->p.pid, id.start_ticks, comm);
+        fprintf(f, "%016llx %d %llu %llu\n", (unsigned long long)name_hash(svc->p.conf->name),
+                (int)svc->p.pid, (unsigned long long)lo, (unsigned long long)hi);
     }
     if (fflush(f) != 0 || ferror(f) || fclose(f) != 0 || rename(tmp, h->file_path) == -1) {
         log_msg(LOG_LVL_WARN, "cannot write the state file %s: %s", h->file_path,
@@ -1256,6 +1307,7 @@ void handover_state_file(struct handover *h, const char *socket_path)
         return;
     sprintf(h->file_path, "%s.state", socket_path);
     timer_init(&h->file_timer, on_file_timer, h);
+    read_boot_id(h->boot_id, sizeof(h->boot_id));
     if (h->restoring)
         return; /* the state itself came from the keeper: the file is not needed */
     /* A cold start: what a previous tend (keeper and supervisor both gone) left running. */
@@ -1264,17 +1316,44 @@ void handover_state_file(struct handover *h, const char *socket_path)
         fd_close_quiet(fd);
         return;
     }
-    if (fgets(line, sizeof(line), f) == NULL || strcmp(line, "tend-state 1\n") != 0) {
+    /* Version 2 names the boot it was written in: a file from an earlier boot names no
+     * process that still runs. Version 1 (an older tend's) names none, and checks each
+     * process's command name as well as its start time. */
+    char boot[40];
+    int version = 0;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        if (strcmp(line, "tend-state 1\n") == 0)
+            version = 1;
+        else if (sscanf(line, "tend-state 2 %39s", boot) == 1)
+            version = 2;
+    }
+    if (version == 0) {
         log_msg(LOG_LVL_WARN, "%s: not a state file this tend knows; ignored", h->file_path);
+        fclose(f);
+        return;
+    }
+    if (version == 2 && strcmp(boot, h->boot_id) != 0 && strcmp(boot, "-") != 0 &&
+        strcmp(h->boot_id, "-") != 0) {
+        log_msg(LOG_LVL_INFO, "%s: written before the machine last booted; ignored",
+                h->file_path);
         fclose(f);
         return;
     }
     while (fgets(line, sizeof(line), f) != NULL) {
         struct cold c = {0};
-        unsigned long long hash;
+        unsigned long long hash, lo, hi;
         int pid;
-        if (sscanf(line, "%16llx %d %llu %31s", &hash, &pid, &c.start_ticks, c.comm) != 4 ||
-            pid <= 1)
+        if (version == 2) {
+            if (sscanf(line, "%16llx %d %llu %llu", &hash, &pid, &lo, &hi) != 4 || hi == 0 ||
+                lo > hi)
+                continue;
+            c.lo_ns = lo;
+            c.hi_ns = hi;
+        } else if (sscanf(line, "%16llx %d %llu %31s", &hash, &pid, &c.start_ticks,
+                          c.comm) != 4) {
+            continue;
+        }
+        if (pid <= 1)
             continue;
         c.name_hash = hash;
         c.pid = pid;
@@ -1289,16 +1368,20 @@ void handover_state_file(struct handover *h, const char *socket_path)
 
 /* At attach, after a cold start: a process the dead tend left running for this program is
  * taken over (watched and signalled through a pidfd, its output no longer captured) if it is
- * the same process: alive, with the recorded start time and command name. */
-/* Whether the entry's process is alive and the same: start time and command name. */
+ * the same process: alive, and started when the file says. */
+/* Whether the entry's process is alive and the same: started inside the recorded window
+ * (version 1: at the recorded time, with the recorded command name). */
 static bool cold_same(const struct cold *c, unsigned long long *start_ticks)
 {
     struct ident id;
     char state, comm[32];
 
-    if (ident_read(c->pid, &id, &state) == -1 || state == 'Z' ||
-        id.start_ticks != c->start_ticks || read_comm(c->pid, comm, sizeof(comm)) == -1 ||
-        strcmp(comm, c->comm) != 0)
+    if (ident_read(c->pid, &id, &state) == -1 || state == 'Z')
+        return false;
+    if (c->hi_ns != 0 ? !started_within(id.start_ticks, c->lo_ns, c->hi_ns)
+                      : id.start_ticks != c->start_ticks ||
+                            read_comm(c->pid, comm, sizeof(comm)) == -1 ||
+                            strcmp(comm, c->comm) != 0)
         return false;
     *start_ticks = id.start_ticks;
     return true;

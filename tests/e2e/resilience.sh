@@ -675,6 +675,51 @@ EOF
     [ ! -e "$T/tend.sock.state" ] || fail "the state file outlived an orderly stop"
 }
 
+# The state file an older tend wrote (version 1: start time and command name) is read as
+# well; a file written in another boot names nothing of this one and is ignored.
+t_cold_start_reads_an_older_state_file_and_not_another_boots() {
+    setup
+    write_conf <<EOF
+[program:a]
+command=$H/sleeper
+environment=TAG=cold1-a
+startsecs=0
+EOF
+    start_tend
+    local a hash boot
+    a=$(cli pid a)
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
+    expect_eq "$(head -n 1 "$T/tend.sock.state")" "tend-state 2 $boot" "the state file's header"
+    hash=$(awk -v p="$a" '$2 == p { print $1 }' "$T/tend.sock.state")
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    "$H/waitfor" -t 10 --gone "$TEND_PID"
+    KEEPER_PID="" TEND_PID=""
+    TRACKED="$TRACKED $a"
+    printf 'tend-state 1\n%s %s %s %s\n' "$hash" "$a" "$(stat_field "$a" 22)" \
+        "$(cat "/proc/$a/comm")" >"$T/tend.sock.state"
+    start_tend
+    wait_log "a: adopted pid $a, left running by a previous tend"
+    expect_eq "$(cli pid a)" "$a" "a's pid after the version 1 file"
+    expect_eq "$(tag_count cold1-a)" 1 "processes of a"
+    # Again, with the file now saying another boot wrote it: a is not adopted, and a second
+    # one starts (the first is this test's to stop).
+    waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    "$H/waitfor" -t 10 --gone "$TEND_PID"
+    KEEPER_PID="" TEND_PID=""
+    sed -i '1s/.*/tend-state 2 00000000-0000-4000-8000-000000000000/' "$T/tend.sock.state"
+    start_tend
+    wait_log "tend.sock.state: written before the machine last booted; ignored"
+    wait_log "a \\(pid [0-9]+\\): STARTING -> RUNNING"
+    [ "$(cli pid a)" != "$a" ] || fail "a was adopted from another boot's file"
+    expect_eq "$(tag_count cold1-a)" 2 "processes of a"
+    stop_tend
+    is_alive "$a" || fail "the process of another boot's file was stopped"
+}
+
 # As PID 1 of a PID namespace (a container's entry point), the keeper reaps every orphan,
 # also those of a supervisor that was killed, and SIGTERM stops everything and exits 0.
 t_pid1_reaps_orphans_and_stops_on_term() {
