@@ -1188,6 +1188,15 @@ bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint
     return cg != NULL && cg->t->active && cg->made && !usage_kept(cg, since_ns, now);
 }
 
+void cgroup_svc_usage_last(const struct cgroup_svc *cg, struct cgroup_usage *u)
+{
+    if (cg != NULL && cg->t->active && cg->usage_ns != 0) {
+        *u = cg->usage;
+        return;
+    }
+    u->memory_bytes = u->cpu_usec = u->tasks = -1;
+}
+
 void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns)
 {
     char buf[PATH_MAX], v1buf[PATH_MAX];

@@ -120,6 +120,9 @@ void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t si
 /* Whether cgroup_svc_usage(cg, ..., since_ns) would read files at now (timer_now_ns);
  * false without cgroups. */
 bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now);
+/* This instance's last reading, whatever its age, without reading anything (a status
+ * answering during a mass restart, control.c); -1 in every field when it has none. */
+void cgroup_svc_usage_last(const struct cgroup_svc *cg, struct cgroup_usage *u);
 
 /* The fallback for a command's tree without cgroups (an alert or health-check command at its
  * timeout): SIGKILL to every live descendant of pid by the current parent links, whatever

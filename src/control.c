@@ -332,7 +332,8 @@ struct status_ids {
 };
 
 static void append_status(struct conn *k, struct service *svc, uint64_t now,
-                          const struct status_ids *ids, bool detail, uint64_t since)
+                          const struct status_ids *ids, bool detail, uint64_t since,
+                          bool may_read)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -372,8 +373,10 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     }
     r.exit = exitbuf;
     struct cgroup_usage u = {-1, -1, -1};
-    if (p->pid > 0)
+    if (p->pid > 0 && may_read)
         cgroup_svc_usage(svc->cg, &u, since); /* read on request: nothing is polled */
+    else if (p->pid > 0)
+        cgroup_svc_usage_last(svc->cg, &u);
     r.has_memory = u.memory_bytes >= 0;
     r.has_cpu = u.cpu_usec >= 0;
     r.has_tasks = u.tasks >= 0;
@@ -402,17 +405,29 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
 
 /* A status reads each program's usage from its cgroup: three file reads or so a program,
  * 75 ms for 1,000 and half a second or more for 10,000 on a hybrid host. Up to
- * STATUS_FIRST_NS of it is read at once, as a status at that size answers soonest that way
- * (its reply is not held up behind a mass restart's spawns and exits); the rest, a slice at
- * a time from a timer, the loop serving exits, spawns and other clients in between, and
- * the answer goes out when every figure is in. */
+ * STATUS_FIRST_NS of it is read at once, as a status at that size answers soonest that way;
+ * the rest, a slice at a time from a timer, the loop serving exits, spawns and other clients
+ * in between, and the answer goes out when every figure is in.
+ *
+ * Not during a mass restart (spawns or exits waiting for their slices): each restarted
+ * instance has no reading yet, so a status would wait for thousands of reads, each slice
+ * behind a turn of spawns and exits (seconds at 10,000). It reads for STATUS_BUSY_NS and
+ * answers at once, with each other program's last reading (or none, shown as -); the next
+ * status goes on from there, as what was read is kept (CGROUP_USAGE_MAX_AGE_NS). */
 #define STATUS_FIRST_NS 100000000ULL /* 100 ms */
 #define STATUS_SLICE_NS 5000000ULL   /* 5 ms */
+#define STATUS_BUSY_NS 2000000ULL    /* 2 ms: as a slice of spawns (launch.c) */
 
-/* The time a slice may take (the first, or a later one); the tests set both with
- * TEND_TEST_STATUS_SLICE_NS (0: one program a slice), as no test machine has programs
- * enough to need a second slice. */
-static uint64_t status_slice_ns(bool first)
+/* Spawns or exits wait for their slices: thousands of programs are restarting. */
+static bool mass_restart(const struct supervisor *sup)
+{
+    return sup->spawnq.len > LAUNCH_SOON_MAX || sup->reap_wake.set;
+}
+
+/* The time a slice may take (the first, a later one, or during a mass restart); the tests
+ * set them all with TEND_TEST_STATUS_SLICE_NS (0: one program a slice), as no test machine
+ * has programs enough to need a second slice. */
+static uint64_t status_slice_ns(bool first, bool busy)
 {
     static uint64_t test_ns = UINT64_MAX;
     static bool read;
@@ -425,7 +440,7 @@ static uint64_t status_slice_ns(bool first)
     }
     if (test_ns != UINT64_MAX)
         return test_ns;
-    return first ? STATUS_FIRST_NS : STATUS_SLICE_NS;
+    return busy ? STATUS_BUSY_NS : first ? STATUS_FIRST_NS : STATUS_SLICE_NS;
 }
 
 /* Reads the usage not read since `since` of the programs in sel from *cursor on, at least
@@ -433,9 +448,9 @@ static uint64_t status_slice_ns(bool first)
  * none is left to read. (A reload between slices can shift the selection under the cursor:
  * a program it skips is read when the answer is built, which is only slower.) */
 static bool read_usage_slice(struct service **sel, size_t n, uint64_t since, size_t *cursor,
-                             bool first)
+                             uint64_t slice_ns)
 {
-    uint64_t now = timer_now_ns(), end = now + status_slice_ns(first);
+    uint64_t now = timer_now_ns(), end = now + slice_ns;
     bool read = false;
 
     for (size_t i = *cursor; i < n; i++) {
@@ -468,8 +483,9 @@ static int status_targets(struct conn *k, struct proto_request *req, struct serv
     return 0;
 }
 
-/* Reads a slice of the usage figures; answers once they are all in. Returns true then
- * (or after an error reply), false when the connection waits for the next slice. */
+/* Reads a slice of the usage figures; answers once they are all in, or at once during a
+ * mass restart. Returns true then (or after an error reply), false when the connection
+ * waits for the next slice. */
 static bool status_step(struct conn *k, struct proto_request *req)
 {
     struct supervisor *sup = k->ctl->sup;
@@ -480,18 +496,24 @@ static bool status_step(struct conn *k, struct proto_request *req)
     if (status_targets(k, req, &sel, &n) == -1)
         return true;
     k->status_slices++;
-    if (!read_usage_slice(sel, n, k->status_since, &k->status_cursor,
-                          k->status_slices == 1)) {
+    bool busy = mass_restart(sup);
+    bool all = read_usage_slice(sel, n, k->status_since, &k->status_cursor,
+                                status_slice_ns(k->status_slices == 1, busy));
+    if (!all && !busy) {
         free(sel);
         return false;
     }
-    if (k->status_slices > 1)
+    if (!all)
+        log_msg(LOG_LVL_DEBUG, "control: status of %zu processes during a mass restart: "
+                "usage of the first %zu read, the last reading shown for the rest", n,
+                k->status_cursor);
+    else if (k->status_slices > 1)
         log_msg(LOG_LVL_DEBUG, "control: status of %zu process%s, usage read in %u slices",
                 n, n == 1 ? "" : "es", k->status_slices);
     uint64_t now = timer_now_ns();
     const struct status_ids ids = {getpid(), handover_keeper_pid(sup->handover)};
     for (size_t i = 0; i < n; i++)
-        append_status(k, sel[i], now, &ids, req->detail, k->status_since);
+        append_status(k, sel[i], now, &ids, req->detail, k->status_since, all);
     free(sel);
     if (handover_keeper_lost(sup->handover))
         proto_buf_append_msg(&k->out, "warning: the keeper is gone: a death of this "

@@ -353,6 +353,58 @@ t_status_usage_in_slices() {
     stop_tend
 }
 
+# During a mass restart a status does not wait for every program's usage, which would take
+# a slice per program here, each behind a turn of spawns and exits: it reads one slice and
+# answers with each other program's last reading (none for a new instance: -). The
+# supervisor is stopped while all 200 programs are killed and the request is sent, so the
+# exits and the request wait together; 200 spawns take at least four turns of the loop
+# (64 a slice at most), and the request is served in the first or second. Once the restart
+# is over, a status has every figure again.
+t_status_usage_during_a_mass_restart() {
+    cg_setup
+    local n=200 i pids p got
+    for i in $(seq 1 "$n"); do
+        printf '[program:s%03d]\ncommand=%s\nstartsecs=0\n' "$i" "$H/sleeper"
+    done | write_conf loglevel=debug
+    start_in_cg TEND_TEST_STATUS_SLICE_NS=0
+    local deadline=$((SECONDS + 120))
+    until [ "$(tendctl status | awk '$2 == "RUNNING"' | wc -l)" -eq "$n" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "not all $n RUNNING"
+        sleep 0.2
+    done
+    pids=$(tendctl status | awk '$2 == "RUNNING" { print $3 }')
+    kill -STOP "$TEND_PID"
+    kill -KILL $pids
+    for p in $pids; do
+        until [ "$(stat_field "$p" 3)" = Z ]; do
+            [ "$SECONDS" -lt "$deadline" ] || fail "pid $p is not a zombie"
+            sleep 0.05
+        done
+    done
+    "$TEND" -s "$T/tend.sock" status >"$T/during" &
+    local client=$!
+    # The client has connected and sent its request: it sleeps, waiting for the answer.
+    until [ "$(stat_field "$client" 3)" = S ] &&
+        ls -l "/proc/$client/fd" 2>/dev/null | grep -q 'socket:'; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "the client did not connect"
+        sleep 0.05
+    done
+    kill -CONT "$TEND_PID"
+    local rc=0
+    wait "$client" || rc=$?
+    # 3: some are not RUNNING, which is what a status during the restart sees.
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "the status during the restart exited $rc"
+    wait_log "control: status of $n processes during a mass restart: usage of the first [0-9]+ read"
+    expect_eq "$(awk 'NR > 1' "$T/during" | wc -l)" "$n" "rows of the status during the restart"
+    until [ "$(tendctl status | awk '$2 == "RUNNING" && $3 !~ /^('"$(echo $pids | tr ' ' '|')"')$/' | wc -l)" -eq "$n" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "not all $n back"
+        sleep 0.2
+    done
+    got=$(tendctl status | awk '$2 == "RUNNING" && $6 ~ /^[0-9.]+[BKMG]$/ && $8 == 1' | wc -l)
+    expect_eq "$got" "$n" "programs with their figures once the restart is over"
+    stop_tend
+}
+
 # tend check refuses limits this host cannot apply, naming file, line, key and reason.
 t_check_refuses_unavailable_limits() {
     setup
