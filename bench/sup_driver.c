@@ -2204,14 +2204,17 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n, struct bi
                 size_t nd = prober_stop(prober, probe_fd, during, 100000);
                 if (nd > 0) {
                     printf("  round 1 %-20s status during the restart: %zu calls, median "
-                           "%.2f ms, max %.2f ms (quiet median %.2f ms)\n", s->label, nd,
-                           (double)pct(during, nd, 0.5) / 1e6, (double)during[nd - 1] / 1e6,
+                           "%.2f ms, p90 %.2f ms, max %.2f ms (quiet median %.2f ms)\n",
+                           s->label, nd, (double)pct(during, nd, 0.5) / 1e6,
+                           (double)pct(during, nd, 0.9) / 1e6, (double)during[nd - 1] / 1e6,
                            (double)quiet[4] / 1e6);
                     result("status_during_killall_max", s, (double)during[nd - 1] / 1e6, "ms",
                            nd, (double)quiet[4] / 1e6, NULL);
                     result("status_during_killall_median", s,
                            (double)pct(during, nd, 0.5) / 1e6, "ms", nd,
                            (double)quiet[4] / 1e6, NULL);
+                    result("status_during_killall_p90", s, (double)pct(during, nd, 0.9) / 1e6,
+                           "ms", nd, (double)quiet[4] / 1e6, NULL);
                 }
             }
             back[r] = s->f.last_ns - t0;

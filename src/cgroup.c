@@ -1177,10 +1177,23 @@ bool cgroup_svc_owns(const struct cgroup_svc *cg, pid_t pid, pid_t launcher_pid)
     return ok;
 }
 
+/* CGROUP_USAGE_MAX_AGE_NS, or what the tests set with TEND_TEST_USAGE_MAX_AGE_NS (0: no
+ * reading is kept past its status, to see each status read the programs in turn). */
+static uint64_t usage_max_age_ns(void)
+{
+    static uint64_t age = UINT64_MAX;
+
+    if (age == UINT64_MAX) {
+        const char *v = getenv("TEND_TEST_USAGE_MAX_AGE_NS");
+        age = v != NULL ? strtoull(v, NULL, 10) : CGROUP_USAGE_MAX_AGE_NS;
+    }
+    return age;
+}
+
 static bool usage_kept(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
 {
     return cg->usage_ns != 0 &&
-           (cg->usage_ns >= since_ns || now - cg->usage_ns < CGROUP_USAGE_MAX_AGE_NS);
+           (cg->usage_ns >= since_ns || now - cg->usage_ns < usage_max_age_ns());
 }
 
 bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)

@@ -113,8 +113,7 @@ struct cgroup_usage {
 /* A reading is kept this long and given again: `tend status` hammered by many clients, or
  * polled during a mass restart, reads each cgroup at most once a second (three to four file
  * reads a program, more than all else a status costs). A new instance reads afresh. A
- * reading taken at or after since_ns (timer_now_ns) serves too, whatever its age: a status
- * that reads thousands of cgroups a slice at a time (control.c) takes each one once. */
+ * reading taken at or after since_ns (timer_now_ns) serves too, whatever its age. */
 #define CGROUP_USAGE_MAX_AGE_NS 1000000000ULL
 void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns);
 /* Whether cgroup_svc_usage(cg, ..., since_ns) would read files at now (timer_now_ns);

@@ -79,14 +79,6 @@ struct conn {
     int ino_fd;
     struct watcher ino_w;
     struct str partial;  /* an unterminated last line, held until its newline */
-    /* A status reading usage a slice at a time (see STATUS_SLICE_NS): its request, kept
-     * until the answer, and when it began. */
-    struct timer slice;
-    struct proto_request status_req;
-    bool status_pending;
-    uint64_t status_since;
-    unsigned status_slices;
-    size_t status_cursor;
     bool web;            /* came in on the web socket: it is tend-web */
     bool door;           /* tend-web's httpfd channel: HTTP clients' sockets go out on it */
     struct conn *prev, *next;
@@ -104,6 +96,7 @@ struct control {
     uid_t owner_uid;           /* socket_owner= may connect too */
     struct conn *conns;
     size_t nconns;
+    size_t usage_next;         /* where the next status of all reads usage from */
     bool keep_socket;          /* leaving for an upgrade: the socket file stays */
     int web_fd;                /* the abstract socket for tend-web; -1 if none */
     struct watcher web_w;
@@ -204,10 +197,6 @@ static void conn_close(struct conn *k)
         c->http_door = NULL;
     loop_del(&c->sup->loop, &k->w);
     loop_timer_cancel(&c->sup->loop, &k->timer);
-    loop_timer_cancel(&c->sup->loop, &k->slice);
-    if (k->status_pending)
-        proto_request_free(&k->status_req);
-    k->status_pending = false;
     loop_del(&c->sup->loop, &k->ino_w);
     fd_close_quiet(k->ino_fd);
     fd_close_quiet(k->follow_fd);
@@ -332,8 +321,7 @@ struct status_ids {
 };
 
 static void append_status(struct conn *k, struct service *svc, uint64_t now,
-                          const struct status_ids *ids, bool detail, uint64_t since,
-                          bool may_read)
+                          const struct status_ids *ids, bool detail)
 {
     char exitbuf[64] = "";
     const struct proc *p = &svc->p;
@@ -373,10 +361,8 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
     }
     r.exit = exitbuf;
     struct cgroup_usage u = {-1, -1, -1};
-    if (p->pid > 0 && may_read)
-        cgroup_svc_usage(svc->cg, &u, since); /* read on request: nothing is polled */
-    else if (p->pid > 0)
-        cgroup_svc_usage_last(svc->cg, &u);
+    if (p->pid > 0)
+        cgroup_svc_usage_last(svc->cg, &u); /* as do_status read it: nothing is polled */
     r.has_memory = u.memory_bytes >= 0;
     r.has_cpu = u.cpu_usec >= 0;
     r.has_tasks = u.tasks >= 0;
@@ -404,19 +390,15 @@ static void append_status(struct conn *k, struct service *svc, uint64_t now,
 }
 
 /* A status reads each program's usage from its cgroup: three file reads or so a program,
- * 75 ms for 1,000 and half a second or more for 10,000 on a hybrid host. Up to
- * STATUS_FIRST_NS of it is read at once, as a status at that size answers soonest that way;
- * the rest, a slice at a time from a timer, the loop serving exits, spawns and other clients
- * in between, and the answer goes out when every figure is in.
- *
- * Not during a mass restart (spawns or exits waiting for their slices): each restarted
- * instance has no reading yet, so a status would wait for thousands of reads, each slice
- * behind a turn of spawns and exits (seconds at 10,000). It reads for STATUS_BUSY_NS and
- * answers at once, with each other program's last reading (or none, shown as -); the next
- * status goes on from there, as what was read is kept (CGROUP_USAGE_MAX_AGE_NS). */
-#define STATUS_FIRST_NS 100000000ULL /* 100 ms */
-#define STATUS_SLICE_NS 5000000ULL   /* 5 ms */
-#define STATUS_BUSY_NS 2000000ULL    /* 2 ms: as a slice of spawns (launch.c) */
+ * 75 ms for 1,000 on a hybrid host, and up to ten times as long each just after a mass
+ * restart. So that no status waits for seconds of it, a status reads for at most
+ * STATUS_READ_NS, from where the last status of every program stopped (each program in
+ * turn, however rarely they come), and answers at once: a program it did not read shows its
+ * last reading (none yet for a new instance: -), which the next status renews. During a
+ * mass restart (spawns or exits waiting for their slices) it reads for STATUS_BUSY_NS: each
+ * restarted instance has no reading yet, and the loop has spawns to get on with. */
+#define STATUS_READ_NS 100000000ULL /* 100 ms: 1,000 programs' worth on a quiet host */
+#define STATUS_BUSY_NS 2000000ULL   /* 2 ms: as a slice of spawns (launch.c) */
 
 /* Spawns or exits wait for their slices: thousands of programs are restarting. */
 static bool mass_restart(const struct supervisor *sup)
@@ -424,49 +406,48 @@ static bool mass_restart(const struct supervisor *sup)
     return sup->spawnq.len > LAUNCH_SOON_MAX || sup->reap_wake.set;
 }
 
-/* The time a slice may take (the first, a later one, or during a mass restart); the tests
- * set them all with TEND_TEST_STATUS_SLICE_NS (0: one program a slice), as no test machine
- * has programs enough to need a second slice. */
-static uint64_t status_slice_ns(bool first, bool busy)
+/* How long a status may read usage; the tests set it with TEND_TEST_STATUS_READ_NS (0:
+ * one program a status), as no test machine has programs enough to exceed it. */
+static uint64_t status_read_ns(bool busy)
 {
     static uint64_t test_ns = UINT64_MAX;
     static bool read;
 
     if (!read) {
-        const char *v = getenv("TEND_TEST_STATUS_SLICE_NS");
+        const char *v = getenv("TEND_TEST_STATUS_READ_NS");
         if (v != NULL)
             test_ns = strtoull(v, NULL, 10);
         read = true;
     }
     if (test_ns != UINT64_MAX)
         return test_ns;
-    return busy ? STATUS_BUSY_NS : first ? STATUS_FIRST_NS : STATUS_SLICE_NS;
+    return busy ? STATUS_BUSY_NS : STATUS_READ_NS;
 }
 
-/* Reads the usage not read since `since` of the programs in sel from *cursor on, at least
- * one and for at most a slice; *cursor is where the next slice starts. Returns true when
- * none is left to read. (A reload between slices can shift the selection under the cursor:
- * a program it skips is read when the answer is built, which is only slower.) */
-static bool read_usage_slice(struct service **sel, size_t n, uint64_t since, size_t *cursor,
-                             uint64_t slice_ns)
+/* Reads the usage not read since `since` of the programs in sel, from sel[first] on round
+ * to sel[first - 1], at least one and for at most budget_ns. Returns how many were read;
+ * *next is where the next status starts, or n when none was left unread. */
+static size_t read_usage(struct service **sel, size_t n, size_t first, uint64_t since,
+                         uint64_t budget_ns, size_t *next)
 {
-    uint64_t now = timer_now_ns(), end = now + slice_ns;
-    bool read = false;
+    uint64_t now = timer_now_ns(), end = now + budget_ns;
+    size_t nread = 0;
 
-    for (size_t i = *cursor; i < n; i++) {
+    *next = n;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (first + k) % n;
         struct service *svc = sel[i];
         if (svc->p.pid <= 0 || !cgroup_svc_usage_stale(svc->cg, since, now))
             continue;
-        if (read && (now = timer_now_ns()) >= end) {
-            *cursor = i;
-            return false;
+        if (nread > 0 && (now = timer_now_ns()) >= end) {
+            *next = i;
+            break;
         }
         struct cgroup_usage u;
         cgroup_svc_usage(svc->cg, &u, since);
-        read = true;
+        nread++;
     }
-    *cursor = n;
-    return true;
+    return nread;
 }
 
 /* The services the request names, or all. Returns -1 after an error reply. */
@@ -483,85 +464,35 @@ static int status_targets(struct conn *k, struct proto_request *req, struct serv
     return 0;
 }
 
-/* Reads a slice of the usage figures; answers once they are all in, or at once during a
- * mass restart. Returns true then (or after an error reply), false when the connection
- * waits for the next slice. */
-static bool status_step(struct conn *k, struct proto_request *req)
+static void do_status(struct conn *k, struct proto_request *req)
 {
-    struct supervisor *sup = k->ctl->sup;
+    struct control *c = k->ctl;
+    struct supervisor *sup = c->sup;
     struct service **sel;
-    size_t n;
+    size_t n, next;
 
-    /* Selected again at each slice: a reload meanwhile may have removed some. */
     if (status_targets(k, req, &sel, &n) == -1)
-        return true;
-    k->status_slices++;
-    bool busy = mass_restart(sup);
-    bool all = read_usage_slice(sel, n, k->status_since, &k->status_cursor,
-                                status_slice_ns(k->status_slices == 1, busy));
-    if (!all && !busy) {
-        free(sel);
-        return false;
-    }
-    if (!all)
-        log_msg(LOG_LVL_DEBUG, "control: status of %zu processes during a mass restart: "
-                "usage of the first %zu read, the last reading shown for the rest", n,
-                k->status_cursor);
-    else if (k->status_slices > 1)
-        log_msg(LOG_LVL_DEBUG, "control: status of %zu process%s, usage read in %u slices",
-                n, n == 1 ? "" : "es", k->status_slices);
+        return;
+    /* Of all programs, each in turn; of the ones named, from the first. */
+    bool all = req->nnames == 0, busy = mass_restart(sup);
+    size_t first = all && n > 0 ? c->usage_next % n : 0;
+    uint64_t since = timer_now_ns();
+    size_t nread = read_usage(sel, n, first, since, status_read_ns(busy), &next);
+    if (all)
+        c->usage_next = next < n ? next : 0;
+    if (next < n)
+        log_msg(LOG_LVL_DEBUG, "control: status of %zu processes%s: usage of %zu read, the "
+                "last reading shown for the rest", n, busy ? " during a mass restart" : "",
+                nread);
     uint64_t now = timer_now_ns();
     const struct status_ids ids = {getpid(), handover_keeper_pid(sup->handover)};
     for (size_t i = 0; i < n; i++)
-        append_status(k, sel[i], now, &ids, req->detail, k->status_since, all);
+        append_status(k, sel[i], now, &ids, req->detail);
     free(sel);
     if (handover_keeper_lost(sup->handover))
         proto_buf_append_msg(&k->out, "warning: the keeper is gone: a death of this "
                              "supervisor would now lose the programs (restart tend)");
     reply_ok(k);
-    return true;
-}
-
-static void status_next_slice(struct conn *k);
-
-static void on_status_slice(struct timer *t, void *ctx)
-{
-    struct conn *k = ctx;
-
-    (void)t;
-    if (!status_step(k, &k->status_req)) {
-        status_next_slice(k);
-        return;
-    }
-    proto_request_free(&k->status_req);
-    k->status_pending = false;
-}
-
-/* Arms the next slice; without it (no memory for the timer) the status fails rather than
- * leave its client waiting. */
-static void status_next_slice(struct conn *k)
-{
-    if (loop_timer_arm(&k->ctl->sup->loop, &k->slice, timer_now_ns()) == 0)
-        return;
-    int err = errno;
-    proto_request_free(&k->status_req);
-    k->status_pending = false;
-    reply_err(k, PROTO_ERR_FAILED, "cannot schedule the rest of the status: %s",
-              strerror(err));
-}
-
-/* Takes over *req when it has to wait for further slices (req is then emptied). */
-static void do_status(struct conn *k, struct proto_request *req)
-{
-    k->status_since = timer_now_ns();
-    k->status_slices = 0;
-    k->status_cursor = 0;
-    if (status_step(k, req))
-        return;
-    k->status_req = *req;
-    memset(req, 0, sizeof(*req));
-    k->status_pending = true;
-    status_next_slice(k);
 }
 
 /* Applies the request to the next priority level of targets not yet issued (to every one
@@ -1302,7 +1233,6 @@ static void accept_one(struct control *c, int fd, bool web)
     proto_splitter_init(&k->in, PROTO_MAX_REQUEST);
     proto_buf_init(&k->out);
     timer_init(&k->timer, on_conn_timer, k);
-    timer_init(&k->slice, on_status_slice, k);
     k->next = c->conns;
     if (c->conns)
         c->conns->prev = k;
