@@ -35,7 +35,9 @@
 #define FIRST_CAP 64
 #define HELLO_TIMEOUT_MS 5000
 #define BATCH 128                   /* records per message from the keeper, at most */
-#define FILE_DELAY_NS 200000000ULL  /* the state file is rewritten at most this often */
+#define FILE_DELAY_NS 200000000ULL  /* the state file is rewritten at most this often, */
+#define FILE_COST_SHARE 20          /* and 1/20 of the time at most (see file_changed) */
+#define FILE_DELAY_MAX_NS 5000000000ULL
 #define FILE_LINE_MAX 256
 #define NFDS 6                      /* a slot's descriptors: rec.fds, then rec.ev_fds */
 #define EV_TAG 0x7f4c5354           /* rec.ev_* are set; its DEL byte is in no reason text */
@@ -146,6 +148,7 @@ struct handover {
     char *file_path;
     char boot_id[40];               /* "-": not known */
     struct timer file_timer;
+    uint64_t file_cost_ns;          /* how long its last rewrite took */
     bool file_dirty;
     struct cold *cold;              /* what the file said at start-up, until matched */
     size_t ncold;
@@ -1281,18 +1284,30 @@ static void write_file(struct handover *h)
 
 static void on_file_timer(struct timer *t, void *ctx)
 {
+    struct handover *h = ctx;
+    uint64_t start = timer_now_ns();
+
     (void)t;
-    write_file(ctx);
+    write_file(h);
+    h->file_cost_ns = timer_now_ns() - start;
 }
 
 /* A change worth the state file (a process started or ended): rewritten shortly, once for
- * a whole burst of changes. */
+ * a whole burst of changes. With thousands of programs a rewrite costs tens of
+ * milliseconds, more on a host busy with a mass restart: the delay grows with it, so that
+ * the file never takes more than 1/FILE_COST_SHARE of the loop (up to FILE_DELAY_MAX_NS
+ * out of date then). */
 static void file_changed(struct handover *h)
 {
     if (h->file_path == NULL || timer_armed(&h->file_timer))
         return;
     h->file_dirty = true;
-    (void)loop_timer_arm(&h->sup->loop, &h->file_timer, timer_now_ns() + FILE_DELAY_NS);
+    uint64_t delay = h->file_cost_ns * FILE_COST_SHARE;
+    if (delay < FILE_DELAY_NS)
+        delay = FILE_DELAY_NS;
+    if (delay > FILE_DELAY_MAX_NS)
+        delay = FILE_DELAY_MAX_NS;
+    (void)loop_timer_arm(&h->sup->loop, &h->file_timer, timer_now_ns() + delay);
 }
 
 void handover_state_file(struct handover *h, const char *socket_path)
