@@ -2078,8 +2078,21 @@ static void on_prober_term(int sig)
     prober_stopping = 1;
 }
 
+/* The same client started for nothing that asks the system anything (tend --version): what
+ * starting a process costs the host at that moment, the floor of a status call. 0 for
+ * the other systems. */
+static uint64_t sys_noop(struct sys *s)
+{
+    char *argv[] = {(char *)g.tend, "--version", NULL};
+    long lines = 0;
+    int st;
+
+    return s->kind == K_TEND ? run_client(argv, s->out, &lines, &st) : 0;
+}
+
 /* Status during a mass restart: a child of ours queries the system's status back to back,
- * timing each call (client included), until we stop it; the times come back over a pipe.
+ * timing each call (client included), each followed by a sys_noop, until we stop it; the
+ * times come back over a pipe, in pairs.
  * Told to stop, it finishes (and reaps) the client it is running: killed outright, it
  * would hand that client to us, the subreaper, where it would count as a program the
  * system left behind. */
@@ -2099,8 +2112,10 @@ static pid_t prober_start(struct sys *s, int *rd_fd)
         while (!prober_stopping) {
             long lines = 0;
             int st;
-            uint64_t t = sys_status(s, &lines, &st);
-            if (write(p[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
+            uint64_t t[2];
+            t[0] = sys_status(s, &lines, &st);
+            t[1] = sys_noop(s);
+            if (write(p[1], t, sizeof(t)) != (ssize_t)sizeof(t))
                 _exit(0);
         }
         _exit(0);
@@ -2110,19 +2125,23 @@ static pid_t prober_start(struct sys *s, int *rd_fd)
     return pid;
 }
 
-/* Stops the prober; its times (sorted) into v (at most cap), their count returned. */
-static size_t prober_stop(pid_t pid, int rd_fd, uint64_t *v, size_t cap)
+/* Stops the prober; its status times into v and its floor times into fl (at most cap of
+ * each, both sorted), their count returned. */
+static size_t prober_stop(pid_t pid, int rd_fd, uint64_t *v, uint64_t *fl, size_t cap)
 {
     size_t n = 0;
-    uint64_t t;
+    uint64_t t[2];
 
     (void)kill(pid, SIGTERM);
     while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
         ;
-    while (n < cap && read(rd_fd, &t, sizeof(t)) == (ssize_t)sizeof(t))
-        v[n++] = t;
+    while (n < cap && read(rd_fd, t, sizeof(t)) == (ssize_t)sizeof(t)) {
+        v[n] = t[0];
+        fl[n++] = t[1];
+    }
     (void)close(rd_fd);
     qsort(v, n, sizeof(*v), cmp_u64);
+    qsort(fl, n, sizeof(*fl), cmp_u64);
     return n;
 }
 
@@ -2200,8 +2219,8 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n, struct bi
             wait_running(s, running_before + (unsigned long)n, up_timeout(n));
             uint64_t t_running = now_ns();
             if (prober > 0) {
-                static uint64_t during[100000];
-                size_t nd = prober_stop(prober, probe_fd, during, 100000);
+                static uint64_t during[100000], floor_during[100000];
+                size_t nd = prober_stop(prober, probe_fd, during, floor_during, 100000);
                 if (nd > 0) {
                     printf("  round 1 %-20s status during the restart: %zu calls, median "
                            "%.2f ms, p90 %.2f ms, max %.2f ms (quiet median %.2f ms)\n",
@@ -2215,6 +2234,21 @@ static void scenario_killall(struct sys *const *sys, size_t ns, int n, struct bi
                            (double)quiet[4] / 1e6, NULL);
                     result("status_during_killall_p90", s, (double)pct(during, nd, 0.9) / 1e6,
                            "ms", nd, (double)quiet[4] / 1e6, NULL);
+                    if (s->kind == K_TEND) {
+                        /* What a client's start alone cost meanwhile: of a status call's
+                         * time, this much was not tend's. */
+                        printf("  round 1 %-20s a client started for nothing (tend --version) "
+                               "meanwhile: median %.2f ms, p90 %.2f ms, max %.2f ms\n",
+                               s->label, (double)pct(floor_during, nd, 0.5) / 1e6,
+                               (double)pct(floor_during, nd, 0.9) / 1e6,
+                               (double)floor_during[nd - 1] / 1e6);
+                        result("client_floor_during_killall_max", s,
+                               (double)floor_during[nd - 1] / 1e6, "ms", nd,
+                               (double)quiet[4] / 1e6, NULL);
+                        result("client_floor_during_killall_p90", s,
+                               (double)pct(floor_during, nd, 0.9) / 1e6, "ms", nd,
+                               (double)quiet[4] / 1e6, NULL);
+                    }
                 }
             }
             back[r] = s->f.last_ns - t0;
