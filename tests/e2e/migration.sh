@@ -231,10 +231,7 @@ t_cannot_reach_names_config_and_socket() {
     expect_match "$out" "socket of $(re "$CONF") $(re "$T/tend.sock"): No such file" "-c"
     # A socket file nobody listens on: a tend killed with SIGKILL leaves one.
     start_tend
-    kill -KILL "$KEEPER_PID" "$TEND_PID"
-    "$H/waitfor" -t 10 --gone "$TEND_PID"
-    wait "$KEEPER_PID" 2>/dev/null || true
-    TEND_PID="" KEEPER_PID=""
+    kill_tend_whole
     [ -S "$T/tend.sock" ] || fail "no stale socket"
     rc=0
     out=$("$TEND" -c "$CONF" status 2>&1) || rc=$?

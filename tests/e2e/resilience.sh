@@ -644,10 +644,7 @@ EOF
     waitfor "$T/tend.sock.state" " $c " 10 >/dev/null || fail "no state file naming c"
     waitfor "$T/tend.sock.state" " $b " 10 >/dev/null || fail "no state file naming b"
     waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
-    kill -KILL "$KEEPER_PID" "$TEND_PID"
-    { wait "$KEEPER_PID"; } 2>/dev/null || true
-    "$H/waitfor" -t 10 --gone "$TEND_PID"
-    KEEPER_PID="" TEND_PID=""
+    kill_tend_whole
     is_alive "$a" && is_alive "$b" || fail "the programs died with tend"
     # b's entry now names a stranger: a live process whose start time is not the one
     # recorded (what a reused pid looks like).
@@ -692,10 +689,7 @@ EOF
     waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
     expect_eq "$(head -n 1 "$T/tend.sock.state")" "tend-state 2 $boot" "the state file's header"
     hash=$(awk -v p="$a" '$2 == p { print $1 }' "$T/tend.sock.state")
-    kill -KILL "$KEEPER_PID" "$TEND_PID"
-    { wait "$KEEPER_PID"; } 2>/dev/null || true
-    "$H/waitfor" -t 10 --gone "$TEND_PID"
-    KEEPER_PID="" TEND_PID=""
+    kill_tend_whole
     TRACKED="$TRACKED $a"
     printf 'tend-state 1\n%s %s %s %s\n' "$hash" "$a" "$(stat_field "$a" 22)" \
         "$(cat "/proc/$a/comm")" >"$T/tend.sock.state"
@@ -706,10 +700,7 @@ EOF
     # Again, with the file now saying another boot wrote it: a is not adopted, and a second
     # one starts (the first is this test's to stop).
     waitfor "$T/tend.sock.state" " $a " 10 >/dev/null || fail "no state file naming a"
-    kill -KILL "$KEEPER_PID" "$TEND_PID"
-    { wait "$KEEPER_PID"; } 2>/dev/null || true
-    "$H/waitfor" -t 10 --gone "$TEND_PID"
-    KEEPER_PID="" TEND_PID=""
+    kill_tend_whole
     sed -i '1s/.*/tend-state 2 00000000-0000-4000-8000-000000000000/' "$T/tend.sock.state"
     start_tend
     wait_log "tend.sock.state: written before the machine last booted; ignored"

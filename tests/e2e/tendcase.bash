@@ -120,6 +120,14 @@ stop_tend() {   # SIGTERM; tend must exit 0 with "tend exiting" last and no sani
     expect_eq "$(tail -n 1 "$LOG" | sed -E "s/$TS//")" "tend exiting" "the last line of tend's log"
 }
 
+# Keeper and supervisor killed together (what a cold start follows), both waited for.
+kill_tend_whole() {
+    kill -KILL "$KEEPER_PID" "$TEND_PID"
+    { wait "$KEEPER_PID"; } 2>/dev/null || true
+    "$H/waitfor" -t 10 --gone "$TEND_PID"
+    KEEPER_PID="" TEND_PID=""
+}
+
 tendctl() { "$TEND" -s "$T/tend.sock" "$@"; }
 
 # st NAME FIELD: one field of NAME's line in `tend status --json` (strings unquoted).
