@@ -1190,15 +1190,10 @@ static uint64_t usage_max_age_ns(void)
     return age;
 }
 
-static bool usage_kept(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
+bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t now)
 {
-    return cg->usage_ns != 0 &&
-           (cg->usage_ns >= since_ns || now - cg->usage_ns < usage_max_age_ns());
-}
-
-bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now)
-{
-    return cg != NULL && cg->t->active && cg->made && !usage_kept(cg, since_ns, now);
+    return cg != NULL && cg->t->active && cg->made &&
+           (cg->usage_ns == 0 || now - cg->usage_ns >= usage_max_age_ns());
 }
 
 void cgroup_svc_usage_last(const struct cgroup_svc *cg, struct cgroup_usage *u)
@@ -1210,19 +1205,16 @@ void cgroup_svc_usage_last(const struct cgroup_svc *cg, struct cgroup_usage *u)
     u->memory_bytes = u->cpu_usec = u->tasks = -1;
 }
 
-void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns)
+void cgroup_svc_usage_read(struct cgroup_svc *cg)
 {
     char buf[PATH_MAX], v1buf[PATH_MAX];
     const char *dir, *v1;
+    struct cgroup_usage *u = &cg->usage;
 
-    u->memory_bytes = u->cpu_usec = u->tasks = -1;
-    if (cg == NULL || !cg->t->active || (dir = dir_of(cg, CG_V2, buf)) == NULL)
+    if (!cg->t->active || (dir = dir_of(cg, CG_V2, buf)) == NULL)
         return;
-    uint64_t now = timer_now_ns();
-    if (usage_kept(cg, since_ns, now)) {
-        *u = cg->usage;
-        return;
-    }
+    u->memory_bytes = -1;
+    u->tasks = -1;
     u->cpu_usec = read_keyed(dir, "cpu.stat", "usage_usec");
     if (cg->t->v2_pids)
         u->tasks = read_number(dir, "pids.current");
@@ -1250,8 +1242,7 @@ void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t si
             u->tasks = tasks;
         free(pids);
     }
-    cg->usage = *u;
-    cg->usage_ns = now;
+    cg->usage_ns = timer_now_ns();
 }
 
 /* Without cgroups, what the shutdown sweep stops: a descendant of tend in another session.

@@ -110,17 +110,17 @@ struct cgroup_usage {
     long long cpu_usec;
     long long tasks;
 };
-/* A reading is kept this long and given again: `tend status` hammered by many clients, or
- * polled during a mass restart, reads each cgroup at most once a second (three to four file
- * reads a program, more than all else a status costs). A new instance reads afresh. A
- * reading taken at or after since_ns (timer_now_ns) serves too, whatever its age. */
+/* A reading is kept this long: `tend status` hammered by many clients, or polled during a
+ * mass restart, reads each cgroup at most once a second (three to four file reads a
+ * program, more than all else a status costs). A new instance reads afresh. */
 #define CGROUP_USAGE_MAX_AGE_NS 1000000000ULL
-void cgroup_svc_usage(struct cgroup_svc *cg, struct cgroup_usage *u, uint64_t since_ns);
-/* Whether cgroup_svc_usage(cg, ..., since_ns) would read files at now (timer_now_ns);
- * false without cgroups. */
-bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t since_ns, uint64_t now);
-/* This instance's last reading, whatever its age, without reading anything (a status
- * answering during a mass restart, control.c); -1 in every field when it has none. */
+/* Whether the cgroup has no reading of this instance younger than that at now
+ * (timer_now_ns); false without cgroups. */
+bool cgroup_svc_usage_stale(const struct cgroup_svc *cg, uint64_t now);
+/* Reads the usage now and keeps it (cg made, see cgroup_svc_usage_stale). */
+void cgroup_svc_usage_read(struct cgroup_svc *cg);
+/* This instance's last reading, whatever its age, without reading anything (what a status
+ * shows, control.c); -1 in every field when it has none. */
 void cgroup_svc_usage_last(const struct cgroup_svc *cg, struct cgroup_usage *u);
 
 /* The fallback for a command's tree without cgroups (an alert or health-check command at its

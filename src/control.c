@@ -424,11 +424,11 @@ static uint64_t status_read_ns(bool busy)
     return busy ? STATUS_BUSY_NS : STATUS_READ_NS;
 }
 
-/* Reads the usage not read since `since` of the programs in sel, from sel[first] on round
- * to sel[first - 1], at least one and for at most budget_ns. Returns how many were read;
- * *next is where the next status starts, or n when none was left unread. */
-static size_t read_usage(struct service **sel, size_t n, size_t first, uint64_t since,
-                         uint64_t budget_ns, size_t *next)
+/* Reads the stale usage of the programs in sel, from sel[first] on round to sel[first - 1],
+ * at least one and for at most budget_ns. Returns how many were read; *next is where the
+ * next status starts, or n when none was left unread. */
+static size_t read_usage(struct service **sel, size_t n, size_t first, uint64_t budget_ns,
+                         size_t *next)
 {
     uint64_t now = timer_now_ns(), end = now + budget_ns;
     size_t nread = 0;
@@ -437,14 +437,13 @@ static size_t read_usage(struct service **sel, size_t n, size_t first, uint64_t 
     for (size_t k = 0; k < n; k++) {
         size_t i = (first + k) % n;
         struct service *svc = sel[i];
-        if (svc->p.pid <= 0 || !cgroup_svc_usage_stale(svc->cg, since, now))
+        if (svc->p.pid <= 0 || !cgroup_svc_usage_stale(svc->cg, now))
             continue;
         if (nread > 0 && (now = timer_now_ns()) >= end) {
             *next = i;
             break;
         }
-        struct cgroup_usage u;
-        cgroup_svc_usage(svc->cg, &u, since);
+        cgroup_svc_usage_read(svc->cg);
         nread++;
     }
     return nread;
@@ -476,8 +475,7 @@ static void do_status(struct conn *k, struct proto_request *req)
     /* Of all programs, each in turn; of the ones named, from the first. */
     bool all = req->nnames == 0, busy = mass_restart(sup);
     size_t first = all && n > 0 ? c->usage_next % n : 0;
-    uint64_t since = timer_now_ns();
-    size_t nread = read_usage(sel, n, first, since, status_read_ns(busy), &next);
+    size_t nread = read_usage(sel, n, first, status_read_ns(busy), &next);
     if (all)
         c->usage_next = next < n ? next : 0;
     if (next < n)
